@@ -1,0 +1,38 @@
+/**
+ * @melin/dpdk — kernel-bypass networking for Deno on DPDK.
+ *
+ * Start DPDK's EAL once per process, then create packet buffer pools:
+ *
+ * ```ts
+ * import { Eal, Mempool, MempoolError } from "@melin/dpdk";
+ *
+ * Eal.init(Eal.devOptions()); // no hugepages, no PCI, unique file prefix
+ * using pool = Mempool.create("rx_pool"); // 8192 mbufs, cache 256
+ * console.log(pool.capacity, pool.available, pool.dataRoomSize);
+ *
+ * try {
+ *   Mempool.create("rx_pool");
+ * } catch (e) {
+ *   if (e instanceof MempoolError && e.kind === "CreateFailed") console.error(e.errno, e.message);
+ * }
+ * ```
+ *
+ * Needs the C shim: `deno task build` in a checkout (or `MELIN_DPDK_SHIM=/path/libmelin_dpdk.so`),
+ * and `--allow-ffi` at run time.
+ *
+ * @module
+ */
+export { Eal, EAL_PROGRAM_NAME, EalError } from "./src/eal.ts";
+export type { EalErrorKind, EalOptions, EalState } from "./src/eal.ts";
+export {
+  DEFAULT_NUM_MBUFS,
+  ETHER_CRC_LEN,
+  ETHER_HDR_LEN,
+  MBUF_CACHE_SIZE,
+  Mempool,
+  MempoolError,
+  MIN_MTU,
+  SOCKET_ID_ANY,
+} from "./src/mempool.ts";
+export type { MempoolErrorKind, MempoolOptions } from "./src/mempool.ts";
+export { BUILD_COMMAND, LibraryLoadError, SHIM_ENV_VAR } from "./src/ffi.ts";

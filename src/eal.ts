@@ -1,0 +1,413 @@
+/**
+ * DPDK's Environment Abstraction Layer: process-wide start and end.
+ *
+ * EAL starts once per process, ever: not again after a failure that DPDK does not undo, and not
+ * again after cleanup. {@linkcode Eal.init} makes that safe to call from anywhere (every test file,
+ * every Worker): the first call starts EAL, later calls with the same arguments get the running
+ * instance, and different arguments are a typed {@linkcode EalError}.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { dpdk, readCString, strerror } from "./ffi.ts";
+
+const logger = getLogger(["melin-dpdk", "eal"]);
+
+/** Program name passed to EAL as argv[0] when options (not a raw argv) are given. */
+export const EAL_PROGRAM_NAME = "melin-dpdk";
+
+/** Options for {@linkcode Eal.init}; each maps to one EAL command-line argument. */
+export interface EalOptions {
+  /** `--no-huge`: use anonymous memory instead of hugepages (no hugepages needed; slower TLB). */
+  noHuge?: boolean;
+  /** `-m`: megabytes of memory to reserve (with `noHuge`, ≥ 40 for one default pool of 8192 mbufs). */
+  memoryMb?: number;
+  /** `--vdev`: virtual devices, e.g. `"net_ring0"`, `"net_null0"`, `"net_tap0,iface=dtap0"`. */
+  vdevs?: string[];
+  /** `--lcores`: lcore map, e.g. `"0@(0-1)"` (lcore 0 may run on CPU 0 or 1). */
+  lcores?: string;
+  /** `--file-prefix`: names this process's runtime files; must be unique among running primaries. */
+  filePrefix?: string;
+  /** `--log-level`, one entry per argument, e.g. `"*:error"` or `"pmd.net.tap:debug"`. */
+  logLevel?: string | string[];
+  /** `--no-pci`: do not probe PCI devices (on a VM, EAL would otherwise probe its own NIC). */
+  noPci?: boolean;
+  /** `--no-shconf`: no shared runtime config, so no lock on `/var/run/dpdk/<prefix>/config`. */
+  noShconf?: boolean;
+  /** `--no-telemetry`: no telemetry socket. */
+  noTelemetry?: boolean;
+  /** Any other EAL arguments, appended as given. */
+  extraArgs?: string[];
+}
+
+/** Lifecycle of the process's EAL. */
+export type EalState = "not-initialized" | "running" | "cleaned-up";
+
+/**
+ * What went wrong with EAL:
+ * - `"InitFailed"`: `rte_eal_init` failed; see `errno`, `errnoText` and `hint`.
+ * - `"ConflictingArgs"`: EAL already runs with other arguments (it starts once per process).
+ * - `"NotInitialized"`: a DPDK call before {@linkcode Eal.init}.
+ * - `"CleanedUp"`: a DPDK call, or `init`, after {@linkcode Eal.cleanup}.
+ * - `"InvalidOption"`: an option with a wrong type or value; nothing was passed to DPDK.
+ * - `"ThreadRegisterFailed"`: this thread could not get an lcore id (`rte_thread_register`).
+ */
+export type EalErrorKind =
+  | "InitFailed"
+  | "ConflictingArgs"
+  | "NotInitialized"
+  | "CleanedUp"
+  | "InvalidOption"
+  | "ThreadRegisterFailed";
+
+/** An EAL error; `kind` says which, `errno`/`errnoText` carry DPDK's `rte_errno` when there is one. */
+export class EalError extends Error {
+  /** Which error this is. */
+  readonly kind: EalErrorKind;
+  /** `rte_errno` when DPDK reported one, else `null`. */
+  readonly errno: number | null;
+  /** DPDK's text for `errno` (`rte_strerror`), or `""`. */
+  readonly errnoText: string;
+  /** What to change to make it work. */
+  readonly hint: string;
+
+  /** Creates an error; the message is built from `summary`, the errno and the hint. */
+  constructor(
+    kind: EalErrorKind,
+    summary: string,
+    details: { errno?: number | null; errnoText?: string; hint?: string; cause?: unknown } = {},
+  ) {
+    const errno = details.errno ?? null;
+    const errnoText = details.errnoText ?? "";
+    const hint = details.hint ?? "";
+    const errPart = errno === null ? "" : ` (rte_errno ${errno}${errnoText ? `: ${errnoText}` : ""})`;
+    super(`${summary}${errPart}${hint ? `. ${hint}` : ""}`, { cause: details.cause });
+    this.name = "EalError";
+    this.kind = kind;
+    this.errno = errno;
+    this.errnoText = errnoText;
+    this.hint = hint;
+  }
+}
+
+// Return codes of mdp_eal_init and values of the state word (csrc/melin_dpdk.c).
+const INIT_FAILED = -1;
+const INIT_STARTED = 0;
+const INIT_ALREADY_RUNNING = 1;
+const STATE_RUNNING = 1;
+const STATE_CLEANED_UP = 2;
+
+const EACCES = 13;
+const EPERM = 1;
+const ENODEV = 19;
+const EINVAL = 22;
+const ENOMEM = 12;
+const EALREADY = 114;
+
+let stateWord: Int32Array | undefined;
+let threadLcore: number | undefined;
+let instance: Eal | undefined;
+/** Resources of this isolate that must be released before EAL ends, in creation order. */
+const liveResources = new Set<Disposable>();
+
+function stateView(): Int32Array {
+  if (stateWord === undefined) {
+    const ptr = dpdk().mdp_eal_state_ptr();
+    if (ptr === null) throw new Error("melin-dpdk shim returned no EAL state word");
+    stateWord = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 4));
+  }
+  return stateWord;
+}
+
+/** The process's EAL state (shared by all isolates and threads). */
+export function ealState(): EalState {
+  const s = stateView()[0];
+  return s === STATE_RUNNING ? "running" : s === STATE_CLEANED_UP ? "cleaned-up" : "not-initialized";
+}
+
+/** True while EAL runs; one memory load, cheap enough for every DPDK-touching call. */
+export function ealRunning(): boolean {
+  return stateView()[0] === STATE_RUNNING;
+}
+
+/** The error for a DPDK call made while EAL does not run. */
+export function ealNotRunningError(what: string): EalError {
+  return ealState() === "cleaned-up"
+    ? new EalError("CleanedUp", `${what}: EAL was cleaned up`, {
+      hint: "EAL cannot start again in this process, and its memory is gone; start a new process",
+    })
+    : new EalError("NotInitialized", `${what}: EAL is not initialized`, {
+      hint: "call Eal.init() first (Eal.init(Eal.devOptions()) on a machine without hugepages or NICs)",
+    });
+}
+
+/**
+ * Throws unless EAL runs, and registers the calling thread with DPDK on its first DPDK call, so
+ * that threads DPDK did not create (each `deno test` file, each Worker) use the per-lcore mempool
+ * cache too. Returns the thread's lcore id.
+ */
+export function requireEal(what: string): number {
+  if (!ealRunning()) throw ealNotRunningError(what);
+  if (threadLcore !== undefined) return threadLcore;
+  const lcore = dpdk().mdp_thread_register();
+  if (lcore < 0) {
+    const errno = dpdk().mdp_errno();
+    throw new EalError("ThreadRegisterFailed", `${what}: this thread could not get a DPDK lcore id`, {
+      errno,
+      errnoText: strerror(errno),
+      hint: "all lcore ids are taken (RTE_MAX_LCORE); use fewer threads or fewer --lcores",
+    });
+  }
+  threadLcore = lcore;
+  return lcore;
+}
+
+/**
+ * Tracks a resource that holds DPDK memory, so that {@linkcode Eal.cleanup} releases it first.
+ * Returns the function that stops tracking it (call it on dispose).
+ */
+export function trackResource(resource: Disposable): () => void {
+  liveResources.add(resource);
+  return () => liveResources.delete(resource);
+}
+
+function assertOptions(o: EalOptions): void {
+  const bad = (what: string) => {
+    throw new EalError("InvalidOption", `Invalid EAL option ${what}`, {
+      hint: "nothing was passed to DPDK; fix the option and call Eal.init() again",
+    });
+  };
+  if (o.memoryMb !== undefined && (!Number.isInteger(o.memoryMb) || o.memoryMb <= 0)) {
+    bad(`memoryMb: ${o.memoryMb} (a positive whole number of megabytes)`);
+  }
+  for (const [k, v] of Object.entries({ lcores: o.lcores, filePrefix: o.filePrefix })) {
+    if (v !== undefined && (typeof v !== "string" || v.length === 0 || /[\0\s]/.test(v))) {
+      bad(`${k}: ${JSON.stringify(v)} (a non-empty string without spaces)`);
+    }
+  }
+  const lists = { vdevs: o.vdevs, extraArgs: o.extraArgs, logLevel: o.logLevel };
+  for (const [k, v] of Object.entries(lists)) {
+    const items = v === undefined ? [] : typeof v === "string" ? [v] : v;
+    if (!Array.isArray(items) || items.some((s) => typeof s !== "string" || s.includes("\0"))) {
+      bad(`${k}: ${JSON.stringify(v)} (strings without NUL bytes)`);
+    }
+  }
+}
+
+/** The EAL argv (argv[0] included) that `options` stand for. */
+export function ealArgs(options: EalOptions): string[] {
+  assertOptions(options);
+  const args = [EAL_PROGRAM_NAME];
+  if (options.lcores !== undefined) args.push(`--lcores=${options.lcores}`);
+  if (options.noHuge) args.push("--no-huge");
+  if (options.noPci) args.push("--no-pci");
+  if (options.noShconf) args.push("--no-shconf");
+  if (options.noTelemetry) args.push("--no-telemetry");
+  if (options.memoryMb !== undefined) args.push("-m", String(options.memoryMb));
+  if (options.filePrefix !== undefined) args.push(`--file-prefix=${options.filePrefix}`);
+  const levels = options.logLevel === undefined
+    ? []
+    : typeof options.logLevel === "string"
+    ? [options.logLevel]
+    : options.logLevel;
+  for (const l of levels) args.push(`--log-level=${l}`);
+  for (const v of options.vdevs ?? []) args.push(`--vdev=${v}`);
+  args.push(...(options.extraArgs ?? []));
+  return args;
+}
+
+function initHint(errno: number, args: readonly string[]): string {
+  const prefix = args.find((a) => a.startsWith("--file-prefix="))?.slice("--file-prefix=".length) ?? "rte";
+  switch (errno) {
+    case EACCES:
+      return args.includes("--no-huge")
+        ? "permission denied: run as root (DPDK needs CAP_SYS_ADMIN, CAP_IPC_LOCK and CAP_NET_ADMIN)"
+        : "DPDK found no usable hugepages: on a machine without them pass noHuge: true " +
+          "(Eal.init(Eal.devOptions())), or reserve some as root, e.g. " +
+          "echo 512 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages";
+    case EPERM:
+      return "permission denied: run as root (DPDK needs CAP_SYS_ADMIN, CAP_IPC_LOCK and CAP_NET_ADMIN)";
+    case EALREADY:
+      return "EAL was started in this process outside @melin/dpdk, or an earlier failed init left it " +
+        "unusable; EAL starts once per process: restart the process";
+    case ENODEV:
+      return "a --vdev driver was not found or could not probe its device: check the vdev names and " +
+        "their devargs (e.g. net_ring0, net_null0, net_tap0,iface=dtap0)";
+    case EINVAL:
+      return "EAL rejected its arguments (DPDK's log above names the one): note that --in-memory does " +
+        "not combine with --no-huge";
+    case ENOMEM:
+      return "EAL could not reserve its memory: lower memoryMb, or free memory";
+    case 0:
+      return `DPDK set no error code; most often another primary process holds the runtime lock of ` +
+        `file prefix "${prefix}": give each process a unique filePrefix (or noShconf: true)`;
+    default:
+      return "DPDK's log output above says more";
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function packArgs(args: readonly string[]): Uint8Array<ArrayBuffer> {
+  const parts = args.map((a) => encoder.encode(a));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length + 1, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length + 1;
+  }
+  return out;
+}
+
+function runningArgs(): string[] {
+  const sym = dpdk();
+  const len = sym.mdp_eal_args(new Uint8Array(0), 0);
+  const buf = new Uint8Array(len);
+  sym.mdp_eal_args(buf, len);
+  const text = decoder.decode(buf);
+  return text.length === 0 ? [] : text.slice(0, -1).split("\0");
+}
+
+/**
+ * The process's running EAL. Get it from {@linkcode Eal.init}; end it with {@linkcode Eal.cleanup}
+ * (or `using`, which cleans up at the end of the scope — only for a program's outermost scope,
+ * since EAL cannot start again).
+ *
+ * @example Start EAL on a machine without hugepages or NICs
+ * ```ts
+ * import { Eal, Mempool } from "@melin/dpdk";
+ * Eal.init(Eal.devOptions({ vdevs: ["net_ring0"] }));
+ * using pool = Mempool.create("rx_pool");
+ * console.log(pool.capacity, pool.available);
+ * ```
+ */
+export class Eal {
+  /** The full argv EAL runs with (argv[0] included). */
+  readonly args: readonly string[];
+
+  private constructor(args: readonly string[]) {
+    this.args = Object.freeze([...args]);
+  }
+
+  /**
+   * Options that work on a machine without hugepages or a NIC (development, tests, CI):
+   * `--no-huge --no-pci --no-telemetry -m 512`, a file prefix unique to this process, and
+   * `--lcores=0@(0-N)` so that no thread gets pinned to one CPU. `overrides` win.
+   */
+  static devOptions(overrides: EalOptions = {}): EalOptions {
+    const cpus = Math.max(1, navigator.hardwareConcurrency);
+    return {
+      noHuge: true,
+      noPci: true,
+      noTelemetry: true,
+      memoryMb: 512,
+      filePrefix: `melin-dpdk-${Deno.pid}`,
+      lcores: cpus > 1 ? `0@(0-${cpus - 1})` : "0@0",
+      logLevel: "*:warning",
+      ...overrides,
+    };
+  }
+
+  /**
+   * Starts EAL, or returns the running instance when it already runs with the same arguments.
+   *
+   * @param args EAL options, or a raw argv (argv[0] first, as `rte_eal_init` takes it).
+   * @throws {EalError} `InitFailed` (with `rte_errno` and a hint), `ConflictingArgs`, `CleanedUp`,
+   * `InvalidOption`.
+   */
+  static init(args: string[] | EalOptions = Eal.devOptions()): Eal {
+    const argv = Array.isArray(args) ? [...args] : ealArgs(args);
+    if (argv.length === 0 || argv.some((a) => typeof a !== "string" || a.includes("\0"))) {
+      throw new EalError("InvalidOption", "EAL argv must be non-empty strings without NUL bytes", {
+        hint: "pass argv[0] (a program name) first, then EAL arguments",
+      });
+    }
+    const sym = dpdk();
+    const errnoOut = new Int32Array(1);
+    const packed = packArgs(argv);
+    const rc = sym.mdp_eal_init(packed, packed.length, argv.length, errnoOut);
+    if (rc === INIT_STARTED) {
+      logger.info("EAL started: {args}", { args: argv.join(" ") });
+      instance = new Eal(argv);
+      return instance;
+    }
+    if (rc === INIT_ALREADY_RUNNING) {
+      const running = runningArgs();
+      if (running.length === argv.length && running.every((a, i) => a === argv[i])) {
+        instance ??= new Eal(running);
+        return instance;
+      }
+      throw new EalError("ConflictingArgs", "EAL already runs with other arguments", {
+        hint: `EAL starts once per process; running: [${running.join(" ")}], asked: [${argv.join(" ")}]. ` +
+          "Use the same arguments everywhere (e.g. one shared Eal.devOptions() call), or Eal.current",
+      });
+    }
+    if (rc === INIT_FAILED) {
+      const errno = errnoOut[0];
+      throw new EalError("InitFailed", `rte_eal_init failed for [${argv.join(" ")}]`, {
+        errno,
+        errnoText: errno === 0 ? "" : strerror(errno),
+        hint: initHint(errno, argv),
+      });
+    }
+    throw new EalError("CleanedUp", "Eal.init after Eal.cleanup", {
+      hint: "EAL cannot start again in the same process; start a new process",
+    });
+  }
+
+  /** The process's EAL state, shared by all threads and isolates. */
+  static get state(): EalState {
+    return ealState();
+  }
+
+  /** The running instance, or `null` when EAL does not run. */
+  static get current(): Eal | null {
+    if (!ealRunning()) return null;
+    instance ??= new Eal(runningArgs());
+    return instance;
+  }
+
+  /**
+   * Ends EAL: releases this isolate's live DPDK resources (newest first: ports before the pools
+   * they use), then calls `rte_eal_cleanup`. Resources owned by other isolates (test files,
+   * Workers) are not freed one by one; every later use of them throws `CleanedUp`.
+   * Idempotent; EAL cannot start again in this process afterwards.
+   */
+  static cleanup(): void {
+    if (ealState() !== "running") return;
+    for (const r of [...liveResources].reverse()) r[Symbol.dispose]();
+    liveResources.clear();
+    const rc = dpdk().mdp_eal_cleanup();
+    instance = undefined;
+    if (rc < 0 && rc !== -EALREADY) logger.warn("rte_eal_cleanup returned {rc}", { rc });
+    else logger.info("EAL cleaned up");
+  }
+
+  /** Number of lcores EAL runs (`rte_lcore_count`), threads registered later included. */
+  get lcoreCount(): number {
+    requireEal("Eal.lcoreCount");
+    return dpdk().rte_lcore_count();
+  }
+
+  /** Number of NUMA sockets DPDK detected (`rte_socket_count`). */
+  get socketCount(): number {
+    requireEal("Eal.socketCount");
+    return dpdk().rte_socket_count();
+  }
+
+  /** The calling thread's lcore id (registering the thread with DPDK if needed). */
+  get lcoreId(): number {
+    return requireEal("Eal.lcoreId");
+  }
+
+  /** DPDK's version string, e.g. `"DPDK 22.11.11"`. */
+  static get version(): string {
+    return readCString(dpdk().rte_version());
+  }
+
+  /** Same as {@linkcode Eal.cleanup}. */
+  [Symbol.dispose](): void {
+    Eal.cleanup();
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The one FFI symbol table and the loader of the C shim.
+ *
+ * The shim (`csrc/melin_dpdk.c`, built by `deno task build` into `build/`) re-exports what FFI
+ * cannot reach in DPDK: inline functions, macros and the thread-local `rte_errno`. Exported DPDK
+ * functions are listed here too and resolve through the shim's handle, which also searches the
+ * DPDK libraries the shim links.
+ *
+ * The library is opened lazily, on the first call that needs it, so that importing this module
+ * works on machines without DPDK (documentation, type checks).
+ *
+ * @module
+ */
+
+/** Environment variable that overrides the path of the shim library. */
+export const SHIM_ENV_VAR = "MELIN_DPDK_SHIM";
+
+/** The build command, named in errors when the library is missing. */
+export const BUILD_COMMAND = "deno task build";
+
+const SHIM_FILE = "libmelin_dpdk.so";
+
+/** FFI signatures. Names starting with `mdp_` are the shim's; `rte_` are DPDK's own exports. */
+export const SYMBOLS = {
+  // EAL lifecycle (shim: serialized, process-wide state)
+  mdp_eal_init: { parameters: ["buffer", "u32", "i32", "buffer"], result: "i32" },
+  mdp_eal_args: { parameters: ["buffer", "u32"], result: "u32" },
+  mdp_eal_cleanup: { parameters: [], result: "i32" },
+  mdp_eal_state_ptr: { parameters: [], result: "pointer" },
+  mdp_thread_register: { parameters: [], result: "i32" },
+  mdp_lcore_id: { parameters: [], result: "i32" },
+  mdp_errno: { parameters: [], result: "i32" },
+  // Constants (macros and enum values)
+  mdp_const_mbuf_default_buf_size: { parameters: [], result: "u32" },
+  mdp_const_pktmbuf_headroom: { parameters: [], result: "u32" },
+  mdp_const_mempool_namesize: { parameters: [], result: "u32" },
+  mdp_const_mempool_cache_max_size: { parameters: [], result: "u32" },
+  mdp_const_max_lcore: { parameters: [], result: "u32" },
+  mdp_const_max_numa_nodes: { parameters: [], result: "u32" },
+  mdp_const_e_rte_no_config: { parameters: [], result: "i32" },
+  // Mempool
+  mdp_mempool_facts: { parameters: ["pointer", "buffer"], result: "void" },
+  // DPDK exports
+  rte_strerror: { parameters: ["i32"], result: "pointer" },
+  rte_version: { parameters: [], result: "pointer" },
+  rte_socket_count: { parameters: [], result: "u32" },
+  rte_lcore_count: { parameters: [], result: "u32" },
+  rte_pktmbuf_pool_create: {
+    parameters: ["buffer", "u32", "u32", "u16", "u16", "i32"],
+    result: "pointer",
+  },
+  rte_mempool_lookup: { parameters: ["buffer"], result: "pointer" },
+  rte_mempool_free: { parameters: ["pointer"], result: "void" },
+  rte_mempool_avail_count: { parameters: ["pointer"], result: "u32" },
+  rte_mempool_in_use_count: { parameters: ["pointer"], result: "u32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The loaded symbols. */
+export type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+/** The shim library could not be found or opened. */
+export class LibraryLoadError extends Error {
+  /** The path that was tried. */
+  readonly path: string;
+  /** Creates the error for `path`. */
+  constructor(path: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "LibraryLoadError";
+    this.path = path;
+  }
+}
+
+let library: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+
+function envOverride(): string | undefined {
+  // Reading the environment needs --allow-env; without it, the local build is used.
+  const status = Deno.permissions.querySync({ name: "env", variable: SHIM_ENV_VAR });
+  if (status.state !== "granted") return undefined;
+  const value = Deno.env.get(SHIM_ENV_VAR);
+  return value && value.length > 0 ? value : undefined;
+}
+
+/** Path of the shim: `$MELIN_DPDK_SHIM`, else `build/libmelin_dpdk.so` next to this package. */
+export function shimPath(): string {
+  const override = envOverride();
+  if (override !== undefined) return override;
+  const url = new URL(`../build/${SHIM_FILE}`, import.meta.url);
+  if (url.protocol !== "file:") {
+    throw new LibraryLoadError(
+      url.href,
+      `@melin/dpdk was loaded from ${url.protocol}// and has no local build of its C shim: ` +
+        `build it in a checkout with \`${BUILD_COMMAND}\` and set ${SHIM_ENV_VAR} to the built ${SHIM_FILE}.`,
+    );
+  }
+  return decodeURIComponent(url.pathname);
+}
+
+/** The shim's symbols, opening the library on first use. */
+export function dpdk(): Symbols {
+  if (library !== undefined) return library.symbols;
+  const path = shimPath();
+  try {
+    library = Deno.dlopen(path, SYMBOLS);
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    const missing = /No such file|cannot open shared object/i.test(reason);
+    throw new LibraryLoadError(
+      path,
+      missing
+        ? `The @melin/dpdk C shim is not built (${path} is missing): run \`${BUILD_COMMAND}\` ` +
+          `(it installs DPDK when needed), or set ${SHIM_ENV_VAR} to a built ${SHIM_FILE}.`
+        : `Could not load the @melin/dpdk C shim ${path}: ${reason}. Rebuild it with \`${BUILD_COMMAND}\` ` +
+          `against the installed DPDK (pkg-config --modversion libdpdk).`,
+      { cause: e },
+    );
+  }
+  return library.symbols;
+}
+
+const encoder = new TextEncoder();
+
+/** A NUL-terminated UTF-8 copy of `s`, for `const char*` parameters. */
+export function cString(s: string): Uint8Array<ArrayBuffer> {
+  const bytes = encoder.encode(s);
+  const out = new Uint8Array(bytes.length + 1);
+  out.set(bytes);
+  return out;
+}
+
+/** Reads a C string returned by DPDK ("" for NULL). */
+export function readCString(p: Deno.PointerValue): string {
+  return p === null ? "" : Deno.UnsafePointerView.getCString(p);
+}
+
+/** DPDK's text for an errno value (`rte_strerror`), including DPDK's own codes above 1000. */
+export function strerror(errno: number): string {
+  return readCString(dpdk().rte_strerror(errno));
+}

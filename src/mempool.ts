@@ -1,0 +1,441 @@
+/**
+ * Packet buffer pools (`rte_pktmbuf_pool_create`).
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { cString, dpdk, strerror } from "./ffi.ts";
+import { ealNotRunningError, ealRunning, requireEal, trackResource } from "./eal.ts";
+
+const logger = getLogger(["melin-dpdk", "mempool"]);
+
+/** Mbufs in a pool made by {@linkcode Mempool.create}. */
+export const DEFAULT_NUM_MBUFS = 8192;
+/** Per-lcore cache size asked for by default (lowered for small pools, see {@linkcode Mempool.cacheSizeFor}). */
+export const MBUF_CACHE_SIZE = 256;
+/** "Any NUMA socket" (`SOCKET_ID_ANY`). */
+export const SOCKET_ID_ANY: number = -1;
+/** Ethernet header bytes counted by {@linkcode Mempool.createForMtu} (`RTE_ETHER_HDR_LEN`). */
+export const ETHER_HDR_LEN = 14;
+/** Ethernet CRC bytes counted by {@linkcode Mempool.createForMtu} (`RTE_ETHER_CRC_LEN`). */
+export const ETHER_CRC_LEN = 4;
+/** Smallest MTU accepted by {@linkcode Mempool.createForMtu} (`RTE_ETHER_MIN_MTU`, RFC 791). */
+export const MIN_MTU = 68;
+
+const MAX_U16 = 0xffff;
+const MAX_U32 = 0xffffffff;
+const EEXIST = 17;
+const ENOMEM = 12;
+const EINVAL = 22;
+const ENOSPC = 28;
+const ENAMETOOLONG = 36;
+
+/**
+ * What went wrong with a pool:
+ * - `"InvalidName"`: empty, contains a NUL byte, or longer than DPDK allows; nothing was created.
+ * - `"InvalidArgument"`: a size, MTU or socket id that DPDK would misread (e.g. a data room that
+ *   does not fit its 16-bit field); nothing was created.
+ * - `"CreateFailed"`: DPDK refused; `errno`/`errnoText` say why (name exists, out of memory,
+ *   invalid size or cache, EAL not started).
+ * - `"Disposed"`: the pool was freed (by dispose or {@linkcode Eal.cleanup}) and cannot be used.
+ */
+export type MempoolErrorKind = "InvalidName" | "InvalidArgument" | "CreateFailed" | "Disposed";
+
+/** A pool error; `kind` discriminates, the message says what to change. */
+export class MempoolError extends Error {
+  /** Which error this is. */
+  readonly kind: MempoolErrorKind;
+  /** The pool name involved. */
+  readonly poolName: string;
+  /** `rte_errno` for `"CreateFailed"`, else `null`. */
+  readonly errno: number | null;
+  /** DPDK's text for `errno` (`rte_strerror`), or `""`. */
+  readonly errnoText: string;
+
+  /** Creates an error; `message` should say what to change. */
+  constructor(
+    kind: MempoolErrorKind,
+    poolName: string,
+    message: string,
+    details: { errno?: number; errnoText?: string; cause?: unknown } = {},
+  ) {
+    super(message, { cause: details.cause });
+    this.name = "MempoolError";
+    this.kind = kind;
+    this.poolName = poolName;
+    this.errno = details.errno ?? null;
+    this.errnoText = details.errnoText ?? "";
+  }
+}
+
+/** Everything {@linkcode Mempool.createWithOptions} accepts. */
+export interface MempoolOptions {
+  /** Number of mbufs (default {@linkcode DEFAULT_NUM_MBUFS}). */
+  numMbufs?: number;
+  /** Bytes of packet buffer per mbuf, headroom included (default: DPDK's, 2176). */
+  dataRoomSize?: number;
+  /**
+   * Per-lcore cache size, passed to DPDK as given. Default: {@linkcode MBUF_CACHE_SIZE} lowered to
+   * the largest size DPDK accepts for `numMbufs` ({@linkcode Mempool.cacheSizeFor}).
+   */
+  cacheSize?: number;
+  /** Application private bytes per mbuf, a multiple of 8 (default 0). */
+  privSize?: number;
+  /** NUMA socket to allocate on (default {@linkcode SOCKET_ID_ANY}). */
+  socketId?: number;
+}
+
+interface Limits {
+  defaultBufSize: number;
+  headroom: number;
+  maxNameLength: number;
+  maxCacheSize: number;
+  maxNumaNodes: number;
+  eRteNoConfig: number;
+}
+let limits: Limits | undefined;
+function dpdkLimits(): Limits {
+  if (limits === undefined) {
+    const s = dpdk();
+    limits = {
+      defaultBufSize: s.mdp_const_mbuf_default_buf_size(),
+      headroom: s.mdp_const_pktmbuf_headroom(),
+      maxNameLength: s.mdp_const_mempool_namesize() - 1,
+      maxCacheSize: s.mdp_const_mempool_cache_max_size(),
+      maxNumaNodes: s.mdp_const_max_numa_nodes(),
+      eRteNoConfig: s.mdp_const_e_rte_no_config(),
+    };
+  }
+  return limits;
+}
+
+const encoder = new TextEncoder();
+
+function checkName(name: unknown): string {
+  if (typeof name !== "string" || name.length === 0) {
+    throw new MempoolError("InvalidName", String(name), "Mempool name must be a non-empty string");
+  }
+  if (name.includes("\0")) {
+    throw new MempoolError(
+      "InvalidName",
+      name,
+      `Mempool name ${JSON.stringify(name)} contains a NUL byte; DPDK would cut it there`,
+    );
+  }
+  const max = dpdkLimits().maxNameLength;
+  const bytes = encoder.encode(name).length;
+  if (bytes > max) {
+    throw new MempoolError(
+      "InvalidName",
+      name,
+      `Mempool name ${JSON.stringify(name)} is ${bytes} bytes; DPDK allows at most ${max} ` +
+        `(RTE_MEMPOOL_NAMESIZE - 1): use a shorter name`,
+    );
+  }
+  return name;
+}
+
+function checkInt(name: string, what: string, v: unknown, min: number, max: number, why = ""): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw new MempoolError(
+      "InvalidArgument",
+      name,
+      `Mempool ${JSON.stringify(name)}: ${what} must be a whole number from ${min} to ${max}, got ${
+        String(v)
+      }${why}`,
+    );
+  }
+  return v;
+}
+
+function createFailedHint(errno: number, name: string, o: Required<MempoolOptions>): string {
+  switch (errno) {
+    case EEXIST:
+      return `a pool named ${JSON.stringify(name)} already exists: pick another name, dispose that pool, ` +
+        `or get it with Mempool.lookup()`;
+    case ENOMEM: {
+      const mib = Math.ceil((o.numMbufs * (o.dataRoomSize + o.privSize + 128)) / (1 << 20));
+      return `not enough DPDK memory for ${o.numMbufs} mbufs of ${o.dataRoomSize} bytes (about ${mib} MiB ` +
+        `or more): give EAL more memory (memoryMb / -m) or make the pool smaller`;
+    }
+    case EINVAL:
+      return `invalid size or cache: numMbufs must be ≥ 1, cacheSize ≤ ${dpdkLimits().maxCacheSize} and ` +
+        `cacheSize × 1.5 ≤ numMbufs (largest valid cache for ${o.numMbufs} mbufs: ` +
+        `${Mempool.cacheSizeFor(o.numMbufs, dpdkLimits().maxCacheSize)}), privSize a multiple of 8`;
+    case ENOSPC:
+      return "DPDK has no free memzone left: free pools you no longer use";
+    case ENAMETOOLONG:
+      return `use a name of at most ${dpdkLimits().maxNameLength} bytes`;
+    default:
+      return "DPDK's log output says more";
+  }
+}
+
+/** This isolate's live pools by address, so that lookup returns the owning instance. */
+const poolsByAddress = new Map<bigint | number, Mempool>();
+
+/**
+ * A pool of packet buffers (mbufs) in DPDK memory.
+ *
+ * Create one with {@linkcode Mempool.create} (8192 mbufs, cache 256, default data room),
+ * {@linkcode Mempool.createWithSize}, {@linkcode Mempool.createForMtu} or
+ * {@linkcode Mempool.createWithOptions}; free it with `using` or `[Symbol.dispose]()`.
+ *
+ * @example
+ * ```ts
+ * import { Eal, Mempool } from "@melin/dpdk";
+ * Eal.init(Eal.devOptions());
+ * using pool = Mempool.createForMtu("jumbo", 4096, 9000);
+ * console.log(pool.dataRoomSize); // 9146
+ * ```
+ */
+export class Mempool implements Disposable {
+  /** The pool's name (unique among the process's pools). */
+  readonly name: string;
+  /** Total number of mbufs. */
+  readonly capacity: number;
+  /** Per-lcore cache size DPDK uses for this pool. */
+  readonly cacheSize: number;
+  /** Bytes of packet buffer per mbuf, headroom included. */
+  readonly dataRoomSize: number;
+  /** Application private bytes per mbuf. */
+  readonly privSize: number;
+  /** NUMA socket the memory is on (`SOCKET_ID_ANY`, -1, when created with it). */
+  readonly socketId: number;
+  /** True when this object frees the pool on dispose; false for a pool found by lookup that
+   * another isolate or C code created. */
+  readonly owned: boolean;
+  #ptr: Deno.PointerObject | null;
+  #untrack: () => void;
+
+  private constructor(ptr: Deno.PointerObject, name: string, owned: boolean) {
+    const facts = new Int32Array(6);
+    dpdk().mdp_mempool_facts(ptr, facts);
+    this.#ptr = ptr;
+    this.name = name;
+    this.capacity = facts[0];
+    this.cacheSize = facts[1];
+    this.socketId = facts[2];
+    this.dataRoomSize = facts[3];
+    this.privSize = facts[4];
+    this.owned = owned;
+    this.#untrack = trackResource(this);
+    poolsByAddress.set(Deno.UnsafePointer.value(ptr), this);
+  }
+
+  /** A pool of {@linkcode DEFAULT_NUM_MBUFS} mbufs with DPDK's default data room (2176 bytes). */
+  static create(name: string, socketId: number = SOCKET_ID_ANY): Mempool {
+    return Mempool.createWithOptions(name, { numMbufs: DEFAULT_NUM_MBUFS, socketId });
+  }
+
+  /** A pool of `numMbufs` mbufs with DPDK's default data room. */
+  static createWithSize(name: string, numMbufs: number, socketId: number = SOCKET_ID_ANY): Mempool {
+    return Mempool.createWithOptions(name, { numMbufs, socketId });
+  }
+
+  /**
+   * A pool whose mbufs hold one frame of `mtu` bytes of payload:
+   * data room = mtu + 14 (Ethernet header) + 4 (CRC) + headroom (128).
+   * `mtu` ranges from {@linkcode MIN_MTU} to {@linkcode Mempool.maxMtu} (65389), the largest whose
+   * data room fits DPDK's 16-bit field.
+   */
+  static createForMtu(
+    name: string,
+    numMbufs: number,
+    mtu: number,
+    socketId: number = SOCKET_ID_ANY,
+  ): Mempool {
+    checkName(name);
+    checkInt(name, "mtu", mtu, MIN_MTU, Mempool.maxMtu, " (its data room must fit DPDK's 16-bit field)");
+    return Mempool.createWithOptions(name, { numMbufs, socketId, dataRoomSize: Mempool.dataRoomForMtu(mtu) });
+  }
+
+  /** A pool with every parameter of `rte_pktmbuf_pool_create`; unset ones take the defaults. */
+  static createWithOptions(name: string, options: MempoolOptions = {}): Mempool {
+    checkName(name);
+    const lim = dpdkLimits();
+    const numMbufs = checkInt(name, "numMbufs", options.numMbufs ?? DEFAULT_NUM_MBUFS, 0, MAX_U32);
+    const o: Required<MempoolOptions> = {
+      numMbufs,
+      dataRoomSize: checkInt(
+        name,
+        "dataRoomSize",
+        options.dataRoomSize ?? lim.defaultBufSize,
+        lim.headroom,
+        MAX_U16,
+        ` (DPDK stores it in 16 bits, and it includes the ${lim.headroom}-byte headroom)`,
+      ),
+      cacheSize: checkInt(name, "cacheSize", options.cacheSize ?? Mempool.cacheSizeFor(numMbufs), 0, MAX_U32),
+      privSize: checkInt(name, "privSize", options.privSize ?? 0, 0, MAX_U16),
+      socketId: checkInt(
+        name,
+        "socketId",
+        options.socketId ?? SOCKET_ID_ANY,
+        SOCKET_ID_ANY,
+        lim.maxNumaNodes - 1,
+        " (SOCKET_ID_ANY is -1)",
+      ),
+    };
+    if (!ealRunning()) {
+      const cause = ealNotRunningError(`Mempool.create(${JSON.stringify(name)})`);
+      const errno = lim.eRteNoConfig;
+      const errnoText = strerror(errno);
+      throw new MempoolError("CreateFailed", name, `${cause.message} (rte_errno ${errno}: ${errnoText})`, {
+        errno,
+        errnoText,
+        cause,
+      });
+    }
+    requireEal("Mempool.create");
+    const s = dpdk();
+    const ptr = s.rte_pktmbuf_pool_create(
+      cString(name),
+      o.numMbufs,
+      o.cacheSize,
+      o.privSize,
+      o.dataRoomSize,
+      o.socketId,
+    );
+    if (ptr === null) {
+      const errno = s.mdp_errno();
+      const errnoText = strerror(errno);
+      throw new MempoolError(
+        "CreateFailed",
+        name,
+        `Could not create mempool ${JSON.stringify(name)} (${o.numMbufs} mbufs, cache ${o.cacheSize}, ` +
+          `data room ${o.dataRoomSize}, socket ${o.socketId}): rte_errno ${errno} (${errnoText}): ` +
+          createFailedHint(errno, name, o),
+        { errno, errnoText },
+      );
+    }
+    const pool = new Mempool(ptr, name, true);
+    logger.info("Created mempool {name}: {numMbufs} mbufs on socket {socketId}", {
+      name,
+      numMbufs: o.numMbufs,
+      socketId: o.socketId,
+      cacheSize: pool.cacheSize,
+      dataRoomSize: pool.dataRoomSize,
+    });
+    return pool;
+  }
+
+  /**
+   * Finds a pool by name (`rte_mempool_lookup`), or `null`. A pool this isolate created comes back
+   * as the same object; a pool made elsewhere (another isolate, C code) comes back with
+   * `owned: false`, and disposing that handle does not free the pool.
+   * @throws {EalError} when EAL does not run.
+   */
+  static lookup(name: string): Mempool | null {
+    checkName(name);
+    requireEal("Mempool.lookup");
+    const ptr = dpdk().rte_mempool_lookup(cString(name));
+    if (ptr === null) return null;
+    return poolsByAddress.get(Deno.UnsafePointer.value(ptr)) ?? new Mempool(ptr, name, false);
+  }
+
+  /**
+   * The cache size {@linkcode Mempool.create} uses for `numMbufs`: {@linkcode MBUF_CACHE_SIZE},
+   * lowered to the largest size DPDK accepts. DPDK refuses a cache whose flush threshold
+   * (cache × 1.5, rounded down) exceeds the pool, so cache 256 needs at least 384 mbufs.
+   */
+  static cacheSizeFor(numMbufs: number, wanted: number = MBUF_CACHE_SIZE): number {
+    // Largest c with floor(1.5 c) <= n is ceil(2 (n + 1) / 3) - 1.
+    const largest = Math.max(0, Math.ceil((2 * (numMbufs + 1)) / 3) - 1);
+    return Math.min(wanted, dpdkLimits().maxCacheSize, largest);
+  }
+
+  /** The data room {@linkcode Mempool.createForMtu} gives for `mtu`. */
+  static dataRoomForMtu(mtu: number): number {
+    return mtu + ETHER_HDR_LEN + ETHER_CRC_LEN + dpdkLimits().headroom;
+  }
+
+  /** Largest MTU whose data room fits DPDK's 16-bit field (65389 with a 128-byte headroom). */
+  static get maxMtu(): number {
+    return MAX_U16 - ETHER_HDR_LEN - ETHER_CRC_LEN - dpdkLimits().headroom;
+  }
+
+  /** Longest pool name DPDK accepts, in UTF-8 bytes (`RTE_MEMPOOL_NAMESIZE - 1`, 25). */
+  static get maxNameLength(): number {
+    return dpdkLimits().maxNameLength;
+  }
+
+  /** DPDK's default data room per mbuf (`RTE_MBUF_DEFAULT_BUF_SIZE`, 2176). */
+  static get defaultDataRoomSize(): number {
+    return dpdkLimits().defaultBufSize;
+  }
+
+  /** Bytes reserved in front of packet data in each mbuf (`RTE_PKTMBUF_HEADROOM`, 128). */
+  static get headroom(): number {
+    return dpdkLimits().headroom;
+  }
+
+  /** Largest per-lcore cache DPDK allows (`RTE_MEMPOOL_CACHE_MAX_SIZE`, 512). */
+  static get maxCacheSize(): number {
+    return dpdkLimits().maxCacheSize;
+  }
+
+  #live(what: string): Deno.PointerObject {
+    if (this.#ptr === null) {
+      throw new MempoolError(
+        "Disposed",
+        this.name,
+        `Mempool ${JSON.stringify(this.name)}.${what}: the pool was freed`,
+      );
+    }
+    if (!ealRunning()) {
+      throw new MempoolError(
+        "Disposed",
+        this.name,
+        `Mempool ${JSON.stringify(this.name)}.${what}: EAL was cleaned up, and the pool with it`,
+        { cause: ealNotRunningError(`Mempool.${what}`) },
+      );
+    }
+    return this.#ptr;
+  }
+
+  /** The raw `struct rte_mempool*`, e.g. for `rte_eth_rx_queue_setup`. */
+  get pointer(): Deno.PointerObject {
+    return this.#live("pointer");
+  }
+
+  /** Mbufs free in the pool, per-lcore caches included (`rte_mempool_avail_count`; ≈50 ns). */
+  get available(): number {
+    return dpdk().rte_mempool_avail_count(this.#live("available"));
+  }
+
+  /** Mbufs taken out of the pool (`rte_mempool_in_use_count`). */
+  get inUse(): number {
+    return dpdk().rte_mempool_in_use_count(this.#live("inUse"));
+  }
+
+  /** True when every mbuf is in the pool. */
+  get isFull(): boolean {
+    return this.available === this.capacity;
+  }
+
+  /** True when no mbuf is left in the pool. */
+  get isEmpty(): boolean {
+    return this.available === 0;
+  }
+
+  /** True once the pool was freed (or EAL cleaned up). */
+  get disposed(): boolean {
+    return this.#ptr === null || !ealRunning();
+  }
+
+  /**
+   * Frees the pool (`rte_mempool_free`) if this object owns it. Idempotent; after it, every use
+   * throws `MempoolError` `"Disposed"`.
+   */
+  [Symbol.dispose](): void {
+    const ptr = this.#ptr;
+    if (ptr === null) return;
+    this.#ptr = null;
+    this.#untrack();
+    poolsByAddress.delete(Deno.UnsafePointer.value(ptr));
+    if (this.owned && ealRunning()) {
+      dpdk().rte_mempool_free(ptr);
+      logger.debug("Freed mempool {name}", { name: this.name });
+    }
+  }
+}
