@@ -1,0 +1,104 @@
+/**
+ * Scenarios that need a process of their own, because EAL starts once per process, ever:
+ * behaviour before init, after cleanup, and failed inits. Each prints JSON lines (`report`)
+ * that the parent test asserts on.
+ */
+import { Eal, EalError, Mempool, MempoolError } from "../../mod.ts";
+
+function report(label: string, value: unknown): void {
+  console.log(JSON.stringify({ label, ...describe(value) }));
+}
+
+function describe(v: unknown): Record<string, unknown> {
+  if (v instanceof MempoolError) {
+    return {
+      class: "MempoolError",
+      kind: v.kind,
+      errno: v.errno,
+      errnoText: v.errnoText,
+      message: v.message,
+      causeClass: v.cause instanceof EalError ? "EalError" : null,
+      causeKind: v.cause instanceof EalError ? v.cause.kind : null,
+    };
+  }
+  if (v instanceof EalError) {
+    return {
+      class: "EalError",
+      kind: v.kind,
+      errno: v.errno,
+      errnoText: v.errnoText,
+      hint: v.hint,
+      message: v.message,
+    };
+  }
+  if (v instanceof Error) return { class: v.constructor.name, message: v.message };
+  return { value: v };
+}
+
+function attempt(label: string, f: () => unknown): void {
+  try {
+    const returned = f();
+    console.log(JSON.stringify({ label, returned: String(returned) }));
+  } catch (e) {
+    report(label, e);
+  }
+}
+
+const [scenario, ...rest] = Deno.args;
+switch (scenario) {
+  case "before-init": {
+    report("state", Eal.state);
+    report("current", Eal.current);
+    attempt("create", () => Mempool.create("early"));
+    attempt("lookup", () => Mempool.lookup("early"));
+    break;
+  }
+  case "after-cleanup": {
+    Eal.init(Eal.devOptions({ memoryMb: 128 }));
+    const pool = Mempool.createWithSize("doomed", 1024);
+    report("available-before", pool.available);
+    Eal.cleanup();
+    report("state", Eal.state);
+    report("current", Eal.current);
+    report("disposed", pool.disposed);
+    attempt("available", () => pool.available);
+    attempt("pointer", () => pool.pointer);
+    attempt("create", () => Mempool.create("late"));
+    attempt("lookup", () => Mempool.lookup("doomed"));
+    attempt("init", () => Eal.init(Eal.devOptions({ memoryMb: 128 })));
+    attempt("cleanup-again", () => Eal.cleanup());
+    pool[Symbol.dispose]();
+    report("dispose-after-cleanup", "ok");
+    break;
+  }
+  case "init": {
+    // rest[0]: JSON EalOptions merged over devOptions
+    const overrides = JSON.parse(rest[0] ?? "{}");
+    attempt("init", () => Eal.init(Eal.devOptions(overrides)).args.join(" "));
+    report("state", Eal.state);
+    break;
+  }
+  case "hold-prefix": {
+    // Starts EAL with a shared runtime config under the given prefix, then waits to be killed.
+    Eal.init(Eal.devOptions({ filePrefix: rest[0], memoryMb: 64 }));
+    report("ready", true);
+    await new Promise((r) => setTimeout(r, 20_000));
+    break;
+  }
+  case "worker-lcore": {
+    const eal = Eal.init(Eal.devOptions({ memoryMb: 64 }));
+    report("main-lcore", eal.lcoreId);
+    const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+    const fromWorker = await new Promise((resolve) => {
+      worker.onmessage = (e) => resolve(e.data);
+      worker.postMessage(eal.args);
+    });
+    worker.terminate();
+    report("worker", fromWorker);
+    report("lcore-count", eal.lcoreCount);
+    break;
+  }
+  default:
+    console.error(`unknown scenario ${scenario}`);
+    Deno.exit(2);
+}
