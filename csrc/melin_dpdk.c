@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,4 +179,135 @@ MDP_EXPORT void mdp_mempool_facts(const struct rte_mempool *mp, int32_t *out)
 	out[3] = rte_pktmbuf_data_room_size((struct rte_mempool *)mp);
 	out[4] = rte_pktmbuf_priv_size((struct rte_mempool *)mp);
 	out[5] = (int32_t)mp->elt_size;
+}
+
+/* ---- Mbufs ------------------------------------------------------------
+ *
+ * Hot-path functions pass addresses as doubles. Deno returns 64-bit integers
+ * as BigInt (a heap allocation per call) and pointers as objects; a double is
+ * a plain JS number, exact for every user-space address (< 2^53), and both
+ * take V8's fast-call path. Batches pass a uint64_t array instead.
+ */
+#define MBUF(a) ((struct rte_mbuf *)(uintptr_t)(a))
+#define ADDR(p) ((double)(uintptr_t)(p))
+
+MDP_EXPORT double mdp_addr_of(const void *p) { return ADDR(p); }
+
+/* rte_pktmbuf_alloc: one mbuf, reset, or 0 when the pool is empty. */
+MDP_EXPORT double mdp_pktmbuf_alloc(double mp)
+{
+	return ADDR(rte_pktmbuf_alloc((struct rte_mempool *)(uintptr_t)mp));
+}
+
+/* rte_pktmbuf_free: the whole chain; honours reference counts. */
+MDP_EXPORT void mdp_pktmbuf_free(double m) { rte_pktmbuf_free(MBUF(m)); }
+
+/* rte_pktmbuf_alloc_bulk into arr[off .. off+n): all or nothing; 0 or -ENOENT. */
+MDP_EXPORT int32_t mdp_pktmbuf_alloc_bulk(double mp, uint64_t *arr, uint32_t off, uint32_t n)
+{
+	return rte_pktmbuf_alloc_bulk((struct rte_mempool *)(uintptr_t)mp,
+				      (struct rte_mbuf **)(arr + off), n);
+}
+
+/* rte_pktmbuf_free_bulk of arr[off .. off+n). */
+MDP_EXPORT void mdp_pktmbuf_free_bulk(uint64_t *arr, uint32_t off, uint32_t n)
+{
+	rte_pktmbuf_free_bulk((struct rte_mbuf **)(arr + off), n);
+}
+
+MDP_EXPORT void mdp_pktmbuf_reset(double m) { rte_pktmbuf_reset(MBUF(m)); }
+
+/* The editing operations return the address of the start of the affected data
+ * (appended region, new data start) or 0 when out of bounds, as DPDK does. */
+MDP_EXPORT double mdp_pktmbuf_append(double m, uint32_t len)
+{
+	return len > UINT16_MAX ? 0 : ADDR(rte_pktmbuf_append(MBUF(m), (uint16_t)len));
+}
+MDP_EXPORT double mdp_pktmbuf_prepend(double m, uint32_t len)
+{
+	return len > UINT16_MAX ? 0 : ADDR(rte_pktmbuf_prepend(MBUF(m), (uint16_t)len));
+}
+MDP_EXPORT double mdp_pktmbuf_adj(double m, uint32_t len)
+{
+	return len > UINT16_MAX ? 0 : ADDR(rte_pktmbuf_adj(MBUF(m), (uint16_t)len));
+}
+/* 0 on success, -1 when len exceeds the last segment's data. */
+MDP_EXPORT int32_t mdp_pktmbuf_trim(double m, uint32_t len)
+{
+	return len > UINT16_MAX ? -1 : rte_pktmbuf_trim(MBUF(m), (uint16_t)len);
+}
+
+/* rte_pktmbuf_chain: 0, or -EOVERFLOW when the chain would exceed
+ * RTE_MBUF_MAX_NB_SEGS segments. */
+MDP_EXPORT int32_t mdp_pktmbuf_chain(double head, double tail)
+{
+	return rte_pktmbuf_chain(MBUF(head), MBUF(tail));
+}
+
+/* Copies len bytes at packet offset off (across segments) into out, as DPDK
+ * sees them (rte_pktmbuf_read). Returns 0, or -1 when out of range. */
+MDP_EXPORT int32_t mdp_pktmbuf_read(double m, uint32_t off, uint32_t len, uint8_t *out)
+{
+	const void *p = rte_pktmbuf_read(MBUF(m), off, len, out);
+	if (p == NULL)
+		return -1;
+	if (p != out)
+		memcpy(out, p, len);
+	return 0;
+}
+
+/* Byte offsets of the struct rte_mbuf fields TypeScript reads in place, so the
+ * layout comes from the headers DPDK was built with, not from a copy in TS.
+ * Fills out[0..11]; returns the number of entries. */
+MDP_EXPORT uint32_t mdp_mbuf_layout(int32_t *out)
+{
+	out[0] = (int32_t)offsetof(struct rte_mbuf, buf_addr);
+	out[1] = (int32_t)offsetof(struct rte_mbuf, data_off);
+	out[2] = (int32_t)offsetof(struct rte_mbuf, refcnt);
+	out[3] = (int32_t)offsetof(struct rte_mbuf, nb_segs);
+	out[4] = (int32_t)offsetof(struct rte_mbuf, port);
+	out[5] = (int32_t)offsetof(struct rte_mbuf, pkt_len);
+	out[6] = (int32_t)offsetof(struct rte_mbuf, data_len);
+	out[7] = (int32_t)offsetof(struct rte_mbuf, buf_len);
+	out[8] = (int32_t)offsetof(struct rte_mbuf, pool);
+	out[9] = (int32_t)offsetof(struct rte_mbuf, next);
+	out[10] = (int32_t)sizeof(struct rte_mbuf);
+	out[11] = (int32_t)offsetof(struct rte_mbuf, ol_flags);
+	return 12;
+}
+
+struct chunk_out {
+	uint64_t *out;
+	uint32_t cap;
+	uint32_t n;
+};
+
+static void collect_chunk(struct rte_mempool *mp, void *opaque, struct rte_mempool_memhdr *memhdr,
+			  unsigned mem_idx)
+{
+	(void)mp;
+	(void)mem_idx;
+	struct chunk_out *c = opaque;
+	if (c->n < c->cap) {
+		c->out[2 * c->n] = (uint64_t)(uintptr_t)memhdr->addr;
+		c->out[2 * c->n + 1] = memhdr->len;
+	}
+	c->n++;
+}
+
+/* The pool's memory chunks (rte_mempool_mem_iter) as (address, length) pairs
+ * in out[0 .. 2*cap). Returns the number of chunks, which may exceed cap.
+ * TypeScript maps each chunk once and addresses mbufs by offset. */
+MDP_EXPORT uint32_t mdp_mempool_chunks(struct rte_mempool *mp, uint64_t *out, uint32_t cap)
+{
+	struct chunk_out c = { out, cap, 0 };
+	rte_mempool_mem_iter(mp, collect_chunk, &c);
+	return c.n;
+}
+
+/* rte_pktmbuf_copy: a deep copy of [off, off+len) of m (all segments) into
+ * new mbufs from mp; 0 when mp is exhausted or the range is invalid. */
+MDP_EXPORT double mdp_pktmbuf_copy(double m, double mp, uint32_t off, uint32_t len)
+{
+	return ADDR(rte_pktmbuf_copy(MBUF(m), (struct rte_mempool *)(uintptr_t)mp, off, len));
 }

@@ -40,6 +40,22 @@ export const SYMBOLS = {
   mdp_const_e_rte_no_config: { parameters: [], result: "i32" },
   // Mempool
   mdp_mempool_facts: { parameters: ["pointer", "buffer"], result: "void" },
+  mdp_mempool_chunks: { parameters: ["pointer", "buffer", "u32"], result: "u32" },
+  // Mbufs. Addresses cross as f64 (exact below 2^53): a 64-bit integer result would be a BigInt.
+  mdp_addr_of: { parameters: ["pointer"], result: "f64" },
+  mdp_mbuf_layout: { parameters: ["buffer"], result: "u32" },
+  mdp_pktmbuf_alloc: { parameters: ["f64"], result: "f64" },
+  mdp_pktmbuf_free: { parameters: ["f64"], result: "void" },
+  mdp_pktmbuf_alloc_bulk: { parameters: ["f64", "buffer", "u32", "u32"], result: "i32" },
+  mdp_pktmbuf_free_bulk: { parameters: ["buffer", "u32", "u32"], result: "void" },
+  mdp_pktmbuf_reset: { parameters: ["f64"], result: "void" },
+  mdp_pktmbuf_append: { parameters: ["f64", "u32"], result: "f64" },
+  mdp_pktmbuf_prepend: { parameters: ["f64", "u32"], result: "f64" },
+  mdp_pktmbuf_adj: { parameters: ["f64", "u32"], result: "f64" },
+  mdp_pktmbuf_trim: { parameters: ["f64", "u32"], result: "i32" },
+  mdp_pktmbuf_chain: { parameters: ["f64", "f64"], result: "i32" },
+  mdp_pktmbuf_read: { parameters: ["f64", "u32", "u32", "buffer"], result: "i32" },
+  mdp_pktmbuf_copy: { parameters: ["f64", "f64", "u32", "u32"], result: "f64" },
   // DPDK exports
   rte_strerror: { parameters: ["i32"], result: "pointer" },
   rte_version: { parameters: [], result: "pointer" },

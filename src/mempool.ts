@@ -6,6 +6,16 @@
 import { getLogger } from "@logtape/logtape";
 import { cString, dpdk, strerror } from "./ffi.ts";
 import { ealNotRunningError, ealRunning, requireEal, trackResource } from "./eal.ts";
+import {
+  allocBulkInto,
+  allocOne,
+  freeBulkFrom,
+  mapPoolMemory,
+  type Mbuf,
+  type MbufBatch,
+  MbufError,
+  unmapPoolMemory,
+} from "./mbuf.ts";
 
 const logger = getLogger(["melin-dpdk", "mempool"]);
 
@@ -206,6 +216,8 @@ export class Mempool implements Disposable {
    * another isolate or C code created. */
   readonly owned: boolean;
   #ptr: Deno.PointerObject | null;
+  /** The pool's address as a number for hot-path FFI calls; 0 once disposed. */
+  #addr: number;
   #untrack: () => void;
 
   private constructor(ptr: Deno.PointerObject, name: string, owned: boolean) {
@@ -219,6 +231,8 @@ export class Mempool implements Disposable {
     this.dataRoomSize = facts[3];
     this.privSize = facts[4];
     this.owned = owned;
+    this.#addr = dpdk().mdp_addr_of(ptr);
+    mapPoolMemory(this, ptr);
     this.#untrack = trackResource(this);
     poolsByAddress.set(Deno.UnsafePointer.value(ptr), this);
   }
@@ -393,6 +407,55 @@ export class Mempool implements Disposable {
     return this.#ptr;
   }
 
+  /** The pool's address for hot paths: throws unless the pool and EAL are live. */
+  #liveAddr(what: string): number {
+    const a = this.#addr;
+    if (a === 0 || !ealRunning()) this.#live(what);
+    return a;
+  }
+
+  /**
+   * Takes one mbuf (`rte_pktmbuf_alloc`): reset, data offset at the default headroom, length 0.
+   * Returns `null` when the pool is empty: exhaustion is normal on a hot path, not an exception.
+   */
+  alloc(): Mbuf | null {
+    return allocOne(this.#liveAddr("alloc"), this);
+  }
+
+  /**
+   * Takes `count` mbufs (default: the batch's free room) into `batch` after its current entries,
+   * in one call (`rte_pktmbuf_alloc_bulk`). All or nothing: returns `false` and takes none when the
+   * pool holds fewer than `count`.
+   * @throws {MbufError} `"BatchFull"` when `count` exceeds the batch's free room.
+   */
+  allocBulk(batch: MbufBatch, count: number = batch.free): boolean {
+    const a = this.#liveAddr("allocBulk");
+    if (!Number.isInteger(count) || count < 0) {
+      throw new MbufError("InvalidArgument", `allocBulk: count must be a whole number ≥ 0, got ${count}`);
+    }
+    if (count > batch.free) {
+      throw new MbufError(
+        "BatchFull",
+        `allocBulk: ${count} mbufs do not fit; the batch has room for ${batch.free}`,
+      );
+    }
+    return allocBulkInto(batch, a, this, count);
+  }
+
+  /**
+   * Returns every mbuf of `batch` to its pool (`rte_pktmbuf_free_bulk`, one call; mbufs of other
+   * pools go back to theirs) and empties the batch.
+   */
+  freeBulk(batch: MbufBatch): void {
+    this.#liveAddr("freeBulk");
+    freeBulkFrom(batch);
+  }
+
+  /** The pool's address as a number (for FFI calls that take `f64` addresses). */
+  get address(): number {
+    return this.#liveAddr("address");
+  }
+
   /** The raw `struct rte_mempool*`, e.g. for `rte_eth_rx_queue_setup`. */
   get pointer(): Deno.PointerObject {
     return this.#live("pointer");
@@ -431,9 +494,18 @@ export class Mempool implements Disposable {
     const ptr = this.#ptr;
     if (ptr === null) return;
     this.#ptr = null;
+    this.#addr = 0;
     this.#untrack();
     poolsByAddress.delete(Deno.UnsafePointer.value(ptr));
+    unmapPoolMemory(this);
     if (this.owned && ealRunning()) {
+      const out = dpdk().rte_mempool_in_use_count(ptr);
+      if (out > 0) {
+        logger.warn("Freeing mempool {name} with {inUse} mbufs still in use; their handles now throw", {
+          name: this.name,
+          inUse: out,
+        });
+      }
       dpdk().rte_mempool_free(ptr);
       logger.debug("Freed mempool {name}", { name: this.name });
     }

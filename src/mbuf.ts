@@ -1,0 +1,629 @@
+/**
+ * Packet buffers (mbufs): single {@linkcode Mbuf}s and reusable {@linkcode MbufBatch}es, with
+ * zero-copy access to packet bytes.
+ *
+ * How bytes are reached without copies or per-packet objects: a pool's memory lives in a few
+ * contiguous chunks (`rte_mempool_mem_iter`). Each chunk is mapped once, when the pool is created,
+ * as one `ArrayBuffer`; an mbuf's header fields and packet bytes are then read and written at an
+ * offset into it, in plain JavaScript. Header field offsets come from the shim (`offsetof`), not
+ * from a copy of DPDK's struct in TypeScript. When the pool is freed the chunk buffers are detached,
+ * so a stale `Uint8Array` reads as empty instead of touching freed memory.
+ *
+ * Operations that change an mbuf (alloc, free, append, prepend, adj, trim, chain) call DPDK's own
+ * inline functions through the shim, one FFI call each, so their semantics are DPDK's.
+ *
+ * @module
+ */
+import { dpdk, type Symbols } from "./ffi.ts";
+import { ealRunning } from "./eal.ts";
+
+/**
+ * What went wrong with an mbuf or batch:
+ * - `"Freed"`: the mbuf was freed (or handed over: chained, pushed into a batch).
+ * - `"PoolDisposed"`: the mbuf's pool was freed (or EAL cleaned up).
+ * - `"InvalidArgument"`: a length or count that is not a whole number in range.
+ * - `"IndexOutOfRange"`: a batch index outside `0 .. length-1`.
+ * - `"BatchFull"`: more mbufs than the batch has room for.
+ * - `"ChainTooLong"`: chaining would exceed DPDK's segment limit.
+ * - `"NotMapped"`: an address outside every live pool of this isolate (e.g. a pool made by C code
+ *   and not found with `Mempool.lookup`).
+ */
+export type MbufErrorKind =
+  | "Freed"
+  | "PoolDisposed"
+  | "InvalidArgument"
+  | "IndexOutOfRange"
+  | "BatchFull"
+  | "ChainTooLong"
+  | "NotMapped";
+
+/** An mbuf or batch error; `kind` discriminates. */
+export class MbufError extends Error {
+  /** Which error this is. */
+  readonly kind: MbufErrorKind;
+  /** Creates an error. */
+  constructor(kind: MbufErrorKind, message: string) {
+    super(message);
+    this.name = "MbufError";
+    this.kind = kind;
+  }
+}
+
+/** What mbuf code needs from a pool (implemented by `Mempool`; kept minimal to avoid a cycle). */
+export interface MbufPool {
+  /** The pool's name. */
+  readonly name: string;
+  /** True once the pool was freed or EAL cleaned up. */
+  readonly disposed: boolean;
+  /** The pool's address as a number; throws once the pool is disposed. */
+  readonly address: number;
+}
+
+// ---- Pool memory, mapped once per chunk ---------------------------------------------------
+
+/** One contiguous piece of a pool's memory, mapped as an ArrayBuffer. @internal */
+export interface Chunk {
+  start: number;
+  end: number;
+  buffer: ArrayBuffer;
+  u8: Uint8Array;
+  u16: Uint16Array;
+  u32: Uint32Array;
+  pool: MbufPool;
+}
+
+const chunks: Chunk[] = [];
+let lastChunk: Chunk | undefined;
+/** The chunk of the latest {@linkcode locate}. */
+let hit: Chunk;
+
+let sym: Symbols;
+// Byte offsets in struct rte_mbuf (filled from the shim by loadLayout).
+let O_BUF_ADDR = -1;
+let O_DATA_OFF = 0;
+let O_REFCNT = 0;
+let O_NB_SEGS = 0;
+let O_PORT = 0;
+let O_PKT_LEN = 0;
+let O_DATA_LEN = 0;
+let O_BUF_LEN = 0;
+let O_NEXT = 0;
+
+function loadLayout(): void {
+  if (O_BUF_ADDR >= 0) return;
+  sym = dpdk();
+  const l = new Int32Array(12);
+  sym.mdp_mbuf_layout(l);
+  [O_BUF_ADDR, O_DATA_OFF, O_REFCNT, O_NB_SEGS, O_PORT, O_PKT_LEN, O_DATA_LEN, O_BUF_LEN] = l;
+  O_NEXT = l[9];
+  // The reads below use u16/u32 views: every field must sit at a multiple of its size.
+  for (const [o, size] of [[O_DATA_OFF, 2], [O_PKT_LEN, 4], [O_BUF_ADDR, 4], [O_NEXT, 4]]) {
+    if (o % size !== 0) throw new Error(`melin-dpdk: unexpected struct rte_mbuf layout ${Array.from(l)}`);
+  }
+}
+
+/** Maps the memory chunks of the pool at `ptr`. Called once when a `Mempool` object is made. @internal */
+export function mapPoolMemory(pool: MbufPool, ptr: Deno.PointerObject): void {
+  loadLayout();
+  const cap = 64;
+  const pairs = new BigUint64Array(2 * cap);
+  const n = sym.mdp_mempool_chunks(ptr, pairs, cap);
+  if (n > cap) throw new Error(`melin-dpdk: pool ${pool.name} has ${n} memory chunks (more than ${cap})`);
+  for (let i = 0; i < n; i++) {
+    const start = Number(pairs[2 * i]);
+    const len = Number(pairs[2 * i + 1]);
+    if (start % 8 !== 0) throw new Error(`melin-dpdk: pool ${pool.name} chunk at ${start} is not 8-aligned`);
+    const buffer = Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(pairs[2 * i])!, len);
+    chunks.push({
+      start,
+      end: start + len,
+      buffer,
+      u8: new Uint8Array(buffer),
+      u16: new Uint16Array(buffer, 0, len >>> 1),
+      u32: new Uint32Array(buffer, 0, len >>> 2),
+      pool,
+    });
+  }
+}
+
+/** Forgets a pool's chunks and detaches their buffers, so stale views read as empty. @internal */
+export function unmapPoolMemory(pool: MbufPool): void {
+  for (let i = chunks.length - 1; i >= 0; i--) {
+    const c = chunks[i];
+    if (c.pool !== pool) continue;
+    chunks.splice(i, 1);
+    c.buffer.transfer(0);
+    if (lastChunk === c) lastChunk = undefined;
+  }
+}
+
+function notMapped(addr: number): MbufError {
+  return new MbufError(
+    "NotMapped",
+    `address 0x${addr.toString(16)} is in no live mempool of this isolate: its pool was freed, or it ` +
+      `was made outside this isolate (get it with Mempool.lookup first)`,
+  );
+}
+
+/** Offset of `addr` in its chunk; the chunk is left in `hit`. */
+function locate(addr: number): number {
+  let c = lastChunk;
+  if (c === undefined || addr < c.start || addr >= c.end) {
+    c = undefined;
+    for (let i = 0; i < chunks.length; i++) {
+      if (addr >= chunks[i].start && addr < chunks[i].end) {
+        c = chunks[i];
+        break;
+      }
+    }
+    if (c === undefined) throw notMapped(addr);
+    lastChunk = c;
+  }
+  hit = c;
+  return addr - c.start;
+}
+
+/** Reads a 64-bit address field at byte offset `off` of the chunk `c`. */
+function addrAt(c: Chunk, off: number): number {
+  return c.u32[(off >>> 2) + 1] * 4294967296 + c.u32[off >>> 2];
+}
+
+/** Offset (in `hit`) of the packet data of the mbuf at `addr`. */
+function locateData(addr: number): number {
+  const off = locate(addr);
+  const c = hit;
+  const data = addrAt(c, off + O_BUF_ADDR) + c.u16[(off + O_DATA_OFF) >>> 1];
+  if (data >= c.start && data < c.end) return data - c.start;
+  return locate(data); // data in another chunk (an indirect mbuf)
+}
+
+function checkLength(what: string, n: number, max = 0xffff): void {
+  if (!Number.isInteger(n) || n < 0 || n > max) {
+    throw new MbufError(
+      "InvalidArgument",
+      `${what}: length must be a whole number from 0 to ${max}, got ${n}`,
+    );
+  }
+}
+
+// ---- Mbuf -----------------------------------------------------------------------------------
+
+const TOKEN = Symbol("melin-dpdk.mbuf");
+
+// Private-field access handed out by the classes' static blocks (so it stays off the public API).
+/** Hands an mbuf's address over (to a batch); the Mbuf object is unusable afterwards. */
+let takeAddress: (m: Mbuf) => number;
+/** Records that `count` entries from `length` on were filled with mbufs of `pool`. */
+let batchCommit: (b: MbufBatch, count: number, pool: MbufPool) => void;
+/** Forgets the first `count` entries of a batch (freed or sent). */
+export let batchDrop: (b: MbufBatch, count: number) => void;
+/** Throws unless every pool of the batch's mbufs is live. */
+export let batchAssertPoolsLive: (b: MbufBatch, what: string) => void;
+
+/**
+ * One packet buffer, owned by this object until {@linkcode Mbuf.free} (or `using`).
+ * Get one from `Mempool.alloc()`. Use after free throws {@linkcode MbufError} `"Freed"`.
+ */
+export class Mbuf implements Disposable {
+  #addr: number;
+  /** The pool the mbuf came from. */
+  readonly pool: MbufPool;
+
+  /** Not for use: mbufs come from `Mempool.alloc()` and `MbufBatch.pop()`. */
+  constructor(token: symbol, address: number, pool: MbufPool) {
+    if (token !== TOKEN) throw new TypeError("Mbuf objects come from Mempool.alloc() or MbufBatch.pop()");
+    this.#addr = address;
+    this.pool = pool;
+  }
+
+  #live(): number {
+    const a = this.#addr;
+    if (a === 0) throw new MbufError("Freed", "mbuf used after free (or after it was chained or pushed)");
+    if (this.pool.disposed) {
+      throw new MbufError(
+        "PoolDisposed",
+        `mbuf used after its pool ${JSON.stringify(this.pool.name)} was freed`,
+      );
+    }
+    return a;
+  }
+
+  /** Offset of the header in `hit`. */
+  #hdr(): number {
+    return locate(this.#live());
+  }
+
+  /** The mbuf's address (`struct rte_mbuf*`) as a number, for FFI interop. */
+  get address(): number {
+    return this.#live();
+  }
+
+  /** True once freed or handed over. */
+  get freed(): boolean {
+    return this.#addr === 0;
+  }
+
+  /** Bytes of data in this (first) segment (`data_len`). */
+  get dataLen(): number {
+    const o = this.#hdr();
+    return hit.u16[(o + O_DATA_LEN) >>> 1];
+  }
+
+  /** Bytes of data in the whole packet, all segments (`pkt_len`). */
+  get pktLen(): number {
+    const o = this.#hdr();
+    return hit.u32[(o + O_PKT_LEN) >>> 2];
+  }
+
+  /** Offset of the data from the start of the buffer (`data_off`). */
+  get dataOffset(): number {
+    const o = this.#hdr();
+    return hit.u16[(o + O_DATA_OFF) >>> 1];
+  }
+
+  /** Bytes free in front of the data (`rte_pktmbuf_headroom`). */
+  get headroom(): number {
+    return this.dataOffset;
+  }
+
+  /** Bytes free after the data in this segment (`rte_pktmbuf_tailroom`). */
+  get tailroom(): number {
+    const o = this.#hdr();
+    const u16 = hit.u16;
+    return u16[(o + O_BUF_LEN) >>> 1] - u16[(o + O_DATA_OFF) >>> 1] - u16[(o + O_DATA_LEN) >>> 1];
+  }
+
+  /** Size of the buffer (`buf_len`). */
+  get bufLen(): number {
+    const o = this.#hdr();
+    return hit.u16[(o + O_BUF_LEN) >>> 1];
+  }
+
+  /** Number of segments in the chain (`nb_segs`). */
+  get nbSegs(): number {
+    const o = this.#hdr();
+    return hit.u16[(o + O_NB_SEGS) >>> 1];
+  }
+
+  /** Reference count (`refcnt`). */
+  get refcnt(): number {
+    const o = this.#hdr();
+    return hit.u16[(o + O_REFCNT) >>> 1];
+  }
+
+  /** Input port (`port`; 65535 when none). */
+  get port(): number {
+    const o = this.#hdr();
+    return hit.u16[(o + O_PORT) >>> 1];
+  }
+
+  /** The data of this (first) segment: a live view of the mbuf's memory, no copy. */
+  get data(): Uint8Array {
+    const len = this.dataLen;
+    const o = locateData(this.#addr);
+    return hit.u8.subarray(o, o + len);
+  }
+
+  /** The data of each segment in order: live views, no copies. */
+  *segments(): IterableIterator<Uint8Array> {
+    let seg = this.#live();
+    while (seg !== 0) {
+      const o = locate(seg);
+      const c = hit;
+      const len = c.u16[(o + O_DATA_LEN) >>> 1];
+      const next = addrAt(c, o + O_NEXT);
+      const d = locateData(seg);
+      yield hit.u8.subarray(d, d + len);
+      seg = next;
+    }
+  }
+
+  /**
+   * Copies `length` bytes from packet offset `offset`, across segments, as DPDK reads them
+   * (`rte_pktmbuf_read`). Returns `null` when the range is past the packet's end.
+   */
+  read(offset: number, length: number, out: Uint8Array = new Uint8Array(length)): Uint8Array | null {
+    checkLength("read offset", offset, 0xffffffff);
+    checkLength("read", length, 0xffffffff);
+    if (out.length < length) {
+      throw new MbufError("InvalidArgument", `read: out holds ${out.length} < ${length} bytes`);
+    }
+    return sym.mdp_pktmbuf_read(this.#live(), offset, length, out as Uint8Array<ArrayBuffer>) === 0
+      ? out.subarray(0, length)
+      : null;
+  }
+
+  /**
+   * A deep copy of `length` bytes from packet offset `offset` (default: the whole packet), all
+   * segments, into new mbufs from `pool` (`rte_pktmbuf_copy`). Returns `null` when `pool` has too
+   * few mbufs or the range is past the packet's end.
+   */
+  copy(pool: MbufPool, offset: number = 0, length: number = 0xffffffff): Mbuf | null {
+    checkLength("copy offset", offset, 0xffffffff);
+    checkLength("copy", length, 0xffffffff);
+    const a = sym.mdp_pktmbuf_copy(this.#live(), pool.address, offset, length);
+    return a === 0 ? null : new Mbuf(TOKEN, a, pool);
+  }
+
+  #region(ptr: number, length: number): Uint8Array | null {
+    if (ptr === 0) return null;
+    const o = locate(ptr);
+    return hit.u8.subarray(o, o + length);
+  }
+
+  /**
+   * Grows the data by `n` bytes at the end of the last segment (`rte_pktmbuf_append`) and returns a
+   * view of the new bytes, or `null` (nothing changed) when the tailroom is smaller than `n`.
+   */
+  append(n: number): Uint8Array | null {
+    checkLength("append", n);
+    return this.#region(sym.mdp_pktmbuf_append(this.#live(), n), n);
+  }
+
+  /**
+   * Grows the data by `n` bytes in front (`rte_pktmbuf_prepend`) and returns a view of the new
+   * bytes, or `null` (nothing changed) when the headroom is smaller than `n`.
+   */
+  prepend(n: number): Uint8Array | null {
+    checkLength("prepend", n);
+    return this.#region(sym.mdp_pktmbuf_prepend(this.#live(), n), n);
+  }
+
+  /** Removes `n` bytes from the front (`rte_pktmbuf_adj`); `false` (nothing changed) if `n` > dataLen. */
+  adj(n: number): boolean {
+    checkLength("adj", n);
+    return sym.mdp_pktmbuf_adj(this.#live(), n) !== 0;
+  }
+
+  /** Removes `n` bytes from the end (`rte_pktmbuf_trim`); `false` (nothing changed) if `n` exceeds the
+   * last segment's data. */
+  trim(n: number): boolean {
+    checkLength("trim", n);
+    return sym.mdp_pktmbuf_trim(this.#live(), n) === 0;
+  }
+
+  /** Empties the mbuf: length 0, data offset back to the default headroom (`rte_pktmbuf_reset`). */
+  reset(): void {
+    sym.mdp_pktmbuf_reset(this.#live());
+  }
+
+  /**
+   * Appends `tail` (and its segments) to this packet's chain (`rte_pktmbuf_chain`). `tail` is
+   * consumed: it is freed with this mbuf, and using the `tail` object afterwards throws.
+   */
+  chain(tail: Mbuf): void {
+    if (tail === this) throw new MbufError("InvalidArgument", "chain: an mbuf cannot be chained to itself");
+    const rc = sym.mdp_pktmbuf_chain(this.#live(), tail.#live());
+    if (rc !== 0) {
+      throw new MbufError(
+        "ChainTooLong",
+        "chain: the chain would exceed DPDK's segment limit (RTE_MBUF_MAX_NB_SEGS)",
+      );
+    }
+    tail.#addr = 0;
+  }
+
+  /** Returns the mbuf (its whole chain) to its pool (`rte_pktmbuf_free`). Use afterwards throws. */
+  free(): void {
+    sym.mdp_pktmbuf_free(this.#live());
+    this.#addr = 0;
+  }
+
+  /** Frees the mbuf unless it was already freed or handed over. */
+  [Symbol.dispose](): void {
+    if (this.#addr !== 0 && !this.pool.disposed) this.free();
+  }
+
+  static {
+    takeAddress = (m: Mbuf): number => {
+      const a = m.#live();
+      m.#addr = 0;
+      return a;
+    };
+  }
+}
+
+/** Makes an owning Mbuf for an address from DPDK. @internal */
+export function wrapMbuf(address: number, pool: MbufPool): Mbuf {
+  return new Mbuf(TOKEN, address, pool);
+}
+
+// ---- MbufBatch ------------------------------------------------------------------------------
+
+/** Default capacity of an {@linkcode MbufBatch}: DPDK's usual burst size. */
+export const DEFAULT_BATCH_SIZE = 32;
+
+/**
+ * A reusable array of up to `capacity` mbufs for hot paths: `Mempool.allocBulk` fills it and
+ * `Mempool.freeBulk` empties it with one FFI call each, and rx/tx bursts use it.
+ *
+ * Walk it without allocating per packet: `bytes(i)` is the whole mapped memory chunk that holds
+ * packet `i` (the same object for every packet of a pool), and `dataIndex(i)` is where the packet's
+ * data starts in it.
+ *
+ * @example Touch the first byte of every packet, no allocation
+ * ```ts
+ * for (let i = 0; i < batch.length; i++) {
+ *   const bytes = batch.bytes(i);
+ *   bytes[batch.dataIndex(i)] ^= 1;
+ * }
+ * ```
+ */
+export class MbufBatch {
+  /** Maximum number of mbufs. */
+  readonly capacity: number;
+  /** The mbuf addresses (`struct rte_mbuf*[]`), for FFI; entries `0 .. length-1` are live. */
+  readonly addresses: BigUint64Array<ArrayBuffer>;
+  #words: Uint32Array;
+  #length = 0;
+  /** The pool of every mbuf in the batch, or null when empty or mixed. */
+  #pool: MbufPool | null = null;
+  #mixed = false;
+
+  /** An empty batch with room for `capacity` mbufs (1 to 65535; default 32). */
+  constructor(capacity: number = DEFAULT_BATCH_SIZE) {
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 0xffff) {
+      throw new MbufError(
+        "InvalidArgument",
+        `MbufBatch capacity must be a whole number from 1 to 65535, got ${capacity}`,
+      );
+    }
+    this.capacity = capacity;
+    this.addresses = new BigUint64Array(capacity);
+    this.#words = new Uint32Array(this.addresses.buffer);
+  }
+
+  /** Number of mbufs in the batch. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Room left. */
+  get free(): number {
+    return this.capacity - this.#length;
+  }
+
+  #commit(count: number, pool: MbufPool): void {
+    if (this.#length === 0) {
+      this.#pool = pool;
+      this.#mixed = false;
+    } else if (this.#pool !== pool) {
+      this.#mixed = true;
+    }
+    this.#length += count;
+  }
+
+  /** Forgets the first `count` entries (freed or sent); the rest move to the front. */
+  #drop(count: number): void {
+    const keep = this.#length - count;
+    if (keep > 0) this.addresses.copyWithin(0, count, this.#length);
+    this.#length = keep;
+    if (keep === 0) this.#pool = null;
+  }
+
+  /** Throws unless every pool of the batch's mbufs is live. */
+  #assertPoolsLive(what: string): void {
+    if (this.#length === 0) return;
+    if (!this.#mixed) {
+      if (this.#pool!.disposed) throw poolGone(what, this.#pool!);
+      return;
+    }
+    for (let i = 0; i < this.#length; i++) {
+      locate(this.#addr(i));
+      if (hit.pool.disposed) throw poolGone(what, hit.pool);
+    }
+  }
+
+  static {
+    batchCommit = (b, count, pool) => b.#commit(count, pool);
+    batchDrop = (b, count) => b.#drop(count);
+    batchAssertPoolsLive = (b, what) => b.#assertPoolsLive(what);
+  }
+
+  #addr(i: number): number {
+    return this.#words[2 * i + 1] * 4294967296 + this.#words[2 * i];
+  }
+
+  #check(i: number): number {
+    if (!(i >= 0 && i < this.#length && Number.isInteger(i))) {
+      throw new MbufError("IndexOutOfRange", `batch index ${i} is outside 0..${this.#length - 1}`);
+    }
+    return this.#addr(i);
+  }
+
+  /** Address of mbuf `i`, as a number. */
+  address(i: number): number {
+    return this.#check(i);
+  }
+
+  /** `data_len` of mbuf `i` (first segment). */
+  dataLen(i: number): number {
+    const o = locate(this.#check(i));
+    return hit.u16[(o + O_DATA_LEN) >>> 1];
+  }
+
+  /** `pkt_len` of mbuf `i` (all segments). */
+  pktLen(i: number): number {
+    const o = locate(this.#check(i));
+    return hit.u32[(o + O_PKT_LEN) >>> 2];
+  }
+
+  /** The mapped memory that holds packet `i`'s data; index it from {@linkcode MbufBatch.dataIndex}. */
+  bytes(i: number): Uint8Array {
+    locateData(this.#check(i));
+    return hit.u8;
+  }
+
+  /** Index in {@linkcode MbufBatch.bytes} of the first data byte of packet `i`. */
+  dataIndex(i: number): number {
+    return locateData(this.#check(i));
+  }
+
+  /** The data of packet `i` (first segment) as its own view (allocates a view; no copy). */
+  data(i: number): Uint8Array {
+    const len = this.dataLen(i);
+    const o = locateData(this.#addr(i));
+    return hit.u8.subarray(o, o + len);
+  }
+
+  /**
+   * Grows packet `i` by `n` bytes at the end (`rte_pktmbuf_append`); returns the index in
+   * `bytes(i)` of the first new byte, or -1 (nothing changed) when the tailroom is too small.
+   */
+  append(i: number, n: number): number {
+    checkLength("append", n);
+    const p = sym.mdp_pktmbuf_append(this.#check(i), n);
+    return p === 0 ? -1 : locate(p);
+  }
+
+  /** Moves `m` into the batch (`m` is unusable afterwards). */
+  push(m: Mbuf): void {
+    if (this.#length === this.capacity) {
+      throw new MbufError("BatchFull", `MbufBatch is full (${this.capacity} mbufs)`);
+    }
+    const pool = m.pool;
+    const a = takeAddress(m);
+    this.#words[2 * this.#length] = a % 4294967296;
+    this.#words[2 * this.#length + 1] = Math.floor(a / 4294967296);
+    this.#commit(1, pool);
+  }
+
+  /** Takes the last mbuf out as an owning {@linkcode Mbuf}, or `null` when empty. */
+  pop(): Mbuf | null {
+    if (this.#length === 0) return null;
+    const a = this.#addr(this.#length - 1);
+    locate(a);
+    const pool = hit.pool;
+    this.#length--;
+    if (this.#length === 0) this.#pool = null;
+    return wrapMbuf(a, pool);
+  }
+}
+
+function poolGone(what: string, pool: MbufPool): MbufError {
+  return new MbufError(
+    "PoolDisposed",
+    `${what}: the batch holds mbufs of pool ${JSON.stringify(pool.name)}, which was freed`,
+  );
+}
+
+/** Fills `count` batch slots from the pool at `poolAddr` in one call; false when it has too few. @internal */
+export function allocBulkInto(batch: MbufBatch, poolAddr: number, pool: MbufPool, count: number): boolean {
+  if (sym.mdp_pktmbuf_alloc_bulk(poolAddr, batch.addresses, batch.length, count) !== 0) return false;
+  batchCommit(batch, count, pool);
+  return true;
+}
+
+/** Frees every mbuf of the batch in one call. @internal */
+export function freeBulkFrom(batch: MbufBatch): void {
+  batchAssertPoolsLive(batch, "freeBulk");
+  if (!ealRunning()) throw new MbufError("PoolDisposed", "freeBulk: EAL was cleaned up");
+  sym.mdp_pktmbuf_free_bulk(batch.addresses, 0, batch.length);
+  batchDrop(batch, batch.length);
+}
+
+/** A single mbuf from the pool at `poolAddr`, or null when empty. @internal */
+export function allocOne(poolAddr: number, pool: MbufPool): Mbuf | null {
+  const a = sym.mdp_pktmbuf_alloc(poolAddr);
+  return a === 0 ? null : new Mbuf(TOKEN, a, pool);
+}

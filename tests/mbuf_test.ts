@@ -1,0 +1,321 @@
+import assert from "node:assert/strict";
+import { Mbuf, MbufBatch, MbufError, type MbufErrorKind, Mempool, MempoolError } from "../mod.ts";
+import { thrown } from "./_assert.ts";
+import { testEal, uniqueName } from "./_eal.ts";
+
+testEal();
+
+function expectKind(f: () => unknown, kind: MbufErrorKind): MbufError {
+  const e = thrown(f, MbufError);
+  assert.equal(e.kind, kind, e.message);
+  return e;
+}
+
+/** The packet's bytes as DPDK reads them (rte_pktmbuf_read in the shim). */
+function dpdkBytes(m: Mbuf): number[] {
+  return Array.from(m.read(0, m.pktLen) ?? assert.fail("read failed"));
+}
+
+Deno.test("a new mbuf: reset, default headroom, empty; facts from DPDK", () => {
+  using pool = Mempool.createWithSize(uniqueName("facts"), 64);
+  using m = pool.alloc() ?? assert.fail("pool empty");
+  assert.equal(m.pool, pool);
+  assert.equal(m.dataLen, 0);
+  assert.equal(m.pktLen, 0);
+  assert.equal(m.dataOffset, Mempool.headroom);
+  assert.equal(m.headroom, 128);
+  assert.equal(m.bufLen, pool.dataRoomSize);
+  assert.equal(m.tailroom, pool.dataRoomSize - 128);
+  assert.equal(m.nbSegs, 1);
+  assert.equal(m.refcnt, 1);
+  assert.equal(m.port, 0xffff);
+  assert.equal(m.data.length, 0);
+  assert.equal(pool.inUse, 1);
+  assert.equal(pool.available, 63);
+});
+
+Deno.test("allocating the whole pool, one more gives null, freeing refills it step by step", () => {
+  const n = 500;
+  using pool = Mempool.createWithSize(uniqueName("whole"), n);
+  const taken: Mbuf[] = [];
+  for (let i = 0; i < n; i++) taken.push(pool.alloc() ?? assert.fail(`alloc ${i} failed`));
+  assert.equal(pool.alloc(), null, "one more than the pool holds");
+  assert.equal(pool.available, 0);
+  assert.equal(pool.isEmpty, true);
+  assert.equal(pool.inUse, n);
+  assert.equal(new Set(taken.map((m) => m.address)).size, n, "every mbuf is distinct");
+  let expected = 0;
+  for (const m of taken) {
+    m.free();
+    expected++;
+    assert.equal(pool.available, expected, "the avail count rises by exactly one per free");
+  }
+  assert.equal(pool.isFull, true);
+  assert.equal(pool.inUse, 0);
+});
+
+Deno.test("bulk alloc of 0, cache-1, cache, cache+1, 1.5×cache, 2×cache; too many takes nothing", async (t) => {
+  using pool = Mempool.createWithSize(uniqueName("bulk"), 1024);
+  const cache = pool.cacheSize;
+  assert.equal(cache, 256);
+  const batch = new MbufBatch(2048);
+  for (const count of [0, cache - 1, cache, cache + 1, cache * 1.5, cache * 2]) {
+    await t.step(`${count}`, () => {
+      assert.equal(pool.allocBulk(batch, count), true);
+      assert.equal(batch.length, count);
+      assert.equal(pool.inUse, count);
+      assert.equal(pool.available, 1024 - count);
+      const addrs = new Set(Array.from({ length: count }, (_, i) => batch.address(i)));
+      assert.equal(addrs.size, count);
+      pool.freeBulk(batch);
+      assert.equal(batch.length, 0);
+      assert.equal(pool.available, 1024);
+    });
+  }
+  await t.step("more than the pool holds", () => {
+    assert.equal(pool.allocBulk(batch, 1025), false);
+    assert.equal(batch.length, 0);
+    assert.equal(pool.available, 1024, "nothing was taken");
+  });
+  await t.step("more than what is left", () => {
+    assert.equal(pool.allocBulk(batch, 600), true);
+    assert.equal(pool.allocBulk(batch, 500), false);
+    assert.equal(batch.length, 600);
+    assert.equal(pool.available, 424, "the failed call took nothing");
+    assert.equal(pool.allocBulk(batch, 424), true);
+    assert.equal(pool.isEmpty, true);
+    pool.freeBulk(batch);
+    assert.equal(pool.isFull, true);
+  });
+});
+
+Deno.test("a reused mbuf comes back with data offset reset and length 0", () => {
+  using pool = Mempool.createWithSize(uniqueName("reuse"), 64);
+  const m = pool.alloc()!;
+  const addr = m.address;
+  m.append(100)!.fill(0xab);
+  assert.equal(m.adj(30), true);
+  assert.equal(m.dataOffset, 158);
+  m.free();
+  using again = pool.alloc()!;
+  assert.equal(again.address, addr, "the per-lcore cache hands back the same mbuf");
+  assert.equal(again.dataOffset, 128);
+  assert.equal(again.dataLen, 0);
+  assert.equal(again.pktLen, 0);
+});
+
+Deno.test("append/prepend/adj/trim: inside bounds they work, past them nothing changes", async (t) => {
+  using pool = Mempool.createWithSize(uniqueName("edit"), 64);
+  using m = pool.alloc()!;
+  const room = m.tailroom;
+
+  await t.step("append up to the tailroom, not one byte more", () => {
+    assert.equal(m.append(room + 1), null);
+    assert.equal(m.dataLen, 0);
+    const all = m.append(room) ?? assert.fail("append(tailroom) failed");
+    assert.equal(all.length, room);
+    assert.equal(m.tailroom, 0);
+    assert.equal(m.append(1), null);
+    assert.equal(m.trim(room), true);
+    assert.equal(m.dataLen, 0);
+  });
+
+  await t.step("data stays contiguous and intact through edits", () => {
+    const body = m.append(10)!;
+    body.set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const head = m.prepend(3)!;
+    head.set([0xa, 0xb, 0xc]);
+    assert.deepEqual(Array.from(m.data), [0xa, 0xb, 0xc, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(dpdkBytes(m), Array.from(m.data));
+    assert.equal(m.headroom, 125);
+    assert.equal(m.adj(4), true);
+    assert.equal(m.trim(2), true);
+    assert.deepEqual(Array.from(m.data), [1, 2, 3, 4, 5, 6, 7]);
+    assert.equal(m.pktLen, 7);
+  });
+
+  await t.step("prepend up to the headroom, adj and trim up to the length", () => {
+    const len = m.dataLen;
+    const hr = m.headroom;
+    assert.equal(m.prepend(hr + 1), null);
+    assert.equal(m.dataLen, len, "failed prepend changed nothing");
+    assert.notEqual(m.prepend(hr), null);
+    assert.equal(m.headroom, 0);
+    assert.equal(m.adj(hr), true);
+    assert.equal(m.adj(len + 1), false);
+    assert.equal(m.trim(len + 1), false);
+    assert.equal(m.dataLen, len, "failed adj/trim changed nothing");
+    assert.deepEqual(Array.from(m.data), [1, 2, 3, 4, 5, 6, 7]);
+    assert.equal(m.adj(len), true);
+    assert.equal(m.dataLen, 0);
+  });
+
+  await t.step("bad lengths are typed errors", () => {
+    for (const n of [-1, 1.5, Number.NaN, 70000]) {
+      expectKind(() => m.append(n), "InvalidArgument");
+      expectKind(() => m.prepend(n), "InvalidArgument");
+      expectKind(() => m.adj(n), "InvalidArgument");
+      expectKind(() => m.trim(n), "InvalidArgument");
+    }
+  });
+
+  await t.step("reset empties it", () => {
+    m.append(50);
+    m.reset();
+    assert.equal(m.dataLen, 0);
+    assert.equal(m.dataOffset, 128);
+  });
+});
+
+Deno.test("bytes written through data are the bytes DPDK sees, and vice versa", () => {
+  using pool = Mempool.createWithSize(uniqueName("bytes"), 64);
+  using m = pool.alloc()!;
+  const payload = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7 + 3) & 0xff);
+  m.append(payload.length)!.set(payload);
+  assert.deepEqual(m.read(0, 1000), payload, "DPDK reads what we wrote");
+  assert.deepEqual(m.read(990, 10), payload.subarray(990), "at an offset");
+  assert.equal(m.read(995, 10), null, "past the end");
+
+  // DPDK writes: rte_pktmbuf_copy copies into a new mbuf; we read it in place.
+  using copy = m.copy(pool) ?? assert.fail("copy failed");
+  assert.notEqual(copy.address, m.address);
+  assert.deepEqual(copy.data, payload, "DPDK's copy is visible through the zero-copy view");
+  using part = m.copy(pool, 100, 50) ?? assert.fail("partial copy failed");
+  assert.deepEqual(part.data, payload.subarray(100, 150));
+
+  // The view is live memory, not a copy.
+  const v1 = m.data;
+  const v2 = m.data;
+  v1[0] = 0xee;
+  assert.equal(v2[0], 0xee);
+  assert.equal(m.read(0, 1)![0], 0xee);
+});
+
+Deno.test("multi-segment chains: nbSegs, segments, pktLen, freed whole", () => {
+  using pool = Mempool.createWithSize(uniqueName("chain"), 64);
+  const head = pool.alloc()!;
+  head.append(3)!.set([1, 2, 3]);
+  const mid = pool.alloc()!;
+  mid.append(2)!.set([4, 5]);
+  const tail = pool.alloc()!;
+  tail.append(4)!.set([6, 7, 8, 9]);
+  mid.chain(tail);
+  head.chain(mid);
+  assert.equal(head.nbSegs, 3);
+  assert.equal(head.pktLen, 9);
+  assert.equal(head.dataLen, 3);
+  assert.deepEqual([...head.segments()].map((s) => Array.from(s)), [[1, 2, 3], [4, 5], [6, 7, 8, 9]]);
+  assert.deepEqual(dpdkBytes(head), [1, 2, 3, 4, 5, 6, 7, 8, 9], "DPDK reads across segments");
+  // append and trim act on the last segment, as in DPDK
+  head.append(1)![0] = 10;
+  assert.deepEqual([...head.segments()].at(-1), Uint8Array.of(6, 7, 8, 9, 10));
+  assert.equal(head.pktLen, 10);
+  expectKind(() => tail.dataLen, "Freed");
+  expectKind(() => mid.free(), "Freed");
+  expectKind(() => head.chain(head), "InvalidArgument");
+  assert.equal(pool.inUse, 3);
+  head.free();
+  assert.equal(pool.inUse, 0, "freeing the head frees the whole chain");
+  assert.equal(pool.isFull, true);
+});
+
+Deno.test("a chain longer than DPDK's segment limit is a ChainTooLong error", () => {
+  using pool = Mempool.createWithOptions(uniqueName("long"), { numMbufs: 65537, dataRoomSize: 128 });
+  const batch = new MbufBatch(1);
+  // Grow at the front: rte_pktmbuf_chain walks the head's chain to its end, so this stays O(n).
+  let head = pool.alloc()!;
+  for (let i = 1; i < 65535; i++) {
+    const seg = pool.alloc()!;
+    seg.chain(head);
+    head = seg;
+  }
+  assert.equal(head.nbSegs, 65535);
+  const extra = pool.alloc()!;
+  expectKind(() => head.chain(extra), "ChainTooLong");
+  assert.equal(extra.freed, false, "the rejected tail stays owned by the caller");
+  batch.push(extra);
+  pool.freeBulk(batch);
+  head.free();
+  assert.equal(pool.inUse, 0);
+});
+
+Deno.test("use after free, double free and use after the pool is gone are typed errors", () => {
+  const pool = Mempool.createWithSize(uniqueName("uaf"), 64);
+  const m = pool.alloc()!;
+  m.free();
+  assert.equal(m.freed, true);
+  expectKind(() => m.free(), "Freed");
+  expectKind(() => m.dataLen, "Freed");
+  expectKind(() => m.append(1), "Freed");
+  m[Symbol.dispose](); // harmless after free
+  assert.equal(pool.inUse, 0, "the double free did not reach DPDK");
+
+  const live = pool.alloc()!;
+  const view = live.append(16)!;
+  const batch = new MbufBatch(4);
+  pool.allocBulk(batch, 2);
+  pool[Symbol.dispose]();
+  expectKind(() => live.dataLen, "PoolDisposed");
+  expectKind(() => live.free(), "PoolDisposed");
+  assert.equal(view.length, 0, "a stale view is detached, not a window on freed memory");
+  expectKind(() => batch.dataLen(0), "NotMapped");
+  assert.equal(thrown(() => pool.freeBulk(batch), MempoolError).kind, "Disposed");
+  live[Symbol.dispose](); // harmless: nothing to free any more
+});
+
+Deno.test("MbufBatch: walking packets allocates nothing per packet; indices and room are checked", () => {
+  using pool = Mempool.createWithSize(uniqueName("walk"), 256);
+  const batch = new MbufBatch();
+  assert.equal(batch.capacity, 32);
+  assert.equal(pool.allocBulk(batch), true);
+  assert.equal(batch.length, 32);
+  assert.equal(batch.free, 0);
+  for (let i = 0; i < batch.length; i++) {
+    const at = batch.append(i, 4 + i);
+    assert.ok(at >= 0);
+    batch.bytes(i)[at] = i;
+  }
+  const bytes0 = batch.bytes(0);
+  for (let i = 0; i < batch.length; i++) {
+    assert.equal(batch.bytes(i), bytes0, "one mapped buffer serves every packet of the pool");
+    assert.equal(batch.dataLen(i), 4 + i);
+    assert.equal(batch.pktLen(i), 4 + i);
+    assert.equal(batch.bytes(i)[batch.dataIndex(i)], i);
+    assert.equal(batch.data(i)[0], i);
+  }
+  expectKind(() => batch.dataLen(32), "IndexOutOfRange");
+  expectKind(() => batch.dataLen(-1), "IndexOutOfRange");
+  expectKind(() => pool.allocBulk(batch, 1), "BatchFull");
+  expectKind(() => new MbufBatch(0), "InvalidArgument");
+
+  const last = batch.pop() ?? assert.fail("pop gave null");
+  assert.equal(batch.length, 31);
+  assert.equal(last.dataLen, 4 + 31);
+  assert.deepEqual(last.read(0, 1), Uint8Array.of(31));
+  const extra = pool.alloc()!;
+  batch.push(last);
+  expectKind(() => last.dataLen, "Freed");
+  expectKind(() => batch.push(extra), "BatchFull");
+  assert.equal(extra.freed, false, "a refused push leaves the mbuf with the caller");
+  extra.free();
+  assert.equal(pool.inUse, 32);
+  pool.freeBulk(batch);
+  assert.equal(pool.inUse, 0);
+  assert.equal(pool.isFull, true);
+});
+
+Deno.test("pool counters stay exact through single, bulk and chain operations", () => {
+  using pool = Mempool.createWithSize(uniqueName("count"), 400);
+  const batch = new MbufBatch(64);
+  const singles = [pool.alloc()!, pool.alloc()!];
+  pool.allocBulk(batch, 64);
+  assert.equal(pool.inUse, 66);
+  singles[0].chain(singles[1]);
+  assert.equal(pool.inUse, 66);
+  singles[0].free();
+  assert.equal(pool.inUse, 64);
+  assert.equal(pool.available, 336);
+  pool.freeBulk(batch);
+  assert.equal(pool.available + pool.inUse, pool.capacity);
+  assert.equal(pool.isFull, true);
+});
