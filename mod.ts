@@ -35,6 +35,6 @@ export {
   SOCKET_ID_ANY,
 } from "./src/mempool.ts";
 export type { MempoolErrorKind, MempoolOptions } from "./src/mempool.ts";
-export { DEFAULT_BATCH_SIZE, Mbuf, MbufBatch, MbufError } from "./src/mbuf.ts";
+export { DEFAULT_BATCH_SIZE, Mbuf, MbufBatch, MbufError, PacketView } from "./src/mbuf.ts";
 export type { MbufErrorKind, MbufPool } from "./src/mbuf.ts";
 export { BUILD_COMMAND, LibraryLoadError, SHIM_ENV_VAR } from "./src/ffi.ts";

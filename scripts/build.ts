@@ -102,7 +102,7 @@ interface Target {
   out: string;
   /** Source files under csrc/. */
   sources: string[];
-  /** A shared library (the shim) or an executable (the C benchmark). */
+  /** A shared library, or an executable. */
   kind: "shared" | "executable";
   /** Extra linker arguments after DPDK's libraries. */
   extraLibs: string[];
@@ -122,6 +122,13 @@ const TARGETS: Target[] = [
       ...["eal", "mempool", "mbuf", "ethdev", "mempool_ring"].map((l) => `-lrte_${l}`),
       "-Wl,--as-needed",
     ],
+  },
+  {
+    // C baselines for `deno task bench`, loaded into the benchmark process beside the shim.
+    out: "libmelin_bench.so",
+    sources: ["bench.c"],
+    kind: "shared",
+    extraLibs: [],
   },
 ];
 

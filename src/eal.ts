@@ -119,6 +119,17 @@ function stateView(): Int32Array {
   return stateWord;
 }
 
+/**
+ * The process-wide EAL state word itself (1 while running), for hot paths: reading it is one
+ * memory load, where a call to {@linkcode ealRunning} costs more than a DPDK alloc.
+ */
+export function ealStateWord(): Int32Array {
+  return stateView();
+}
+
+/** Value of {@linkcode ealStateWord}`()[0]` while EAL runs. */
+export const EAL_STATE_RUNNING = STATE_RUNNING;
+
 /** The process's EAL state (shared by all isolates and threads). */
 export function ealState(): EalState {
   const s = stateView()[0];

@@ -15,7 +15,7 @@
  * @module
  */
 import { dpdk, type Symbols } from "./ffi.ts";
-import { ealRunning } from "./eal.ts";
+import { EAL_STATE_RUNNING, ealStateWord } from "./eal.ts";
 
 /**
  * What went wrong with an mbuf or batch:
@@ -78,6 +78,15 @@ let lastChunk: Chunk | undefined;
 let hit: Chunk;
 
 let sym: Symbols;
+// Hot FFI functions, held directly: a property lookup on the large symbols object costs more
+// than the call itself.
+let ffiAlloc: Symbols["mdp_pktmbuf_alloc"];
+let ffiFree: Symbols["mdp_pktmbuf_free"];
+let ffiAllocBulk: Symbols["mdp_pktmbuf_alloc_bulk"];
+let ffiFreeBulk: Symbols["mdp_pktmbuf_free_bulk"];
+let ffiAppend: Symbols["mdp_pktmbuf_append"];
+/** The shared EAL state word, held directly (see ealStateWord). */
+let eal: Int32Array;
 // Byte offsets in struct rte_mbuf (filled from the shim by loadLayout).
 let O_BUF_ADDR = -1;
 let O_DATA_OFF = 0;
@@ -92,6 +101,12 @@ let O_NEXT = 0;
 function loadLayout(): void {
   if (O_BUF_ADDR >= 0) return;
   sym = dpdk();
+  ffiAlloc = sym.mdp_pktmbuf_alloc;
+  ffiFree = sym.mdp_pktmbuf_free;
+  ffiAllocBulk = sym.mdp_pktmbuf_alloc_bulk;
+  ffiFreeBulk = sym.mdp_pktmbuf_free_bulk;
+  ffiAppend = sym.mdp_pktmbuf_append;
+  eal = ealStateWord();
   const l = new Int32Array(12);
   sym.mdp_mbuf_layout(l);
   [O_BUF_ADDR, O_DATA_OFF, O_REFCNT, O_NB_SEGS, O_PORT, O_PKT_LEN, O_DATA_LEN, O_BUF_LEN] = l;
@@ -177,6 +192,16 @@ function locateData(addr: number): number {
   return locate(data); // data in another chunk (an indirect mbuf)
 }
 
+function notConstructible(): TypeError {
+  return new TypeError("Mbuf objects come from Mempool.alloc() or MbufBatch.pop()");
+}
+
+function deadError(addr: number, pool: MbufPool): MbufError {
+  return addr === 0
+    ? new MbufError("Freed", "mbuf used after free (or after it was chained or pushed)")
+    : new MbufError("PoolDisposed", `mbuf used after its pool ${JSON.stringify(pool.name)} was freed`);
+}
+
 function checkLength(what: string, n: number, max = 0xffff): void {
   if (!Number.isInteger(n) || n < 0 || n > max) {
     throw new MbufError(
@@ -211,20 +236,15 @@ export class Mbuf implements Disposable {
 
   /** Not for use: mbufs come from `Mempool.alloc()` and `MbufBatch.pop()`. */
   constructor(token: symbol, address: number, pool: MbufPool) {
-    if (token !== TOKEN) throw new TypeError("Mbuf objects come from Mempool.alloc() or MbufBatch.pop()");
+    if (token !== TOKEN) throw notConstructible();
     this.#addr = address;
     this.pool = pool;
   }
 
+  // Hot: kept tiny so that V8 inlines it; the error paths live in deadError.
   #live(): number {
     const a = this.#addr;
-    if (a === 0) throw new MbufError("Freed", "mbuf used after free (or after it was chained or pushed)");
-    if (this.pool.disposed) {
-      throw new MbufError(
-        "PoolDisposed",
-        `mbuf used after its pool ${JSON.stringify(this.pool.name)} was freed`,
-      );
-    }
+    if (a === 0 || this.pool.disposed) throw deadError(a, this.pool);
     return a;
   }
 
@@ -357,7 +377,7 @@ export class Mbuf implements Disposable {
    */
   append(n: number): Uint8Array | null {
     checkLength("append", n);
-    return this.#region(sym.mdp_pktmbuf_append(this.#live(), n), n);
+    return this.#region(ffiAppend(this.#live(), n), n);
   }
 
   /**
@@ -405,7 +425,9 @@ export class Mbuf implements Disposable {
 
   /** Returns the mbuf (its whole chain) to its pool (`rte_pktmbuf_free`). Use afterwards throws. */
   free(): void {
-    sym.mdp_pktmbuf_free(this.#live());
+    const a = this.#addr;
+    if (a === 0 || this.pool.disposed) throw deadError(a, this.pool);
+    ffiFree(a);
     this.#addr = 0;
   }
 
@@ -430,6 +452,24 @@ export function wrapMbuf(address: number, pool: MbufPool): Mbuf {
 
 // ---- MbufBatch ------------------------------------------------------------------------------
 
+/**
+ * Where one packet's data is, without a view or object per packet: `bytes[start .. start+length)`
+ * is the data of its first segment. {@linkcode MbufBatch.at} returns the same PacketView object
+ * for every index (it is repositioned, not reallocated), so read its fields before the next `at`.
+ */
+export class PacketView {
+  /** The mapped pool memory that holds the packet (shared by all packets of the pool). */
+  bytes: Uint8Array = new Uint8Array(0);
+  /** Index in `bytes` of the first data byte. */
+  start = 0;
+  /** Bytes of data in the first segment (`data_len`). */
+  length = 0;
+  /** Bytes of data in all segments (`pkt_len`). */
+  pktLen = 0;
+  /** Index in `bytes` of the mbuf header. */
+  header = 0;
+}
+
 /** Default capacity of an {@linkcode MbufBatch}: DPDK's usual burst size. */
 export const DEFAULT_BATCH_SIZE = 32;
 
@@ -437,15 +477,16 @@ export const DEFAULT_BATCH_SIZE = 32;
  * A reusable array of up to `capacity` mbufs for hot paths: `Mempool.allocBulk` fills it and
  * `Mempool.freeBulk` empties it with one FFI call each, and rx/tx bursts use it.
  *
- * Walk it without allocating per packet: `bytes(i)` is the whole mapped memory chunk that holds
- * packet `i` (the same object for every packet of a pool), and `dataIndex(i)` is where the packet's
- * data starts in it.
+ * Walk it without allocating per packet: {@linkcode MbufBatch.at} positions a reusable
+ * {@linkcode PacketView} on packet `i`: `bytes` is the whole mapped memory chunk that holds it (the
+ * same object for every packet of a pool) and `start`/`length` say where its data is.
  *
  * @example Touch the first byte of every packet, no allocation
  * ```ts
  * for (let i = 0; i < batch.length; i++) {
- *   const bytes = batch.bytes(i);
- *   bytes[batch.dataIndex(i)] ^= 1;
+ *   const p = batch.at(i); // the same PacketView each time, repositioned
+ *   p.bytes[p.start] ^= 1;
+ *   total += p.length;
  * }
  * ```
  */
@@ -531,6 +572,32 @@ export class MbufBatch {
     return this.#addr(i);
   }
 
+  /** The reusable cursor {@linkcode MbufBatch.at} positions. */
+  readonly view: PacketView = new PacketView();
+
+  /**
+   * Positions {@linkcode MbufBatch.view} on packet `i` and returns it: one lookup for the data's
+   * place and lengths, no allocation. The fastest way to walk a batch.
+   */
+  at(i: number): PacketView {
+    const v = this.view;
+    const o = locate(this.#check(i));
+    const c = hit;
+    const u16 = c.u16;
+    v.header = o;
+    v.length = u16[(o + O_DATA_LEN) >>> 1];
+    v.pktLen = c.u32[(o + O_PKT_LEN) >>> 2];
+    const data = addrAt(c, o + O_BUF_ADDR) + u16[(o + O_DATA_OFF) >>> 1];
+    if (data >= c.start && data < c.end) {
+      v.bytes = c.u8;
+      v.start = data - c.start;
+    } else {
+      v.start = locate(data);
+      v.bytes = hit.u8;
+    }
+    return v;
+  }
+
   /** Address of mbuf `i`, as a number. */
   address(i: number): number {
     return this.#check(i);
@@ -572,7 +639,7 @@ export class MbufBatch {
    */
   append(i: number, n: number): number {
     checkLength("append", n);
-    const p = sym.mdp_pktmbuf_append(this.#check(i), n);
+    const p = ffiAppend(this.#check(i), n);
     return p === 0 ? -1 : locate(p);
   }
 
@@ -609,7 +676,7 @@ function poolGone(what: string, pool: MbufPool): MbufError {
 
 /** Fills `count` batch slots from the pool at `poolAddr` in one call; false when it has too few. @internal */
 export function allocBulkInto(batch: MbufBatch, poolAddr: number, pool: MbufPool, count: number): boolean {
-  if (sym.mdp_pktmbuf_alloc_bulk(poolAddr, batch.addresses, batch.length, count) !== 0) return false;
+  if (ffiAllocBulk(poolAddr, batch.addresses, batch.length, count) !== 0) return false;
   batchCommit(batch, count, pool);
   return true;
 }
@@ -617,13 +684,13 @@ export function allocBulkInto(batch: MbufBatch, poolAddr: number, pool: MbufPool
 /** Frees every mbuf of the batch in one call. @internal */
 export function freeBulkFrom(batch: MbufBatch): void {
   batchAssertPoolsLive(batch, "freeBulk");
-  if (!ealRunning()) throw new MbufError("PoolDisposed", "freeBulk: EAL was cleaned up");
-  sym.mdp_pktmbuf_free_bulk(batch.addresses, 0, batch.length);
+  if (eal[0] !== EAL_STATE_RUNNING) throw new MbufError("PoolDisposed", "freeBulk: EAL was cleaned up");
+  ffiFreeBulk(batch.addresses, 0, batch.length);
   batchDrop(batch, batch.length);
 }
 
 /** A single mbuf from the pool at `poolAddr`, or null when empty. @internal */
 export function allocOne(poolAddr: number, pool: MbufPool): Mbuf | null {
-  const a = sym.mdp_pktmbuf_alloc(poolAddr);
+  const a = ffiAlloc(poolAddr);
   return a === 0 ? null : new Mbuf(TOKEN, a, pool);
 }

@@ -5,7 +5,14 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { cString, dpdk, strerror } from "./ffi.ts";
-import { ealNotRunningError, ealRunning, requireEal, trackResource } from "./eal.ts";
+import {
+  EAL_STATE_RUNNING,
+  ealNotRunningError,
+  ealRunning,
+  ealStateWord,
+  requireEal,
+  trackResource,
+} from "./eal.ts";
 import {
   allocBulkInto,
   allocOne,
@@ -181,6 +188,9 @@ function createFailedHint(errno: number, name: string, o: Required<MempoolOption
   }
 }
 
+/** The shared EAL state word, held directly for hot-path checks (see ealStateWord). */
+let eal: Int32Array | undefined;
+
 /** This isolate's live pools by address, so that lookup returns the owning instance. */
 const poolsByAddress = new Map<bigint | number, Mempool>();
 
@@ -232,6 +242,7 @@ export class Mempool implements Disposable {
     this.privSize = facts[4];
     this.owned = owned;
     this.#addr = dpdk().mdp_addr_of(ptr);
+    eal ??= ealStateWord();
     mapPoolMemory(this, ptr);
     this.#untrack = trackResource(this);
     poolsByAddress.set(Deno.UnsafePointer.value(ptr), this);
@@ -410,7 +421,7 @@ export class Mempool implements Disposable {
   /** The pool's address for hot paths: throws unless the pool and EAL are live. */
   #liveAddr(what: string): number {
     const a = this.#addr;
-    if (a === 0 || !ealRunning()) this.#live(what);
+    if (a === 0 || eal![0] !== EAL_STATE_RUNNING) this.#live(what);
     return a;
   }
 
@@ -419,7 +430,9 @@ export class Mempool implements Disposable {
    * Returns `null` when the pool is empty: exhaustion is normal on a hot path, not an exception.
    */
   alloc(): Mbuf | null {
-    return allocOne(this.#liveAddr("alloc"), this);
+    const a = this.#addr;
+    if (a === 0 || eal![0] !== EAL_STATE_RUNNING) this.#live("alloc");
+    return allocOne(a, this);
   }
 
   /**
@@ -483,7 +496,7 @@ export class Mempool implements Disposable {
 
   /** True once the pool was freed (or EAL cleaned up). */
   get disposed(): boolean {
-    return this.#ptr === null || !ealRunning();
+    return this.#addr === 0 || eal![0] !== EAL_STATE_RUNNING;
   }
 
   /**

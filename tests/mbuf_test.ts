@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Mbuf, MbufBatch, MbufError, type MbufErrorKind, Mempool, MempoolError } from "../mod.ts";
+import { type Mbuf, MbufBatch, MbufError, type MbufErrorKind, Mempool, MempoolError } from "../mod.ts";
 import { thrown } from "./_assert.ts";
 import { testEal, uniqueName } from "./_eal.ts";
 

@@ -1,0 +1,152 @@
+/**
+ * `deno task bench`: each case runs the same work through the TypeScript API and in C
+ * (csrc/bench.c, loaded into this process), in alternating rounds on the same EAL, pool, thread
+ * and lcore cache, and reports ns per op for both and their ratio. Best of several rounds, so
+ * noise from the rest of the machine mostly cancels.
+ *
+ *   deno task bench              a table
+ *   deno task bench -- --json    one JSON object per case: {case, c_ns, deno_ns, ratio}
+ *
+ * @module
+ */
+import { Eal, MbufBatch, Mempool } from "../mod.ts";
+
+const json = Deno.args.includes("--json");
+const ROUNDS = 7;
+
+const benchLib = Deno.dlopen(
+  new URL("../build/libmelin_bench.so", import.meta.url),
+  {
+    mdb_alloc_free: { parameters: ["f64", "u32"], result: "f64" },
+    mdb_bulk: { parameters: ["f64", "u32", "u32"], result: "f64" },
+    mdb_walk: { parameters: ["buffer", "u32", "u32", "buffer"], result: "f64" },
+  } as const,
+);
+const C = benchLib.symbols;
+
+interface Case {
+  name: string;
+  /** What one op is, for the table. */
+  unit: string;
+  /** Ops per iteration (ns are reported per op). */
+  opsPerIter: number;
+  iters: number;
+  c(iters: number): number;
+  deno(iters: number): number;
+  target: number;
+}
+
+function timeTs(body: (iters: number) => void): (iters: number) => number {
+  return (iters) => {
+    const t0 = performance.now();
+    body(iters);
+    return (performance.now() - t0) * 1e6;
+  };
+}
+
+Eal.init(Eal.devOptions());
+using pool = Mempool.create("bench_pool");
+const poolAddr = pool.address;
+const BURST = 32;
+
+const batch = new MbufBatch(BURST);
+const walkBatch = new MbufBatch(BURST);
+if (!pool.allocBulk(walkBatch, BURST)) throw new Error("bench pool too small");
+for (let i = 0; i < BURST; i++) walkBatch.append(i, 64);
+const sumOut = new BigUint64Array(1);
+let sink = 0;
+
+const cases: Case[] = [
+  {
+    name: "alloc_free_single",
+    unit: "alloc+free",
+    opsPerIter: 1,
+    iters: 2_000_000,
+    c: (n) => C.mdb_alloc_free(poolAddr, n),
+    deno: timeTs((n) => {
+      for (let i = 0; i < n; i++) {
+        const m = pool.alloc()!;
+        m.free();
+      }
+    }),
+    target: 3,
+  },
+  {
+    name: "bulk32_alloc_free",
+    unit: "mbuf",
+    opsPerIter: BURST,
+    iters: 200_000,
+    c: (n) => C.mdb_bulk(poolAddr, n, BURST),
+    deno: timeTs((n) => {
+      for (let i = 0; i < n; i++) {
+        pool.allocBulk(batch, BURST);
+        pool.freeBulk(batch);
+      }
+    }),
+    target: 1.25,
+  },
+  {
+    name: "walk_touch_32",
+    unit: "packet",
+    opsPerIter: BURST,
+    iters: 200_000,
+    c: (n) => C.mdb_walk(walkBatch.addresses, BURST, n, sumOut),
+    deno: timeTs((n) => {
+      let sum = 0;
+      for (let r = 0; r < n; r++) {
+        for (let i = 0; i < BURST; i++) {
+          const p = walkBatch.at(i);
+          p.bytes[p.start]++;
+          sum += p.length;
+        }
+      }
+      sink += sum;
+    }),
+    target: 1.25,
+  },
+];
+
+const results = [];
+for (const k of cases) {
+  // Warm up both sides (JIT, caches), then alternate rounds and keep the best of each.
+  k.c(k.iters / 10);
+  k.deno(k.iters / 10);
+  let cBest = Infinity;
+  let dBest = Infinity;
+  for (let r = 0; r < ROUNDS; r++) {
+    cBest = Math.min(cBest, k.c(k.iters));
+    dBest = Math.min(dBest, k.deno(k.iters));
+  }
+  if (cBest < 0) throw new Error(`C case ${k.name} failed`);
+  const ops = k.iters * k.opsPerIter;
+  const c_ns = cBest / ops;
+  const deno_ns = dBest / ops;
+  results.push({ case: k.name, c_ns, deno_ns, ratio: deno_ns / c_ns, unit: k.unit, target: k.target });
+}
+pool.freeBulk(walkBatch);
+
+if (json) {
+  for (const r of results) {
+    console.log(
+      JSON.stringify({
+        case: r.case,
+        c_ns: +r.c_ns.toFixed(2),
+        deno_ns: +r.deno_ns.toFixed(2),
+        ratio: +r.ratio.toFixed(2),
+      }),
+    );
+  }
+} else {
+  console.log(`${Eal.version}, Deno ${Deno.version.deno}, best of ${ROUNDS} rounds, ns per op\n`);
+  console.log("| case | per | C ns | Deno ns | ratio | target |");
+  console.log("|---|---|---|---|---|---|");
+  for (const r of results) {
+    const ok = r.ratio <= r.target ? "met" : "missed";
+    console.log(
+      `| ${r.case} | ${r.unit} | ${r.c_ns.toFixed(2)} | ${r.deno_ns.toFixed(2)} | ${
+        r.ratio.toFixed(2)
+      }× | ≤ ${r.target}× (${ok}) |`,
+    );
+  }
+}
+if (sink === -1) console.log(sink);
