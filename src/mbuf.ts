@@ -464,10 +464,6 @@ export class PacketView {
   start = 0;
   /** Bytes of data in the first segment (`data_len`). */
   length = 0;
-  /** Bytes of data in all segments (`pkt_len`). */
-  pktLen = 0;
-  /** Index in `bytes` of the mbuf header. */
-  header = 0;
 }
 
 /** Default capacity of an {@linkcode MbufBatch}: DPDK's usual burst size. */
@@ -580,13 +576,18 @@ export class MbufBatch {
    * place and lengths, no allocation. The fastest way to walk a batch.
    */
   at(i: number): PacketView {
-    const v = this.view;
-    const o = locate(this.#check(i));
-    const c = hit;
+    if (!((i >>> 0) === i && i < this.#length)) this.#check(i);
+    const w = this.#words;
+    const addr = w[2 * i + 1] * 4294967296 + w[2 * i];
+    let c = lastChunk;
+    if (c === undefined || addr < c.start || addr >= c.end) {
+      locate(addr);
+      c = hit;
+    }
+    const o = addr - c.start;
     const u16 = c.u16;
-    v.header = o;
+    const v = this.view;
     v.length = u16[(o + O_DATA_LEN) >>> 1];
-    v.pktLen = c.u32[(o + O_PKT_LEN) >>> 2];
     const data = addrAt(c, o + O_BUF_ADDR) + u16[(o + O_DATA_OFF) >>> 1];
     if (data >= c.start && data < c.end) {
       v.bytes = c.u8;

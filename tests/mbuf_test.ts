@@ -283,6 +283,19 @@ Deno.test("MbufBatch: walking packets allocates nothing per packet; indices and 
     assert.equal(batch.bytes(i)[batch.dataIndex(i)], i);
     assert.equal(batch.data(i)[0], i);
   }
+  const view = batch.at(0);
+  for (let i = 0; i < batch.length; i++) {
+    const p = batch.at(i);
+    assert.equal(p, view, "at() repositions one PacketView instead of making one per packet");
+    assert.equal(p.bytes, bytes0);
+    assert.equal(p.start, batch.dataIndex(i));
+    assert.equal(p.length, 4 + i);
+    assert.equal(p.bytes[p.start], i);
+    p.bytes[p.start] = 100 + i; // written in place: visible to DPDK
+  }
+  for (let i = 0; i < batch.length; i++) assert.equal(batch.data(i)[0], 100 + i);
+  expectKind(() => batch.at(32), "IndexOutOfRange");
+  expectKind(() => batch.at(0.5), "IndexOutOfRange");
   expectKind(() => batch.dataLen(32), "IndexOutOfRange");
   expectKind(() => batch.dataLen(-1), "IndexOutOfRange");
   expectKind(() => pool.allocBulk(batch, 1), "BatchFull");
@@ -291,7 +304,7 @@ Deno.test("MbufBatch: walking packets allocates nothing per packet; indices and 
   const last = batch.pop() ?? assert.fail("pop gave null");
   assert.equal(batch.length, 31);
   assert.equal(last.dataLen, 4 + 31);
-  assert.deepEqual(last.read(0, 1), Uint8Array.of(31));
+  assert.deepEqual(last.read(0, 1), Uint8Array.of(131), "DPDK reads the byte written through at()");
   const extra = pool.alloc()!;
   batch.push(last);
   expectKind(() => last.dataLen, "Freed");
