@@ -37,4 +37,14 @@ export {
 export type { MempoolErrorKind, MempoolOptions } from "./src/mempool.ts";
 export { DEFAULT_BATCH_SIZE, Mbuf, MbufBatch, MbufError, PacketView } from "./src/mbuf.ts";
 export type { MbufErrorKind, MbufPool } from "./src/mbuf.ts";
+export { Port, PortError, Vdev } from "./src/port.ts";
+export type {
+  ChecksumOffloads,
+  LinkStatus,
+  PortErrorKind,
+  PortInfo,
+  PortOptions,
+  PortState,
+  PortStats,
+} from "./src/port.ts";
 export { BUILD_COMMAND, LibraryLoadError, SHIM_ENV_VAR } from "./src/ffi.ts";

@@ -21,11 +21,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_dev.h>
 #include <rte_eal.h>
+#include <rte_ethdev.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
 
 #define MDP_EXPORT __attribute__((visibility("default")))
 
@@ -310,4 +315,143 @@ MDP_EXPORT uint32_t mdp_mempool_chunks(struct rte_mempool *mp, uint64_t *out, ui
 MDP_EXPORT double mdp_pktmbuf_copy(double m, double mp, uint32_t off, uint32_t len)
 {
 	return ADDR(rte_pktmbuf_copy(MBUF(m), (struct rte_mempool *)(uintptr_t)mp, off, len));
+}
+
+/* ---- Ports (ethdev) ---------------------------------------------------
+ *
+ * Plain ethdev exports (start, stop, close, queue setup, promiscuous, MTU,
+ * xstats) are called from TypeScript directly; here are the ones that take or
+ * fill structs, and the inline burst functions.
+ */
+
+/* Fills out[0..13] from rte_eth_dev_info_get and copies the driver name into
+ * driver (cap bytes, NUL-terminated). Returns 0 or a negative errno. Offload
+ * masks are split into 32-bit halves so that TypeScript gets plain numbers. */
+MDP_EXPORT int32_t mdp_eth_dev_info(uint16_t port, uint32_t *out, char *driver, uint32_t cap)
+{
+	struct rte_eth_dev_info info;
+	int rc = rte_eth_dev_info_get(port, &info);
+	if (rc != 0)
+		return rc;
+	out[0] = info.max_rx_queues;
+	out[1] = info.max_tx_queues;
+	out[2] = (uint32_t)info.rx_offload_capa;
+	out[3] = (uint32_t)(info.rx_offload_capa >> 32);
+	out[4] = (uint32_t)info.tx_offload_capa;
+	out[5] = (uint32_t)(info.tx_offload_capa >> 32);
+	out[6] = info.max_rx_pktlen;
+	out[7] = info.min_mtu;
+	out[8] = info.max_mtu;
+	out[9] = info.rx_desc_lim.nb_min;
+	out[10] = info.rx_desc_lim.nb_max;
+	out[11] = info.tx_desc_lim.nb_min;
+	out[12] = info.tx_desc_lim.nb_max;
+	out[13] = info.if_index;
+	if (cap > 0) {
+		const char *name = info.driver_name != NULL ? info.driver_name : "";
+		strncpy(driver, name, cap - 1);
+		driver[cap - 1] = '\0';
+	}
+	return 0;
+}
+
+/* rte_eth_dev_configure with a zeroed rte_eth_conf plus the given offloads
+ * and MTU (0: the driver's default). Returns 0 or a negative errno. */
+MDP_EXPORT int32_t mdp_eth_configure(uint16_t port, uint16_t nb_rx, uint16_t nb_tx, uint32_t rx_offloads,
+				     uint32_t tx_offloads, uint32_t mtu)
+{
+	struct rte_eth_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	conf.rxmode.offloads = rx_offloads;
+	conf.txmode.offloads = tx_offloads;
+	conf.rxmode.mtu = mtu;
+	return rte_eth_dev_configure(port, nb_rx, nb_tx, &conf);
+}
+
+/* rte_eth_dev_adjust_nb_rx_tx_desc in place on desc[0] (rx) and desc[1] (tx). */
+MDP_EXPORT int32_t mdp_eth_adjust_desc(uint16_t port, uint16_t *desc)
+{
+	return rte_eth_dev_adjust_nb_rx_tx_desc(port, &desc[0], &desc[1]);
+}
+
+/* The port's MAC address into out[0..5]. */
+MDP_EXPORT int32_t mdp_eth_macaddr(uint16_t port, uint8_t *out)
+{
+	struct rte_ether_addr a;
+	int rc = rte_eth_macaddr_get(port, &a);
+	if (rc == 0)
+		memcpy(out, a.addr_bytes, RTE_ETHER_ADDR_LEN);
+	return rc;
+}
+
+/* rte_eth_link_get_nowait: out = speed (Mbps), full duplex, autoneg, up. */
+MDP_EXPORT int32_t mdp_eth_link(uint16_t port, uint32_t *out)
+{
+	struct rte_eth_link link;
+	memset(&link, 0, sizeof(link));
+	int rc = rte_eth_link_get_nowait(port, &link);
+	out[0] = link.link_speed;
+	out[1] = link.link_duplex;
+	out[2] = link.link_autoneg;
+	out[3] = link.link_status;
+	return rc;
+}
+
+/* Basic counters: ipackets, opackets, ibytes, obytes, imissed, ierrors,
+ * oerrors, rx_nombuf. */
+MDP_EXPORT int32_t mdp_eth_stats(uint16_t port, uint64_t *out)
+{
+	struct rte_eth_stats st;
+	int rc = rte_eth_stats_get(port, &st);
+	if (rc != 0)
+		return rc;
+	out[0] = st.ipackets;
+	out[1] = st.opackets;
+	out[2] = st.ibytes;
+	out[3] = st.obytes;
+	out[4] = st.imissed;
+	out[5] = st.ierrors;
+	out[6] = st.oerrors;
+	out[7] = st.rx_nombuf;
+	return 0;
+}
+
+/* rte_eth_rx_burst into arr[off .. off+n); returns the number received. */
+MDP_EXPORT uint32_t mdp_rx_burst(uint16_t port, uint16_t queue, uint64_t *arr, uint32_t off, uint32_t n)
+{
+	return rte_eth_rx_burst(port, queue, (struct rte_mbuf **)(arr + off), (uint16_t)n);
+}
+
+/* rte_eth_tx_burst of arr[0 .. n); returns the number the driver took. */
+MDP_EXPORT uint32_t mdp_tx_burst(uint16_t port, uint16_t queue, uint64_t *arr, uint32_t n)
+{
+	return rte_eth_tx_burst(port, queue, (struct rte_mbuf **)arr, (uint16_t)n);
+}
+
+/* Requests TX checksum offload for an IPv4 packet whose L2 header is l2_len
+ * bytes and IPv4 header l3_len bytes: sets ol_flags, l2_len and l3_len, zeroes
+ * the IPv4 checksum, and for UDP/TCP (l4: 17 or 6) writes the pseudo-header
+ * checksum the driver expects (rte_ipv4_phdr_cksum). Returns 0, or -1 when the
+ * headers are not in the first segment. */
+MDP_EXPORT int32_t mdp_mbuf_tx_cksum_ipv4(double m, uint32_t l2_len, uint32_t l3_len, uint32_t l4)
+{
+	struct rte_mbuf *mb = MBUF(m);
+	uint32_t l4_hdr = l4 == 17 ? 8 : l4 == 6 ? 20 : 0;
+	if (mb->data_len < l2_len + l3_len + l4_hdr || l3_len < 20)
+		return -1;
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(mb, struct rte_ipv4_hdr *, l2_len);
+	mb->l2_len = l2_len;
+	mb->l3_len = l3_len;
+	mb->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+	ip->hdr_checksum = 0;
+	if (l4 == 17) {
+		mb->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM;
+		struct rte_udp_hdr *udp = (struct rte_udp_hdr *)((uint8_t *)ip + l3_len);
+		udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, mb->ol_flags);
+	} else if (l4 == 6) {
+		mb->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+		struct rte_tcp_hdr *tcp = (struct rte_tcp_hdr *)((uint8_t *)ip + l3_len);
+		tcp->cksum = rte_ipv4_phdr_cksum(ip, mb->ol_flags);
+	}
+	return 0;
 }

@@ -219,7 +219,7 @@ const TOKEN = Symbol("melin-dpdk.mbuf");
 /** Hands an mbuf's address over (to a batch); the Mbuf object is unusable afterwards. */
 let takeAddress: (m: Mbuf) => number;
 /** Records that `count` entries from `length` on were filled with mbufs of `pool`. */
-let batchCommit: (b: MbufBatch, count: number, pool: MbufPool) => void;
+export let batchCommit: (b: MbufBatch, count: number, pool: MbufPool) => void;
 /** Forgets the first `count` entries of a batch (freed or sent). */
 export let batchDrop: (b: MbufBatch, count: number) => void;
 /** Throws unless every pool of the batch's mbufs is live. */

@@ -55,8 +55,9 @@ const ENAMETOOLONG = 36;
  * - `"CreateFailed"`: DPDK refused; `errno`/`errnoText` say why (name exists, out of memory,
  *   invalid size or cache, EAL not started).
  * - `"Disposed"`: the pool was freed (by dispose or {@linkcode Eal.cleanup}) and cannot be used.
+ * - `"InUse"`: the pool cannot be freed while a port uses it (close the port first).
  */
-export type MempoolErrorKind = "InvalidName" | "InvalidArgument" | "CreateFailed" | "Disposed";
+export type MempoolErrorKind = "InvalidName" | "InvalidArgument" | "CreateFailed" | "Disposed" | "InUse";
 
 /** A pool error; `kind` discriminates, the message says what to change. */
 export class MempoolError extends Error {
@@ -191,6 +192,9 @@ function createFailedHint(errno: number, name: string, o: Required<MempoolOption
 /** The shared EAL state word, held directly for hot-path checks (see ealStateWord). */
 let eal: Int32Array | undefined;
 
+/** Registers a user (a port) that keeps the pool from being freed; returns its release. @internal */
+export let holdPool: (pool: Mempool, user: string) => () => void;
+
 /** This isolate's live pools by address, so that lookup returns the owning instance. */
 const poolsByAddress = new Map<bigint | number, Mempool>();
 
@@ -229,6 +233,15 @@ export class Mempool implements Disposable {
   /** The pool's address as a number for hot-path FFI calls; 0 once disposed. */
   #addr: number;
   #untrack: () => void;
+  /** Users (ports) that need the pool; dispose refuses while there are any. */
+  #users = new Set<string>();
+
+  static {
+    holdPool = (pool, user) => {
+      pool.#users.add(user);
+      return () => pool.#users.delete(user);
+    };
+  }
 
   private constructor(ptr: Deno.PointerObject, name: string, owned: boolean) {
     const facts = new Int32Array(6);
@@ -506,6 +519,14 @@ export class Mempool implements Disposable {
   [Symbol.dispose](): void {
     const ptr = this.#ptr;
     if (ptr === null) return;
+    if (this.#users.size > 0 && ealRunning()) {
+      throw new MempoolError(
+        "InUse",
+        this.name,
+        `Mempool ${JSON.stringify(this.name)} is still used by ${[...this.#users].join(", ")}: ` +
+          `stop and close those ports first (their queues hold the pool's mbufs)`,
+      );
+    }
     this.#ptr = null;
     this.#addr = 0;
     this.#untrack();

@@ -204,6 +204,7 @@ Deno.test("MempoolError kinds are a closed union and instanceof works", () => {
       case "InvalidArgument":
       case "CreateFailed":
       case "Disposed":
+      case "InUse":
         return k;
       default: {
         const never: never = k;

@@ -3,7 +3,7 @@
  * behaviour before init, after cleanup, and failed inits. Each prints JSON lines (`report`)
  * that the parent test asserts on.
  */
-import { Eal, EalError, Mempool, MempoolError } from "../../mod.ts";
+import { Eal, EalError, MbufBatch, Mempool, MempoolError, Port, PortError, Vdev } from "../../mod.ts";
 
 function report(label: string, value: unknown): void {
   console.log(JSON.stringify({ label, ...describe(value) }));
@@ -31,6 +31,7 @@ function describe(v: unknown): Record<string, unknown> {
       message: v.message,
     };
   }
+  if (v instanceof PortError) return { class: "PortError", kind: v.kind, errno: v.errno, message: v.message };
   if (v instanceof Error) return { class: v.constructor.name, message: v.message };
   return { value: v };
 }
@@ -96,6 +97,21 @@ switch (scenario) {
     worker.terminate();
     report("worker", fromWorker);
     report("lcore-count", eal.lcoreCount);
+    break;
+  }
+  case "cleanup-with-port": {
+    Eal.init(Eal.devOptions({ memoryMb: 128 }));
+    const pool = Mempool.createWithSize("cleanup_pool", 1024);
+    const ring = Vdev.attach("net_ring0");
+    const port = Port.open(ring.portId, pool);
+    port.start();
+    const batch = new MbufBatch(8);
+    pool.allocBulk(batch);
+    report("sent", port.txBurst(0, batch));
+    Eal.cleanup(); // the ring still holds 8 mbufs; the port must close before the pool goes
+    report("port-state", port.state);
+    report("pool-disposed", pool.disposed);
+    attempt("rx", () => port.rxBurst(0, batch));
     break;
   }
   default:
