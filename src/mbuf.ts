@@ -644,6 +644,25 @@ export class MbufBatch {
     return p === 0 ? -1 : locate(p);
   }
 
+  /**
+   * Asks the port to compute packet `i`'s IPv4 (and, for `l4Protocol` 17 UDP or 6 TCP, its L4)
+   * checksum on transmit: sets the mbuf's offload flags and header lengths, zeroes the IPv4
+   * checksum and writes the pseudo-header sum DPDK drivers expect into the L4 checksum field.
+   * Only for ports whose `txChecksumOffload` has those flags; otherwise compute checksums in
+   * software. Returns false (nothing changed) when the headers are not all in the first segment.
+   */
+  requestTxChecksum(i: number, l2Len: number, l3Len: number, l4Protocol: number): boolean {
+    checkLength("l2Len", l2Len, 127);
+    checkLength("l3Len", l3Len, 511);
+    if (l4Protocol !== 0 && l4Protocol !== 6 && l4Protocol !== 17) {
+      throw new MbufError(
+        "InvalidArgument",
+        `l4Protocol must be 0 (none), 6 (TCP) or 17 (UDP), got ${l4Protocol}`,
+      );
+    }
+    return sym.mdp_mbuf_tx_cksum_ipv4(this.#check(i), l2Len, l3Len, l4Protocol) === 0;
+  }
+
   /** Moves `m` into the batch (`m` is unusable afterwards). */
   push(m: Mbuf): void {
     if (this.#length === this.capacity) {

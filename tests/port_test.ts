@@ -76,7 +76,9 @@ Deno.test("net_ring: a burst larger than the ring leaves the unsent mbufs with t
   const sent = port.txBurst(0, tx);
   assert.ok(sent > 0 && sent < 3000, `the ring took ${sent}`);
   assert.equal(tx.length, 3000 - sent, "the unsent stay in the batch");
-  for (let k = 0; k < tx.length; k++) assert.equal(tx.address(k), before[sent + k], "moved to the front, in order");
+  for (let k = 0; k < tx.length; k++) {
+    assert.equal(tx.address(k), before[sent + k], "moved to the front, in order");
+  }
   assert.equal(port.stats().opackets, sent);
 
   // Retrying after draining the ring sends the rest; nothing is lost or freed twice.
