@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { Eal, MbufBatch, Mempool } from "../mod.ts";
+import { Eal, MbufBatch, Mempool, Port, Vdev } from "../mod.ts";
 
 const json = Deno.args.includes("--json");
 const ROUNDS = 7;
@@ -20,6 +20,7 @@ const benchLib = Deno.dlopen(
     mdb_alloc_free: { parameters: ["f64", "u32"], result: "f64" },
     mdb_bulk: { parameters: ["f64", "u32", "u32"], result: "f64" },
     mdb_walk: { parameters: ["buffer", "u32", "u32", "buffer"], result: "f64" },
+    mdb_ring_burst: { parameters: ["u16", "f64", "u32", "u32", "u32", "buffer"], result: "f64" },
   } as const,
 );
 const C = benchLib.symbols;
@@ -54,6 +55,13 @@ const walkBatch = new MbufBatch(BURST);
 if (!pool.allocBulk(walkBatch, BURST)) throw new Error("bench pool too small");
 for (let i = 0; i < BURST; i++) walkBatch.append(i, 64);
 const sumOut = new BigUint64Array(1);
+
+using ring = Vdev.attach("net_ring0");
+using port = Port.open(ring.portId, pool);
+port.start();
+const txBatch = new MbufBatch(BURST);
+const rxBatch = new MbufBatch(BURST);
+const FRAME = 64;
 let sink = 0;
 
 const cases: Case[] = [
@@ -99,6 +107,34 @@ const cases: Case[] = [
           p.bytes[p.start]++;
           sum += p.length;
         }
+      }
+      sink += sum;
+    }),
+    target: 1.25,
+  },
+  {
+    name: "ring_burst_32",
+    unit: "packet",
+    opsPerIter: BURST,
+    iters: 100_000,
+    c: (n) => C.mdb_ring_burst(port.id, poolAddr, n, BURST, FRAME, sumOut),
+    deno: timeTs((n) => {
+      let sum = 0;
+      for (let r = 0; r < n; r++) {
+        pool.allocBulk(txBatch, BURST);
+        for (let i = 0; i < BURST; i++) {
+          txBatch.setDataLen(i, FRAME);
+          const p = txBatch.at(i);
+          p.bytes[p.start] = i;
+        }
+        port.txBurst(0, txBatch);
+        if (txBatch.length > 0) pool.freeBulk(txBatch);
+        port.rxBurst(0, rxBatch);
+        for (let i = 0; i < rxBatch.length; i++) {
+          const p = rxBatch.at(i);
+          sum += p.bytes[p.start] + p.length;
+        }
+        pool.freeBulk(rxBatch);
       }
       sink += sum;
     }),

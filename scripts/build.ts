@@ -128,7 +128,7 @@ const TARGETS: Target[] = [
     out: "libmelin_bench.so",
     sources: ["bench.c"],
     kind: "shared",
-    extraLibs: [],
+    extraLibs: ["-Wl,--no-as-needed", "-lrte_ethdev", "-lrte_mbuf", "-Wl,--as-needed"],
   },
 ];
 

@@ -645,6 +645,26 @@ export class MbufBatch {
   }
 
   /**
+   * Sets the data length of single-segment packet `i` to `n` bytes, in place and without an FFI
+   * call (for filling a burst): what `rte_pktmbuf_append` does to `data_len` and `pkt_len`.
+   * Returns false (nothing changed) when `n` exceeds the room after the data offset.
+   * @throws {MbufError} `"InvalidArgument"` for a chained packet or a bad `n`.
+   */
+  setDataLen(i: number, n: number): boolean {
+    const o = locate(this.#check(i));
+    const c = hit;
+    const u16 = c.u16;
+    if (!((n >>> 0) === n && n <= 0xffff)) checkLength("setDataLen", n);
+    if (u16[(o + O_NB_SEGS) >>> 1] !== 1) {
+      throw new MbufError("InvalidArgument", `setDataLen: packet ${i} has several segments; use append/trim`);
+    }
+    if (n > u16[(o + O_BUF_LEN) >>> 1] - u16[(o + O_DATA_OFF) >>> 1]) return false;
+    u16[(o + O_DATA_LEN) >>> 1] = n;
+    c.u32[(o + O_PKT_LEN) >>> 2] = n;
+    return true;
+  }
+
+  /**
    * Asks the port to compute packet `i`'s IPv4 (and, for `l4Protocol` 17 UDP or 6 TCP, its L4)
    * checksum on transmit: sets the mbuf's offload flags and header lengths, zeroes the IPv4
    * checksum and writes the pseudo-header sum DPDK drivers expect into the L4 checksum field.

@@ -317,6 +317,34 @@ Deno.test("MbufBatch: walking packets allocates nothing per packet; indices and 
   assert.equal(pool.isFull, true);
 });
 
+Deno.test("setDataLen: in place, bounded by the buffer, equal to what DPDK sees", () => {
+  using pool = Mempool.createWithSize(uniqueName("setlen"), 64);
+  const batch = new MbufBatch(2);
+  pool.allocBulk(batch);
+  const room = pool.dataRoomSize - Mempool.headroom;
+  assert.equal(batch.setDataLen(0, room + 1), false);
+  assert.equal(batch.dataLen(0), 0, "a refused length changes nothing");
+  assert.equal(batch.setDataLen(0, room), true);
+  assert.equal(batch.pktLen(0), room);
+  assert.equal(batch.setDataLen(0, 6), true);
+  batch.data(0).set([1, 2, 3, 4, 5, 6]);
+  const m = batch.pop()!; // packet 1
+  const first = batch.pop()!; // packet 0
+  assert.deepEqual(first.read(0, 6), Uint8Array.of(1, 2, 3, 4, 5, 6), "DPDK sees the length and bytes");
+  assert.equal(first.read(0, 7), null, "and no more");
+  assert.equal(first.tailroom, room - 6);
+  m.append(1);
+  first.chain(m);
+  batch.push(first);
+  assert.throws(
+    () => batch.setDataLen(0, 1),
+    (e: unknown) => e instanceof MbufError && e.kind === "InvalidArgument",
+  );
+  assert.throws(() => batch.setDataLen(0, -1), MbufError);
+  pool.freeBulk(batch);
+  assert.equal(pool.inUse, 0);
+});
+
 Deno.test("pool counters stay exact through single, bulk and chain operations", () => {
   using pool = Mempool.createWithSize(uniqueName("count"), 400);
   const batch = new MbufBatch(64);
