@@ -121,18 +121,27 @@ const cases: Case[] = [
     deno: timeTs((n) => {
       let sum = 0;
       for (let r = 0; r < n; r++) {
-        pool.allocBulk(txBatch, BURST);
+        pool.allocBulk(txBatch, BURST, FRAME);
+        const t = txBatch.columns();
         for (let i = 0; i < BURST; i++) {
-          txBatch.setDataLen(i, FRAME);
-          const p = txBatch.at(i);
-          p.bytes[p.start] = i;
+          const st = t.start[i];
+          if (st >= 0) t.bytes[st] = i;
+          else {
+            const p = txBatch.at(i);
+            p.bytes[p.start] = i;
+          }
         }
         port.txBurst(0, txBatch);
         if (txBatch.length > 0) pool.freeBulk(txBatch);
         port.rxBurst(0, rxBatch);
+        const c = rxBatch.columns();
         for (let i = 0; i < rxBatch.length; i++) {
-          const p = rxBatch.at(i);
-          sum += p.bytes[p.start] + p.length;
+          const st = c.start[i];
+          if (st >= 0) sum += c.bytes[st] + c.length[i];
+          else {
+            const p = rxBatch.at(i);
+            sum += p.bytes[p.start] + p.length;
+          }
         }
         pool.freeBulk(rxBatch);
       }

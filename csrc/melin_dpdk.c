@@ -207,19 +207,6 @@ MDP_EXPORT double mdp_pktmbuf_alloc(double mp)
 /* rte_pktmbuf_free: the whole chain; honours reference counts. */
 MDP_EXPORT void mdp_pktmbuf_free(double m) { rte_pktmbuf_free(MBUF(m)); }
 
-/* rte_pktmbuf_alloc_bulk into arr[off .. off+n): all or nothing; 0 or -ENOENT. */
-MDP_EXPORT int32_t mdp_pktmbuf_alloc_bulk(double mp, uint64_t *arr, uint32_t off, uint32_t n)
-{
-	return rte_pktmbuf_alloc_bulk((struct rte_mempool *)(uintptr_t)mp,
-				      (struct rte_mbuf **)(arr + off), n);
-}
-
-/* rte_pktmbuf_free_bulk of arr[off .. off+n). */
-MDP_EXPORT void mdp_pktmbuf_free_bulk(uint64_t *arr, uint32_t off, uint32_t n)
-{
-	rte_pktmbuf_free_bulk((struct rte_mbuf **)(arr + off), n);
-}
-
 MDP_EXPORT void mdp_pktmbuf_reset(double m) { rte_pktmbuf_reset(MBUF(m)); }
 
 /* The editing operations return the address of the start of the affected data
@@ -416,18 +403,6 @@ MDP_EXPORT int32_t mdp_eth_stats(uint16_t port, uint64_t *out)
 	return 0;
 }
 
-/* rte_eth_rx_burst into arr[off .. off+n); returns the number received. */
-MDP_EXPORT uint32_t mdp_rx_burst(uint16_t port, uint16_t queue, uint64_t *arr, uint32_t off, uint32_t n)
-{
-	return rte_eth_rx_burst(port, queue, (struct rte_mbuf **)(arr + off), (uint16_t)n);
-}
-
-/* rte_eth_tx_burst of arr[0 .. n); returns the number the driver took. */
-MDP_EXPORT uint32_t mdp_tx_burst(uint16_t port, uint16_t queue, uint64_t *arr, uint32_t n)
-{
-	return rte_eth_tx_burst(port, queue, (struct rte_mbuf **)arr, (uint16_t)n);
-}
-
 /* Requests TX checksum offload for an IPv4 packet whose L2 header is l2_len
  * bytes and IPv4 header l3_len bytes: sets ol_flags, l2_len and l3_len, zeroes
  * the IPv4 checksum, and for UDP/TCP (l4: 17 or 6) writes the pseudo-header
@@ -454,4 +429,100 @@ MDP_EXPORT int32_t mdp_mbuf_tx_cksum_ipv4(double m, uint32_t l2_len, uint32_t l3
 		tcp->cksum = rte_ipv4_phdr_cksum(ip, mb->ol_flags);
 	}
 	return 0;
+}
+
+/* ---- Batches -----------------------------------------------------------
+ *
+ * An MbufBatch is one memory block, passed by address (a double) so that no
+ * FFI call marshals a typed array (each one costs several ns):
+ *   uint64_t  mbuf[cap]     the mbuf pointers
+ *   int32_t   hdr[cap]      layout columns (below)
+ *   int32_t   start[cap]
+ *   uint16_t  dlen[cap]
+ *
+ * TypeScript reads packet bytes through one ArrayBuffer per pool memory chunk.
+ * Finding each packet's place from JS costs more than the DPDK work (address
+ * arithmetic on doubles), so C writes, per mbuf, where its header and data sit
+ * relative to `base` (a chunk start), and its data length. Entries outside
+ * [base, base + base_len) get -1 and are located from TS.
+ */
+struct batch {
+	struct rte_mbuf **m;
+	int32_t *hdr;
+	int32_t *start;
+	uint16_t *dlen;
+};
+
+static inline struct batch batch_at(double addr, uint32_t cap)
+{
+	struct batch b;
+	b.m = (struct rte_mbuf **)(uintptr_t)addr;
+	b.hdr = (int32_t *)(b.m + cap);
+	b.start = b.hdr + cap;
+	b.dlen = (uint16_t *)(b.start + cap);
+	return b;
+}
+
+static inline void describe(const struct batch *b, uint32_t off, uint32_t n, uintptr_t base, uintptr_t len)
+{
+	for (uint32_t j = off; j < off + n; j++) {
+		struct rte_mbuf *m = b->m[j];
+		uintptr_t h = (uintptr_t)m - base;
+		uintptr_t d = (uintptr_t)rte_pktmbuf_mtod(m, uint8_t *) - base;
+		int in = h < len && d < len;
+		b->hdr[j] = in ? (int32_t)h : -1;
+		b->start[j] = in ? (int32_t)d : -1;
+		b->dlen[j] = m->data_len;
+	}
+}
+
+/* Describes entries [off, off+n) against the chunk at base (base_len bytes). */
+MDP_EXPORT void mdp_batch_describe(double batch, uint32_t cap, uint32_t off, uint32_t n, double base,
+				   uint32_t base_len)
+{
+	struct batch b = batch_at(batch, cap);
+	describe(&b, off, n, (uintptr_t)base, base_len);
+}
+
+/* rte_pktmbuf_alloc_bulk into entries [off, off+n), each mbuf given data_len
+ * bytes when data_len > 0 (what rte_pktmbuf_append does to a fresh mbuf; the
+ * caller checks that it fits), then described when base_len > 0. All or
+ * nothing: 0 or -ENOENT. */
+MDP_EXPORT int32_t mdp_batch_alloc(double mp, double batch, uint32_t cap, uint32_t off, uint32_t n,
+				   uint32_t data_len, double base, uint32_t base_len)
+{
+	struct batch b = batch_at(batch, cap);
+	int rc = rte_pktmbuf_alloc_bulk((struct rte_mempool *)(uintptr_t)mp, b.m + off, n);
+	if (rc != 0)
+		return rc;
+	if (data_len > 0)
+		for (uint32_t j = off; j < off + n; j++)
+			b.m[j]->data_len = (uint16_t)(b.m[j]->pkt_len = data_len);
+	if (base_len > 0)
+		describe(&b, off, n, (uintptr_t)base, base_len);
+	return 0;
+}
+
+/* rte_pktmbuf_free_bulk of entries [off, off+n). */
+MDP_EXPORT void mdp_batch_free(double batch, uint32_t off, uint32_t n)
+{
+	rte_pktmbuf_free_bulk((struct rte_mbuf **)(uintptr_t)batch + off, n);
+}
+
+/* rte_eth_rx_burst into entries [off, cap), described when base_len > 0.
+ * Returns the number received. */
+MDP_EXPORT uint32_t mdp_batch_rx(uint16_t port, uint16_t queue, double batch, uint32_t cap, uint32_t off, double base,
+				 uint32_t base_len)
+{
+	struct batch b = batch_at(batch, cap);
+	uint16_t got = rte_eth_rx_burst(port, queue, b.m + off, (uint16_t)(cap - off));
+	if (base_len > 0)
+		describe(&b, off, got, (uintptr_t)base, base_len);
+	return got;
+}
+
+/* rte_eth_tx_burst of entries [0, n); returns the number the driver took. */
+MDP_EXPORT uint32_t mdp_batch_tx(uint16_t port, uint16_t queue, double batch, uint32_t n)
+{
+	return rte_eth_tx_burst(port, queue, (struct rte_mbuf **)(uintptr_t)batch, (uint16_t)n);
 }

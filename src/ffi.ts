@@ -46,8 +46,6 @@ export const SYMBOLS = {
   mdp_mbuf_layout: { parameters: ["buffer"], result: "u32" },
   mdp_pktmbuf_alloc: { parameters: ["f64"], result: "f64" },
   mdp_pktmbuf_free: { parameters: ["f64"], result: "void" },
-  mdp_pktmbuf_alloc_bulk: { parameters: ["f64", "buffer", "u32", "u32"], result: "i32" },
-  mdp_pktmbuf_free_bulk: { parameters: ["buffer", "u32", "u32"], result: "void" },
   mdp_pktmbuf_reset: { parameters: ["f64"], result: "void" },
   mdp_pktmbuf_append: { parameters: ["f64", "u32"], result: "f64" },
   mdp_pktmbuf_prepend: { parameters: ["f64", "u32"], result: "f64" },
@@ -63,8 +61,12 @@ export const SYMBOLS = {
   mdp_eth_macaddr: { parameters: ["u16", "buffer"], result: "i32" },
   mdp_eth_link: { parameters: ["u16", "buffer"], result: "i32" },
   mdp_eth_stats: { parameters: ["u16", "buffer"], result: "i32" },
-  mdp_rx_burst: { parameters: ["u16", "u16", "buffer", "u32", "u32"], result: "u32" },
-  mdp_tx_burst: { parameters: ["u16", "u16", "buffer", "u32"], result: "u32" },
+  // Batches: one memory block passed by address (csrc: "Batches"), so no typed array is marshalled.
+  mdp_batch_describe: { parameters: ["f64", "u32", "u32", "u32", "f64", "u32"], result: "void" },
+  mdp_batch_alloc: { parameters: ["f64", "f64", "u32", "u32", "u32", "u32", "f64", "u32"], result: "i32" },
+  mdp_batch_free: { parameters: ["f64", "u32", "u32"], result: "void" },
+  mdp_batch_rx: { parameters: ["u16", "u16", "f64", "u32", "u32", "f64", "u32"], result: "u32" },
+  mdp_batch_tx: { parameters: ["u16", "u16", "f64", "u32"], result: "u32" },
   mdp_mbuf_tx_cksum_ipv4: { parameters: ["f64", "u32", "u32", "u32"], result: "i32" },
   // DPDK exports: ports and devices
   rte_eth_dev_count_avail: { parameters: [], result: "u16" },

@@ -61,10 +61,24 @@ export interface MbufPool {
 
 // ---- Pool memory, mapped once per chunk ---------------------------------------------------
 
-/** One contiguous piece of a pool's memory, mapped as an ArrayBuffer. @internal */
+/**
+ * One contiguous piece of a pool's memory, mapped as an ArrayBuffer. @internal
+ *
+ * Addresses are handled as two 32-bit words (as they sit in a `BigUint64Array` of mbuf pointers):
+ * arithmetic on 47-bit addresses as JS doubles costs several times more than the memory access
+ * itself, while `(lo - chunk.lo) | 0` stays in int32 registers.
+ */
 export interface Chunk {
-  start: number;
-  end: number;
+  /** Low 32 bits of the start address. */
+  lo: number;
+  /** High bits of the start address. */
+  hi: number;
+  /** Offset from which addresses in the chunk have high word `hi + 1` (≥ len when none do). */
+  wrap: number;
+  /** Length in bytes (< 2^31); 0 once unmapped. */
+  len: number;
+  /** The start address as a number (for FFI). */
+  base: number;
   buffer: ArrayBuffer;
   u8: Uint8Array;
   u16: Uint16Array;
@@ -73,18 +87,34 @@ export interface Chunk {
 }
 
 const chunks: Chunk[] = [];
-let lastChunk: Chunk | undefined;
-/** The chunk of the latest {@linkcode locate}. */
-let hit: Chunk;
+/** Matches no address; stands in for "no last chunk" so lookups need no undefined check. */
+const NO_CHUNK: Chunk = {
+  lo: 0,
+  hi: -1,
+  wrap: 0,
+  len: 0,
+  base: 0,
+  buffer: new ArrayBuffer(0),
+  u8: new Uint8Array(0),
+  u16: new Uint16Array(0),
+  u32: new Uint32Array(0),
+  pool: { name: "", disposed: true, address: 0 },
+};
+let lastChunk: Chunk = NO_CHUNK;
+/** The chunk of the latest successful lookup. */
+let hit: Chunk = NO_CHUNK;
 
 let sym: Symbols;
 // Hot FFI functions, held directly: a property lookup on the large symbols object costs more
 // than the call itself.
 let ffiAlloc: Symbols["mdp_pktmbuf_alloc"];
 let ffiFree: Symbols["mdp_pktmbuf_free"];
-let ffiAllocBulk: Symbols["mdp_pktmbuf_alloc_bulk"];
-let ffiFreeBulk: Symbols["mdp_pktmbuf_free_bulk"];
 let ffiAppend: Symbols["mdp_pktmbuf_append"];
+let ffiBatchAlloc: Symbols["mdp_batch_alloc"];
+let ffiBatchFree: Symbols["mdp_batch_free"];
+let ffiBatchRx: Symbols["mdp_batch_rx"];
+let ffiBatchTx: Symbols["mdp_batch_tx"];
+let ffiDescribe: Symbols["mdp_batch_describe"];
 /** The shared EAL state word, held directly (see ealStateWord). */
 let eal: Int32Array;
 // Byte offsets in struct rte_mbuf (filled from the shim by loadLayout).
@@ -103,9 +133,12 @@ function loadLayout(): void {
   sym = dpdk();
   ffiAlloc = sym.mdp_pktmbuf_alloc;
   ffiFree = sym.mdp_pktmbuf_free;
-  ffiAllocBulk = sym.mdp_pktmbuf_alloc_bulk;
-  ffiFreeBulk = sym.mdp_pktmbuf_free_bulk;
   ffiAppend = sym.mdp_pktmbuf_append;
+  ffiBatchAlloc = sym.mdp_batch_alloc;
+  ffiBatchFree = sym.mdp_batch_free;
+  ffiBatchRx = sym.mdp_batch_rx;
+  ffiBatchTx = sym.mdp_batch_tx;
+  ffiDescribe = sym.mdp_batch_describe;
   eal = ealStateWord();
   const l = new Int32Array(12);
   sym.mdp_mbuf_layout(l);
@@ -128,28 +161,48 @@ export function mapPoolMemory(pool: MbufPool, ptr: Deno.PointerObject): void {
     const start = Number(pairs[2 * i]);
     const len = Number(pairs[2 * i + 1]);
     if (start % 8 !== 0) throw new Error(`melin-dpdk: pool ${pool.name} chunk at ${start} is not 8-aligned`);
+    if (len >= 2 ** 31) {
+      throw new Error(`melin-dpdk: pool ${pool.name} has a chunk of ${len} bytes (≥ 2 GiB)`);
+    }
     const buffer = Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(pairs[2 * i])!, len);
-    chunks.push({
-      start,
-      end: start + len,
+    const lo = start % 4294967296;
+    const chunk: Chunk = {
+      lo,
+      hi: Math.floor(start / 4294967296),
+      wrap: 4294967296 - lo,
+      len,
+      base: start,
       buffer,
       u8: new Uint8Array(buffer),
       u16: new Uint16Array(buffer, 0, len >>> 1),
       u32: new Uint32Array(buffer, 0, len >>> 2),
       pool,
-    });
+    };
+    chunks.push(chunk);
+    if (!poolChunk.has(pool)) poolChunk.set(pool, chunk);
   }
 }
 
+/** The first memory chunk of each mapped pool: the base that burst calls describe packets against. */
+const poolChunk = new Map<MbufPool, Chunk>();
+
 /** Forgets a pool's chunks and detaches their buffers, so stale views read as empty. @internal */
 export function unmapPoolMemory(pool: MbufPool): void {
+  poolChunk.delete(pool);
   for (let i = chunks.length - 1; i >= 0; i--) {
     const c = chunks[i];
     if (c.pool !== pool) continue;
     chunks.splice(i, 1);
+    c.len = 0;
     c.buffer.transfer(0);
-    if (lastChunk === c) lastChunk = undefined;
+    if (lastChunk === c) lastChunk = NO_CHUNK;
+    if (hit === c) hit = NO_CHUNK;
   }
+}
+
+/** The address of an ArrayBuffer's memory, as a number (backing stores never move). */
+function ffiAddressOf(buffer: ArrayBuffer): number {
+  return sym.mdp_addr_of(Deno.UnsafePointer.of(buffer));
 }
 
 function notMapped(addr: number): MbufError {
@@ -160,36 +213,55 @@ function notMapped(addr: number): MbufError {
   );
 }
 
-/** Offset of `addr` in its chunk; the chunk is left in `hit`. */
-function locate(addr: number): number {
-  let c = lastChunk;
-  if (c === undefined || addr < c.start || addr >= c.end) {
-    c = undefined;
-    for (let i = 0; i < chunks.length; i++) {
-      if (addr >= chunks[i].start && addr < chunks[i].end) {
-        c = chunks[i];
-        break;
-      }
+/** Offset of the address (lo, hi) in chunk `c`, or -1 when it is not in it. */
+function offsetIn(c: Chunk, lo: number, hi: number): number {
+  const o = (lo - c.lo) | 0;
+  return o >= 0 && o < c.len && hi === (o < c.wrap ? c.hi : c.hi + 1) ? o : -1;
+}
+
+/** Offset of the address (lo, hi) in its chunk; the chunk is left in `hit`. */
+function locateWords(lo: number, hi: number): number {
+  let o = offsetIn(lastChunk, lo, hi);
+  if (o < 0) {
+    for (let i = 0; i < chunks.length && o < 0; i++) {
+      o = offsetIn(chunks[i], lo, hi);
+      if (o >= 0) lastChunk = chunks[i];
     }
-    if (c === undefined) throw notMapped(addr);
-    lastChunk = c;
+    if (o < 0) throw notMapped(hi * 4294967296 + (lo >>> 0));
   }
-  hit = c;
-  return addr - c.start;
+  hit = lastChunk;
+  return o;
 }
 
-/** Reads a 64-bit address field at byte offset `off` of the chunk `c`. */
+/** Offset of `addr` (a number) in its chunk; the chunk is left in `hit`. */
+function locate(addr: number): number {
+  return locateWords(addr >>> 0, Math.floor(addr / 4294967296));
+}
+
+/** Reads a 64-bit address field at byte offset `off` of the chunk `c`, as a number. */
 function addrAt(c: Chunk, off: number): number {
-  return c.u32[(off >>> 2) + 1] * 4294967296 + c.u32[off >>> 2];
+  return c.u32[(off >> 2) + 1] * 4294967296 + c.u32[off >> 2];
 }
 
-/** Offset (in `hit`) of the packet data of the mbuf at `addr`. */
+/** Offset (left in `hit`) of the packet data of the mbuf whose header is at offset `o` of `c`. */
+function dataOf(c: Chunk, o: number): number {
+  const b = (o + O_BUF_ADDR) >> 2;
+  const bLo = c.u32[b];
+  const dataOff = c.u16[(o + O_DATA_OFF) >> 1];
+  const hi = bLo > 4294967295 - dataOff ? c.u32[b + 1] + 1 : c.u32[b + 1];
+  const lo = (bLo + dataOff) | 0;
+  const d = offsetIn(c, lo, hi);
+  if (d >= 0) {
+    hit = c;
+    return d;
+  }
+  return locateWords(lo >>> 0, hi); // data in another chunk (an indirect mbuf)
+}
+
+/** Offset (left in `hit`) of the packet data of the mbuf at `addr`. */
 function locateData(addr: number): number {
-  const off = locate(addr);
-  const c = hit;
-  const data = addrAt(c, off + O_BUF_ADDR) + c.u16[(off + O_DATA_OFF) >>> 1];
-  if (data >= c.start && data < c.end) return data - c.start;
-  return locate(data); // data in another chunk (an indirect mbuf)
+  const o = locate(addr);
+  return dataOf(hit, o);
 }
 
 function notConstructible(): TypeError {
@@ -218,12 +290,24 @@ const TOKEN = Symbol("melin-dpdk.mbuf");
 // Private-field access handed out by the classes' static blocks (so it stays off the public API).
 /** Hands an mbuf's address over (to a batch); the Mbuf object is unusable afterwards. */
 let takeAddress: (m: Mbuf) => number;
-/** Records that `count` entries from `length` on were filled with mbufs of `pool`. */
-export let batchCommit: (b: MbufBatch, count: number, pool: MbufPool) => void;
 /** Forgets the first `count` entries of a batch (freed or sent). */
 export let batchDrop: (b: MbufBatch, count: number) => void;
 /** Throws unless every pool of the batch's mbufs is live. */
 export let batchAssertPoolsLive: (b: MbufBatch, what: string) => void;
+/** Bulk-allocates `count` mbufs of `dataLen` bytes into the batch (one FFI call). */
+let batchAllocBulk: (
+  b: MbufBatch,
+  poolAddr: number,
+  pool: MbufPool,
+  count: number,
+  dataLen: number,
+) => boolean;
+/** Receives into the batch (one FFI call); returns how many arrived. */
+export let batchRx: (b: MbufBatch, port: number, queue: number, pool: MbufPool) => number;
+/** Sends the batch's entries (one FFI call); returns how many the driver took. */
+export let batchTx: (b: MbufBatch, port: number, queue: number) => number;
+/** Frees every entry (one FFI call); the caller then drops them. */
+let batchFree: (b: MbufBatch) => void;
 
 /**
  * One packet buffer, owned by this object until {@linkcode Mbuf.free} (or `using`).
@@ -266,19 +350,19 @@ export class Mbuf implements Disposable {
   /** Bytes of data in this (first) segment (`data_len`). */
   get dataLen(): number {
     const o = this.#hdr();
-    return hit.u16[(o + O_DATA_LEN) >>> 1];
+    return hit.u16[(o + O_DATA_LEN) >> 1];
   }
 
   /** Bytes of data in the whole packet, all segments (`pkt_len`). */
   get pktLen(): number {
     const o = this.#hdr();
-    return hit.u32[(o + O_PKT_LEN) >>> 2];
+    return hit.u32[(o + O_PKT_LEN) >> 2];
   }
 
   /** Offset of the data from the start of the buffer (`data_off`). */
   get dataOffset(): number {
     const o = this.#hdr();
-    return hit.u16[(o + O_DATA_OFF) >>> 1];
+    return hit.u16[(o + O_DATA_OFF) >> 1];
   }
 
   /** Bytes free in front of the data (`rte_pktmbuf_headroom`). */
@@ -290,31 +374,31 @@ export class Mbuf implements Disposable {
   get tailroom(): number {
     const o = this.#hdr();
     const u16 = hit.u16;
-    return u16[(o + O_BUF_LEN) >>> 1] - u16[(o + O_DATA_OFF) >>> 1] - u16[(o + O_DATA_LEN) >>> 1];
+    return u16[(o + O_BUF_LEN) >> 1] - u16[(o + O_DATA_OFF) >> 1] - u16[(o + O_DATA_LEN) >> 1];
   }
 
   /** Size of the buffer (`buf_len`). */
   get bufLen(): number {
     const o = this.#hdr();
-    return hit.u16[(o + O_BUF_LEN) >>> 1];
+    return hit.u16[(o + O_BUF_LEN) >> 1];
   }
 
   /** Number of segments in the chain (`nb_segs`). */
   get nbSegs(): number {
     const o = this.#hdr();
-    return hit.u16[(o + O_NB_SEGS) >>> 1];
+    return hit.u16[(o + O_NB_SEGS) >> 1];
   }
 
   /** Reference count (`refcnt`). */
   get refcnt(): number {
     const o = this.#hdr();
-    return hit.u16[(o + O_REFCNT) >>> 1];
+    return hit.u16[(o + O_REFCNT) >> 1];
   }
 
   /** Input port (`port`; 65535 when none). */
   get port(): number {
     const o = this.#hdr();
-    return hit.u16[(o + O_PORT) >>> 1];
+    return hit.u16[(o + O_PORT) >> 1];
   }
 
   /** The data of this (first) segment: a live view of the mbuf's memory, no copy. */
@@ -330,7 +414,7 @@ export class Mbuf implements Disposable {
     while (seg !== 0) {
       const o = locate(seg);
       const c = hit;
-      const len = c.u16[(o + O_DATA_LEN) >>> 1];
+      const len = c.u16[(o + O_DATA_LEN) >> 1];
       const next = addrAt(c, o + O_NEXT);
       const d = locateData(seg);
       yield hit.u8.subarray(d, d + len);
@@ -452,6 +536,16 @@ export function wrapMbuf(address: number, pool: MbufPool): Mbuf {
 
 // ---- MbufBatch ------------------------------------------------------------------------------
 
+/** See {@linkcode MbufBatch.columns}. */
+export interface BatchColumns {
+  /** The mapped pool memory that holds the packets. */
+  bytes: Uint8Array;
+  /** Index in `bytes` of each packet's first data byte, or -1 (use `at(i)` for that one). */
+  readonly start: Int32Array;
+  /** Each packet's first-segment data length. */
+  readonly length: Uint16Array;
+}
+
 /**
  * Where one packet's data is, without a view or object per packet: `bytes[start .. start+length)`
  * is the data of its first segment. {@linkcode MbufBatch.at} returns the same PacketView object
@@ -492,6 +586,17 @@ export class MbufBatch {
   /** The mbuf addresses (`struct rte_mbuf*[]`), for FFI; entries `0 .. length-1` are live. */
   readonly addresses: BigUint64Array<ArrayBuffer>;
   #words: Uint32Array;
+  // Layout columns, written in C for the whole batch on first use (see csrc: "Batch layout"):
+  // offsets in #layout of each packet's header and data (-1: locate it from TS), and its data_len.
+  // Entries from #described on are not written yet.
+  #hdr: Int32Array;
+  #start: Int32Array;
+  #dlen: Uint16Array;
+  #layout: Chunk = NO_CHUNK;
+  #described = 0;
+  /** Keeps the block (and so its address) alive for as long as the batch. */
+  #block: ArrayBuffer;
+  #blockAddr: number;
   #length = 0;
   /** The pool of every mbuf in the batch, or null when empty or mixed. */
   #pool: MbufPool | null = null;
@@ -506,8 +611,17 @@ export class MbufBatch {
       );
     }
     this.capacity = capacity;
-    this.addresses = new BigUint64Array(capacity);
-    this.#words = new Uint32Array(this.addresses.buffer);
+    // One block for the pointers and the layout columns (csrc: "Batches"), handed to C by address.
+    const block = new ArrayBuffer(capacity * 18);
+    this.addresses = new BigUint64Array(block, 0, capacity);
+    this.#words = new Uint32Array(block, 0, 2 * capacity);
+    this.#hdr = new Int32Array(block, 8 * capacity, capacity);
+    this.#start = new Int32Array(block, 12 * capacity, capacity);
+    this.#dlen = new Uint16Array(block, 16 * capacity, capacity);
+    loadLayout();
+    this.#block = block;
+    this.#blockAddr = ffiAddressOf(block);
+    this.#columns = { bytes: this.#columns.bytes, start: this.#start, length: this.#dlen };
   }
 
   /** Number of mbufs in the batch. */
@@ -524,6 +638,7 @@ export class MbufBatch {
     if (this.#length === 0) {
       this.#pool = pool;
       this.#mixed = false;
+      this.#layout = poolChunk.get(pool) ?? NO_CHUNK;
     } else if (this.#pool !== pool) {
       this.#mixed = true;
     }
@@ -533,8 +648,14 @@ export class MbufBatch {
   /** Forgets the first `count` entries (freed or sent); the rest move to the front. */
   #drop(count: number): void {
     const keep = this.#length - count;
-    if (keep > 0) this.addresses.copyWithin(0, count, this.#length);
+    if (keep > 0) {
+      this.addresses.copyWithin(0, count, this.#length);
+      this.#hdr.copyWithin(0, count, this.#length);
+      this.#start.copyWithin(0, count, this.#length);
+      this.#dlen.copyWithin(0, count, this.#length);
+    }
     this.#length = keep;
+    this.#described = Math.max(0, this.#described - count);
     if (keep === 0) this.#pool = null;
   }
 
@@ -552,9 +673,46 @@ export class MbufBatch {
   }
 
   static {
-    batchCommit = (b, count, pool) => b.#commit(count, pool);
     batchDrop = (b, count) => b.#drop(count);
     batchAssertPoolsLive = (b, what) => b.#assertPoolsLive(what);
+    batchAllocBulk = (b, poolAddr, pool, count, dataLen) => {
+      const at = b.#length;
+      // Describe now only when the caller is about to fill the packets; otherwise on first use.
+      const l = dataLen > 0 ? b.#layoutFor(pool) : NO_CHUNK;
+      if (ffiBatchAlloc(poolAddr, b.#blockAddr, b.capacity, at, count, dataLen, l.base, l.len) !== 0) {
+        return false;
+      }
+      b.#commit(count, pool);
+      if (l.len > 0 && b.#described === at) b.#described = at + count;
+      return true;
+    };
+    batchRx = (b, port, queue, pool) => {
+      const at = b.#length;
+      if (at === b.capacity) return 0;
+      const l = b.#layoutFor(pool);
+      const n = ffiBatchRx(port, queue, b.#blockAddr, b.capacity, at, l.base, l.len);
+      if (n > 0) {
+        b.#commit(n, pool);
+        if (l.len > 0 && b.#described === at) b.#described = at + n;
+      }
+      return n;
+    };
+    batchTx = (b, port, queue) => ffiBatchTx(port, queue, b.#blockAddr, b.#length);
+    batchFree = (b) => ffiBatchFree(b.#blockAddr, 0, b.#length);
+  }
+
+  /** The chunk new entries of `pool` are described against. */
+  #layoutFor(pool: MbufPool): Chunk {
+    if (this.#length === 0) this.#layout = poolChunk.get(pool) ?? NO_CHUNK;
+    return this.#layout;
+  }
+
+  /** Has C write the layout columns of the entries not described yet (one FFI call). */
+  #describe(): void {
+    const from = this.#described;
+    const l = this.#layout;
+    ffiDescribe(this.#blockAddr, this.capacity, from, this.#length - from, l.base, l.len);
+    this.#described = this.#length;
   }
 
   #addr(i: number): number {
@@ -577,26 +735,51 @@ export class MbufBatch {
    */
   at(i: number): PacketView {
     if (!((i >>> 0) === i && i < this.#length)) this.#check(i);
-    const w = this.#words;
-    const addr = w[2 * i + 1] * 4294967296 + w[2 * i];
-    let c = lastChunk;
-    if (c === undefined || addr < c.start || addr >= c.end) {
-      locate(addr);
-      c = hit;
-    }
-    const o = addr - c.start;
-    const u16 = c.u16;
+    if (i >= this.#described) this.#describe();
     const v = this.view;
-    v.length = u16[(o + O_DATA_LEN) >>> 1];
-    const data = addrAt(c, o + O_BUF_ADDR) + u16[(o + O_DATA_OFF) >>> 1];
-    if (data >= c.start && data < c.end) {
-      v.bytes = c.u8;
-      v.start = data - c.start;
-    } else {
-      v.start = locate(data);
-      v.bytes = hit.u8;
+    const st = this.#start[i];
+    const l = this.#layout;
+    if (st >= 0 && l.len !== 0) {
+      v.bytes = l.u8;
+      v.start = st;
+      v.length = this.#dlen[i];
+      return v;
     }
+    const w = this.#words;
+    const o = locateWords(w[2 * i], w[2 * i + 1]);
+    const c = hit;
+    v.length = c.u16[(o + O_DATA_LEN) >> 1];
+    v.start = dataOf(c, o);
+    v.bytes = hit.u8;
     return v;
+  }
+
+  /**
+   * The batch's layout columns, for the tightest loops: packet `i`'s first-segment data is
+   * `bytes[start[i] .. start[i] + length[i])`. An entry whose `start` is -1 lies outside `bytes`
+   * (another memory chunk of a multi-chunk pool, or a pushed mbuf): use {@linkcode MbufBatch.at}
+   * for it. Valid until the batch changes; `length` does not follow later edits made through
+   * other means than this batch.
+   */
+  columns(): BatchColumns {
+    if (this.#described < this.#length) this.#describe();
+    const c = this.#columns;
+    c.bytes = this.#layout.u8;
+    return c;
+  }
+  #columns: BatchColumns = { bytes: new Uint8Array(0), start: new Int32Array(0), length: new Uint16Array(0) };
+
+  /** Offset of packet `i`'s header, its chunk left in `hit`. */
+  #header(i: number): number {
+    if (!((i >>> 0) === i && i < this.#length)) this.#check(i);
+    if (i >= this.#described) this.#describe();
+    const h = this.#hdr[i];
+    if (h >= 0 && this.#start[i] >= 0 && this.#layout.len !== 0) {
+      hit = this.#layout;
+      return h;
+    }
+    const w = this.#words;
+    return locateWords(w[2 * i], w[2 * i + 1]);
   }
 
   /** Address of mbuf `i`, as a number. */
@@ -606,25 +789,26 @@ export class MbufBatch {
 
   /** `data_len` of mbuf `i` (first segment). */
   dataLen(i: number): number {
-    const o = locate(this.#check(i));
-    return hit.u16[(o + O_DATA_LEN) >>> 1];
+    const o = this.#header(i);
+    return hit.u16[(o + O_DATA_LEN) >> 1];
   }
 
   /** `pkt_len` of mbuf `i` (all segments). */
   pktLen(i: number): number {
-    const o = locate(this.#check(i));
-    return hit.u32[(o + O_PKT_LEN) >>> 2];
+    const o = this.#header(i);
+    return hit.u32[(o + O_PKT_LEN) >> 2];
   }
 
   /** The mapped memory that holds packet `i`'s data; index it from {@linkcode MbufBatch.dataIndex}. */
   bytes(i: number): Uint8Array {
-    locateData(this.#check(i));
+    dataOf(hit, this.#header(i));
     return hit.u8;
   }
 
   /** Index in {@linkcode MbufBatch.bytes} of the first data byte of packet `i`. */
   dataIndex(i: number): number {
-    return locateData(this.#check(i));
+    const o = this.#header(i);
+    return dataOf(hit, o);
   }
 
   /** The data of packet `i` (first segment) as its own view (allocates a view; no copy). */
@@ -641,7 +825,10 @@ export class MbufBatch {
   append(i: number, n: number): number {
     checkLength("append", n);
     const p = ffiAppend(this.#check(i), n);
-    return p === 0 ? -1 : locate(p);
+    if (p === 0) return -1;
+    const o = this.#header(i);
+    this.#dlen[i] = hit.u16[(o + O_DATA_LEN) >> 1]; // the first segment's, as the column holds
+    return locate(p);
   }
 
   /**
@@ -651,16 +838,17 @@ export class MbufBatch {
    * @throws {MbufError} `"InvalidArgument"` for a chained packet or a bad `n`.
    */
   setDataLen(i: number, n: number): boolean {
-    const o = locate(this.#check(i));
+    const o = this.#header(i);
     const c = hit;
     const u16 = c.u16;
     if (!((n >>> 0) === n && n <= 0xffff)) checkLength("setDataLen", n);
-    if (u16[(o + O_NB_SEGS) >>> 1] !== 1) {
+    if (u16[(o + O_NB_SEGS) >> 1] !== 1) {
       throw new MbufError("InvalidArgument", `setDataLen: packet ${i} has several segments; use append/trim`);
     }
-    if (n > u16[(o + O_BUF_LEN) >>> 1] - u16[(o + O_DATA_OFF) >>> 1]) return false;
-    u16[(o + O_DATA_LEN) >>> 1] = n;
-    c.u32[(o + O_PKT_LEN) >>> 2] = n;
+    if (n > u16[(o + O_BUF_LEN) >> 1] - u16[(o + O_DATA_OFF) >> 1]) return false;
+    u16[(o + O_DATA_LEN) >> 1] = n;
+    c.u32[(o + O_PKT_LEN) >> 2] = n;
+    this.#dlen[i] = n;
     return true;
   }
 
@@ -692,7 +880,11 @@ export class MbufBatch {
     const a = takeAddress(m);
     this.#words[2 * this.#length] = a % 4294967296;
     this.#words[2 * this.#length + 1] = Math.floor(a / 4294967296);
+    const at = this.#length;
+    this.#hdr[at] = -1; // located from TS when used
+    this.#start[at] = -1;
     this.#commit(1, pool);
+    if (this.#described === at) this.#described = at + 1;
   }
 
   /** Takes the last mbuf out as an owning {@linkcode Mbuf}, or `null` when empty. */
@@ -702,6 +894,7 @@ export class MbufBatch {
     locate(a);
     const pool = hit.pool;
     this.#length--;
+    if (this.#described > this.#length) this.#described = this.#length;
     if (this.#length === 0) this.#pool = null;
     return wrapMbuf(a, pool);
   }
@@ -715,17 +908,21 @@ function poolGone(what: string, pool: MbufPool): MbufError {
 }
 
 /** Fills `count` batch slots from the pool at `poolAddr` in one call; false when it has too few. @internal */
-export function allocBulkInto(batch: MbufBatch, poolAddr: number, pool: MbufPool, count: number): boolean {
-  if (ffiAllocBulk(poolAddr, batch.addresses, batch.length, count) !== 0) return false;
-  batchCommit(batch, count, pool);
-  return true;
+export function allocBulkInto(
+  batch: MbufBatch,
+  poolAddr: number,
+  pool: MbufPool,
+  count: number,
+  dataLen: number,
+): boolean {
+  return batchAllocBulk(batch, poolAddr, pool, count, dataLen);
 }
 
 /** Frees every mbuf of the batch in one call. @internal */
 export function freeBulkFrom(batch: MbufBatch): void {
   batchAssertPoolsLive(batch, "freeBulk");
   if (eal[0] !== EAL_STATE_RUNNING) throw new MbufError("PoolDisposed", "freeBulk: EAL was cleaned up");
-  ffiFreeBulk(batch.addresses, 0, batch.length);
+  batchFree(batch);
   batchDrop(batch, batch.length);
 }
 

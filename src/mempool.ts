@@ -232,6 +232,8 @@ export class Mempool implements Disposable {
   #ptr: Deno.PointerObject | null;
   /** The pool's address as a number for hot-path FFI calls; 0 once disposed. */
   #addr: number;
+  /** Data bytes a fresh mbuf can hold after the headroom. */
+  #room: number;
   #untrack: () => void;
   /** Users (ports) that need the pool; dispose refuses while there are any. */
   #users = new Set<string>();
@@ -254,6 +256,7 @@ export class Mempool implements Disposable {
     this.dataRoomSize = facts[3];
     this.privSize = facts[4];
     this.owned = owned;
+    this.#room = Math.max(0, this.dataRoomSize - dpdkLimits().headroom);
     this.#addr = dpdk().mdp_addr_of(ptr);
     eal ??= ealStateWord();
     mapPoolMemory(this, ptr);
@@ -451,12 +454,14 @@ export class Mempool implements Disposable {
   /**
    * Takes `count` mbufs (default: the batch's free room) into `batch` after its current entries,
    * in one call (`rte_pktmbuf_alloc_bulk`). All or nothing: returns `false` and takes none when the
-   * pool holds fewer than `count`.
-   * @throws {MbufError} `"BatchFull"` when `count` exceeds the batch's free room.
+   * pool holds fewer than `count`. With `dataLen`, each mbuf gets that many data bytes (as
+   * `rte_pktmbuf_append` would), ready to be filled through `batch.at(i)`.
+   * @throws {MbufError} `"BatchFull"` when `count` exceeds the batch's free room;
+   * `"InvalidArgument"` for a bad count or a `dataLen` beyond the data room after the headroom.
    */
-  allocBulk(batch: MbufBatch, count: number = batch.free): boolean {
+  allocBulk(batch: MbufBatch, count: number = batch.free, dataLen: number = 0): boolean {
     const a = this.#liveAddr("allocBulk");
-    if (!Number.isInteger(count) || count < 0) {
+    if (!((count >>> 0) === count)) {
       throw new MbufError("InvalidArgument", `allocBulk: count must be a whole number ≥ 0, got ${count}`);
     }
     if (count > batch.free) {
@@ -465,7 +470,14 @@ export class Mempool implements Disposable {
         `allocBulk: ${count} mbufs do not fit; the batch has room for ${batch.free}`,
       );
     }
-    return allocBulkInto(batch, a, this, count);
+    if (!((dataLen >>> 0) === dataLen && dataLen <= this.#room)) {
+      throw new MbufError(
+        "InvalidArgument",
+        `allocBulk: dataLen must be a whole number from 0 to ${this.#room} (the data room after the headroom), ` +
+          `got ${dataLen}`,
+      );
+    }
+    return allocBulkInto(batch, a, this, count, dataLen);
   }
 
   /**

@@ -5,10 +5,10 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { cString, dpdk, strerror, type Symbols } from "./ffi.ts";
+import { cString, dpdk, strerror } from "./ffi.ts";
 import { EAL_STATE_RUNNING, ealStateWord, requireEal, trackResource } from "./eal.ts";
 import { holdPool, type Mempool } from "./mempool.ts";
-import { batchAssertPoolsLive, batchCommit, batchDrop, type MbufBatch } from "./mbuf.ts";
+import { batchAssertPoolsLive, batchDrop, batchRx, batchTx, type MbufBatch } from "./mbuf.ts";
 
 const logger = getLogger(["melin-dpdk", "port"]);
 
@@ -169,8 +169,6 @@ export type PortState = "configured" | "started" | "stopped" | "closed";
 /** Ports open in this isolate, by id. */
 const openPorts = new Map<number, Port>();
 
-let ffiRx: Symbols["mdp_rx_burst"];
-let ffiTx: Symbols["mdp_tx_burst"];
 let eal: Int32Array;
 
 function checkInt(port: number, what: string, v: unknown, min: number, max: number): number {
@@ -316,8 +314,6 @@ export class Port implements Disposable {
   static open(portOrName: number | string, pool: Mempool, options: PortOptions = {}): Port {
     requireEal("Port.open");
     const s = dpdk();
-    ffiRx ??= s.mdp_rx_burst;
-    ffiTx ??= s.mdp_tx_burst;
     eal ??= ealStateWord();
     const id = resolvePort(portOrName);
     if (openPorts.has(id)) throw new PortError("InUse", id, `Port ${id} is already open; close it first`);
@@ -490,11 +486,7 @@ export class Port implements Disposable {
   rxBurst(queue: number, batch: MbufBatch): number {
     if (!this.#started || eal[0] !== EAL_STATE_RUNNING) this.#notRunning("rxBurst");
     if (!((queue >>> 0) === queue && queue < this.rxQueues)) throw this.#badQueue(queue, this.rxQueues, "rx");
-    const room = batch.free;
-    if (room === 0) return 0;
-    const n = ffiRx(this.id, queue, batch.addresses, batch.length, room);
-    if (n > 0) batchCommit(batch, n, this.pool);
-    return n;
+    return batchRx(batch, this.id, queue, this.pool);
   }
 
   /**
@@ -509,7 +501,7 @@ export class Port implements Disposable {
     const len = batch.length;
     if (len === 0) return 0;
     batchAssertPoolsLive(batch, "txBurst");
-    const n = ffiTx(this.id, queue, batch.addresses, len);
+    const n = batchTx(batch, this.id, queue);
     if (n > 0) batchDrop(batch, n);
     return n;
   }
