@@ -345,6 +345,45 @@ Deno.test("setDataLen: in place, bounded by the buffer, equal to what DPDK sees"
   assert.equal(pool.inUse, 0);
 });
 
+Deno.test("allocBulk with a data length; columns() agree with at() and with DPDK", () => {
+  using pool = Mempool.createWithSize(uniqueName("cols"), 256);
+  const batch = new MbufBatch(16);
+  const room = pool.dataRoomSize - Mempool.headroom;
+  assert.throws(() => pool.allocBulk(batch, 4, room + 1), (e: unknown) => e instanceof MbufError);
+  assert.equal(batch.length, 0, "a refused length takes nothing");
+  assert.equal(pool.allocBulk(batch, 8, 60), true);
+  const cols = batch.columns();
+  for (let i = 0; i < 8; i++) {
+    assert.equal(cols.length[i], 60);
+    assert.equal(batch.pktLen(i), 60);
+    const p = batch.at(i);
+    assert.equal(cols.start[i], p.start);
+    assert.equal(cols.bytes, p.bytes);
+    cols.bytes[cols.start[i]] = 0x40 + i;
+  }
+  // Entries added later are described on first use (a pushed mbuf too, or -1: then use at()).
+  assert.equal(pool.allocBulk(batch, 4), true);
+  const m = pool.alloc()!;
+  m.append(3)!.set([7, 8, 9]);
+  batch.push(m);
+  const again = batch.columns();
+  assert.equal(again.length[9], 0);
+  const st = again.start[12];
+  assert.ok(st === -1 || st === batch.at(12).start, `column ${st} agrees with at()`);
+  assert.deepEqual(Array.from(batch.data(12)), [7, 8, 9], "at()/data() still find it");
+  assert.equal(batch.at(12).length, 3);
+  const first = batch.address(0);
+  // DPDK sees the bytes written through the columns.
+  batch.setDataLen(0, 1);
+  const moved = new MbufBatch(1);
+  while (batch.length > 1) batch.pop()!.free();
+  moved.push(batch.pop()!);
+  assert.equal(moved.address(0), first);
+  assert.deepEqual(moved.data(0), Uint8Array.of(0x40));
+  pool.freeBulk(moved);
+  assert.equal(pool.inUse, 0);
+});
+
 Deno.test("pool counters stay exact through single, bulk and chain operations", () => {
   using pool = Mempool.createWithSize(uniqueName("count"), 400);
   const batch = new MbufBatch(64);
