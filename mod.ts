@@ -47,4 +47,5 @@ export type {
   PortState,
   PortStats,
 } from "./src/port.ts";
+export { finishChecksum, internetChecksum, sumWords } from "./src/net/wire/checksum.ts";
 export { BUILD_COMMAND, LibraryLoadError, SHIM_ENV_VAR } from "./src/ffi.ts";

@@ -11,14 +11,22 @@ export async function sh(cmd: string, ...args: string[]): Promise<string> {
   return text;
 }
 
+/** The kernel's view of an interface (`ip -j link show`), or null when it has none of that name. */
+export async function kernelLink(name: string): Promise<{ address: string; operstate: string } | null> {
+  const out = await new Deno.Command("ip", {
+    args: ["-j", "link", "show", "dev", name],
+    stdout: "piped",
+    stderr: "null",
+  })
+    .output();
+  if (!out.success) return null;
+  const [link] = JSON.parse(new TextDecoder().decode(out.stdout));
+  return link ?? null;
+}
+
 /** True when the kernel has an interface of that name. */
-export function interfaceExists(name: string): boolean {
-  try {
-    Deno.statSync(`/sys/class/net/${name}`);
-    return true;
-  } catch {
-    return false;
-  }
+export async function interfaceExists(name: string): Promise<boolean> {
+  return (await kernelLink(name)) !== null;
 }
 
 /** Names unique to this run (kernel interface names have at most 15 characters). */

@@ -8,7 +8,7 @@ import dgram from "node:dgram";
 import { MbufBatch, Mempool, Port, Vdev } from "../mod.ts";
 import { internetChecksum } from "../src/net/wire/checksum.ts";
 import { testEal, uniqueName } from "./_eal.ts";
-import { interfaceExists, ipString, macBytes, runTag, sh, tapAddresses } from "./_net.ts";
+import { interfaceExists, ipString, kernelLink, macBytes, runTag, sh, tapAddresses } from "./_net.ts";
 
 testEal();
 
@@ -39,13 +39,15 @@ async function openTap(): Promise<Tap> {
     pool[Symbol.dispose]();
   };
   try {
-    // No IPv6 on the tap: the kernel would otherwise send router solicitations and MLD reports.
-    await Deno.writeTextFile(`/proc/sys/net/ipv6/conf/${iface}/disable_ipv6`, "1");
+    // No IPv6 link-local address: the kernel would otherwise send router solicitations and MLD.
+    await sh("ip", "link", "set", "dev", iface, "addrgenmode", "none");
     port.start();
     const { kernel, ours, prefix } = tapAddresses();
     await sh("ip", "addr", "add", `${ipString(kernel)}/${prefix}`, "dev", iface);
     await sh("ip", "link", "set", "dev", iface, "up");
-    const kernelMac = macBytes(await Deno.readTextFile(`/sys/class/net/${iface}/address`));
+    const link = await kernelLink(iface);
+    if (link === null) throw new Error(`the kernel has no interface ${iface}`);
+    const kernelMac = macBytes(link.address);
     return { iface, port, pool, kernelMac, kernelIp: kernel, ourIp: ours, [Symbol.dispose]: cleanup };
   } catch (e) {
     cleanup();
@@ -131,7 +133,7 @@ async function arpResolve(tap: Tap): Promise<Uint8Array> {
 
 Deno.test("net_tap: the kernel answers our ARP request and our ICMP echo request", async (t) => {
   using tap = await openTap();
-  assert.equal(interfaceExists(tap.iface), true);
+  assert.equal(await interfaceExists(tap.iface), true);
   assert.equal(tap.port.info().driverName, "net_tap");
   assert.equal(tap.port.linkStatus.up, true);
 
@@ -233,7 +235,7 @@ Deno.test("net_tap: UDP with checksums offloaded to the port reaches a kernel UD
 Deno.test("net_tap: closing the port and detaching the vdev removes the kernel interface", async () => {
   const tap = await openTap();
   const iface = tap.iface;
-  assert.equal(interfaceExists(iface), true);
+  assert.equal(await interfaceExists(iface), true);
   tap[Symbol.dispose]();
-  assert.equal(interfaceExists(iface), false);
+  assert.equal(await interfaceExists(iface), false);
 });
