@@ -12,7 +12,8 @@
 
 const root = new URL("../", import.meta.url);
 const buildDir = new URL("build/", root);
-const REQUIRED_PACKAGES = ["dpdk", "libdpdk-dev", "pkg-config", "gcc"];
+// iproute2: the tests and the demo configure the kernel side of tap interfaces with `ip`.
+const REQUIRED_PACKAGES = ["dpdk", "libdpdk-dev", "pkg-config", "gcc", "iproute2"];
 
 async function run(
   cmd: string,
@@ -55,7 +56,8 @@ async function isDebianLike(): Promise<boolean> {
 async function haveToolchain(): Promise<boolean> {
   const dpdk = await run("pkg-config", ["--exists", "libdpdk"], { quiet: true });
   const gcc = await run("gcc", ["--version"], { quiet: true });
-  return dpdk.ok && gcc.ok;
+  const ip = await run("ip", ["-V"], { quiet: true });
+  return dpdk.ok && gcc.ok && ip.ok;
 }
 
 /** Makes sure DPDK's headers, pkg-config file and a C compiler are present. */
@@ -66,7 +68,7 @@ async function ensureDpdk(): Promise<void> {
   } (DPDK 22.11 or later with its pkg-config file, and gcc)`;
   if (Deno.uid() !== 0) {
     fail(
-      `DPDK development files or gcc are missing and we are not root, so they cannot be installed here.\n` +
+      `DPDK development files, gcc or ip are missing and we are not root, so they cannot be installed here.\n` +
         `Install ${what}, e.g.:\n  sudo apt-get install -y ${
           REQUIRED_PACKAGES.join(" ")
         }\nthen run this command again.`,
@@ -74,7 +76,7 @@ async function ensureDpdk(): Promise<void> {
   }
   if (!(await isDebianLike()) || !(await run("apt-get", ["--version"], { quiet: true })).ok) {
     fail(
-      `DPDK development files or gcc are missing and this is not a Debian/Ubuntu system with apt-get.\n` +
+      `DPDK development files, gcc or ip are missing and this is not a Debian/Ubuntu system with apt-get.\n` +
         `Install ${what} with your system's package manager (check: pkg-config --modversion libdpdk).`,
     );
   }
