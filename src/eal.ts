@@ -387,7 +387,14 @@ export class Eal {
    */
   static cleanup(): void {
     if (ealState() !== "running") return;
-    for (const r of [...liveResources].reverse()) r[Symbol.dispose]();
+    for (const r of [...liveResources].reverse()) {
+      // One resource failing to close must not keep the others (or EAL) alive.
+      try {
+        r[Symbol.dispose]();
+      } catch (e) {
+        logger.warn("Eal.cleanup: releasing a resource failed: {error}", { error: String(e) });
+      }
+    }
     liveResources.clear();
     const rc = dpdk().mdp_eal_cleanup();
     instance = undefined;

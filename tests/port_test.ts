@@ -17,6 +17,24 @@ function expectKind(f: () => unknown, kind: PortErrorKind): PortError {
   return e;
 }
 
+/** A started port on a fresh net_ring vdev with its own pool; disposing closes all three in order. */
+function ringPort(tag: string, numMbufs: number, options = {}) {
+  const pool = Mempool.createWithSize(uniqueName(tag), numMbufs);
+  const ring = Vdev.attach(vdevName("net_ring"));
+  const port = Port.open(ring.portId, pool, options);
+  port.start();
+  return {
+    pool,
+    ring,
+    port,
+    [Symbol.dispose]() {
+      port.close();
+      ring.detach();
+      pool[Symbol.dispose]();
+    },
+  };
+}
+
 /** Fills `batch` with `count` frames whose bytes encode their index. */
 function fillFrames(pool: Mempool, batch: MbufBatch, count: number, size = 64): void {
   assert.equal(pool.allocBulk(batch, count), true);
@@ -66,10 +84,8 @@ Deno.test("net_ring: frames sent come back byte for byte, and the counters agree
 });
 
 Deno.test("net_ring: a burst larger than the ring leaves the unsent mbufs with the caller", () => {
-  using pool = Mempool.createWithSize(uniqueName("big"), 8192);
-  using ring = Vdev.attach(vdevName("net_ring"));
-  using port = Port.open(ring.portId, pool);
-  port.start();
+  using setup = ringPort("big", 8192);
+  const { pool, port } = setup;
   const tx = new MbufBatch(3000);
   fillFrames(pool, tx, 3000);
   const before = Array.from({ length: 3000 }, (_, i) => tx.address(i));
@@ -96,10 +112,8 @@ Deno.test("net_ring: a burst larger than the ring leaves the unsent mbufs with t
 });
 
 Deno.test("rxBurst takes no more than the batch has room for", () => {
-  using pool = Mempool.createWithSize(uniqueName("room"), 1024);
-  using ring = Vdev.attach(vdevName("net_ring"));
-  using port = Port.open(ring.portId, pool);
-  port.start();
+  using setup = ringPort("room", 1024);
+  const { pool, port } = setup;
   const tx = new MbufBatch(20);
   fillFrames(pool, tx, 20);
   port.txBurst(0, tx);
