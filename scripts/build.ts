@@ -12,8 +12,8 @@
 
 const root = new URL("../", import.meta.url);
 const buildDir = new URL("build/", root);
-// iproute2: the tests and the demo configure the kernel side of tap interfaces with `ip`.
-const REQUIRED_PACKAGES = ["dpdk", "libdpdk-dev", "pkg-config", "gcc", "iproute2"];
+// iproute2 and ethtool: the tests and the demo set up the kernel side of tap and veth interfaces.
+const REQUIRED_PACKAGES = ["dpdk", "libdpdk-dev", "pkg-config", "gcc", "iproute2", "ethtool"];
 
 async function run(
   cmd: string,
@@ -57,7 +57,8 @@ async function haveToolchain(): Promise<boolean> {
   const dpdk = await run("pkg-config", ["--exists", "libdpdk"], { quiet: true });
   const gcc = await run("gcc", ["--version"], { quiet: true });
   const ip = await run("ip", ["-V"], { quiet: true });
-  return dpdk.ok && gcc.ok && ip.ok;
+  const ethtool = await run("ethtool", ["--version"], { quiet: true });
+  return dpdk.ok && gcc.ok && ip.ok && ethtool.ok;
 }
 
 /** Makes sure DPDK's headers, pkg-config file and a C compiler are present. */
@@ -68,7 +69,7 @@ async function ensureDpdk(): Promise<void> {
   } (DPDK 22.11 or later with its pkg-config file, and gcc)`;
   if (Deno.uid() !== 0) {
     fail(
-      `DPDK development files, gcc or ip are missing and we are not root, so they cannot be installed here.\n` +
+      `DPDK development files, gcc, ip or ethtool are missing and we are not root, so they cannot be installed here.\n` +
         `Install ${what}, e.g.:\n  sudo apt-get install -y ${
           REQUIRED_PACKAGES.join(" ")
         }\nthen run this command again.`,
@@ -76,7 +77,7 @@ async function ensureDpdk(): Promise<void> {
   }
   if (!(await isDebianLike()) || !(await run("apt-get", ["--version"], { quiet: true })).ok) {
     fail(
-      `DPDK development files, gcc or ip are missing and this is not a Debian/Ubuntu system with apt-get.\n` +
+      `DPDK development files, gcc, ip or ethtool are missing and this is not a Debian/Ubuntu system with apt-get.\n` +
         `Install ${what} with your system's package manager (check: pkg-config --modversion libdpdk).`,
     );
   }
