@@ -36,7 +36,7 @@ export {
 } from "./src/mempool.ts";
 export type { MempoolErrorKind, MempoolOptions } from "./src/mempool.ts";
 export { DEFAULT_BATCH_SIZE, Mbuf, MbufBatch, MbufError, PacketView } from "./src/mbuf.ts";
-export type { MbufErrorKind, MbufPool } from "./src/mbuf.ts";
+export type { BatchColumns, MbufErrorKind, MbufPool } from "./src/mbuf.ts";
 export { Port, PortError, Vdev } from "./src/port.ts";
 export type {
   ChecksumOffloads,
@@ -47,5 +47,5 @@ export type {
   PortState,
   PortStats,
 } from "./src/port.ts";
-export { finishChecksum, internetChecksum, sumWords } from "./src/net/wire/checksum.ts";
+export * from "./src/net/wire/mod.ts";
 export { BUILD_COMMAND, LibraryLoadError, SHIM_ENV_VAR } from "./src/ffi.ts";

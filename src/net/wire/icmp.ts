@@ -1,0 +1,61 @@
+/**
+ * ICMPv4 (RFC 792): echo request/reply and destination unreachable.
+ *
+ * @module
+ */
+import { internetChecksum } from "./checksum.ts";
+import { need, put16, put32, u32, WireError } from "./error.ts";
+
+/** Echo reply. */
+export const ICMP_ECHO_REPLY = 0;
+/** Destination unreachable. */
+export const ICMP_DEST_UNREACHABLE = 3;
+/** Echo request. */
+export const ICMP_ECHO_REQUEST = 8;
+/** Destination unreachable code: port unreachable. */
+export const ICMP_PORT_UNREACHABLE = 3;
+
+/** An ICMP header, filled in place by {@linkcode parseIcmp}. */
+export class IcmpHeader {
+  /** Type. */
+  type: number = 0;
+  /** Code. */
+  code: number = 0;
+  /** The 4 bytes after the checksum: identifier and sequence for echo, unused (0) for unreachable. */
+  rest: number = 0;
+  /** Echo identifier (high half of `rest`). */
+  get id(): number {
+    return this.rest >>> 16;
+  }
+  /** Echo sequence number (low half of `rest`). */
+  get sequence(): number {
+    return this.rest & 0xffff;
+  }
+}
+
+/** Parses the ICMP message `b[off .. end)` into `out`, verifying its checksum; returns the data offset. */
+export function parseIcmp(b: Uint8Array, off: number, end: number, out: IcmpHeader): number {
+  need(b, off, end, 8, "ICMP");
+  if (internetChecksum(b, off, end) !== 0) throw new WireError("BadChecksum", "ICMP: checksum");
+  out.type = b[off];
+  out.code = b[off + 1];
+  out.rest = u32(b, off + 4);
+  return off + 8;
+}
+
+/**
+ * Writes an ICMP header for `h` at `b[off ..]` and the checksum over `b[off .. end)`: write the
+ * data (at `off + 8`) first. Returns `end`.
+ */
+export function emitIcmp(b: Uint8Array, off: number, end: number, h: IcmpHeader): number {
+  need(b, off, end, 8, "ICMP emit");
+  if (h.type < 0 || h.type > 255 || h.code < 0 || h.code > 255) {
+    throw new WireError("BadField", `ICMP emit: type ${h.type} / code ${h.code}`);
+  }
+  b[off] = h.type;
+  b[off + 1] = h.code;
+  put16(b, off + 2, 0);
+  put32(b, off + 4, h.rest);
+  put16(b, off + 2, internetChecksum(b, off, end));
+  return end;
+}
