@@ -48,4 +48,9 @@ export type {
   PortStats,
 } from "./src/port.ts";
 export * from "./src/net/wire/mod.ts";
+export { LoopbackDevice, PortDevice } from "./src/net/phy/device.ts";
+export type { Device, TxSlot } from "./src/net/phy/device.ts";
+export { PcapWriter } from "./src/net/phy/pcap.ts";
+export { Interface, InterfaceError, UdpSocket } from "./src/net/iface/interface.ts";
+export type { Datagram, InterfaceConfig, InterfaceStats, Ipv4Cidr } from "./src/net/iface/interface.ts";
 export { BUILD_COMMAND, LibraryLoadError, SHIM_ENV_VAR } from "./src/ffi.ts";

@@ -1,0 +1,175 @@
+/** The interface against another interface over an in-memory link (no DPDK needed). */
+import assert from "node:assert/strict";
+import {
+  emitEthernet,
+  emitIcmp,
+  emitIpv4,
+  EthernetHeader,
+  ETHERTYPE_IPV4,
+  ICMP_ECHO_REQUEST,
+  IcmpHeader,
+  Interface,
+  InterfaceError,
+  IPPROTO_ICMP,
+  Ipv4Header,
+  LoopbackDevice,
+  parseIpv4Address,
+  PcapWriter,
+} from "../mod.ts";
+
+const A_IP = parseIpv4Address("198.18.9.1");
+const B_IP = parseIpv4Address("198.18.9.2");
+const A_MAC = Uint8Array.of(2, 0, 0, 0, 0, 0xa);
+const B_MAC = Uint8Array.of(2, 0, 0, 0, 0, 0xb);
+
+function hosts(options: { arpQueueLimit?: number } = {}) {
+  const [da, db] = LoopbackDevice.pair();
+  const a = new Interface(da, { mac: A_MAC, addresses: [{ ip: A_IP, prefix: 24 }], ...options });
+  const b = new Interface(db, { mac: B_MAC, addresses: [{ ip: B_IP, prefix: 24 }], ...options });
+  let now = 0;
+  const run = (rounds = 6) => {
+    for (let i = 0; i < rounds; i++) {
+      a.poll(now);
+      b.poll(now);
+      now += 1;
+    }
+  };
+  return { a, b, da, db, run, advance: (ms: number) => (now += ms) };
+}
+
+Deno.test("two interfaces resolve each other by ARP and exchange UDP both ways, sizes 1 to MTU", () => {
+  const { a, b, run } = hosts();
+  using sa = a.bindUdp(5000);
+  using sb = b.bindUdp(6000);
+  for (const size of [1, 2, 100, 1472]) {
+    const payload = Uint8Array.from({ length: size }, (_, i) => (i * 7 + size) & 0xff);
+    assert.equal(sa.sendTo(payload, B_IP, 6000), true);
+    run();
+    const got = sb.recvFrom();
+    assert.ok(got, `datagram of ${size} arrived`);
+    assert.deepEqual(got.data, payload);
+    assert.equal(got.ip, A_IP);
+    assert.equal(got.port, 5000);
+    sb.sendTo(got.data, got.ip, got.port);
+    run();
+    assert.deepEqual(sa.recvFrom()?.data, payload, `echo of ${size} came back`);
+  }
+  assert.deepEqual(a.neighbour(B_IP), B_MAC);
+  assert.deepEqual(b.neighbour(A_IP), A_MAC);
+  assert.throws(() => sa.sendTo(new Uint8Array(1473), B_IP, 6000), InterfaceError);
+});
+
+Deno.test("ICMP: echo requests get replies; a closed UDP port gets port unreachable", () => {
+  const { a, b, da, run } = hosts();
+  using sa = a.bindUdp(5000);
+  sa.sendTo(Uint8Array.of(1), B_IP, 6000); // resolves ARP both ways; nobody listens on 6000
+  run();
+  assert.equal(b.stats.udpNoSocket, 1);
+  // Hand-built echo request from A's MAC/IP, injected on A's device towards B.
+  const frame = new Uint8Array(14 + 20 + 8 + 4);
+  const eth = new EthernetHeader();
+  eth.dst.set(B_MAC);
+  eth.src.set(A_MAC);
+  eth.etherType = ETHERTYPE_IPV4;
+  emitEthernet(frame, 0, 14, eth);
+  const ip = new Ipv4Header();
+  Object.assign(ip, { totalLength: 32, protocol: IPPROTO_ICMP, src: A_IP, dst: B_IP, id: 9 });
+  frame.set([9, 8, 7, 6], 42);
+  const icmp = new IcmpHeader();
+  icmp.type = ICMP_ECHO_REQUEST;
+  icmp.rest = (77 << 16) | 1;
+  emitIcmp(frame, 34, 46, icmp);
+  emitIpv4(frame, 14, 34, ip);
+  da.txSlot(frame.length)!.bytes.set(frame);
+  da.flush();
+  const before = b.stats.echoReplies;
+  run();
+  assert.equal(b.stats.echoReplies, before + 1);
+  assert.equal(a.stats.rxIgnored >= 2, true, "A received the port unreachable and the echo reply");
+});
+
+Deno.test("ARP: requests are rate limited, waiting datagrams are bounded, entries expire", () => {
+  const [da] = LoopbackDevice.pair();
+  const lonely = new Interface(da, {
+    mac: A_MAC,
+    addresses: [{ ip: A_IP, prefix: 24 }],
+    arpQueueLimit: 3,
+    arpRequestIntervalMs: 100,
+  });
+  using s = lonely.bindUdp(5000);
+  for (let i = 0; i < 5; i++) s.sendTo(Uint8Array.of(i), B_IP, 6000);
+  lonely.poll(0);
+  assert.equal(lonely.stats.txDropped, 2, "only 3 datagrams wait for the neighbour");
+  const requests = () => lonely.stats.txFrames;
+  assert.equal(requests(), 1, "one ARP request");
+  lonely.poll(50);
+  assert.equal(requests(), 1, "no second request within the interval");
+  lonely.poll(100);
+  assert.equal(requests(), 2, "retried after the interval");
+  // No route: outside our /24 and no gateway.
+  s.sendTo(Uint8Array.of(1), parseIpv4Address("203.0.113.5"), 7);
+  lonely.poll(101);
+  assert.equal(lonely.stats.txDropped, 3);
+
+  const { a, b, run, advance } = hosts();
+  using sa = a.bindUdp(5000);
+  sa.sendTo(Uint8Array.of(1), B_IP, 1);
+  run();
+  assert.ok(a.neighbour(B_IP));
+  advance(60_001);
+  a.poll(Number.MAX_SAFE_INTEGER);
+  assert.equal(a.neighbour(B_IP), null, "expired");
+  void b;
+});
+
+Deno.test("UDP sockets: bounded receive queues drop and count; ports bind once", () => {
+  const { a, b, run } = hosts();
+  using sa = a.bindUdp(5000, 64);
+  using sb = b.bindUdp(6000, 4);
+  assert.throws(() => b.bindUdp(6000), (e: unknown) => e instanceof InterfaceError && e.kind === "PortInUse");
+  assert.throws(() => b.bindUdp(70000), InterfaceError);
+  for (let i = 0; i < 10; i++) sa.sendTo(Uint8Array.of(i), B_IP, 6000);
+  run();
+  assert.equal(sb.queued, 4);
+  assert.equal(sb.rxDropped, 6);
+  assert.deepEqual([0, 1, 2, 3].map(() => sb.recvFrom()!.data[0]), [0, 1, 2, 3]);
+  sb.close();
+  using again = b.bindUdp(6000);
+  assert.equal(again.port, 6000, "the port is free after close");
+});
+
+Deno.test("pcap: every frame sent and received is captured, in order, in a valid pcap file", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".pcap" });
+  try {
+    const [da, db] = LoopbackDevice.pair();
+    {
+      using pcap = new PcapWriter(path);
+      const a = new Interface(da, { mac: A_MAC, addresses: [{ ip: A_IP, prefix: 24 }], pcap });
+      const b = new Interface(db, { mac: B_MAC, addresses: [{ ip: B_IP, prefix: 24 }] });
+      using s = a.bindUdp(5000);
+      s.sendTo(new TextEncoder().encode("captured"), B_IP, 9);
+      for (let t = 0; t < 6; t++) {
+        a.poll(t);
+        b.poll(t);
+      }
+    }
+    const bytes = await Deno.readFile(path);
+    const v = new DataView(bytes.buffer);
+    assert.equal(v.getUint32(0, true), 0xa1b2c3d4);
+    assert.equal(v.getUint32(20, true), 1, "Ethernet link type");
+    let off = 24;
+    const kinds: string[] = [];
+    while (off < bytes.length) {
+      const len = v.getUint32(off + 8, true);
+      const f = bytes.subarray(off + 16, off + 16 + len);
+      const type = (f[12] << 8) | f[13];
+      kinds.push(type === 0x0806 ? `arp${f[21]}` : `ip${f[23]}`);
+      off += 16 + len;
+    }
+    assert.equal(off, bytes.length, "records tile the file exactly");
+    // As A saw them: ARP request out, ARP reply in, the datagram out, ICMP port unreachable in.
+    assert.deepEqual(kinds, ["arp1", "arp2", "ip17", "ip1"]);
+  } finally {
+    await Deno.remove(path);
+  }
+});
