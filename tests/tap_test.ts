@@ -9,52 +9,13 @@ import dgram from "node:dgram";
 import { MbufBatch, Mempool, Port, Vdev } from "../mod.ts";
 import { internetChecksum } from "../src/net/wire/checksum.ts";
 import { testEal, uniqueName } from "./_eal.ts";
-import { interfaceExists, ipString, kernelLink, macBytes, runTag, sh, tapAddresses } from "./_net.ts";
+import { interfaceExists, ipString, runTag, sh } from "./_net.ts";
+import { openTap, type Tap } from "./_tap.ts";
 
 testEal();
 
 const OUR_MAC = Uint8Array.of(0x02, 0x00, 0x5e, 0x10, 0x00, 0x02);
 const BROADCAST = new Uint8Array(6).fill(0xff);
-
-interface Tap extends Disposable {
-  iface: string;
-  port: Port;
-  pool: Mempool;
-  kernelMac: Uint8Array;
-  kernelIp: Uint8Array;
-  ourIp: Uint8Array;
-}
-
-let tapCounter = 0;
-
-/** A started net_tap port whose kernel side has an address; disposing removes the interface. */
-async function openTap(): Promise<Tap> {
-  const n = tapCounter++;
-  const iface = `mdt${runTag()}${n}`;
-  const pool = Mempool.createWithSize(uniqueName("tap"), 2048);
-  const vdev = Vdev.attach(`net_tap_m${runTag()}${n}`, `iface=${iface}`);
-  const port = Port.open(vdev.portId, pool, { promiscuous: true });
-  const cleanup = () => {
-    port.close();
-    vdev.detach();
-    pool[Symbol.dispose]();
-  };
-  try {
-    // No IPv6 link-local address: the kernel would otherwise send router solicitations and MLD.
-    await sh("ip", "link", "set", "dev", iface, "addrgenmode", "none");
-    port.start();
-    const { kernel, ours, prefix } = tapAddresses();
-    await sh("ip", "addr", "add", `${ipString(kernel)}/${prefix}`, "dev", iface);
-    await sh("ip", "link", "set", "dev", iface, "up");
-    const link = await kernelLink(iface);
-    if (link === null) throw new Error(`the kernel has no interface ${iface}`);
-    const kernelMac = macBytes(link.address);
-    return { iface, port, pool, kernelMac, kernelIp: kernel, ourIp: ours, [Symbol.dispose]: cleanup };
-  } catch (e) {
-    cleanup();
-    throw e;
-  }
-}
 
 /** Sends one frame built by `build` into an mbuf of `len` bytes. */
 function sendFrame(tap: Tap, len: number, build: (b: Uint8Array, v: DataView) => void, offload?: number) {
