@@ -5,7 +5,9 @@
  *
  *   deno task demo        (or scripts/run.sh demo on a fresh machine)
  */
+import dgram from "node:dgram";
 import { Eal, EalError, internetChecksum, MbufBatch, Mempool, MempoolError, Port, Vdev } from "../mod.ts";
+import { serveUdpEcho, tapWithStack } from "./udp_echo.ts";
 
 /** Our side's MAC on the tap (locally administered). */
 const OUR_MAC = Uint8Array.of(0x02, 0x00, 0x5e, 0x10, 0x00, 0x02);
@@ -70,6 +72,9 @@ tryIt("a pool used after dispose", () => small.available);
 
 section("Live traffic");
 await liveTraffic(pool);
+
+section("The TCP/IP stack: the kernel pings our interface and talks to a UDP echo server on it");
+await kernelMeetsStack();
 
 section("Done: ports, pools and EAL are freed in reverse order as `using` scopes end");
 
@@ -211,5 +216,46 @@ async function liveTraffic(pool: Mempool): Promise<void> {
   } finally {
     port.close();
     peer?.vdev.detach();
+  }
+}
+
+async function kernelMeetsStack(): Promise<void> {
+  if (Deno.uid() !== 0) {
+    console.log("  needs root (a tap interface); skipped");
+    return;
+  }
+  using pool = Mempool.createWithSize("demo_stack", 4096);
+  using tap = await tapWithStack(pool, "st");
+  console.log(`  our stack is ${tap.ourIp} on port ${tap.iface}'s far side; the kernel is ${tap.kernelIp}`);
+  const stop = new AbortController();
+  const server = serveUdpEcho(tap.stack, 7, stop.signal);
+  try {
+    const ping = await new Deno.Command("ping", {
+      args: ["-c", "4", "-i", "0.2", "-W", "2", tap.ourIp],
+      stdout: "piped",
+      stderr: "piped",
+    }).output().catch((e) => ({
+      success: false,
+      stdout: new TextEncoder().encode(String(e)),
+      stderr: new Uint8Array(),
+    }));
+    for (const line of new TextDecoder().decode(ping.stdout).trim().split("\n")) console.log(`  | ${line}`);
+    const sock = dgram.createSocket("udp4");
+    await new Promise<void>((r) => sock.bind(0, tap.kernelIp, () => r()));
+    const reply = new Promise<string>((resolve) =>
+      sock.once("message", (m) => resolve(new TextDecoder().decode(m)))
+    );
+    sock.send(new TextEncoder().encode("hello, userspace stack"), 7, tap.ourIp);
+    const text = await Promise.race([
+      reply,
+      new Promise<string>((r) => setTimeout(() => r("(no reply)"), 2000)),
+    ]);
+    console.log(`  kernel UDP socket sent "hello, userspace stack" to ${tap.ourIp}:7 and got back "${text}"`);
+    sock.close();
+  } finally {
+    stop.abort();
+    console.log(
+      `  echoed ${await server} datagram(s); interface counters: ${JSON.stringify(tap.stack.stats)}`,
+    );
   }
 }

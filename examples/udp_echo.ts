@@ -1,0 +1,74 @@
+/**
+ * A UDP echo server on the DPDK side: a net_tap port, our poll-driven IPv4 interface on it, and a
+ * socket that sends every datagram back. The kernel side of the tap gets 198.18.X.1/24 (198.18.0.0/15
+ * is reserved for benchmarking, so nothing real answers); the server is 198.18.X.2.
+ *
+ *   deno run --allow-ffi --allow-read --allow-env --allow-run=ip --allow-sys=uid examples/udp_echo.ts [seconds]
+ *
+ * Then, from the same machine: ping 198.18.X.2, or send UDP to 198.18.X.2 port 7.
+ *
+ * @module
+ */
+import { Eal, Interface, Mempool, Port, PortDevice, Vdev } from "../mod.ts";
+
+/** Serves UDP echo on `port` of `iface` until `signal` aborts; polls in a loop. Returns datagrams echoed. */
+export async function serveUdpEcho(iface: Interface, port: number, signal: AbortSignal): Promise<number> {
+  using socket = iface.bindUdp(port);
+  let echoed = 0;
+  while (!signal.aborted) {
+    iface.poll(performance.now());
+    for (let d = socket.recvFrom(); d !== null; d = socket.recvFrom()) {
+      if (socket.sendTo(d.data, d.ip, d.port)) echoed++;
+    }
+    // Yield to the event loop (timers, child processes). A dedicated server would spin instead.
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  return echoed;
+}
+
+async function ip(...args: string[]): Promise<void> {
+  const out = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output();
+  if (!out.success) throw new Error(`ip ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).trim()}`);
+}
+
+/** A started net_tap port with the kernel side at 198.18.X.1/24, and our interface at 198.18.X.2. */
+export async function tapWithStack(pool: Mempool, tag: string) {
+  const iface = `md${tag}${Deno.pid % 100000}`.slice(0, 15);
+  const vdev = Vdev.attach(`net_tap_${tag}${Deno.pid % 100000}`, `iface=${iface}`);
+  const port = Port.open(vdev.portId, pool, { promiscuous: true });
+  try {
+    await ip("link", "set", "dev", iface, "addrgenmode", "none"); // no IPv6 link-local chatter
+    port.start();
+    const x = (Deno.pid % 250) + 1;
+    await ip("addr", "add", `198.18.${x}.1/24`, "dev", iface);
+    await ip("link", "set", "dev", iface, "up");
+    const stack = new Interface(new PortDevice(port, pool), {
+      mac: Uint8Array.of(0x02, 0x00, 0x5e, 0x10, 0x00, 0x02),
+      addresses: [{ ip: ((198 << 24) | (18 << 16) | (x << 8) | 2) >>> 0, prefix: 24 }],
+    });
+    return {
+      iface,
+      stack,
+      kernelIp: `198.18.${x}.1`,
+      ourIp: `198.18.${x}.2`,
+      [Symbol.dispose]() {
+        port.close();
+        vdev.detach();
+      },
+    };
+  } catch (e) {
+    port.close();
+    vdev.detach();
+    throw e;
+  }
+}
+
+if (import.meta.main) {
+  const seconds = Number(Deno.args[0] ?? 30);
+  using _eal = Eal.init(Eal.devOptions());
+  using pool = Mempool.createWithSize("echo_pool", 4096);
+  using tap = await tapWithStack(pool, "echo");
+  console.log(`UDP echo on ${tap.ourIp}:7 for ${seconds} s (kernel side ${tap.iface}, ${tap.kernelIp})`);
+  const n = await serveUdpEcho(tap.stack, 7, AbortSignal.timeout(seconds * 1000));
+  console.log(`echoed ${n} datagrams; interface counters:`, tap.stack.stats);
+}
