@@ -9,7 +9,26 @@
  *
  * @module
  */
-import { Eal, MbufBatch, Mempool, Port, Vdev } from "../mod.ts";
+import {
+  ArpPacket,
+  Eal,
+  emitArp,
+  emitEthernet,
+  emitIpv4,
+  emitUdp,
+  EthernetHeader,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  Interface,
+  IPPROTO_UDP,
+  Ipv4Header,
+  MbufBatch,
+  Mempool,
+  Port,
+  PortDevice,
+  UdpHeader,
+  Vdev,
+} from "../mod.ts";
 
 const json = Deno.args.includes("--json");
 const ROUNDS = 7;
@@ -34,7 +53,10 @@ interface Case {
   iters: number;
   c(iters: number): number;
   deno(iters: number): number;
+  /** Target: the largest acceptable ratio to C. */
   target: number;
+  /** Or an absolute target in ns per op (the ratio column is then informative). */
+  targetNs?: number;
 }
 
 function timeTs(body: (iters: number) => void): (iters: number) => number {
@@ -151,6 +173,73 @@ const cases: Case[] = [
   },
 ];
 
+// UDP echo through the stack: frames from a peer are looped by a net_ring port into an interface
+// whose echo socket sends every datagram back (the replies loop back too and are ignored).
+using ring2 = Vdev.attach("net_ring1");
+using port2 = Port.open(ring2.portId, pool);
+port2.start();
+const PEER_IP = 0xc612c801; // 198.18.200.1
+const OUR_IP = 0xc612c802; // 198.18.200.2
+const PEER_MAC = Uint8Array.of(2, 0, 0, 0, 0, 1);
+const iface = new Interface(new PortDevice(port2, pool), {
+  mac: Uint8Array.of(2, 0, 0, 0, 0, 2),
+  addresses: [{ ip: OUR_IP, prefix: 24 }],
+});
+const echo = iface.bindUdp(7, 256);
+function frameTemplate(kind: "arp" | "udp"): Uint8Array {
+  const eth = new EthernetHeader();
+  eth.dst.set([2, 0, 0, 0, 0, 2]);
+  eth.src.set(PEER_MAC);
+  eth.etherType = kind === "arp" ? ETHERTYPE_ARP : ETHERTYPE_IPV4;
+  if (kind === "arp") {
+    const f = new Uint8Array(42);
+    emitEthernet(f, 0, 14, eth);
+    const a = new ArpPacket();
+    a.senderMac.set(PEER_MAC);
+    a.senderIp = PEER_IP;
+    a.targetIp = OUR_IP;
+    emitArp(f, 14, 42, a);
+    return f;
+  }
+  const f = new Uint8Array(14 + 20 + 8 + 32);
+  emitEthernet(f, 0, 14, eth);
+  const ip = new Ipv4Header();
+  Object.assign(ip, { totalLength: 60, protocol: IPPROTO_UDP, src: PEER_IP, dst: OUR_IP });
+  emitIpv4(f, 14, 34, ip);
+  const udp = new UdpHeader();
+  Object.assign(udp, { srcPort: 9000, dstPort: 7, length: 40 });
+  emitUdp(f, 34, 74, PEER_IP, OUR_IP, udp);
+  return f;
+}
+function inject(template: Uint8Array, count: number): void {
+  pool.allocBulk(txBatch, count, template.length);
+  const c = txBatch.columns();
+  for (let i = 0; i < count; i++) c.bytes.set(template, c.start[i]);
+  port2.txBurst(0, txBatch);
+  if (txBatch.length > 0) pool.freeBulk(txBatch);
+}
+inject(frameTemplate("arp"), 1); // the interface learns the peer
+iface.poll(0);
+const udpFrame = frameTemplate("udp");
+
+cases.push({
+  name: "udp_echo_stack_32",
+  unit: "datagram",
+  opsPerIter: BURST,
+  iters: 5_000,
+  c: (n) => C.mdb_ring_burst(port.id, poolAddr, n, BURST, FRAME, sumOut),
+  deno: timeTs((n) => {
+    for (let r = 0; r < n; r++) {
+      inject(udpFrame, BURST);
+      iface.poll(r);
+      for (let d = echo.recvFrom(); d !== null; d = echo.recvFrom()) echo.sendTo(d.data, d.ip, d.port);
+      iface.poll(r);
+    }
+  }),
+  target: Infinity,
+  targetNs: 100, // ≤ 100 ns per datagram amortised; the C burst baseline stands beside it
+});
+
 const results = [];
 for (const k of cases) {
   // Warm up both sides (caches; and several calls so that V8 compiles the TS body as a whole
@@ -170,7 +259,15 @@ for (const k of cases) {
   const ops = k.iters * k.opsPerIter;
   const c_ns = cBest / ops;
   const deno_ns = dBest / ops;
-  results.push({ case: k.name, c_ns, deno_ns, ratio: deno_ns / c_ns, unit: k.unit, target: k.target });
+  results.push({
+    case: k.name,
+    c_ns,
+    deno_ns,
+    ratio: deno_ns / c_ns,
+    unit: k.unit,
+    target: k.target,
+    targetNs: k.targetNs,
+  });
 }
 pool.freeBulk(walkBatch);
 
@@ -190,11 +287,11 @@ if (json) {
   console.log("| case | per | C ns | Deno ns | ratio | target |");
   console.log("|---|---|---|---|---|---|");
   for (const r of results) {
-    const ok = r.ratio <= r.target ? "met" : "missed";
+    const met = r.targetNs !== undefined ? r.deno_ns <= r.targetNs : r.ratio <= r.target;
+    const target = r.targetNs !== undefined ? `≤ ${r.targetNs} ns` : `≤ ${r.target}×`;
     console.log(
-      `| ${r.case} | ${r.unit} | ${r.c_ns.toFixed(2)} | ${r.deno_ns.toFixed(2)} | ${
-        r.ratio.toFixed(2)
-      }× | ≤ ${r.target}× (${ok}) |`,
+      `| ${r.case} | ${r.unit} | ${r.c_ns.toFixed(2)} | ${r.deno_ns.toFixed(2)} | ${r.ratio.toFixed(2)}× | ` +
+        `${target} (${met ? "met" : "missed"}) |`,
     );
   }
 }
