@@ -52,5 +52,11 @@ export { LoopbackDevice, PortDevice } from "./src/net/phy/device.ts";
 export type { Device, TxSlot } from "./src/net/phy/device.ts";
 export { PcapWriter } from "./src/net/phy/pcap.ts";
 export { Interface, InterfaceError, UdpSocket } from "./src/net/iface/interface.ts";
-export type { Datagram, InterfaceConfig, InterfaceStats, Ipv4Cidr } from "./src/net/iface/interface.ts";
+export type {
+  Datagram,
+  InterfaceConfig,
+  InterfaceStats,
+  Ipv4Cidr,
+  Route,
+} from "./src/net/iface/interface.ts";
 export { BUILD_COMMAND, LibraryLoadError, SHIM_ENV_VAR } from "./src/ffi.ts";

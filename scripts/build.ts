@@ -13,8 +13,17 @@
 const root = new URL("../", import.meta.url);
 const buildDir = new URL("build/", root);
 // iproute2 and ethtool: the tests and the demo set up the kernel side of tap and veth interfaces;
-// iputils-ping: the kernel's own ping is a peer of the network stack.
-const REQUIRED_PACKAGES = ["dpdk", "libdpdk-dev", "pkg-config", "gcc", "iproute2", "ethtool", "iputils-ping"];
+// iputils-ping: the kernel's own ping is a peer of the network stack; tcpdump reads our pcap files.
+const REQUIRED_PACKAGES = [
+  "dpdk",
+  "libdpdk-dev",
+  "pkg-config",
+  "gcc",
+  "iproute2",
+  "ethtool",
+  "iputils-ping",
+  "tcpdump",
+];
 
 async function run(
   cmd: string,
@@ -60,7 +69,8 @@ async function haveToolchain(): Promise<boolean> {
   const ip = await run("ip", ["-V"], { quiet: true });
   const ethtool = await run("ethtool", ["--version"], { quiet: true });
   const ping = await run("ping", ["-V"], { quiet: true });
-  return dpdk.ok && gcc.ok && ip.ok && ethtool.ok && ping.ok;
+  const tcpdump = await run("tcpdump", ["--version"], { quiet: true });
+  return dpdk.ok && gcc.ok && ip.ok && ethtool.ok && ping.ok && tcpdump.ok;
 }
 
 /** Makes sure DPDK's headers, pkg-config file and a C compiler are present. */
@@ -71,7 +81,7 @@ async function ensureDpdk(): Promise<void> {
   } (DPDK 22.11 or later with its pkg-config file, and gcc)`;
   if (Deno.uid() !== 0) {
     fail(
-      `DPDK development files or a tool (gcc, ip, ethtool, ping) are missing and we are not root, so they cannot be installed here.\n` +
+      `DPDK development files or a tool (gcc, ip, ethtool, ping, tcpdump) are missing and we are not root, so they cannot be installed here.\n` +
         `Install ${what}, e.g.:\n  sudo apt-get install -y ${
           REQUIRED_PACKAGES.join(" ")
         }\nthen run this command again.`,
@@ -79,7 +89,7 @@ async function ensureDpdk(): Promise<void> {
   }
   if (!(await isDebianLike()) || !(await run("apt-get", ["--version"], { quiet: true })).ok) {
     fail(
-      `DPDK development files or a tool (gcc, ip, ethtool, ping) are missing and this is not a Debian/Ubuntu system with apt-get.\n` +
+      `DPDK development files or a tool (gcc, ip, ethtool, ping, tcpdump) are missing and this is not a Debian/Ubuntu system with apt-get.\n` +
         `Install ${what} with your system's package manager (check: pkg-config --modversion libdpdk).`,
     );
   }

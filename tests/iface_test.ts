@@ -9,6 +9,7 @@ import {
   ICMP_ECHO_REQUEST,
   IcmpHeader,
   Interface,
+  type InterfaceConfig,
   InterfaceError,
   IPPROTO_ICMP,
   Ipv4Header,
@@ -22,7 +23,7 @@ const B_IP = parseIpv4Address("198.18.9.2");
 const A_MAC = Uint8Array.of(2, 0, 0, 0, 0, 0xa);
 const B_MAC = Uint8Array.of(2, 0, 0, 0, 0, 0xb);
 
-function hosts(options: { arpQueueLimit?: number } = {}) {
+function hosts(options: Partial<InterfaceConfig> = {}) {
   const [da, db] = LoopbackDevice.pair();
   const a = new Interface(da, { mac: A_MAC, addresses: [{ ip: A_IP, prefix: 24 }], ...options });
   const b = new Interface(db, { mac: B_MAC, addresses: [{ ip: B_IP, prefix: 24 }], ...options });
@@ -169,7 +170,42 @@ Deno.test("pcap: every frame sent and received is captured, in order, in a valid
     assert.equal(off, bytes.length, "records tile the file exactly");
     // As A saw them: ARP request out, ARP reply in, the datagram out, ICMP port unreachable in.
     assert.deepEqual(kinds, ["arp1", "arp2", "ip17", "ip1"]);
+    // And a real reader agrees.
+    const out = await new Deno.Command("tcpdump", { args: ["-nr", path], stdout: "piped", stderr: "piped" })
+      .output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.equal(out.success, true, new TextDecoder().decode(out.stderr));
+    assert.match(text, /ARP, Request who-has 198\.18\.9\.2 tell 198\.18\.9\.1/);
+    assert.match(text, /198\.18\.9\.1\.5000 > 198\.18\.9\.2\.9: UDP, length 8/);
+    assert.match(text, /udp port 9 unreachable/);
   } finally {
     await Deno.remove(path);
   }
+});
+
+Deno.test("routing: off-link destinations go to a route's next hop, else the default gateway", () => {
+  const far = parseIpv4Address("203.0.113.5");
+  const routed = parseIpv4Address("192.0.2.7");
+  const cases: [Partial<InterfaceConfig>, number][] = [
+    [{ gateway: B_IP }, far],
+    [{ routes: [{ ip: parseIpv4Address("192.0.2.0"), prefix: 24, via: B_IP }] }, routed],
+  ];
+  for (const [config, dst] of cases) {
+    const { a, b, run } = hosts(config);
+    using s = a.bindUdp(5000);
+    s.sendTo(Uint8Array.of(1, 2, 3), dst, 53);
+    run();
+    assert.deepEqual(a.neighbour(B_IP), B_MAC, "A resolved the next hop, not the destination");
+    assert.equal(a.stats.txDropped, 0);
+    assert.equal(b.stats.rxIgnored, 1, "B got the datagram for another host (it does not forward)");
+  }
+  const { a } = hosts({ routes: [{ ip: parseIpv4Address("192.0.2.0"), prefix: 24, via: B_IP }] });
+  using s = a.bindUdp(5000);
+  s.sendTo(Uint8Array.of(1), far, 53);
+  a.poll(0);
+  assert.equal(a.stats.txDropped, 1, "no route and no gateway: dropped and counted");
+  assert.throws(
+    () => new Interface(LoopbackDevice.pair()[0], { mac: A_MAC, addresses: [{ ip: A_IP, prefix: 33 }] }),
+    InterfaceError,
+  );
 });

@@ -36,13 +36,34 @@ export interface Ipv4Cidr {
   prefix: number;
 }
 
+/** A static route: `ip/prefix` is reached through the neighbour `via` (all u32). */
+export interface Route {
+  /** Destination network. */
+  ip: number;
+  /** Prefix length, 0–32. */
+  prefix: number;
+  /** Next hop, on one of our subnets. */
+  via: number;
+}
+
+function maskOf(prefix: number): number {
+  return prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0;
+}
+
+function inNet(ip: number, net: number, prefix: number): boolean {
+  const m = maskOf(prefix);
+  return ((ip & m) >>> 0) === ((net & m) >>> 0);
+}
+
 /** Configuration of an {@linkcode Interface}. */
 export interface InterfaceConfig {
   /** Our MAC address. */
   mac: Uint8Array;
   /** Our addresses and their subnets. */
   addresses: Ipv4Cidr[];
-  /** Next hop for destinations outside our subnets (u32), if any. */
+  /** Static routes: destinations in `ip/prefix` go through `via` (longest prefix wins). */
+  routes?: readonly Route[];
+  /** Next hop for destinations outside our subnets and routes (u32), if any. */
   gateway?: number;
   /** How long a learned neighbour stays valid, ms (default 60 000). */
   arpExpiryMs?: number;
@@ -182,7 +203,14 @@ interface Neighbour {
 
 interface Pending {
   lastRequest: number;
-  queue: { protocol: number; build: (b: Uint8Array, o: number, src: number) => void; length: number }[];
+  /** Packets waiting for this neighbour, with their own final destination and source. */
+  queue: {
+    dst: number;
+    src: number;
+    protocol: number;
+    length: number;
+    build: (b: Uint8Array, o: number, src: number) => void;
+  }[];
 }
 
 const BROADCAST = new Uint8Array(6).fill(0xff);
@@ -207,6 +235,7 @@ export class Interface {
   };
   #addresses: Ipv4Cidr[];
   #gateway: number | undefined;
+  #routes: Route[];
   #expiry: number;
   #interval: number;
   #queueLimit: number;
@@ -242,6 +271,14 @@ export class Interface {
     this.mac = config.mac.slice();
     this.#addresses = config.addresses.map((a) => ({ ip: a.ip >>> 0, prefix: a.prefix }));
     this.#gateway = config.gateway === undefined ? undefined : config.gateway >>> 0;
+    for (const r of config.routes ?? []) {
+      if (!((r.prefix >>> 0) === r.prefix && r.prefix <= 32)) {
+        throw new InterfaceError("InvalidArgument", `route prefix ${r.prefix} out of range`);
+      }
+    }
+    // Longest prefix first, so the first match wins.
+    this.#routes = (config.routes ?? []).map((r) => ({ ip: r.ip >>> 0, prefix: r.prefix, via: r.via >>> 0 }))
+      .sort((a, b) => b.prefix - a.prefix);
     this.#expiry = config.arpExpiryMs ?? 60_000;
     this.#interval = config.arpRequestIntervalMs ?? 1_000;
     this.#queueLimit = config.arpQueueLimit ?? 16;
@@ -311,11 +348,15 @@ export class Interface {
   }
 
   #onLink(ip: number): Ipv4Cidr | undefined {
-    for (const a of this.#addresses) {
-      const mask = a.prefix === 0 ? 0 : (~0 << (32 - a.prefix)) >>> 0;
-      if (((ip ^ a.ip) & mask) >>> 0 === 0) return a;
-    }
+    for (const a of this.#addresses) if (inNet(ip, a.ip, a.prefix)) return a;
     return undefined;
+  }
+
+  /** The neighbour that `dst` is reached through: itself on-link, else a route's, else the gateway. */
+  #nextHop(dst: number): number | undefined {
+    if (this.#onLink(dst) !== undefined) return dst;
+    for (const r of this.#routes) if (inNet(dst, r.ip, r.prefix)) return r.via;
+    return this.#gateway;
   }
 
   #receive(b: Uint8Array, start: number, length: number): void {
@@ -360,7 +401,7 @@ export class Interface {
     const p = this.#pending.get(ip);
     if (p !== undefined) {
       this.#pending.delete(ip);
-      for (const q of p.queue) this.#sendIp(ip, q.protocol, q.length, q.build);
+      for (const q of p.queue) this.#sendIp(q.dst, q.protocol, q.length, q.build, q.src);
     }
   }
 
@@ -430,13 +471,12 @@ export class Interface {
     build: (b: Uint8Array, o: number, src: number) => void,
     src?: number,
   ): void {
-    const link = this.#onLink(dst);
-    const hop = link !== undefined ? dst : this.#gateway;
+    const hop = this.#nextHop(dst);
     if (hop === undefined) {
       this.stats.txDropped++;
       return;
     }
-    const source = src ?? (link ?? this.#addresses[0]).ip;
+    const source = src ?? (this.#onLink(hop) ?? this.#addresses[0]).ip;
     const n = this.#neighbours.get(hop);
     if (n === undefined || n.expires <= this.#now) {
       let p = this.#pending.get(hop);
@@ -446,7 +486,7 @@ export class Interface {
         this.#sendArp(ARP_REQUEST, BROADCAST, hop, new Uint8Array(6));
       }
       if (p.queue.length >= this.#queueLimit) this.stats.txDropped++;
-      else p.queue.push({ protocol, build: (b, o) => build(b, o, source), length });
+      else p.queue.push({ dst, src: source, protocol, length, build });
       return;
     }
     const slot = this.device.txSlot(14 + 20 + length);
