@@ -14,11 +14,12 @@ import { Eal, Interface, Mempool, Port, PortDevice, Vdev } from "../mod.ts";
 /** Serves UDP echo on `port` of `iface` until `signal` aborts; polls in a loop. Returns datagrams echoed. */
 export async function serveUdpEcho(iface: Interface, port: number, signal: AbortSignal): Promise<number> {
   using socket = iface.bindUdp(port);
+  const buf = new Uint8Array(iface.device.mtu);
   let echoed = 0;
   while (!signal.aborted) {
     iface.poll(performance.now());
-    for (let d = socket.recvFrom(); d !== null; d = socket.recvFrom()) {
-      if (socket.sendTo(d.data, d.ip, d.port)) echoed++;
+    for (let n = socket.recvInto(buf); n >= 0; n = socket.recvInto(buf)) {
+      if (socket.sendTo(buf.subarray(0, n), socket.lastIp, socket.lastPort)) echoed++;
     }
     // Yield to the event loop (timers, child processes). A dedicated server would spin instead.
     await new Promise((r) => setTimeout(r, 0));

@@ -119,6 +119,56 @@ export class InterfaceError extends Error {
   }
 }
 
+/**
+ * Copies `len` bytes from `src[so ..]` to `dst[at ..]`. Short copies run as a plain loop: the
+ * `set` builtin and the `subarray` view it needs cost more than the copy itself below ~64 bytes.
+ */
+function copyBytes(dst: Uint8Array, at: number, src: Uint8Array, so: number, len: number): void {
+  if (len < 64) {
+    for (let i = 0; i < len; i++) dst[at + i] = src[so + i];
+  } else {
+    dst.set(src.subarray(so, so + len), at);
+  }
+}
+
+/**
+ * A fixed ring of datagram slots in one buffer: copying a payload in or out allocates nothing, so
+ * the per-datagram cost stays independent of the garbage collector.
+ */
+class SlotRing {
+  readonly bytes: Uint8Array;
+  readonly len: Uint16Array;
+  readonly ip: Uint32Array;
+  readonly port: Uint16Array;
+  head = 0;
+  count = 0;
+  constructor(readonly capacity: number, readonly slotSize: number) {
+    this.bytes = new Uint8Array(capacity * slotSize);
+    this.len = new Uint16Array(capacity);
+    this.ip = new Uint32Array(capacity);
+    this.port = new Uint16Array(capacity);
+  }
+  /** Copies `src[off .. off+len)` in; false when full. */
+  push(src: Uint8Array, off: number, len: number, ip: number, port: number): boolean {
+    if (this.count === this.capacity) return false;
+    const slot = (this.head + this.count) % this.capacity;
+    copyBytes(this.bytes, slot * this.slotSize, src, off, len);
+    this.len[slot] = len;
+    this.ip[slot] = ip;
+    this.port[slot] = port;
+    this.count++;
+    return true;
+  }
+  /** Index of the oldest slot (check `count` first). */
+  get first(): number {
+    return this.head;
+  }
+  shift(): void {
+    this.head = (this.head + 1) % this.capacity;
+    this.count--;
+  }
+}
+
 /** A UDP socket bound on an {@linkcode Interface}. Queues are bounded: overflow drops and counts. */
 export class UdpSocket implements Disposable {
   /** The local port. */
@@ -127,9 +177,12 @@ export class UdpSocket implements Disposable {
   rxDropped = 0;
   /** Datagrams dropped because the send queue was full. */
   txDropped = 0;
-  #rx: Datagram[] = [];
-  #tx: Datagram[] = [];
-  #capacity: number;
+  /** Sender address of the datagram the last {@linkcode UdpSocket.recvInto} returned. */
+  lastIp = 0;
+  /** Sender port of the datagram the last {@linkcode UdpSocket.recvInto} returned. */
+  lastPort = 0;
+  #rx: SlotRing;
+  #tx: SlotRing;
   #iface: Interface;
   #closed = false;
 
@@ -137,37 +190,63 @@ export class UdpSocket implements Disposable {
   constructor(iface: Interface, port: number, capacity: number) {
     this.#iface = iface;
     this.port = port;
-    this.#capacity = capacity;
+    const slot = Math.max(0, iface.device.mtu - 28);
+    this.#rx = new SlotRing(capacity, slot);
+    this.#tx = new SlotRing(capacity, slot);
   }
 
-  /** Queues `data` for `ip:port`; it leaves at the next poll. False when the send queue is full. */
+  /** Queues a copy of `data` for `ip:port`; it leaves at the next poll. False when the send queue is full. */
   sendTo(data: Uint8Array, ip: number, port: number): boolean {
     if (this.#closed) throw new InterfaceError("InvalidArgument", `UDP socket ${this.port} is closed`);
     if (!((port >>> 0) === port && port > 0 && port <= 0xffff)) {
       throw new InterfaceError("InvalidArgument", `UDP destination port ${port} out of range`);
     }
-    if (data.length > this.#iface.device.mtu - 28) {
+    if (data.length > this.#tx.slotSize) {
       throw new InterfaceError(
         "TooLarge",
         `UDP payload ${data.length} exceeds MTU ${this.#iface.device.mtu} - 28`,
       );
     }
-    if (this.#tx.length >= this.#capacity) {
-      this.txDropped++;
-      return false;
-    }
-    this.#tx.push({ data: data.slice(), ip: ip >>> 0, port });
-    return true;
+    if (this.#tx.push(data, 0, data.length, ip >>> 0, port)) return true;
+    this.txDropped++;
+    return false;
   }
 
-  /** The oldest received datagram, or null. */
+  /** The oldest received datagram as a copy, or null. (See {@linkcode UdpSocket.recvInto} for no allocation.) */
   recvFrom(): Datagram | null {
-    return this.#rx.shift() ?? null;
+    const r = this.#rx;
+    if (r.count === 0) return null;
+    const i = r.first;
+    const o = i * r.slotSize;
+    const d = { data: r.bytes.slice(o, o + r.len[i]), ip: r.ip[i], port: r.port[i] };
+    r.shift();
+    return d;
+  }
+
+  /**
+   * Copies the oldest received datagram into `out` and returns its length (sender in
+   * {@linkcode UdpSocket.lastIp} / {@linkcode UdpSocket.lastPort}), or -1 when none is waiting.
+   * @throws {InterfaceError} `TooLarge` when `out` is too small (the datagram stays queued).
+   */
+  recvInto(out: Uint8Array): number {
+    const r = this.#rx;
+    if (r.count === 0) return -1;
+    const i = r.first;
+    const len = r.len[i];
+    if (out.length < len) {
+      throw new InterfaceError("TooLarge", `recvInto: ${len} bytes do not fit in ${out.length}`);
+    }
+    const o = i * r.slotSize;
+    copyBytes(out, 0, r.bytes, o, len);
+    this.lastIp = r.ip[i];
+    this.lastPort = r.port[i];
+    r.shift();
+    return len;
   }
 
   /** Datagrams waiting to be read. */
   get queued(): number {
-    return this.#rx.length;
+    return this.#rx.count;
   }
 
   /** Unbinds the port. Idempotent. */
@@ -182,17 +261,14 @@ export class UdpSocket implements Disposable {
     this.close();
   }
 
-  /** @internal */
-  deliver(d: Datagram): void {
-    if (this.#rx.length >= this.#capacity) this.rxDropped++;
-    else this.#rx.push(d);
+  /** @internal Copies a received payload in; counts a drop when full. */
+  deliver(b: Uint8Array, off: number, len: number, ip: number, port: number): void {
+    if (!this.#rx.push(b, off, len, ip, port)) this.rxDropped++;
   }
 
-  /** @internal */
-  takeOutgoing(): Datagram[] {
-    const out = this.#tx;
-    this.#tx = [];
-    return out;
+  /** @internal The send queue. */
+  get outgoing(): SlotRing {
+    return this.#tx;
   }
 }
 
@@ -251,6 +327,8 @@ export class Interface {
   #ip = new Ipv4Header();
   #icmp = new IcmpHeader();
   #udp = new UdpHeader();
+  #txUdp = new UdpHeader();
+  #txIp = new Ipv4Header();
   #onFrame = (b: Uint8Array, s: number, l: number) => this.#receive(b, s, l);
 
   /** An interface on `device` with `config`. */
@@ -320,15 +398,26 @@ export class Interface {
     this.#now = now;
     let work = this.device.receive(this.#onFrame) > 0;
     for (const s of this.#sockets.values()) {
-      for (const d of s.takeOutgoing()) {
+      const q = s.outgoing;
+      while (q.count > 0) {
         work = true;
-        this.#sendIp(d.ip, IPPROTO_UDP, UDP_HEADER_LENGTH + d.data.length, (b, o, src) => {
-          b.set(d.data, o + UDP_HEADER_LENGTH);
-          this.#udp.srcPort = s.port;
-          this.#udp.dstPort = d.port;
-          this.#udp.length = UDP_HEADER_LENGTH + d.data.length;
-          emitUdp(b, o, o + this.#udp.length, src, d.ip, this.#udp);
+        const i = q.first;
+        const len = q.len[i];
+        const dst = q.ip[i];
+        const dstPort = q.port[i];
+        // A datagram that must wait for ARP outlives its ring slot: only then is it copied.
+        const resolved = this.#resolved(dst);
+        const from = resolved ? q.bytes : q.bytes.slice(i * q.slotSize, i * q.slotSize + len);
+        const at = resolved ? i * q.slotSize : 0;
+        this.#sendIp(dst, IPPROTO_UDP, UDP_HEADER_LENGTH + len, (b, o, src) => {
+          copyBytes(b, o + UDP_HEADER_LENGTH, from, at, len);
+          const h = this.#txUdp;
+          h.srcPort = s.port;
+          h.dstPort = dstPort;
+          h.length = UDP_HEADER_LENGTH + len;
+          emitUdp(b, o, o + h.length, src, dst, h);
         });
+        q.shift();
       }
     }
     for (const [ip, p] of this.#pending) {
@@ -350,6 +439,14 @@ export class Interface {
   #onLink(ip: number): Ipv4Cidr | undefined {
     for (const a of this.#addresses) if (inNet(ip, a.ip, a.prefix)) return a;
     return undefined;
+  }
+
+  /** True when `dst` can be sent to now (its next hop's MAC is known and fresh). */
+  #resolved(dst: number): boolean {
+    const hop = this.#nextHop(dst);
+    if (hop === undefined) return true; // dropped at once, nothing waits
+    const n = this.#neighbours.get(hop);
+    return n !== undefined && n.expires > this.#now;
   }
 
   /** The neighbour that `dst` is reached through: itself on-link, else a route's, else the gateway. */
@@ -445,7 +542,7 @@ export class Interface {
     const data = parseUdp(b, off, end, ip.src, ip.dst, h);
     const s = this.#sockets.get(h.dstPort);
     if (s !== undefined) {
-      s.deliver({ data: b.slice(data, off + h.length), ip: ip.src, port: h.srcPort });
+      s.deliver(b, data, off + h.length - data, ip.src, h.srcPort);
       return;
     }
     this.stats.udpNoSocket++;
@@ -501,7 +598,7 @@ export class Interface {
     eth.vlanId = -1;
     eth.etherType = ETHERTYPE_IPV4;
     const l3 = emitEthernet(b, slot.start, slot.start + 14, eth);
-    const ip = new Ipv4Header();
+    const ip = this.#txIp;
     ip.totalLength = 20 + length;
     ip.id = this.#ipId = (this.#ipId + 1) & 0xffff;
     ip.protocol = protocol;
