@@ -41,6 +41,8 @@ export class PortDevice implements Device {
   #queue: number;
   #rx: MbufBatch;
   #tx: MbufBatch;
+  /** Drops of flushes made inside txSlot, reported by the next flush(). */
+  #carriedDrops = 0;
 
   /** Wraps `port` (started, or started later), queue `queue`, with tx mbufs from `pool`. */
   constructor(port: Port, pool: Mempool, options: { queue?: number; burst?: number; mtu?: number } = {}) {
@@ -69,13 +71,19 @@ export class PortDevice implements Device {
 
   txSlot(length: number): TxSlot | null {
     const tx = this.#tx;
-    if (tx.free === 0 && this.flush() > 0 && tx.free === 0) return null;
+    if (tx.free === 0) this.#carriedDrops += this.#send(); // the batch is full: send what it holds
     if (!this.#pool.allocBulk(tx, 1, length)) return null;
     const p = tx.at(tx.length - 1);
     return { bytes: p.bytes, start: p.start };
   }
 
   flush(): number {
+    const dropped = this.#carriedDrops + this.#send();
+    this.#carriedDrops = 0;
+    return dropped;
+  }
+
+  #send(): number {
     const tx = this.#tx;
     if (tx.length === 0) return 0;
     this.port.txBurst(this.#queue, tx);
