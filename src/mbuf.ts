@@ -824,7 +824,9 @@ export class MbufBatch {
    */
   append(i: number, n: number): number {
     checkLength("append", n);
-    const p = ffiAppend(this.#check(i), n);
+    const a = this.#check(i);
+    this.#assertPoolsLive("append"); // DPDK writes into the mbuf: never into a freed pool
+    const p = ffiAppend(a, n);
     if (p === 0) return -1;
     const o = this.#header(i);
     this.#dlen[i] = hit.u16[(o + O_DATA_LEN) >> 1]; // the first segment's, as the column holds
@@ -868,7 +870,9 @@ export class MbufBatch {
         `l4Protocol must be 0 (none), 6 (TCP) or 17 (UDP), got ${l4Protocol}`,
       );
     }
-    return sym.mdp_mbuf_tx_cksum_ipv4(this.#check(i), l2Len, l3Len, l4Protocol) === 0;
+    const a = this.#check(i);
+    this.#assertPoolsLive("requestTxChecksum");
+    return sym.mdp_mbuf_tx_cksum_ipv4(a, l2Len, l3Len, l4Protocol) === 0;
   }
 
   /** Moves `m` into the batch (`m` is unusable afterwards). */

@@ -259,6 +259,10 @@ Deno.test("use after free, double free and use after the pool is gone are typed 
   expectKind(() => live.free(), "PoolDisposed");
   assert.equal(view.length, 0, "a stale view is detached, not a window on freed memory");
   expectKind(() => batch.dataLen(0), "NotMapped");
+  expectKind(() => batch.at(0), "NotMapped");
+  expectKind(() => batch.append(0, 1), "PoolDisposed");
+  expectKind(() => batch.requestTxChecksum(0, 14, 20, 17), "PoolDisposed");
+  expectKind(() => batch.setDataLen(0, 1), "NotMapped");
   assert.equal(thrown(() => pool.freeBulk(batch), MempoolError).kind, "Disposed");
   live[Symbol.dispose](); // harmless: nothing to free any more
 });
