@@ -117,8 +117,6 @@ interface Target {
   out: string;
   /** Source files under csrc/. */
   sources: string[];
-  /** A shared library, or an executable. */
-  kind: "shared" | "executable";
   /** Extra linker arguments after DPDK's libraries. */
   extraLibs: string[];
 }
@@ -127,7 +125,6 @@ const TARGETS: Target[] = [
   {
     out: "libmelin_dpdk.so",
     sources: ["melin_dpdk.c"],
-    kind: "shared",
     // pkg-config's --libs starts with -Wl,--as-needed, which drops libraries the shim does not
     // reference by symbol. Two kinds must stay: the libraries whose exports TypeScript calls
     // through the shim's handle (src/ffi.ts), and the mempool ring driver, without which every
@@ -142,7 +139,6 @@ const TARGETS: Target[] = [
     // C baselines for `deno task bench`, loaded into the benchmark process beside the shim.
     out: "libmelin_bench.so",
     sources: ["bench.c"],
-    kind: "shared",
     extraLibs: ["-Wl,--no-as-needed", "-lrte_ethdev", "-lrte_mbuf", "-Wl,--as-needed"],
   },
 ];
@@ -157,14 +153,15 @@ async function buildTarget(t: Target, cflags: string[], libs: string[]): Promise
     "-Wextra",
     "-Werror",
     "-fvisibility=hidden",
-    ...(t.kind === "shared" ? ["-fPIC", "-shared"] : []),
+    "-fPIC",
+    "-shared",
     ...cflags,
     ...srcs,
     "-o",
     out,
     // The shim keeps process-wide state (EAL lifecycle); `deno test` unloads a library when a
     // test file ends, so the library must never be unloaded.
-    ...(t.kind === "shared" ? ["-Wl,-z,nodelete"] : []),
+    "-Wl,-z,nodelete",
     ...libs,
     ...t.extraLibs,
     "-lpthread",
