@@ -593,8 +593,10 @@ export class Interface {
     }
     const b = slot.bytes;
     const eth = this.#eth;
-    eth.dst.set(n.mac);
-    eth.src.set(this.mac);
+    for (let i = 0; i < 6; i++) {
+      eth.dst[i] = n.mac[i];
+      eth.src[i] = this.mac[i];
+    }
     eth.vlanId = -1;
     eth.etherType = ETHERTYPE_IPV4;
     const l3 = emitEthernet(b, slot.start, slot.start + 14, eth);

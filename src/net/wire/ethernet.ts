@@ -65,8 +65,13 @@ export function emitEthernet(b: Uint8Array, off: number, end: number, h: Etherne
       `Ethernet emit: VLAN id ${h.vlanId} / priority ${h.vlanPriority} out of range`,
     );
   }
-  b.set(h.dst, off);
-  b.set(h.src, off + 6);
+  // Six-byte copies as loops: the set() builtin costs more than the copy at this size.
+  const dst = h.dst;
+  const src = h.src;
+  for (let i = 0; i < 6; i++) {
+    b[off + i] = dst[i];
+    b[off + 6 + i] = src[i];
+  }
   if (h.vlanId >= 0) {
     put16(b, off + 12, ETHERTYPE_VLAN);
     put16(b, off + 14, (h.vlanPriority << 13) | h.vlanId);
