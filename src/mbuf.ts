@@ -15,7 +15,6 @@
  * @module
  */
 import { dpdk, type Symbols } from "./ffi.ts";
-import { EAL_STATE_RUNNING, ealStateWord } from "./eal.ts";
 
 /**
  * What went wrong with an mbuf or batch:
@@ -115,8 +114,6 @@ let ffiBatchFree: Symbols["mdp_batch_free"];
 let ffiBatchRx: Symbols["mdp_batch_rx"];
 let ffiBatchTx: Symbols["mdp_batch_tx"];
 let ffiDescribe: Symbols["mdp_batch_describe"];
-/** The shared EAL state word, held directly (see ealStateWord). */
-let eal: Int32Array;
 // Byte offsets in struct rte_mbuf (filled from the shim by loadLayout).
 let O_BUF_ADDR = -1;
 let O_DATA_OFF = 0;
@@ -139,7 +136,6 @@ function loadLayout(): void {
   ffiBatchRx = sym.mdp_batch_rx;
   ffiBatchTx = sym.mdp_batch_tx;
   ffiDescribe = sym.mdp_batch_describe;
-  eal = ealStateWord();
   const l = new Int32Array(12);
   sym.mdp_mbuf_layout(l);
   [O_BUF_ADDR, O_DATA_OFF, O_REFCNT, O_NB_SEGS, O_PORT, O_PKT_LEN, O_DATA_LEN, O_BUF_LEN] = l;
@@ -295,7 +291,7 @@ export let batchDrop: (b: MbufBatch, count: number) => void;
 /** Throws unless every pool of the batch's mbufs is live. */
 export let batchAssertPoolsLive: (b: MbufBatch, what: string) => void;
 /** Bulk-allocates `count` mbufs of `dataLen` bytes into the batch (one FFI call). */
-let batchAllocBulk: (
+export let batchAllocBulk: (
   b: MbufBatch,
   poolAddr: number,
   pool: MbufPool,
@@ -911,21 +907,9 @@ function poolGone(what: string, pool: MbufPool): MbufError {
   );
 }
 
-/** Fills `count` batch slots from the pool at `poolAddr` in one call; false when it has too few. @internal */
-export function allocBulkInto(
-  batch: MbufBatch,
-  poolAddr: number,
-  pool: MbufPool,
-  count: number,
-  dataLen: number,
-): boolean {
-  return batchAllocBulk(batch, poolAddr, pool, count, dataLen);
-}
-
 /** Frees every mbuf of the batch in one call. @internal */
 export function freeBulkFrom(batch: MbufBatch): void {
-  batchAssertPoolsLive(batch, "freeBulk");
-  if (eal[0] !== EAL_STATE_RUNNING) throw new MbufError("PoolDisposed", "freeBulk: EAL was cleaned up");
+  batchAssertPoolsLive(batch, "freeBulk"); // the caller (Mempool.freeBulk) has checked EAL
   batchFree(batch);
   batchDrop(batch, batch.length);
 }

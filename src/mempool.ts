@@ -14,8 +14,8 @@ import {
   trackResource,
 } from "./eal.ts";
 import {
-  allocBulkInto,
   allocOne,
+  batchAllocBulk,
   freeBulkFrom,
   mapPoolMemory,
   type Mbuf,
@@ -477,7 +477,7 @@ export class Mempool implements Disposable {
           `got ${dataLen}`,
       );
     }
-    return allocBulkInto(batch, a, this, count, dataLen);
+    return batchAllocBulk(batch, a, this, count, dataLen);
   }
 
   /**

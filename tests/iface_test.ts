@@ -209,3 +209,18 @@ Deno.test("routing: off-link destinations go to a route's next hop, else the def
     InterfaceError,
   );
 });
+
+Deno.test("a datagram waiting for ARP keeps its bytes when its socket slot is reused", () => {
+  const { a, b } = hosts();
+  using sa = a.bindUdp(5000, 1); // one slot: the second sendTo reuses it
+  using sb = b.bindUdp(6000);
+  assert.equal(sa.sendTo(Uint8Array.of(1, 1, 1), B_IP, 6000), true);
+  a.poll(0); // B's MAC is unknown: the datagram waits for ARP, its slot is free again
+  assert.equal(sa.sendTo(Uint8Array.of(2, 2, 2), B_IP, 6000), true);
+  for (let t = 1; t < 8; t++) {
+    b.poll(t);
+    a.poll(t);
+  }
+  assert.deepEqual(sb.recvFrom()?.data, Uint8Array.of(1, 1, 1), "the queued datagram is intact");
+  assert.deepEqual(sb.recvFrom()?.data, Uint8Array.of(2, 2, 2));
+});

@@ -5,26 +5,37 @@
  *
  * @module
  */
-import { ARP_LENGTH, ARP_REPLY, ARP_REQUEST, ArpPacket, emitArp, parseArp } from "../wire/arp.ts";
-import { WireError } from "../wire/error.ts";
 import {
+  ARP_LENGTH,
+  ARP_REPLY,
+  ARP_REQUEST,
+  ArpPacket,
+  emitArp,
   emitEthernet,
+  emitIcmp,
+  emitIpv4,
+  emitUdp,
   EthernetHeader,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
-  parseEthernet,
-} from "../wire/ethernet.ts";
-import {
-  emitIcmp,
   ICMP_DEST_UNREACHABLE,
   ICMP_ECHO_REPLY,
   ICMP_ECHO_REQUEST,
   ICMP_PORT_UNREACHABLE,
   IcmpHeader,
+  IPPROTO_ICMP,
+  IPPROTO_UDP,
+  Ipv4Header,
+  ipv4ToString,
+  parseArp,
+  parseEthernet,
   parseIcmp,
-} from "../wire/icmp.ts";
-import { emitIpv4, IPPROTO_ICMP, IPPROTO_UDP, Ipv4Header, ipv4ToString, parseIpv4 } from "../wire/ipv4.ts";
-import { emitUdp, parseUdp, UDP_HEADER_LENGTH, UdpHeader } from "../wire/udp.ts";
+  parseIpv4,
+  parseUdp,
+  UDP_HEADER_LENGTH,
+  UdpHeader,
+  WireError,
+} from "../wire/mod.ts";
 import type { Device } from "../phy/device.ts";
 import type { PcapWriter } from "../phy/pcap.ts";
 
@@ -279,14 +290,11 @@ interface Neighbour {
 
 interface Pending {
   lastRequest: number;
-  /** Packets waiting for this neighbour, with their own final destination and source. */
-  queue: {
-    dst: number;
-    src: number;
-    protocol: number;
-    length: number;
-    build: (b: Uint8Array, o: number, src: number) => void;
-  }[];
+  /**
+   * Packets waiting for this neighbour: their final destination and source, and the IP payload
+   * rendered when queued (so it owns its bytes, whatever the caller's buffer holds later).
+   */
+  queue: { dst: number; src: number; protocol: number; segment: Uint8Array }[];
 }
 
 const BROADCAST = new Uint8Array(6).fill(0xff);
@@ -405,12 +413,9 @@ export class Interface {
         const len = q.len[i];
         const dst = q.ip[i];
         const dstPort = q.port[i];
-        // A datagram that must wait for ARP outlives its ring slot: only then is it copied.
-        const resolved = this.#resolved(dst);
-        const from = resolved ? q.bytes : q.bytes.slice(i * q.slotSize, i * q.slotSize + len);
-        const at = resolved ? i * q.slotSize : 0;
+        const at = i * q.slotSize;
         this.#sendIp(dst, IPPROTO_UDP, UDP_HEADER_LENGTH + len, (b, o, src) => {
-          copyBytes(b, o + UDP_HEADER_LENGTH, from, at, len);
+          copyBytes(b, o + UDP_HEADER_LENGTH, q.bytes, at, len);
           const h = this.#txUdp;
           h.srcPort = s.port;
           h.dstPort = dstPort;
@@ -439,14 +444,6 @@ export class Interface {
   #onLink(ip: number): Ipv4Cidr | undefined {
     for (const a of this.#addresses) if (inNet(ip, a.ip, a.prefix)) return a;
     return undefined;
-  }
-
-  /** True when `dst` can be sent to now (its next hop's MAC is known and fresh). */
-  #resolved(dst: number): boolean {
-    const hop = this.#nextHop(dst);
-    if (hop === undefined) return true; // dropped at once, nothing waits
-    const n = this.#neighbours.get(hop);
-    return n !== undefined && n.expires > this.#now;
   }
 
   /** The neighbour that `dst` is reached through: itself on-link, else a route's, else the gateway. */
@@ -498,7 +495,9 @@ export class Interface {
     const p = this.#pending.get(ip);
     if (p !== undefined) {
       this.#pending.delete(ip);
-      for (const q of p.queue) this.#sendIp(q.dst, q.protocol, q.length, q.build, q.src);
+      for (const q of p.queue) {
+        this.#sendIp(q.dst, q.protocol, q.segment.length, (b, o) => b.set(q.segment, o), q.src);
+      }
     }
   }
 
@@ -582,8 +581,13 @@ export class Interface {
         this.#pending.set(hop, p);
         this.#sendArp(ARP_REQUEST, BROADCAST, hop, new Uint8Array(6));
       }
-      if (p.queue.length >= this.#queueLimit) this.stats.txDropped++;
-      else p.queue.push({ dst, src: source, protocol, length, build });
+      if (p.queue.length >= this.#queueLimit) {
+        this.stats.txDropped++;
+      } else {
+        const segment = new Uint8Array(length);
+        build(segment, 0, source);
+        p.queue.push({ dst, src: source, protocol, segment });
+      }
       return;
     }
     const slot = this.device.txSlot(14 + 20 + length);
