@@ -27,6 +27,7 @@
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
 #include <rte_mempool.h>
 #include <rte_ip.h>
 #include <rte_tcp.h>
@@ -172,6 +173,50 @@ MDP_EXPORT uint32_t mdp_const_max_numa_nodes(void) { return RTE_MAX_NUMA_NODES; 
 MDP_EXPORT int32_t mdp_const_e_rte_no_config(void) { return E_RTE_NO_CONFIG; }
 
 /* ---- Mempool --------------------------------------------------------- */
+
+/* rte_pktmbuf_pool_create with mempool `flags` (RTE_MEMPOOL_F_*), which that
+ * function does not take: the same steps as DPDK's rte_pktmbuf_pool_create_by_ops
+ * with the platform's best ops. The flag that matters is
+ * RTE_MEMPOOL_F_NO_IOVA_CONTIG: without hugepages DPDK otherwise keeps every
+ * object inside one 4 KiB page, i.e. one mbuf per page, which wastes ~40% of
+ * the memory and puts every mbuf header at the same page offset (all in the
+ * same few L1 cache sets). The caller decides when it is safe (IOVA as VA).
+ * Returns NULL with rte_errno set on failure. */
+MDP_EXPORT struct rte_mempool *mdp_pktmbuf_pool_create(const char *name, uint32_t n, uint32_t cache_size,
+						       uint16_t priv_size, uint16_t data_room_size,
+						       int32_t socket_id, uint32_t flags)
+{
+	if (RTE_ALIGN(priv_size, RTE_MBUF_PRIV_ALIGN) != priv_size) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	struct rte_pktmbuf_pool_private priv = {
+		.mbuf_data_room_size = data_room_size,
+		.mbuf_priv_size = priv_size,
+	};
+	unsigned elt_size = sizeof(struct rte_mbuf) + (unsigned)priv_size + (unsigned)data_room_size;
+	struct rte_mempool *mp = rte_mempool_create_empty(name, n, elt_size, cache_size, sizeof(priv),
+							  socket_id, flags);
+	if (mp == NULL)
+		return NULL;
+	int ret = rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), NULL);
+	if (ret != 0) {
+		rte_mempool_free(mp);
+		rte_errno = -ret;
+		return NULL;
+	}
+	rte_pktmbuf_pool_init(mp, &priv);
+	ret = rte_mempool_populate_default(mp);
+	if (ret < 0) {
+		rte_mempool_free(mp);
+		rte_errno = -ret;
+		return NULL;
+	}
+	rte_mempool_obj_iter(mp, rte_pktmbuf_init, NULL);
+	return mp;
+}
+
+MDP_EXPORT uint32_t mdp_const_mempool_f_no_iova_contig(void) { return RTE_MEMPOOL_F_NO_IOVA_CONTIG; }
 
 /* Fields of struct rte_mempool and the pktmbuf private area, which are only
  * reachable through the struct layout or inline functions. Fills out[0..5]:
@@ -525,4 +570,20 @@ MDP_EXPORT uint32_t mdp_batch_rx(uint16_t port, uint16_t queue, double batch, ui
 MDP_EXPORT uint32_t mdp_batch_tx(uint16_t port, uint16_t queue, double batch, uint32_t n)
 {
 	return rte_eth_tx_burst(port, queue, (struct rte_mbuf **)(uintptr_t)batch, (uint16_t)n);
+}
+
+/* Sets data_len and pkt_len of entries [0, n) from the dlen column, then
+ * rte_eth_tx_burst of them: for a sender that filled single-segment mbufs and
+ * wrote their lengths into the column (one store each from TypeScript instead
+ * of a header update). Chained mbufs keep their lengths. The caller checks
+ * that each length fits its mbuf. */
+MDP_EXPORT uint32_t mdp_batch_tx_sized(uint16_t port, uint16_t queue, double batch, uint32_t cap, uint32_t n)
+{
+	struct batch b = batch_at(batch, cap);
+	for (uint32_t j = 0; j < n; j++) {
+		struct rte_mbuf *m = b.m[j];
+		if (m->nb_segs == 1)
+			m->data_len = (uint16_t)(m->pkt_len = b.dlen[j]);
+	}
+	return rte_eth_tx_burst(port, queue, b.m, (uint16_t)n);
 }

@@ -67,6 +67,7 @@ export const SYMBOLS = {
   mdp_batch_free: { parameters: ["f64", "u32", "u32"], result: "void" },
   mdp_batch_rx: { parameters: ["u16", "u16", "f64", "u32", "u32", "f64", "u32"], result: "u32" },
   mdp_batch_tx: { parameters: ["u16", "u16", "f64", "u32"], result: "u32" },
+  mdp_batch_tx_sized: { parameters: ["u16", "u16", "f64", "u32", "u32"], result: "u32" },
   mdp_mbuf_tx_cksum_ipv4: { parameters: ["f64", "u32", "u32", "u32"], result: "i32" },
   // DPDK exports: ports and devices
   rte_eth_dev_count_avail: { parameters: [], result: "u16" },
@@ -95,10 +96,13 @@ export const SYMBOLS = {
   rte_version: { parameters: [], result: "pointer" },
   rte_socket_count: { parameters: [], result: "u32" },
   rte_lcore_count: { parameters: [], result: "u32" },
-  rte_pktmbuf_pool_create: {
-    parameters: ["buffer", "u32", "u32", "u16", "u16", "i32"],
+  mdp_pktmbuf_pool_create: {
+    parameters: ["buffer", "u32", "u32", "u16", "u16", "i32", "u32"],
     result: "pointer",
   },
+  mdp_const_mempool_f_no_iova_contig: { parameters: [], result: "u32" },
+  rte_eal_iova_mode: { parameters: [], result: "i32" },
+  rte_eal_has_hugepages: { parameters: [], result: "i32" },
   rte_mempool_lookup: { parameters: ["buffer"], result: "pointer" },
   rte_mempool_free: { parameters: ["pointer"], result: "void" },
   rte_mempool_avail_count: { parameters: ["pointer"], result: "u32" },

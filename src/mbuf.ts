@@ -113,6 +113,7 @@ let ffiBatchAlloc: Symbols["mdp_batch_alloc"];
 let ffiBatchFree: Symbols["mdp_batch_free"];
 let ffiBatchRx: Symbols["mdp_batch_rx"];
 let ffiBatchTx: Symbols["mdp_batch_tx"];
+let ffiBatchTxSized: Symbols["mdp_batch_tx_sized"];
 let ffiDescribe: Symbols["mdp_batch_describe"];
 // Byte offsets in struct rte_mbuf (filled from the shim by loadLayout).
 let O_BUF_ADDR = -1;
@@ -135,6 +136,7 @@ function loadLayout(): void {
   ffiBatchFree = sym.mdp_batch_free;
   ffiBatchRx = sym.mdp_batch_rx;
   ffiBatchTx = sym.mdp_batch_tx;
+  ffiBatchTxSized = sym.mdp_batch_tx_sized;
   ffiDescribe = sym.mdp_batch_describe;
   const l = new Int32Array(12);
   sym.mdp_mbuf_layout(l);
@@ -300,10 +302,17 @@ export let batchAllocBulk: (
 ) => boolean;
 /** Receives into the batch (one FFI call); returns how many arrived. */
 export let batchRx: (b: MbufBatch, port: number, queue: number, pool: MbufPool) => number;
-/** Sends the batch's entries (one FFI call); returns how many the driver took. */
-export let batchTx: (b: MbufBatch, port: number, queue: number) => number;
-/** Frees every entry (one FFI call); the caller then drops them. */
-let batchFree: (b: MbufBatch) => void;
+/** Sends the batch's first `count` entries (one FFI call); returns how many the driver took. */
+export let batchTx: (b: MbufBatch, port: number, queue: number, count: number) => number;
+/**
+ * Sets the first `count` entries' data and packet lengths from the length column (single-segment
+ * mbufs), then sends them (one FFI call); returns how many the driver took. @internal
+ */
+export let batchTxSized: (b: MbufBatch, port: number, queue: number, count: number) => number;
+/** The batch's data-length column, for a sender that fills mbufs and sends with batchTxSized. @internal */
+export let batchLengths: (b: MbufBatch) => Uint16Array;
+/** Frees the first `count` entries (one FFI call); the caller then drops them. */
+let batchFree: (b: MbufBatch, count: number) => void;
 
 /**
  * One packet buffer, owned by this object until {@linkcode Mbuf.free} (or `using`).
@@ -693,8 +702,10 @@ export class MbufBatch {
       }
       return n;
     };
-    batchTx = (b, port, queue) => ffiBatchTx(port, queue, b.#blockAddr, b.#length);
-    batchFree = (b) => ffiBatchFree(b.#blockAddr, 0, b.#length);
+    batchTx = (b, port, queue, count) => ffiBatchTx(port, queue, b.#blockAddr, count);
+    batchTxSized = (b, port, queue, count) => ffiBatchTxSized(port, queue, b.#blockAddr, b.capacity, count);
+    batchLengths = (b) => b.#dlen;
+    batchFree = (b, count) => ffiBatchFree(b.#blockAddr, 0, count);
   }
 
   /** The chunk new entries of `pool` are described against. */
@@ -907,11 +918,12 @@ function poolGone(what: string, pool: MbufPool): MbufError {
   );
 }
 
-/** Frees every mbuf of the batch in one call. @internal */
-export function freeBulkFrom(batch: MbufBatch): void {
+/** Frees the batch's first `count` mbufs in one call; the rest move to the front. @internal */
+export function freeBulkFrom(batch: MbufBatch, count: number): void {
   batchAssertPoolsLive(batch, "freeBulk"); // the caller (Mempool.freeBulk) has checked EAL
-  batchFree(batch);
-  batchDrop(batch, batch.length);
+  if (count === 0) return;
+  batchFree(batch, count);
+  batchDrop(batch, count);
 }
 
 /** A single mbuf from the pool at `poolAddr`, or null when empty. @internal */

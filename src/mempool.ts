@@ -46,6 +46,8 @@ const ENOMEM = 12;
 const EINVAL = 22;
 const ENOSPC = 28;
 const ENAMETOOLONG = 36;
+/** `RTE_IOVA_VA` of `enum rte_iova_mode`. */
+const RTE_IOVA_VA = 2;
 
 /**
  * What went wrong with a pool:
@@ -101,6 +103,17 @@ export interface MempoolOptions {
   privSize?: number;
   /** NUMA socket to allocate on (default {@linkcode SOCKET_ID_ANY}). */
   socketId?: number;
+  /**
+   * Let mbufs straddle memory page boundaries (`RTE_MEMPOOL_F_NO_IOVA_CONTIG`). Without hugepages
+   * DPDK otherwise gives every mbuf its own 4 KiB page: ~40% of the memory is padding, and every
+   * mbuf header sits at the same page offset, so they all compete for the same few L1 cache sets
+   * (on this project's test machines a header access then costs ~5 ns instead of ~0.3).
+   *
+   * Default: true when EAL runs without hugepages in IOVA-as-VA mode, where an object that
+   * straddles pages is still contiguous for devices; otherwise false (DPDK's layout). Setting it
+   * true under IOVA-as-PA without hugepages gives mbufs that a DMA-capable NIC cannot use.
+   */
+  packed?: boolean;
 }
 
 interface Limits {
@@ -316,7 +329,15 @@ export class Mempool implements Disposable {
         lim.maxNumaNodes - 1,
         " (SOCKET_ID_ANY is -1)",
       ),
+      packed: options.packed ?? false, // the default is settled below, once EAL is known to run
     };
+    if (options.packed !== undefined && typeof options.packed !== "boolean") {
+      throw new MempoolError(
+        "InvalidArgument",
+        name,
+        `Mempool ${JSON.stringify(name)}: packed must be true or false, got ${String(options.packed)}`,
+      );
+    }
     if (!ealRunning()) {
       const cause = ealNotRunningError(`Mempool.create(${JSON.stringify(name)})`);
       const errno = lim.eRteNoConfig;
@@ -329,13 +350,16 @@ export class Mempool implements Disposable {
     }
     requireEal("Mempool.create");
     const s = dpdk();
-    const ptr = s.rte_pktmbuf_pool_create(
+    // Packed by default where it costs nothing: no hugepages, IOVA as VA (see MempoolOptions.packed).
+    o.packed = options.packed ?? (s.rte_eal_has_hugepages() === 0 && s.rte_eal_iova_mode() === RTE_IOVA_VA);
+    const ptr = s.mdp_pktmbuf_pool_create(
       cString(name),
       o.numMbufs,
       o.cacheSize,
       o.privSize,
       o.dataRoomSize,
       o.socketId,
+      o.packed ? s.mdp_const_mempool_f_no_iova_contig() : 0,
     );
     if (ptr === null) {
       const errno = s.mdp_errno();
@@ -356,6 +380,7 @@ export class Mempool implements Disposable {
       socketId: o.socketId,
       cacheSize: pool.cacheSize,
       dataRoomSize: pool.dataRoomSize,
+      packed: o.packed,
     });
     return pool;
   }
@@ -481,12 +506,25 @@ export class Mempool implements Disposable {
   }
 
   /**
-   * Returns every mbuf of `batch` to its pool (`rte_pktmbuf_free_bulk`, one call; mbufs of other
-   * pools go back to theirs) and empties the batch.
+   * Returns the first `count` mbufs of `batch` (default: all) to their pool
+   * (`rte_pktmbuf_free_bulk`, one call; mbufs of other pools go back to theirs); the batch's
+   * remaining entries move to the front.
+   * @throws {MbufError} `"InvalidArgument"` when `count` is not a whole number up to `batch.length`.
    */
-  freeBulk(batch: MbufBatch): void {
+  freeBulk(batch: MbufBatch, count: number = batch.length): void {
     this.#liveAddr("freeBulk");
-    freeBulkFrom(batch);
+    if (!((count >>> 0) === count && count <= batch.length)) {
+      throw new MbufError(
+        "InvalidArgument",
+        `freeBulk: count must be a whole number from 0 to ${batch.length} (the batch's length), got ${count}`,
+      );
+    }
+    freeBulkFrom(batch, count);
+  }
+
+  /** Data bytes a fresh mbuf holds after its headroom: the largest single-segment frame. */
+  get dataRoom(): number {
+    return this.#room;
   }
 
   /** The pool's address as a number (for FFI calls that take `f64` addresses). */

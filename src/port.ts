@@ -8,7 +8,15 @@ import { getLogger } from "@logtape/logtape";
 import { cString, dpdk, strerror } from "./ffi.ts";
 import { EAL_STATE_RUNNING, ealStateWord, requireEal, trackResource } from "./eal.ts";
 import { holdPool, type Mempool } from "./mempool.ts";
-import { batchAssertPoolsLive, batchDrop, batchRx, batchTx, type MbufBatch } from "./mbuf.ts";
+import {
+  batchAssertPoolsLive,
+  batchDrop,
+  batchRx,
+  batchTx,
+  batchTxSized,
+  type MbufBatch,
+  MbufError,
+} from "./mbuf.ts";
 
 const logger = getLogger(["melin-dpdk", "port"]);
 
@@ -170,6 +178,12 @@ export type PortState = "configured" | "started" | "stopped" | "closed";
 const openPorts = new Map<number, Port>();
 
 let eal: Int32Array;
+
+/**
+ * `Port.txBurst` that first sets each sent mbuf's lengths from the batch's length column
+ * (`batchLengths`): for a sender that filled single-segment mbufs it allocated. @internal
+ */
+export let portTxSized: (port: Port, queue: number, batch: MbufBatch, count: number) => number;
 
 function checkInt(port: number, what: string, v: unknown, min: number, max: number): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
@@ -490,20 +504,35 @@ export class Port implements Disposable {
   }
 
   /**
-   * Sends the batch's packets on `queue` (`rte_eth_tx_burst`, one FFI call) and returns how many
-   * the driver took. Those leave the batch (the driver frees them); the ones it did not take stay
-   * in the batch, moved to the front, still owned by the caller: retry or free them.
+   * Sends the batch's first `count` packets (default: all) on `queue` (`rte_eth_tx_burst`, one FFI
+   * call) and returns how many the driver took. Those leave the batch (the driver frees them); the
+   * rest stay in the batch, moved to the front and still owned by the caller: the ones the driver
+   * did not take come first (retry or free them), then the entries after `count`.
    * @throws {PortError} `NotStarted`, `QueueOutOfRange`, `Closed`.
+   * @throws {MbufError} `InvalidArgument` when `count` is not a whole number up to `batch.length`.
    */
-  txBurst(queue: number, batch: MbufBatch): number {
+  txBurst(queue: number, batch: MbufBatch, count: number = batch.length): number {
+    return this.#tx(queue, batch, count, false);
+  }
+
+  #tx(queue: number, batch: MbufBatch, count: number, sized: boolean): number {
     if (!this.#started || eal[0] !== EAL_STATE_RUNNING) this.#notRunning("txBurst");
     if (!((queue >>> 0) === queue && queue < this.txQueues)) throw this.#badQueue(queue, this.txQueues, "tx");
-    const len = batch.length;
-    if (len === 0) return 0;
+    if (!((count >>> 0) === count && count <= batch.length)) {
+      throw new MbufError(
+        "InvalidArgument",
+        `txBurst: count must be a whole number from 0 to ${batch.length} (the batch's length), got ${count}`,
+      );
+    }
+    if (count === 0) return 0;
     batchAssertPoolsLive(batch, "txBurst");
-    const n = batchTx(batch, this.id, queue);
+    const n = sized ? batchTxSized(batch, this.id, queue, count) : batchTx(batch, this.id, queue, count);
     if (n > 0) batchDrop(batch, n);
     return n;
+  }
+
+  static {
+    portTxSized = (p, queue, batch, count) => p.#tx(queue, batch, count, true);
   }
 
   #notRunning(what: string): never {
