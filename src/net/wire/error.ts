@@ -66,3 +66,19 @@ export function put32(b: Uint8Array, o: number, v: number): void {
   b[o + 2] = v >>> 8;
   b[o + 3] = v;
 }
+
+let viewBytes: Uint8Array = new Uint8Array(0);
+let viewCached: DataView = new DataView(viewBytes.buffer);
+
+/**
+ * A `DataView` of exactly the bytes of `b`, for reading and writing fields four bytes at a time.
+ * The last one is kept: packets come from a few large arrays (a pool's memory), so a view is
+ * made once per array, not per packet.
+ */
+export function dataView(b: Uint8Array): DataView {
+  if (b !== viewBytes) {
+    viewCached = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    viewBytes = b;
+  }
+  return viewCached;
+}

@@ -4,7 +4,7 @@
  *
  * @module
  */
-export { finishChecksum, internetChecksum, sumWords } from "./checksum.ts";
+export { copyAndSum, finishChecksum, internetChecksum, sumView, sumWords, viewOf } from "./checksum.ts";
 export { WireError, type WireErrorKind } from "./error.ts";
 export {
   emitEthernet,

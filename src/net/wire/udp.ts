@@ -4,8 +4,9 @@
  *
  * @module
  */
-import { need, put16, u16, WireError } from "./error.ts";
-import { IPPROTO_UDP, l4Checksum } from "./ipv4.ts";
+import { finishChecksum, sumView } from "./checksum.ts";
+import { dataView, need, WireError } from "./error.ts";
+import { IPPROTO_UDP, pseudoHeaderSum } from "./ipv4.ts";
 
 /** Length of a UDP header. */
 export const UDP_HEADER_LENGTH = 8;
@@ -18,12 +19,16 @@ export class UdpHeader {
   dstPort: number = 0;
   /** Length field: header and payload. */
   length: number = 8;
+  /** Checksum field as received (0: the sender computed none). {@linkcode emitUdp} computes its own. */
+  checksum: number = 0;
 }
 
 /**
  * Parses the UDP datagram at `b[off .. end)` (`end`: the end of the IP payload) into `out`, and
  * verifies its checksum under the pseudo-header of `src`/`dst`. Returns the payload offset; the
- * payload ends at `off + out.length`.
+ * payload ends at `off + out.length`. With `verifyChecksum` false the caller checks a nonzero
+ * `out.checksum` itself (e.g. while copying the payload, with `copyAndSum`); every other check
+ * still runs.
  */
 export function parseUdp(
   b: Uint8Array,
@@ -32,19 +37,29 @@ export function parseUdp(
   src: number,
   dst: number,
   out: UdpHeader,
+  verifyChecksum: boolean = true,
 ): number {
   need(b, off, end, UDP_HEADER_LENGTH, "UDP");
-  const len = u16(b, off + 4);
+  const v = dataView(b);
+  const ports = v.getUint32(off);
+  const w1 = v.getUint32(off + 4);
+  const len = w1 >>> 16;
+  const checksum = w1 & 0xffff;
   if (len < UDP_HEADER_LENGTH) throw new WireError("BadLength", `UDP: length ${len} < 8`);
   if (off + len > end) {
     throw new WireError("Truncated", `UDP: length ${len} runs past the IP payload (${end - off})`);
   }
-  if (u16(b, off + 6) !== 0 && l4Checksum(b, off, off + len, src, dst, IPPROTO_UDP) !== 0) {
-    throw new WireError("BadChecksum", "UDP: checksum");
+  if (verifyChecksum && checksum !== 0) {
+    const sum = pseudoHeaderSum(src, dst, IPPROTO_UDP, len) + (ports >>> 16) + (ports & 0xffff) + len +
+      checksum;
+    if (finishChecksum(sumView(v, off + UDP_HEADER_LENGTH, off + len, sum)) !== 0) {
+      throw new WireError("BadChecksum", "UDP: checksum");
+    }
   }
-  out.srcPort = u16(b, off);
-  out.dstPort = u16(b, off + 2);
+  out.srcPort = ports >>> 16;
+  out.dstPort = ports & 0xffff;
   out.length = len;
+  out.checksum = checksum;
   return off + UDP_HEADER_LENGTH;
 }
 
@@ -64,11 +79,14 @@ export function emitUdp(
   if (h.length < UDP_HEADER_LENGTH || h.length > 0xffff) {
     throw new WireError("BadField", `UDP emit: length ${h.length}`);
   }
-  put16(b, off, h.srcPort);
-  put16(b, off + 2, h.dstPort);
-  put16(b, off + 4, h.length);
-  put16(b, off + 6, 0);
-  const sum = l4Checksum(b, off, off + h.length, src, dst, IPPROTO_UDP);
-  put16(b, off + 6, sum === 0 ? 0xffff : sum); // 0 would mean "no checksum"
+  const srcPort = h.srcPort & 0xffff;
+  const dstPort = h.dstPort & 0xffff;
+  const v = dataView(b);
+  const sum = finishChecksum(
+    sumView(v, off + UDP_HEADER_LENGTH, off + h.length, pseudoHeaderSum(src, dst, IPPROTO_UDP, h.length)) +
+      srcPort + dstPort + h.length,
+  );
+  v.setUint32(off, (srcPort << 16) | dstPort);
+  v.setUint32(off + 4, (h.length << 16) | (sum === 0 ? 0xffff : sum)); // 0 would mean "no checksum"
   return off + h.length;
 }
