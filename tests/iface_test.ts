@@ -81,7 +81,8 @@ Deno.test("ICMP: echo requests get replies; a closed UDP port gets port unreacha
   icmp.rest = (77 << 16) | 1;
   emitIcmp(frame, 34, 46, icmp);
   emitIpv4(frame, 14, 34, ip);
-  da.txSlot(frame.length)!.bytes.set(frame);
+  const at = da.txSlot(frame.length);
+  da.txBytes.set(frame, at);
   da.flush();
   const before = b.stats.echoReplies;
   run();

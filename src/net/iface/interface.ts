@@ -10,6 +10,7 @@ import {
   ARP_REPLY,
   ARP_REQUEST,
   ArpPacket,
+  copyAndSum,
   emitArp,
   emitEthernet,
   emitIcmp,
@@ -18,6 +19,7 @@ import {
   EthernetHeader,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
+  finishChecksum,
   ICMP_DEST_UNREACHABLE,
   ICMP_ECHO_REPLY,
   ICMP_ECHO_REQUEST,
@@ -27,13 +29,17 @@ import {
   IPPROTO_UDP,
   Ipv4Header,
   ipv4ToString,
+  l4Checksum,
   parseArp,
   parseEthernet,
   parseIcmp,
   parseIpv4,
   parseUdp,
+  pseudoHeaderSum,
+  sumView,
   UDP_HEADER_LENGTH,
   UdpHeader,
+  viewOf,
   WireError,
 } from "../wire/mod.ts";
 import type { Device } from "../phy/device.ts";
@@ -130,15 +136,26 @@ export class InterfaceError extends Error {
   }
 }
 
+/** Copies `len` bytes from `src[from ..]` to `dst[to ..]`, four at a time. */
+function copyView(dst: DataView, to: number, src: DataView, from: number, len: number): void {
+  copyAndSum(dst, to, src, from, len); // the sum costs one add per four bytes; one loop to keep fast
+}
+
+const EMPTY = new Uint8Array(0);
+
 /**
- * Copies `len` bytes from `src[so ..]` to `dst[at ..]`. Short copies run as a plain loop: the
- * `set` builtin and the `subarray` view it needs cost more than the copy itself below ~64 bytes.
+ * Caches a `DataView` per byte array: the interface sees the same few arrays (a pool's memory, a
+ * socket's ring, the caller's buffer) over and over, so views are made once, not per datagram.
  */
-function copyBytes(dst: Uint8Array, at: number, src: Uint8Array, so: number, len: number): void {
-  if (len < 64) {
-    for (let i = 0; i < len; i++) dst[at + i] = src[so + i];
-  } else {
-    dst.set(src.subarray(so, so + len), at);
+class ViewCache {
+  bytes: Uint8Array = EMPTY;
+  view: DataView = viewOf(EMPTY);
+  of(b: Uint8Array): DataView {
+    if (b !== this.bytes) {
+      this.bytes = b;
+      this.view = viewOf(b);
+    }
+    return this.view;
   }
 }
 
@@ -148,6 +165,7 @@ function copyBytes(dst: Uint8Array, at: number, src: Uint8Array, so: number, len
  */
 class SlotRing {
   readonly bytes: Uint8Array;
+  readonly view: DataView;
   readonly len: Uint16Array;
   readonly ip: Uint32Array;
   readonly port: Uint16Array;
@@ -155,27 +173,48 @@ class SlotRing {
   count = 0;
   constructor(readonly capacity: number, readonly slotSize: number) {
     this.bytes = new Uint8Array(capacity * slotSize);
+    this.view = viewOf(this.bytes);
     this.len = new Uint16Array(capacity);
     this.ip = new Uint32Array(capacity);
     this.port = new Uint16Array(capacity);
   }
-  /** Copies `src[off .. off+len)` in; false when full. */
-  push(src: Uint8Array, off: number, len: number, ip: number, port: number): boolean {
+  /** Copies `src[off .. off+len)` in (`len` ≤ `slotSize`); false when full. */
+  push(src: DataView, off: number, len: number, ip: number, port: number): boolean {
     if (this.count === this.capacity) return false;
-    const slot = (this.head + this.count) % this.capacity;
-    copyBytes(this.bytes, slot * this.slotSize, src, off, len);
+    const slot = this.#next();
+    copyView(this.view, slot * this.slotSize, src, off, len);
+    this.#commit(slot, len, ip, port);
+    return true;
+  }
+  /**
+   * Copies a received UDP payload in while summing it, and keeps it only when the checksum (`sum`:
+   * pseudo-header and UDP header words; -1 for "no checksum") verifies. 0: kept, 1: full, 2: bad
+   * checksum (`len` ≤ `slotSize`).
+   */
+  pushVerified(src: DataView, off: number, len: number, ip: number, port: number, sum: number): number {
+    if (this.count === this.capacity) return 1;
+    const slot = this.#next();
+    const payload = copyAndSum(this.view, slot * this.slotSize, src, off, len);
+    if (sum >= 0 && finishChecksum(sum + payload) !== 0) return 2;
+    this.#commit(slot, len, ip, port);
+    return 0;
+  }
+  #next(): number {
+    const s = this.head + this.count;
+    return s >= this.capacity ? s - this.capacity : s;
+  }
+  #commit(slot: number, len: number, ip: number, port: number): void {
     this.len[slot] = len;
     this.ip[slot] = ip;
     this.port[slot] = port;
     this.count++;
-    return true;
   }
   /** Index of the oldest slot (check `count` first). */
   get first(): number {
     return this.head;
   }
   shift(): void {
-    this.head = (this.head + 1) % this.capacity;
+    this.head = this.head + 1 === this.capacity ? 0 : this.head + 1;
     this.count--;
   }
 }
@@ -196,6 +235,8 @@ export class UdpSocket implements Disposable {
   #tx: SlotRing;
   #iface: Interface;
   #closed = false;
+  #txView = new ViewCache();
+  #rxView = new ViewCache();
 
   /** Made by {@linkcode Interface.bindUdp}. */
   constructor(iface: Interface, port: number, capacity: number) {
@@ -206,19 +247,45 @@ export class UdpSocket implements Disposable {
     this.#tx = new SlotRing(capacity, slot);
   }
 
-  /** Queues a copy of `data` for `ip:port`; it leaves at the next poll. False when the send queue is full. */
-  sendTo(data: Uint8Array, ip: number, port: number): boolean {
+  /**
+   * Sends a copy of `data[offset .. offset + length)` (default: all of `data`) to `ip:port`. When the next hop
+   * is known and the device has a free buffer, the datagram is written straight into it and leaves
+   * at the next poll (or sooner, once the device's burst is full); otherwise it waits in this
+   * socket's send queue (or, for an unresolved neighbour, the ARP queue) and leaves at a later poll.
+   * Returns false when the send queue is full (the datagram is dropped and counted in
+   * {@linkcode UdpSocket.txDropped}).
+   * @throws {InterfaceError} `InvalidArgument` for a closed socket, a bad port or length;
+   * `TooLarge` when the payload exceeds the MTU minus 28 bytes of headers.
+   */
+  sendTo(
+    data: Uint8Array,
+    ip: number,
+    port: number,
+    offset: number = 0,
+    length: number = data.length - offset,
+  ): boolean {
     if (this.#closed) throw new InterfaceError("InvalidArgument", `UDP socket ${this.port} is closed`);
     if (!((port >>> 0) === port && port > 0 && port <= 0xffff)) {
       throw new InterfaceError("InvalidArgument", `UDP destination port ${port} out of range`);
     }
-    if (data.length > this.#tx.slotSize) {
+    if (!((offset >>> 0) === offset && (length >>> 0) === length && offset + length <= data.length)) {
       throw new InterfaceError(
-        "TooLarge",
-        `UDP payload ${data.length} exceeds MTU ${this.#iface.device.mtu} - 28`,
+        "InvalidArgument",
+        `UDP send of ${length} bytes at ${offset} does not fit in the data (${data.length} bytes)`,
       );
     }
-    if (this.#tx.push(data, 0, data.length, ip >>> 0, port)) return true;
+    if (length > this.#tx.slotSize) {
+      throw new InterfaceError(
+        "TooLarge",
+        `UDP payload ${length} exceeds MTU ${this.#iface.device.mtu} - 28`,
+      );
+    }
+    const v = this.#txView.of(data);
+    // Straight to the device unless earlier datagrams are still queued (order is kept).
+    if (this.#tx.count === 0 && this.#iface.sendUdp(this.port, ip >>> 0, port, v, offset, length)) {
+      return true;
+    }
+    if (this.#tx.push(v, offset, length, ip >>> 0, port)) return true;
     this.txDropped++;
     return false;
   }
@@ -247,13 +314,44 @@ export class UdpSocket implements Disposable {
     if (out.length < len) {
       throw new InterfaceError("TooLarge", `recvInto: ${len} bytes do not fit in ${out.length}`);
     }
-    const o = i * r.slotSize;
-    copyBytes(out, 0, r.bytes, o, len);
+    copyView(this.#rxView.of(out), 0, r.view, i * r.slotSize, len);
     this.lastIp = r.ip[i];
     this.lastPort = r.port[i];
     r.shift();
     return len;
   }
+
+  /**
+   * Takes the oldest received datagram without copying it: returns its length, or -1 when none
+   * is waiting. The payload is `rxBytes[rxStart .. rxStart + length)` (sender in
+   * {@linkcode UdpSocket.lastIp} / {@linkcode UdpSocket.lastPort}) and stays there until the
+   * interface's next poll, which may reuse the slot.
+   *
+   * @example Echo every datagram, no copy on the way in
+   * ```ts
+   * for (let n = s.recvView(); n >= 0; n = s.recvView()) {
+   *   s.sendTo(s.rxBytes, s.lastIp, s.lastPort, s.rxStart, n);
+   * }
+   * ```
+   */
+  recvView(): number {
+    const r = this.#rx;
+    if (r.count === 0) return -1;
+    const i = r.first;
+    this.rxStart = i * r.slotSize;
+    this.lastIp = r.ip[i];
+    this.lastPort = r.port[i];
+    r.shift();
+    return r.len[i];
+  }
+
+  /** The receive ring's memory, where {@linkcode UdpSocket.recvView} leaves datagrams. */
+  get rxBytes(): Uint8Array {
+    return this.#rx.bytes;
+  }
+
+  /** Where in {@linkcode UdpSocket.rxBytes} the datagram the last {@linkcode UdpSocket.recvView} returned starts. */
+  rxStart = 0;
 
   /** Datagrams waiting to be read. */
   get queued(): number {
@@ -272,9 +370,23 @@ export class UdpSocket implements Disposable {
     this.close();
   }
 
-  /** @internal Copies a received payload in; counts a drop when full. */
-  deliver(b: Uint8Array, off: number, len: number, ip: number, port: number): void {
-    if (!this.#rx.push(b, off, len, ip, port)) this.rxDropped++;
+  /**
+   * @internal Copies a received payload in, verifying its UDP checksum on the way (`sum`: the
+   * pseudo-header and UDP header words, or -1 for none); counts a drop when full or too large.
+   * Returns false for a bad checksum (nothing kept).
+   */
+  deliver(v: DataView, off: number, len: number, ip: number, port: number, sum: number): boolean {
+    if (len > this.#rx.slotSize) {
+      this.rxDropped++;
+      return true;
+    }
+    const r = this.#rx.pushVerified(v, off, len, ip, port, sum);
+    if (r === 1) {
+      // Full: the datagram is dropped either way, but a corrupt one counts as malformed.
+      if (sum >= 0 && finishChecksum(sumView(v, off, off + len, sum)) !== 0) return false;
+      this.rxDropped++;
+    }
+    return r !== 2;
   }
 
   /** @internal The send queue. */
@@ -286,6 +398,9 @@ export class UdpSocket implements Disposable {
 interface Neighbour {
   mac: Uint8Array;
   expires: number;
+  /** The first 8 bytes of an Ethernet header to it, as two u32 words: its MAC, then ours' first 2. */
+  head0: number;
+  head1: number;
 }
 
 interface Pending {
@@ -327,6 +442,15 @@ export class Interface {
   #neighbours = new Map<number, Neighbour>();
   #pending = new Map<number, Pending>();
   #sockets = new Map<number, UdpSocket>();
+  /** The socket the last datagram went to: most traffic is for one port, and a Map lookup costs more. */
+  #lastSocket: UdpSocket | null = null;
+  /**
+   * The last destination sent to, its source address and neighbour entry. Neighbour entries are
+   * updated in place and never removed, so the entry stays right; its expiry is checked on use.
+   */
+  #lastDst = -1;
+  #lastSrc = 0;
+  #lastNeighbour: Neighbour | null = null;
   #now = 0;
   #ipId = 1;
   // Reused parse state: no allocation per frame on the receive path.
@@ -337,6 +461,10 @@ export class Interface {
   #udp = new UdpHeader();
   #txUdp = new UdpHeader();
   #txIp = new Ipv4Header();
+  /** Bytes 2..5 of our MAC as a u32 (the last word of an Ethernet header's addresses). */
+  #macTail = 0;
+  #rxView = new ViewCache();
+  #txView = new ViewCache();
   #onFrame = (b: Uint8Array, s: number, l: number) => this.#receive(b, s, l);
 
   /** An interface on `device` with `config`. */
@@ -355,6 +483,8 @@ export class Interface {
     }
     this.device = device;
     this.mac = config.mac.slice();
+    const m = this.mac;
+    this.#macTail = ((m[2] << 24) | (m[3] << 16) | (m[4] << 8) | m[5]) >>> 0;
     this.#addresses = config.addresses.map((a) => ({ ip: a.ip >>> 0, prefix: a.prefix }));
     this.#gateway = config.gateway === undefined ? undefined : config.gateway >>> 0;
     for (const r of config.routes ?? []) {
@@ -390,6 +520,7 @@ export class Interface {
   /** @internal */
   unbind(s: UdpSocket): void {
     if (this.#sockets.get(s.port) === s) this.#sockets.delete(s.port);
+    if (this.#lastSocket === s) this.#lastSocket = null;
   }
 
   /** The MAC learned for `ip`, if any and not expired. */
@@ -408,21 +539,10 @@ export class Interface {
     for (const s of this.#sockets.values()) {
       const q = s.outgoing;
       while (q.count > 0) {
-        work = true;
         const i = q.first;
-        const len = q.len[i];
-        const dst = q.ip[i];
-        const dstPort = q.port[i];
-        const at = i * q.slotSize;
-        this.#sendIp(dst, IPPROTO_UDP, UDP_HEADER_LENGTH + len, (b, o, src) => {
-          copyBytes(b, o + UDP_HEADER_LENGTH, q.bytes, at, len);
-          const h = this.#txUdp;
-          h.srcPort = s.port;
-          h.dstPort = dstPort;
-          h.length = UDP_HEADER_LENGTH + len;
-          emitUdp(b, o, o + h.length, src, dst, h);
-        });
+        if (!this.sendUdp(s.port, q.ip[i], q.port[i], q.view, i * q.slotSize, q.len[i])) break; // no buffer yet
         q.shift();
+        work = true;
       }
     }
     for (const [ip, p] of this.#pending) {
@@ -458,11 +578,15 @@ export class Interface {
     this.#pcap?.write(b, start, length);
     const end = start + length;
     try {
-      const l3 = parseEthernet(b, start, end, this.#eth);
-      if (this.#eth.etherType === ETHERTYPE_ARP) return this.#receiveArp(b, l3, end);
-      if (this.#eth.etherType !== ETHERTYPE_IPV4) {
-        this.stats.rxIgnored++;
-        return;
+      // Untagged IPv4 is read straight from the bytes; anything else goes through the parser.
+      let l3 = start + 14;
+      if (!(length >= 14 && b[start + 12] === 0x08 && b[start + 13] === 0x00)) {
+        l3 = parseEthernet(b, start, end, this.#eth);
+        if (this.#eth.etherType === ETHERTYPE_ARP) return this.#receiveArp(b, l3, end);
+        if (this.#eth.etherType !== ETHERTYPE_IPV4) {
+          this.stats.rxIgnored++;
+          return;
+        }
       }
       const ip = this.#ip;
       const l4 = parseIpv4(b, l3, end, ip);
@@ -475,8 +599,8 @@ export class Interface {
         return;
       }
       const ipEnd = l3 + ip.totalLength;
-      if (ip.protocol === IPPROTO_ICMP) return this.#receiveIcmp(b, l4, ipEnd);
       if (ip.protocol === IPPROTO_UDP) return this.#receiveUdp(b, l3, l4, ipEnd);
+      if (ip.protocol === IPPROTO_ICMP) return this.#receiveIcmp(b, l4, ipEnd);
       this.stats.rxIgnored++;
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
@@ -485,13 +609,16 @@ export class Interface {
   }
 
   #learn(ip: number, mac: Uint8Array): void {
-    const n = this.#neighbours.get(ip);
-    if (n !== undefined) {
-      n.mac.set(mac);
-      n.expires = this.#now + this.#expiry;
+    let n = this.#neighbours.get(ip);
+    if (n === undefined) {
+      n = { mac: mac.slice(), expires: 0, head0: 0, head1: 0 };
+      this.#neighbours.set(ip, n);
     } else {
-      this.#neighbours.set(ip, { mac: mac.slice(), expires: this.#now + this.#expiry });
+      n.mac.set(mac);
     }
+    n.expires = this.#now + this.#expiry;
+    n.head0 = ((mac[0] << 24) | (mac[1] << 16) | (mac[2] << 8) | mac[3]) >>> 0;
+    n.head1 = ((mac[4] << 24) | (mac[5] << 16) | (this.mac[0] << 8) | this.mac[1]) >>> 0;
     const p = this.#pending.get(ip);
     if (p !== undefined) {
       this.#pending.delete(ip);
@@ -538,11 +665,23 @@ export class Interface {
   #receiveUdp(b: Uint8Array, l3: number, off: number, end: number): void {
     const ip = this.#ip;
     const h = this.#udp;
-    const data = parseUdp(b, off, end, ip.src, ip.dst, h);
-    const s = this.#sockets.get(h.dstPort);
-    if (s !== undefined) {
-      s.deliver(b, data, off + h.length - data, ip.src, h.srcPort);
+    const data = parseUdp(b, off, end, ip.src, ip.dst, h, false);
+    let s = this.#lastSocket;
+    if (s === null || s.port !== h.dstPort) {
+      s = this.#sockets.get(h.dstPort) ?? null;
+      if (s !== null) this.#lastSocket = s;
+    }
+    if (s !== null) {
+      // The payload's words are summed while it is copied into the socket: one pass over it.
+      const sum = h.checksum === 0 ? -1 : pseudoHeaderSum(ip.src, ip.dst, IPPROTO_UDP, h.length) +
+        h.srcPort + h.dstPort + h.length + h.checksum;
+      if (!s.deliver(this.#rxView.of(b), data, off + h.length - data, ip.src, h.srcPort, sum)) {
+        throw new WireError("BadChecksum", "UDP: checksum");
+      }
       return;
+    }
+    if (h.checksum !== 0 && l4Checksum(b, off, off + h.length, ip.src, ip.dst, IPPROTO_UDP) !== 0) {
+      throw new WireError("BadChecksum", "UDP: checksum");
     }
     this.stats.udpNoSocket++;
     // ICMP port unreachable quotes the IP header and the first 8 bytes of the datagram.
@@ -557,6 +696,89 @@ export class Interface {
       icmp.rest = 0;
       emitIcmp(out, o, o + 8 + quoted.length, icmp);
     }, from);
+  }
+
+  /**
+   * @internal Sends one UDP datagram, its payload `data[from .. from + length)`: written straight
+   * into a device buffer when the next hop is known (queued behind ARP otherwise, or dropped and
+   * counted without a route). Returns false, having sent nothing, when the device has no free buffer.
+   */
+  sendUdp(
+    srcPort: number,
+    dst: number,
+    dstPort: number,
+    data: DataView,
+    from: number,
+    length: number,
+  ): boolean {
+    let n = this.#lastNeighbour;
+    let src = this.#lastSrc;
+    if (dst !== this.#lastDst || n === null) {
+      const hop = this.#nextHop(dst);
+      if (hop === undefined) {
+        this.stats.txDropped++;
+        return true;
+      }
+      n = this.#neighbours.get(hop) ?? null;
+      src = (this.#onLink(hop) ?? this.#addresses[0]).ip;
+      if (n !== null) {
+        this.#lastDst = dst;
+        this.#lastSrc = src;
+        this.#lastNeighbour = n;
+      }
+    }
+    const udpLength = UDP_HEADER_LENGTH + length;
+    if (n === null || n.expires <= this.#now) {
+      this.#sendIp(dst, IPPROTO_UDP, udpLength, (b, o, src) => {
+        const h = this.#txUdp;
+        h.srcPort = srcPort;
+        h.dstPort = dstPort;
+        h.length = udpLength;
+        copyView(viewOf(b), o + UDP_HEADER_LENGTH, data, from, length);
+        emitUdp(b, o, o + udpLength, src, dst, h);
+      });
+      return true;
+    }
+    const o = this.#emitHeaders(n, src, dst, IPPROTO_UDP, udpLength);
+    if (o < 0) return false;
+    const b = this.device.txBytes;
+    // The payload is summed as it is copied; the header's words are added from their values.
+    const payload = copyAndSum(this.#txView.view, o + UDP_HEADER_LENGTH, data, from, length);
+    let sum = finishChecksum(
+      payload + pseudoHeaderSum(src, dst, IPPROTO_UDP, udpLength) + srcPort + dstPort + udpLength,
+    );
+    if (sum === 0) sum = 0xffff; // 0 would mean "no checksum"
+    const v = this.#txView.view; // of b, set by #emitHeaders
+    v.setUint32(o, (srcPort << 16) | dstPort);
+    v.setUint32(o + 4, (udpLength << 16) | sum);
+    this.#sent(b, o - 34, 34 + udpLength);
+    return true;
+  }
+
+  /**
+   * Takes a device buffer for an IPv4 packet of `length` payload bytes to the neighbour `n` and
+   * writes its Ethernet and IPv4 headers. Returns the payload's index in `device.txBytes`, or -1
+   * (counted) when the device has no free buffer.
+   */
+  #emitHeaders(n: Neighbour, src: number, dst: number, protocol: number, length: number): number {
+    const start = this.device.txSlot(34 + length);
+    if (start < 0) {
+      this.stats.deviceDropped++;
+      return -1;
+    }
+    // Ethernet and IPv4 headers as nine 32/16-bit stores (byte stores cost about as much each).
+    const v = this.#txView.of(this.device.txBytes);
+    v.setUint32(start, n.head0);
+    v.setUint32(start + 4, n.head1);
+    v.setUint32(start + 8, this.#macTail);
+    v.setUint16(start + 12, ETHERTYPE_IPV4);
+    const ip = this.#txIp;
+    ip.totalLength = 20 + length;
+    ip.id = this.#ipId = (this.#ipId + 1) & 0xffff;
+    ip.protocol = protocol;
+    ip.src = src;
+    ip.dst = dst;
+    return emitIpv4(this.device.txBytes, start + 14, start + 34, ip);
   }
 
   /** Sends an IPv4 packet whose payload `build` writes at `o`; queues it behind ARP when needed. */
@@ -590,51 +812,34 @@ export class Interface {
       }
       return;
     }
-    const slot = this.device.txSlot(14 + 20 + length);
-    if (slot === null) {
-      this.stats.deviceDropped++;
-      return;
-    }
-    const b = slot.bytes;
-    const eth = this.#eth;
-    for (let i = 0; i < 6; i++) {
-      eth.dst[i] = n.mac[i];
-      eth.src[i] = this.mac[i];
-    }
-    eth.vlanId = -1;
-    eth.etherType = ETHERTYPE_IPV4;
-    const l3 = emitEthernet(b, slot.start, slot.start + 14, eth);
-    const ip = this.#txIp;
-    ip.totalLength = 20 + length;
-    ip.id = this.#ipId = (this.#ipId + 1) & 0xffff;
-    ip.protocol = protocol;
-    ip.src = source;
-    ip.dst = dst;
-    build(b, l3 + 20, source);
-    emitIpv4(b, l3, l3 + 20, ip);
-    this.#sent(b, slot.start, 34 + length);
+    const o = this.#emitHeaders(n, source, dst, protocol, length);
+    if (o < 0) return;
+    const b = this.device.txBytes;
+    build(b, o, source);
+    this.#sent(b, o - 34, 34 + length);
   }
 
   #sendArp(op: number, ethDst: Uint8Array, targetIp: number, targetMac: Uint8Array, senderIp?: number): void {
-    const slot = this.device.txSlot(14 + ARP_LENGTH);
-    if (slot === null) {
+    const start = this.device.txSlot(14 + ARP_LENGTH);
+    if (start < 0) {
       this.stats.deviceDropped++;
       return;
     }
+    const bytes = this.device.txBytes;
     const eth = this.#eth;
     eth.dst.set(ethDst);
     eth.src.set(this.mac);
     eth.vlanId = -1;
     eth.etherType = ETHERTYPE_ARP;
-    const o = emitEthernet(slot.bytes, slot.start, slot.start + 14, eth);
+    const o = emitEthernet(bytes, start, start + 14, eth);
     const a = new ArpPacket();
     a.operation = op;
     a.senderMac.set(this.mac);
     a.senderIp = senderIp ?? (this.#onLink(targetIp) ?? this.#addresses[0]).ip;
     a.targetMac.set(targetMac);
     a.targetIp = targetIp;
-    emitArp(slot.bytes, o, o + ARP_LENGTH, a);
-    this.#sent(slot.bytes, slot.start, 14 + ARP_LENGTH);
+    emitArp(bytes, o, o + ARP_LENGTH, a);
+    this.#sent(bytes, start, 14 + ARP_LENGTH);
   }
 
   #sent(b: Uint8Array, start: number, length: number): void {

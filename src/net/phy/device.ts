@@ -5,16 +5,8 @@
  * @module
  */
 import type { Mempool } from "../../mempool.ts";
-import { MbufBatch } from "../../mbuf.ts";
-import type { Port } from "../../port.ts";
-
-/** Where to write one outgoing frame: `bytes[start .. start + length)`. */
-export interface TxSlot {
-  /** Memory that holds the frame. */
-  bytes: Uint8Array;
-  /** Index of the frame's first byte. */
-  start: number;
-}
+import { batchLengths, MbufBatch } from "../../mbuf.ts";
+import { type Port, PortError, portTxSized } from "../../port.ts";
 
 /** A link the interface polls. Frames are whole Ethernet frames without the FCS. */
 export interface Device {
@@ -25,24 +17,50 @@ export interface Device {
    * the bytes are valid only during the call. Returns how many frames there were.
    */
   receive(onFrame: (bytes: Uint8Array, start: number, length: number) => void): number;
-  /** A buffer for one frame of `length` bytes, sent at the next {@linkcode Device.flush}; null when none is free. */
-  txSlot(length: number): TxSlot | null;
+  /**
+   * Reserves a buffer for one outgoing frame of `length` bytes, sent at the next
+   * {@linkcode Device.flush} (or earlier, when the device's burst is full). Returns the index of the
+   * frame's first byte in {@linkcode Device.txBytes}, or -1 when no buffer is free. Returning a
+   * number and not an object keeps the send path free of allocations.
+   */
+  txSlot(length: number): number;
+  /** The memory that holds the frame the last successful {@linkcode Device.txSlot} reserved. */
+  readonly txBytes: Uint8Array;
   /** Sends the frames written since the last flush; returns how many were dropped (not taken). */
   flush(): number;
 }
 
-/** A DPDK port as a {@linkcode Device}: one rx and one tx batch, one FFI call per burst. */
-export class PortDevice implements Device {
+/** Bytes each spare tx mbuf gets until its frame's real length is set (any nonzero value works). */
+const SPARE_LENGTH = 14;
+
+/**
+ * A DPDK port as a {@linkcode Device}: one rx and one tx batch, one FFI call per burst each way.
+ * Transmit mbufs are taken from the pool a burst at a time and kept as spares between polls, so a
+ * frame costs no FFI call of its own. Dispose (or `using`) returns the spares and any unsent frames
+ * to the pool.
+ */
+export class PortDevice implements Device, Disposable {
   /** The port. */
   readonly port: Port;
   /** The MTU. */
   readonly mtu: number;
+  /** See {@linkcode Device.txBytes}. */
+  txBytes: Uint8Array = new Uint8Array(0);
   #pool: Mempool;
   #queue: number;
   #rx: MbufBatch;
+  /** Entries [0, #filled) hold frames to send; the rest are spare mbufs. */
   #tx: MbufBatch;
+  #filled = 0;
+  /** The tx batch's length and data-start columns (see txSlot) and the data room of a fresh mbuf. */
+  #lengths: Uint16Array;
+  #starts: Int32Array;
+  #room: number;
+  /** tx.length as of the last refill: entries [#filled, #spares) are spares, described. */
+  #spares = 0;
   /** Drops of flushes made inside txSlot, reported by the next flush(). */
   #carriedDrops = 0;
+  #disposed = false;
 
   /** Wraps `port` (started, or started later), queue `queue`, with tx mbufs from `pool`. */
   constructor(port: Port, pool: Mempool, options: { queue?: number; burst?: number; mtu?: number } = {}) {
@@ -52,16 +70,26 @@ export class PortDevice implements Device {
     this.mtu = options.mtu ?? 1500;
     this.#rx = new MbufBatch(options.burst ?? 32);
     this.#tx = new MbufBatch(options.burst ?? 32);
+    this.#lengths = batchLengths(this.#tx);
+    this.#starts = this.#tx.columns().start;
+    this.#room = pool.dataRoom;
   }
 
   receive(onFrame: (bytes: Uint8Array, start: number, length: number) => void): number {
+    if (this.#disposed) throw disposedError("receive", this.port);
     const rx = this.#rx;
     const n = this.port.rxBurst(this.#queue, rx);
     if (n === 0) return 0;
     try {
+      const c = rx.columns();
       for (let i = 0; i < n; i++) {
-        const p = rx.at(i);
-        onFrame(p.bytes, p.start, p.length);
+        const st = c.start[i];
+        if (st >= 0) {
+          onFrame(c.bytes, st, c.length[i]);
+        } else {
+          const p = rx.at(i); // outside the pool's first memory chunk
+          onFrame(p.bytes, p.start, p.length);
+        }
       }
     } finally {
       this.#pool.freeBulk(rx);
@@ -69,28 +97,77 @@ export class PortDevice implements Device {
     return n;
   }
 
-  txSlot(length: number): TxSlot | null {
+  txSlot(length: number): number {
+    // Fast path: a spare mbuf is ready and the frame fits.
+    const i = this.#filled;
+    if (i < this.#spares && length <= this.#room) {
+      this.#filled = i + 1;
+      // The length goes into the batch's column; the send sets it in each mbuf (one C loop), which
+      // costs less than updating the mbuf header from here.
+      this.#lengths[i] = length;
+      const st = this.#starts[i];
+      if (st >= 0) return st;
+      this.#filled = i; // outside the pool's first memory chunk: the slow path places it
+    }
+    return this.#txSlotSlow(length);
+  }
+
+  #txSlotSlow(length: number): number {
+    if (this.#disposed) throw disposedError("txSlot", this.port);
+    if (!(length >= 0 && length <= this.#room)) return -1; // larger than an mbuf's data room
     const tx = this.#tx;
-    if (tx.free === 0) this.#carriedDrops += this.#send(); // the batch is full: send what it holds
-    if (!this.#pool.allocBulk(tx, 1, length)) return null;
-    const p = tx.at(tx.length - 1);
-    return { bytes: p.bytes, start: p.start };
+    if (this.#filled === tx.length) { // no spare left
+      if (tx.free === 0) this.#carriedDrops += this.#send(); // the batch is full of frames: send them
+      // A burst's worth of spares in one call; when the pool runs low, one at a time.
+      if (!this.#pool.allocBulk(tx, tx.free, SPARE_LENGTH) && !this.#pool.allocBulk(tx, 1, SPARE_LENGTH)) {
+        return -1;
+      }
+    }
+    this.#spares = tx.length;
+    this.txBytes = tx.columns().bytes;
+    const i = this.#filled;
+    this.#filled = i + 1;
+    this.#lengths[i] = length;
+    const st = this.#starts[i];
+    if (st >= 0) return st;
+    const p = tx.at(i);
+    this.txBytes = p.bytes;
+    return p.start;
   }
 
   flush(): number {
+    if (this.#disposed) throw disposedError("flush", this.port);
     const dropped = this.#carriedDrops + this.#send();
     this.#carriedDrops = 0;
     return dropped;
   }
 
+  /** Sends the filled entries; frees (drops, as a NIC would) the ones the driver's queue refused. */
   #send(): number {
-    const tx = this.#tx;
-    if (tx.length === 0) return 0;
-    this.port.txBurst(this.#queue, tx);
-    const dropped = tx.length;
-    if (dropped > 0) this.#pool.freeBulk(tx); // the driver's queue is full: drop, as a NIC would
+    const n = this.#filled;
+    if (n === 0) return 0;
+    this.#filled = 0;
+    this.#spares = 0; // the batch shifts: txSlot refreshes its view of it
+    const dropped = n - portTxSized(this.port, this.#queue, this.#tx, n);
+    if (dropped > 0) this.#pool.freeBulk(this.#tx, dropped);
     return dropped;
   }
+
+  /**
+   * Returns the spare mbufs and any frames not flushed yet to the pool. Idempotent; call it before
+   * disposing the port and the pool.
+   */
+  [Symbol.dispose](): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#filled = 0;
+    this.#spares = 0; // every txSlot takes the slow path, which throws
+    if (this.#tx.length > 0 && !this.#pool.disposed) this.#pool.freeBulk(this.#tx);
+  }
+}
+
+function disposedError(what: string, port: Port): PortError {
+  return new PortError("Closed", port.id, `PortDevice.${what}: the device was disposed`);
 }
 
 /**
@@ -129,10 +206,14 @@ export class LoopbackDevice implements Device {
     return frames.length;
   }
 
-  txSlot(length: number): TxSlot | null {
+  /** See {@linkcode Device.txBytes}. */
+  txBytes: Uint8Array = new Uint8Array(0);
+
+  txSlot(length: number): number {
     const f = new Uint8Array(length);
     this.#pending.push(f);
-    return { bytes: f, start: 0 };
+    this.txBytes = f;
+    return 0;
   }
 
   flush(): number {
