@@ -6,10 +6,13 @@
  * and returns the elapsed nanoseconds.
  */
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
+#include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #define EXPORT __attribute__((visibility("default")))
 #define POOL(a) ((struct rte_mempool *)(uintptr_t)(a))
@@ -96,4 +99,78 @@ EXPORT double mdb_ring_burst(uint16_t port, double mp, uint32_t iters, uint32_t 
 	}
 	*sum_out = sum;
 	return now_ns() - t0;
+}
+
+/*
+ * The far end of a wire for the stack benchmark: a net_ring port whose rx
+ * queue reads `wire_in` and whose tx queue writes `wire_out`, two rings this
+ * file holds the other ends of. The peer (C, playing the NIC and the remote
+ * host) puts request frames on `wire_in` and takes the port's frames off
+ * `wire_out`, so the stack's replies leave instead of looping back to it.
+ */
+static struct rte_ring *wire_in, *wire_out;
+static uint8_t wire_frame[2048];
+static uint32_t wire_frame_len;
+
+/* Creates the rings and the port; returns the port id, or -1. */
+EXPORT int32_t mdb_wire_port(void)
+{
+	wire_in = rte_ring_create("mdb_wire_in", 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	wire_out = rte_ring_create("mdb_wire_out", 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (wire_in == NULL || wire_out == NULL)
+		return -1;
+	return rte_eth_from_rings("net_ring_wire", &wire_in, 1, &wire_out, 1, SOCKET_ID_ANY);
+}
+
+/* Frees the rings (after the port is closed). */
+EXPORT void mdb_wire_free(void)
+{
+	rte_ring_free(wire_in);
+	rte_ring_free(wire_out);
+	wire_in = wire_out = NULL;
+}
+
+/* The frame the peer sends. */
+EXPORT int32_t mdb_wire_set_frame(const uint8_t *frame, uint32_t len)
+{
+	if (len > sizeof(wire_frame))
+		return -1;
+	memcpy(wire_frame, frame, len);
+	wire_frame_len = len;
+	return 0;
+}
+
+/* Puts `n` copies of the frame on the wire; returns how many went. */
+EXPORT uint32_t mdb_wire_send(double mp, uint32_t n)
+{
+	struct rte_mbuf *m[512];
+	if (n > 512 || rte_pktmbuf_alloc_bulk(POOL(mp), m, n) != 0)
+		return 0;
+	for (uint32_t j = 0; j < n; j++)
+		memcpy(rte_pktmbuf_append(m[j], (uint16_t)wire_frame_len), wire_frame, wire_frame_len);
+	uint32_t q = rte_ring_enqueue_burst(wire_in, (void **)m, n, NULL);
+	if (q < n)
+		rte_pktmbuf_free_bulk(m + q, n - q);
+	return q;
+}
+
+/* Takes every frame the port sent off the wire and frees it; returns how many
+ * were echoes of the peer's frame: same length, addresses and ports swapped,
+ * same payload. */
+EXPORT uint32_t mdb_wire_receive(void)
+{
+	struct rte_mbuf *m[512];
+	uint32_t echoes = 0;
+	uint32_t got = rte_ring_dequeue_burst(wire_out, (void **)m, 512, NULL);
+	const uint8_t *f = wire_frame;
+	for (uint32_t j = 0; j < got; j++) {
+		const uint8_t *p = rte_pktmbuf_mtod(m[j], const uint8_t *);
+		if (m[j]->data_len == wire_frame_len && wire_frame_len >= 42 &&
+		    memcmp(p, f + 6, 6) == 0 && memcmp(p + 26, f + 30, 4) == 0 && memcmp(p + 30, f + 26, 4) == 0 &&
+		    memcmp(p + 34, f + 36, 2) == 0 && memcmp(p + 36, f + 34, 2) == 0 &&
+		    memcmp(p + 42, f + 42, wire_frame_len - 42) == 0)
+			echoes++;
+	}
+	rte_pktmbuf_free_bulk(m, got);
+	return echoes;
 }

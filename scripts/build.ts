@@ -139,7 +139,14 @@ const TARGETS: Target[] = [
     // C baselines for `deno task bench`, loaded into the benchmark process beside the shim.
     out: "libmelin_bench.so",
     sources: ["bench.c"],
-    extraLibs: ["-Wl,--no-as-needed", "-lrte_ethdev", "-lrte_mbuf", "-Wl,--as-needed"],
+    extraLibs: [
+      "-Wl,--no-as-needed",
+      "-lrte_ethdev",
+      "-lrte_mbuf",
+      "-lrte_ring",
+      "-lrte_net_ring",
+      "-Wl,--as-needed",
+    ],
   },
 ];
 
