@@ -1,9 +1,11 @@
 /** The interface against another interface over an in-memory link (no DPDK needed). */
 import assert from "node:assert/strict";
 import {
+  type Device,
   emitEthernet,
   emitIcmp,
   emitIpv4,
+  emitUdp,
   EthernetHeader,
   ETHERTYPE_IPV4,
   ICMP_ECHO_REQUEST,
@@ -14,8 +16,11 @@ import {
   IPPROTO_ICMP,
   Ipv4Header,
   LoopbackDevice,
+  parseIpv4,
   parseIpv4Address,
+  parseUdp,
   PcapWriter,
+  UdpHeader,
 } from "../mod.ts";
 
 const A_IP = parseIpv4Address("198.18.9.1");
@@ -37,6 +42,94 @@ function hosts(options: Partial<InterfaceConfig> = {}) {
   };
   return { a, b, da, db, run, advance: (ms: number) => (now += ms) };
 }
+
+Deno.test("the UDP send path writes the same header bytes as emitIpv4 / emitUdp", () => {
+  const { a, da, db, run } = hosts();
+  using sa = a.bindUdp(5000);
+  const payload = Uint8Array.from({ length: 33 }, (_, i) => i * 5); // odd length: the tail byte is summed too
+  sa.sendTo(payload, B_IP, 6000); // queued behind ARP: resolves, then leaves
+  run(2);
+  // Capture what a sends next, straight from the link.
+  sa.sendTo(payload, B_IP, 6000, 0, 33);
+  a.poll(100);
+  const frames: Uint8Array[] = [];
+  db.receive((b, s, l) => frames.push(b.slice(s, s + l)));
+  assert.equal(frames.length, 1);
+  const f = frames[0];
+  const h = new Ipv4Header();
+  const l4 = parseIpv4(f, 14, f.length, h);
+  const ipAgain = new Uint8Array(20);
+  emitIpv4(ipAgain, 0, 20, h);
+  assert.deepEqual(f.subarray(14, 34), ipAgain, "IPv4 header");
+  const u = new UdpHeader();
+  const data = parseUdp(f, l4, f.length, h.src, h.dst, u);
+  assert.deepEqual(f.subarray(data), payload);
+  const udpAgain = f.slice(l4);
+  emitUdp(udpAgain, 0, udpAgain.length, h.src, h.dst, u);
+  assert.deepEqual(f.subarray(l4), udpAgain, "UDP header and checksum");
+  assert.equal(da.dropped, 0);
+});
+
+Deno.test("while the device has no free buffer, datagrams wait in the socket's bounded queue, in order", () => {
+  const [la, lb] = LoopbackDevice.pair();
+  // A device whose buffers run out on demand, like a PortDevice on an empty pool.
+  let starved = false;
+  const dev: Device = {
+    mtu: la.mtu,
+    get txBytes() {
+      return la.txBytes;
+    },
+    receive: (f) => la.receive(f),
+    txSlot: (len) => (starved ? -1 : la.txSlot(len)),
+    flush: () => la.flush(),
+  };
+  const a = new Interface(dev, { mac: A_MAC, addresses: [{ ip: A_IP, prefix: 24 }] });
+  const b = new Interface(lb, { mac: B_MAC, addresses: [{ ip: B_IP, prefix: 24 }] });
+  using sa = a.bindUdp(5000, 3);
+  using sb = b.bindUdp(6000, 16);
+  const run = (from: number) => {
+    for (let t = from; t < from + 4; t++) {
+      a.poll(t);
+      b.poll(t);
+    }
+  };
+  sa.sendTo(Uint8Array.of(0), B_IP, 6000);
+  run(0); // ARP resolved, datagram 0 delivered
+  starved = true;
+  for (let i = 1; i <= 5; i++) assert.equal(sa.sendTo(Uint8Array.of(i), B_IP, 6000), i <= 3, `datagram ${i}`);
+  assert.equal(sa.txDropped, 2, "the queue holds 3; two were dropped and counted");
+  assert.equal(a.stats.deviceDropped, 0, "queued datagrams are not device drops");
+  run(10);
+  assert.equal(sb.queued, 1, "nothing left while starved");
+  starved = false;
+  run(20);
+  assert.deepEqual(Array.from({ length: sb.queued }, () => sb.recvFrom()!.data[0]), [0, 1, 2, 3]);
+});
+
+Deno.test("recvView hands out datagrams in place; sendTo takes an offset and a length", () => {
+  const { a, b, run } = hosts();
+  using sa = a.bindUdp(5000);
+  using sb = b.bindUdp(6000);
+  const buf = Uint8Array.from({ length: 40 }, (_, i) => i);
+  assert.equal(sa.sendTo(buf, B_IP, 6000, 10, 7), true);
+  assert.equal(sa.sendTo(buf, B_IP, 6000, 40), true, "an empty datagram at the very end");
+  run();
+  let n = sb.recvView();
+  assert.equal(n, 7);
+  assert.deepEqual(sb.rxBytes.subarray(sb.rxStart, sb.rxStart + n), buf.subarray(10, 17));
+  assert.equal(sb.lastIp, A_IP);
+  assert.equal(sb.lastPort, 5000);
+  // Echo straight from the ring.
+  sb.sendTo(sb.rxBytes, sb.lastIp, sb.lastPort, sb.rxStart, n);
+  n = sb.recvView();
+  assert.equal(n, 0);
+  assert.equal(sb.recvView(), -1, "nothing more");
+  run();
+  assert.deepEqual(sa.recvFrom()?.data, buf.subarray(10, 17));
+  for (const [offset, length] of [[-1, 1], [0, 41], [39, 2], [1.5, 1], [0, -1]]) {
+    assert.throws(() => sa.sendTo(buf, B_IP, 6000, offset, length), InterfaceError, `${offset}, ${length}`);
+  }
+});
 
 Deno.test("two interfaces resolve each other by ARP and exchange UDP both ways, sizes 1 to MTU", () => {
   const { a, b, run } = hosts();
