@@ -14,12 +14,12 @@ import { Eal, Interface, Mempool, Port, PortDevice, Vdev } from "../mod.ts";
 /** Serves UDP echo on `port` of `iface` until `signal` aborts; polls in a loop. Returns datagrams echoed. */
 export async function serveUdpEcho(iface: Interface, port: number, signal: AbortSignal): Promise<number> {
   using socket = iface.bindUdp(port);
-  const buf = new Uint8Array(iface.device.mtu);
   let echoed = 0;
   while (!signal.aborted) {
     iface.poll(performance.now());
-    for (let n = socket.recvInto(buf); n >= 0; n = socket.recvInto(buf)) {
-      if (socket.sendTo(buf.subarray(0, n), socket.lastIp, socket.lastPort)) echoed++;
+    // Each datagram is read in place in the socket's ring and copied once, into the reply.
+    for (let n = socket.recvView(); n >= 0; n = socket.recvView()) {
+      if (socket.sendTo(socket.rxBytes, socket.lastIp, socket.lastPort, socket.rxStart, n)) echoed++;
     }
     // Yield to the event loop (timers, child processes). A dedicated server would spin instead.
     await new Promise((r) => setTimeout(r, 0));
@@ -43,7 +43,8 @@ export async function tapWithStack(pool: Mempool, tag: string) {
     const x = (Deno.pid % 250) + 1;
     await ip("addr", "add", `198.18.${x}.1/24`, "dev", iface);
     await ip("link", "set", "dev", iface, "up");
-    const stack = new Interface(new PortDevice(port, pool), {
+    const device = new PortDevice(port, pool);
+    const stack = new Interface(device, {
       mac: Uint8Array.of(0x02, 0x00, 0x5e, 0x10, 0x00, 0x02),
       addresses: [{ ip: ((198 << 24) | (18 << 16) | (x << 8) | 2) >>> 0, prefix: 24 }],
     });
@@ -53,6 +54,7 @@ export async function tapWithStack(pool: Mempool, tag: string) {
       kernelIp: `198.18.${x}.1`,
       ourIp: `198.18.${x}.2`,
       [Symbol.dispose]() {
+        device[Symbol.dispose](); // its spare mbufs go back before the port closes
         port.close();
         vdev.detach();
       },

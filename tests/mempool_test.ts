@@ -3,6 +3,7 @@ import { configure, type LogRecord, reset } from "@logtape/logtape";
 import {
   DEFAULT_NUM_MBUFS,
   MBUF_CACHE_SIZE,
+  MbufBatch,
   Mempool,
   MempoolError,
   type MempoolErrorKind,
@@ -39,6 +40,30 @@ Deno.test("Mempool.create: 8192 mbufs, cache 256, default data room, all availab
   assert.equal(pool.owned, true);
   assert.equal(pool.disposed, false);
   assert.notEqual(Deno.UnsafePointer.value(pool.pointer), 0);
+});
+
+Deno.test("layout: without hugepages (IOVA as VA) pools are packed by default; packed: false is DPDK's page per mbuf", () => {
+  // Where mbufs sit within a 4 KiB page tells the layouts apart.
+  const pageOffsets = (pool: Mempool) => {
+    const b = new MbufBatch(64);
+    assert.equal(pool.allocBulk(b, 64), true);
+    const offsets = new Set(Array.from({ length: 64 }, (_, i) => b.address(i) % 4096));
+    pool.freeBulk(b);
+    return offsets.size;
+  };
+  using byDefault = Mempool.createWithSize(uniqueName("lay"), 512);
+  using packed = Mempool.createWithOptions(uniqueName("lay"), { numMbufs: 512, packed: true });
+  using paged = Mempool.createWithOptions(uniqueName("lay"), { numMbufs: 512, packed: false });
+  assert.equal(pageOffsets(paged), 1, "one mbuf per page: every header at the same page offset");
+  assert.ok(pageOffsets(packed) > 16, "packed mbufs sit at many page offsets");
+  assert.ok(pageOffsets(byDefault) > 16, "the default here (no hugepages, IOVA as VA) is packed");
+  for (const pool of [byDefault, packed, paged]) {
+    assert.equal(pool.available, 512);
+    assert.equal(pool.dataRoom, pool.dataRoomSize - 128, "the data room after the headroom");
+    const m = pool.alloc()!;
+    assert.equal(m.tailroom, pool.dataRoom);
+    m.free();
+  }
 });
 
 Deno.test("DPDK constants come from the headers", () => {
@@ -107,6 +132,7 @@ Deno.test("InvalidArgument: values DPDK would misread are refused before the cal
     ["dataRoomSize below the headroom", (n) => Mempool.createWithOptions(n, { dataRoomSize: 100 })],
     ["socketId -2", (n) => Mempool.createWithSize(n, 64, -2)],
     ["socketId 32", (n) => Mempool.createWithSize(n, 64, 32)],
+    ["packed not a boolean", (n) => Mempool.createWithOptions(n, { packed: 1 as unknown as boolean })],
   ];
   for (const [label, f] of cases) {
     await t.step(label, () => {

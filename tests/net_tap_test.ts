@@ -27,16 +27,17 @@ async function pollUntil(iface: Interface, done: () => boolean, ms = 5000): Prom
   }
 }
 
-function stack(tap: Tap): Interface {
-  return new Interface(new PortDevice(tap.port, tap.pool), {
-    mac: OUR_MAC,
-    addresses: [{ ip: u32(tap.ourIp), prefix: 24 }],
-  });
+/** Our interface on the tap's port; disposing it returns the device's spare mbufs. */
+function stack(tap: Tap): { iface: Interface } & Disposable {
+  const device = new PortDevice(tap.port, tap.pool);
+  const iface = new Interface(device, { mac: OUR_MAC, addresses: [{ ip: u32(tap.ourIp), prefix: 24 }] });
+  return { iface, [Symbol.dispose]: () => device[Symbol.dispose]() };
 }
 
 Deno.test("the kernel's ping gets replies from our stack (the kernel resolves us by ARP)", async () => {
   using tap = await openTap();
-  const iface = stack(tap);
+  using s = stack(tap);
+  const iface = s.iface;
   const ping = new Deno.Command("ping", {
     args: ["-c", "3", "-i", "0.2", "-W", "2", "-s", "56", ipString(tap.ourIp)],
     stdout: "piped",
@@ -67,7 +68,8 @@ Deno.test("the kernel's ping gets replies from our stack (the kernel resolves us
 
 Deno.test("UDP both ways between a kernel socket and our socket, 1 byte up to the MTU", async () => {
   using tap = await openTap();
-  const iface = stack(tap);
+  using s = stack(tap);
+  const iface = s.iface;
   using ours = iface.bindUdp(7000);
   const kernel = dgram.createSocket("udp4");
   try {

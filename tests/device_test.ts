@@ -1,0 +1,116 @@
+/** PortDevice on a real net_ring port, and the prefix forms of freeBulk and txBurst it relies on. */
+import assert from "node:assert/strict";
+import { MbufBatch, MbufError, Mempool, Port, PortDevice, PortError, Vdev } from "../mod.ts";
+import { thrown } from "./_assert.ts";
+import { testEal, uniqueName } from "./_eal.ts";
+
+testEal();
+
+let vdevCounter = 0;
+
+/** A started net_ring port (frames sent come back) with its own pool. */
+function ringPort(tag: string, numMbufs = 1024) {
+  const pool = Mempool.createWithSize(uniqueName(tag), numMbufs);
+  const ring = Vdev.attach(`net_ring_d${Deno.pid % 100000}_${vdevCounter++}`);
+  const port = Port.open(ring.portId, pool);
+  port.start();
+  return {
+    pool,
+    port,
+    [Symbol.dispose]() {
+      port.close();
+      ring.detach();
+      pool[Symbol.dispose]();
+    },
+  };
+}
+
+Deno.test("freeBulk(batch, count) frees a prefix; the rest move to the front", () => {
+  using pool = Mempool.createWithSize(uniqueName("pfx"), 64);
+  const b = new MbufBatch(8);
+  assert.equal(pool.allocBulk(b, 8), true);
+  const addrs = Array.from({ length: 8 }, (_, i) => b.address(i));
+  pool.freeBulk(b, 3);
+  assert.equal(b.length, 5);
+  assert.equal(pool.inUse, 5);
+  assert.deepEqual(Array.from({ length: 5 }, (_, i) => b.address(i)), addrs.slice(3));
+  pool.freeBulk(b, 0);
+  assert.equal(b.length, 5, "a count of 0 frees nothing");
+  for (const bad of [-1, 6, 1.5, NaN]) {
+    assert.equal(thrown(() => pool.freeBulk(b, bad), MbufError).kind, "InvalidArgument", String(bad));
+  }
+  assert.equal(b.length, 5, "a refused call changes nothing");
+  pool.freeBulk(b);
+  assert.equal(pool.inUse, 0);
+});
+
+Deno.test("txBurst(queue, batch, count) sends a prefix; the rest stay, in order", () => {
+  using setup = ringPort("txp");
+  const { pool, port } = setup;
+  const tx = new MbufBatch(10);
+  assert.equal(pool.allocBulk(tx, 10, 60), true);
+  const addrs = Array.from({ length: 10 }, (_, i) => tx.address(i));
+  assert.equal(port.txBurst(0, tx, 4), 4);
+  assert.deepEqual(Array.from({ length: 6 }, (_, i) => tx.address(i)), addrs.slice(4));
+  assert.equal(port.txBurst(0, tx, 0), 0);
+  for (const bad of [-1, 7, 0.5]) {
+    assert.equal(thrown(() => port.txBurst(0, tx, bad), MbufError).kind, "InvalidArgument", String(bad));
+  }
+  const rx = new MbufBatch(16);
+  assert.equal(port.rxBurst(0, rx), 4, "exactly the prefix went out");
+  pool.freeBulk(rx);
+  pool.freeBulk(tx);
+  assert.equal(pool.inUse, 0);
+});
+
+Deno.test("PortDevice: frames of any length leave at flush with their lengths; spares go back on dispose", () => {
+  using setup = ringPort("dev");
+  const { pool, port } = setup;
+  const dev = new PortDevice(port, pool, { burst: 8 });
+  const lengths = [60, 1514, 42, 14, 999, 61, 62, 63, 64, 100, 200]; // 11 frames: more than a burst
+  for (const [k, len] of lengths.entries()) {
+    const at = dev.txSlot(len);
+    assert.ok(at >= 0, `slot for frame ${k}`);
+    for (let i = 0; i < len; i++) dev.txBytes[at + i] = (k * 13 + i) & 0xff;
+  }
+  assert.equal(dev.txSlot(pool.dataRoom + 1), -1, "a frame larger than an mbuf gets no slot");
+  assert.equal(dev.flush(), 0, "nothing dropped");
+  const got: number[][] = [];
+  while (got.length < lengths.length) {
+    if (dev.receive((b, s, l) => got.push(Array.from(b.subarray(s, s + l)))) === 0) break;
+  }
+  assert.equal(got.length, lengths.length, "every frame came back");
+  for (const [k, len] of lengths.entries()) {
+    assert.deepEqual(got[k], Array.from({ length: len }, (_, i) => (k * 13 + i) & 0xff), `frame ${k}`);
+  }
+  assert.ok(pool.inUse > 0, "spare mbufs are held between polls");
+  dev[Symbol.dispose]();
+  dev[Symbol.dispose](); // idempotent
+  assert.equal(pool.inUse, 0, "dispose returned the spares");
+  for (const use of [() => dev.txSlot(60), () => dev.flush(), () => dev.receive(() => {})]) {
+    assert.equal(thrown(use, PortError).kind, "Closed");
+  }
+});
+
+Deno.test("PortDevice: frames the driver refuses are dropped and counted, not leaked", () => {
+  // net_ring's ring holds 1024 frames: a second round of 1024 without receiving overflows it.
+  using setup = ringPort("drop", 4096);
+  const { pool, port } = setup;
+  using dev = new PortDevice(port, pool, { burst: 64 });
+  let dropped = 0;
+  for (let k = 0; k < 2048; k++) {
+    assert.ok(dev.txSlot(60) >= 0);
+    if (k % 64 === 63) dropped += dev.flush();
+  }
+  dropped += dev.flush();
+  assert.ok(dropped > 0, "some frames found the ring full");
+  let received = 0;
+  const rx = new MbufBatch(256);
+  for (let n = port.rxBurst(0, rx); n > 0; n = port.rxBurst(0, rx)) {
+    received += n;
+    pool.freeBulk(rx);
+  }
+  assert.equal(received + dropped, 2048, "each frame was either sent or dropped");
+  dev[Symbol.dispose]();
+  assert.equal(pool.inUse, 0, "none leaked");
+});
