@@ -6,6 +6,7 @@
  * and returns the elapsed nanoseconds.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -112,14 +113,19 @@ static struct rte_ring *wire_in, *wire_out;
 static uint8_t wire_frame[2048];
 static uint32_t wire_frame_len;
 
-/* Creates the rings and the port; returns the port id, or -1. */
-EXPORT int32_t mdb_wire_port(void)
+/* Creates the rings and the port (names suffixed with `k`: one wire at a time,
+ * but each under its own names); returns the port id, or -1. */
+EXPORT int32_t mdb_wire_port(uint32_t k)
 {
-	wire_in = rte_ring_create("mdb_wire_in", 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	wire_out = rte_ring_create("mdb_wire_out", 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	char name[RTE_RING_NAMESIZE];
+	snprintf(name, sizeof(name), "mdb_wire_in%u", k);
+	wire_in = rte_ring_create(name, 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	snprintf(name, sizeof(name), "mdb_wire_out%u", k);
+	wire_out = rte_ring_create(name, 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (wire_in == NULL || wire_out == NULL)
 		return -1;
-	return rte_eth_from_rings("net_ring_wire", &wire_in, 1, &wire_out, 1, SOCKET_ID_ANY);
+	snprintf(name, sizeof(name), "net_ring_wire%u", k);
+	return rte_eth_from_rings(name, &wire_in, 1, &wire_out, 1, SOCKET_ID_ANY);
 }
 
 /* Frees the rings (after the port is closed). */
