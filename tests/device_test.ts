@@ -1,29 +1,11 @@
 /** PortDevice on a real net_ring port, and the prefix forms of freeBulk and txBurst it relies on. */
 import assert from "node:assert/strict";
-import { MbufBatch, MbufError, Mempool, Port, PortDevice, PortError, Vdev } from "../mod.ts";
+import { MbufBatch, MbufError, Mempool, PortDevice, PortError } from "../mod.ts";
 import { thrown } from "./_assert.ts";
 import { testEal, uniqueName } from "./_eal.ts";
+import { ringPort } from "./_ring.ts";
 
 testEal();
-
-let vdevCounter = 0;
-
-/** A started net_ring port (frames sent come back) with its own pool. */
-function ringPort(tag: string, numMbufs = 1024) {
-  const pool = Mempool.createWithSize(uniqueName(tag), numMbufs);
-  const ring = Vdev.attach(`net_ring_d${Deno.pid % 100000}_${vdevCounter++}`);
-  const port = Port.open(ring.portId, pool);
-  port.start();
-  return {
-    pool,
-    port,
-    [Symbol.dispose]() {
-      port.close();
-      ring.detach();
-      pool[Symbol.dispose]();
-    },
-  };
-}
 
 Deno.test("freeBulk(batch, count) frees a prefix; the rest move to the front", () => {
   using pool = Mempool.createWithSize(uniqueName("pfx"), 64);
@@ -45,7 +27,7 @@ Deno.test("freeBulk(batch, count) frees a prefix; the rest move to the front", (
 });
 
 Deno.test("txBurst(queue, batch, count) sends a prefix; the rest stay, in order", () => {
-  using setup = ringPort("txp");
+  using setup = ringPort("txp", 1024);
   const { pool, port } = setup;
   const tx = new MbufBatch(10);
   assert.equal(pool.allocBulk(tx, 10, 60), true);
@@ -64,7 +46,7 @@ Deno.test("txBurst(queue, batch, count) sends a prefix; the rest stay, in order"
 });
 
 Deno.test("PortDevice: frames of any length leave at flush with their lengths; spares go back on dispose", () => {
-  using setup = ringPort("dev");
+  using setup = ringPort("dev", 1024);
   const { pool, port } = setup;
   const dev = new PortDevice(port, pool, { burst: 8 });
   const lengths = [60, 1514, 42, 14, 999, 61, 62, 63, 64, 100, 200]; // 11 frames: more than a burst

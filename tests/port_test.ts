@@ -3,36 +3,14 @@ import { MbufBatch, Mempool, MempoolError, Port, PortError, type PortErrorKind, 
 import { thrown } from "./_assert.ts";
 import { runChild } from "./_child.ts";
 import { testEal, uniqueName } from "./_eal.ts";
+import { ringPort, vdevName } from "./_ring.ts";
 
 testEal();
-
-let vdevCounter = 0;
-function vdevName(driver: string): string {
-  return `${driver}_p${Deno.pid % 100000}_${vdevCounter++}`;
-}
 
 function expectKind(f: () => unknown, kind: PortErrorKind): PortError {
   const e = thrown(f, PortError);
   assert.equal(e.kind, kind, e.message);
   return e;
-}
-
-/** A started port on a fresh net_ring vdev with its own pool; disposing closes all three in order. */
-function ringPort(tag: string, numMbufs: number, options = {}) {
-  const pool = Mempool.createWithSize(uniqueName(tag), numMbufs);
-  const ring = Vdev.attach(vdevName("net_ring"));
-  const port = Port.open(ring.portId, pool, options);
-  port.start();
-  return {
-    pool,
-    ring,
-    port,
-    [Symbol.dispose]() {
-      port.close();
-      ring.detach();
-      pool[Symbol.dispose]();
-    },
-  };
 }
 
 /** Fills `batch` with `count` frames whose bytes encode their index. */
