@@ -55,7 +55,9 @@ Deno.test("PortDevice: frames of any length leave at flush with their lengths; s
     assert.ok(at >= 0, `slot for frame ${k}`);
     for (let i = 0; i < len; i++) dev.txBytes[at + i] = (k * 13 + i) & 0xff;
   }
-  assert.equal(dev.txSlot(pool.dataRoom + 1), -1, "a frame larger than an mbuf gets no slot");
+  for (const bad of [pool.dataRoom + 1, -1, 1.5]) {
+    assert.equal(thrown(() => dev.txSlot(bad), PortError).kind, "InvalidArgument", `a frame of ${bad} bytes`);
+  }
   assert.equal(dev.flush(), 0, "nothing dropped");
   const got: number[][] = [];
   while (got.length < lengths.length) {
@@ -72,6 +74,17 @@ Deno.test("PortDevice: frames of any length leave at flush with their lengths; s
   for (const use of [() => dev.txSlot(60), () => dev.flush(), () => dev.receive(() => {})]) {
     assert.equal(thrown(use, PortError).kind, "Closed");
   }
+});
+
+Deno.test("PortDevice: a pool whose mbufs cannot hold an MTU-sized frame is refused up front", () => {
+  using setup = ringPort("mtu", 256);
+  const { port } = setup;
+  using small = Mempool.createForMtu(uniqueName("small"), 256, 576);
+  const e = thrown(() => new PortDevice(port, small), PortError);
+  assert.equal(e.kind, "InvalidArgument");
+  assert.match(e.message, /createForMtu/);
+  using ok = new PortDevice(port, small, { mtu: 576 });
+  assert.ok(ok.txSlot(576 + 14) >= 0);
 });
 
 Deno.test("PortDevice: frames the driver refuses are dropped and counted, not leaked", () => {

@@ -20,8 +20,9 @@ export interface Device {
   /**
    * Reserves a buffer for one outgoing frame of `length` bytes, sent at the next
    * {@linkcode Device.flush} (or earlier, when the device's burst is full). Returns the index of the
-   * frame's first byte in {@linkcode Device.txBytes}, or -1 when no buffer is free. Returning a
-   * number and not an object keeps the send path free of allocations.
+   * frame's first byte in {@linkcode Device.txBytes}, or -1 when no buffer is free (a length above
+   * the MTU plus the Ethernet header is a caller's error). Returning a number and not an object
+   * keeps the send path free of allocations.
    */
   txSlot(length: number): number;
   /** The memory that holds the frame the last successful {@linkcode Device.txSlot} reserved. */
@@ -62,7 +63,10 @@ export class PortDevice implements Device, Disposable {
   #carriedDrops = 0;
   #disposed = false;
 
-  /** Wraps `port` (started, or started later), queue `queue`, with tx mbufs from `pool`. */
+  /**
+   * Wraps `port` (started, or started later), queue `queue`, with tx mbufs from `pool`.
+   * @throws {PortError} `InvalidArgument` when `pool`'s mbufs cannot hold a frame of `mtu` (+ 18).
+   */
   constructor(port: Port, pool: Mempool, options: { queue?: number; burst?: number; mtu?: number } = {}) {
     this.port = port;
     this.#pool = pool;
@@ -73,6 +77,15 @@ export class PortDevice implements Device, Disposable {
     this.#lengths = batchLengths(this.#tx);
     this.#starts = this.#tx.columns().start;
     this.#room = pool.dataRoom;
+    // The largest frame the interface sends: the MTU, an Ethernet header and a VLAN tag.
+    if (!(Number.isInteger(this.mtu) && this.mtu >= 68 && this.mtu + 18 <= this.#room)) {
+      throw new PortError(
+        "InvalidArgument",
+        port.id,
+        `PortDevice: MTU ${this.mtu} needs frames of up to ${this.mtu + 18} bytes, but mbufs of pool ` +
+          `${JSON.stringify(pool.name)} hold ${this.#room} (use Mempool.createForMtu for this MTU)`,
+      );
+    }
   }
 
   receive(onFrame: (bytes: Uint8Array, start: number, length: number) => void): number {
@@ -100,7 +113,7 @@ export class PortDevice implements Device, Disposable {
   txSlot(length: number): number {
     // Fast path: a spare mbuf is ready and the frame fits.
     const i = this.#filled;
-    if (i < this.#spares && length <= this.#room) {
+    if (i < this.#spares && (length >>> 0) === length && length <= this.#room) {
       this.#filled = i + 1;
       // The length goes into the batch's column; the send sets it in each mbuf (one C loop), which
       // costs less than updating the mbuf header from here.
@@ -114,7 +127,14 @@ export class PortDevice implements Device, Disposable {
 
   #txSlotSlow(length: number): number {
     if (this.#disposed) throw disposedError("txSlot", this.port);
-    if (!(length >= 0 && length <= this.#room)) return -1; // larger than an mbuf's data room
+    if (!((length >>> 0) === length && length <= this.#room)) {
+      throw new PortError(
+        "InvalidArgument",
+        this.port.id,
+        `PortDevice.txSlot: a frame of ${length} bytes; frames are whole numbers of bytes up to ${this.#room} ` +
+          `(the data room of pool ${JSON.stringify(this.#pool.name)})`,
+      );
+    }
     const tx = this.#tx;
     if (this.#filled === tx.length) { // no spare left
       if (tx.free === 0) this.#carriedDrops += this.#send(); // the batch is full of frames: send them
