@@ -217,4 +217,20 @@ Deno.test("malformed input is a typed WireError, never another exception", async
     assert.equal(kindOf(() => emitArp(new Uint8Array(28), 1, 28, arp)), "Truncated");
     assert.equal(kindOf(() => parseIpv4Address("256.1.1.1")), "BadField");
   });
+  await t.step("emit refuses field values the header cannot hold", () => {
+    for (
+      const bad of [{ totalLength: 19 }, { totalLength: 20.5 }, { fragmentOffset: 4 }, { fragmentOffset: -8 }]
+    ) {
+      const h = Object.assign(new Ipv4Header(), { totalLength: 40 }, bad);
+      assert.equal(kindOf(() => emitIpv4(new Uint8Array(40), 0, 40, h)), "BadField", JSON.stringify(bad));
+    }
+    for (const length of [7, 8.5, 0x10000]) {
+      const u = Object.assign(new UdpHeader(), { length });
+      assert.equal(
+        kindOf(() => emitUdp(new Uint8Array(0x10010), 0, 0x10010, 1, 2, u)),
+        "BadField",
+        `${length}`,
+      );
+    }
+  });
 });

@@ -103,7 +103,9 @@ export function parseIpv4(
 export function emitIpv4(b: Uint8Array, off: number, end: number, h: Ipv4Header): number {
   need(b, off, end, 20, "IPv4 emit");
   if (
-    h.totalLength < 20 || h.totalLength > 0xffff || h.fragmentOffset % 8 !== 0 || h.fragmentOffset > 0xfff8
+    !Number.isInteger(h.totalLength) || h.totalLength < 20 || h.totalLength > 0xffff ||
+    !Number.isInteger(h.fragmentOffset) || h.fragmentOffset % 8 !== 0 || h.fragmentOffset < 0 ||
+    h.fragmentOffset > 0xfff8
   ) {
     throw new WireError(
       "BadField",

@@ -76,7 +76,7 @@ export function emitUdp(
   h: UdpHeader,
 ): number {
   need(b, off, end, h.length, "UDP emit");
-  if (h.length < UDP_HEADER_LENGTH || h.length > 0xffff) {
+  if (!Number.isInteger(h.length) || h.length < UDP_HEADER_LENGTH || h.length > 0xffff) {
     throw new WireError("BadField", `UDP emit: length ${h.length}`);
   }
   const srcPort = h.srcPort & 0xffff;
