@@ -69,6 +69,7 @@ export const SYMBOLS = {
   mdp_batch_tx: { parameters: ["u16", "u16", "f64", "u32"], result: "u32" },
   mdp_batch_tx_sized: { parameters: ["u16", "u16", "f64", "u32", "u32"], result: "u32" },
   mdp_mbuf_tx_cksum_ipv4: { parameters: ["f64", "u32", "u32", "u32"], result: "i32" },
+  mdp_copy_cksum: { parameters: ["f64", "f64", "u32"], result: "u32" },
   // DPDK exports: ports and devices
   rte_eth_dev_count_avail: { parameters: [], result: "u16" },
   rte_eth_dev_is_valid_port: { parameters: ["u16"], result: "i32" },

@@ -203,6 +203,17 @@ function ffiAddressOf(buffer: ArrayBuffer): number {
   return sym.mdp_addr_of(Deno.UnsafePointer.of(buffer));
 }
 
+/**
+ * The address of `buffer`'s memory as a number, for FFI calls that take `f64` addresses, or -1
+ * when it may move (a resizable or growable buffer can be reallocated). The caller keeps `buffer`
+ * alive, and checks that it is not detached, for as long as it uses the address. @internal
+ */
+export function addressOfBuffer(buffer: ArrayBufferLike): number {
+  if ((buffer as ArrayBuffer).resizable || (buffer as SharedArrayBuffer).growable) return -1;
+  loadLayout();
+  return sym.mdp_addr_of(Deno.UnsafePointer.of(buffer as ArrayBuffer));
+}
+
 function notMapped(addr: number): MbufError {
   return new MbufError(
     "NotMapped",

@@ -8,6 +8,8 @@
 import assert from "node:assert/strict";
 import {
   ArpPacket,
+  emitIpv4,
+  emitUdp,
   EthernetHeader,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
@@ -143,13 +145,33 @@ Deno.test(`fuzz: the interface delivers exactly what the parsers accept (${ITERA
   const [peer, dev] = LoopbackDevice.pair(1500, 4096);
   const iface = new Interface(dev, { mac: KERNEL_UDP.slice(0, 6), addresses: [{ ip: ourIp, prefix: 24 }] });
   using sock = iface.bindUdp(port, 4);
+  // A second seed with a 700-byte payload: large payloads take the C copy-and-sum path.
+  const big = new Uint8Array(14 + 20 + 8 + 700);
+  big.set(KERNEL_UDP.subarray(0, 14));
+  const bigIp = Object.assign(new Ipv4Header(), {
+    totalLength: 728,
+    protocol: IPPROTO_UDP,
+    src: 0xc6124d01,
+    dst: ourIp,
+  });
+  emitIpv4(big, 14, 34, bigIp);
+  for (let i = 42; i < big.length; i++) big[i] = i * 13;
+  emitUdp(
+    big,
+    34,
+    big.length,
+    bigIp.src,
+    ourIp,
+    Object.assign(new UdpHeader(), { srcPort: 4000, dstPort: port, length: 708 }),
+  );
   let delivered = 0;
   for (let n = 0; n < ITERATIONS / 5; n++) {
     let frame: Uint8Array;
     if (rand() < 0.1) {
       frame = Uint8Array.from({ length: Math.floor(rand() * 96) }, () => Math.floor(rand() * 256));
     } else {
-      frame = KERNEL_UDP.slice(0, KERNEL_UDP.length - (rand() < 0.2 ? Math.floor(rand() * 20) : 0));
+      const seed = rand() < 0.5 ? KERNEL_UDP : big;
+      frame = seed.slice(0, seed.length - (rand() < 0.2 ? Math.floor(rand() * 20) : 0));
       const flips = rand() < 0.2 ? 0 : 1 + Math.floor(rand() * 3);
       for (let k = 0; k < flips; k++) {
         frame[14 + Math.floor(rand() * (frame.length - 14))] = Math.floor(rand() * 256);

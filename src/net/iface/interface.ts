@@ -41,6 +41,8 @@ import {
   viewOf,
   WireError,
 } from "../wire/mod.ts";
+import { dpdk, type Symbols } from "../../ffi.ts";
+import { addressOfBuffer } from "../../mbuf.ts";
 import type { Device } from "../phy/device.ts";
 import type { PcapWriter } from "../phy/pcap.ts";
 
@@ -135,9 +137,57 @@ export class InterfaceError extends Error {
   }
 }
 
-/** Copies `len` bytes from `src[from ..]` to `dst[to ..]`, four at a time. */
-function copyView(dst: DataView, to: number, src: DataView, from: number, len: number): void {
-  copyAndSum(dst, to, src, from, len); // the sum costs one add per four bytes; one loop to keep fast
+/**
+ * Payloads from this size up are copied and summed in C (`rte_memcpy` and `rte_raw_cksum`, one
+ * FFI call with two addresses); smaller ones in a JS loop of 32-bit loads, which V8 inlines into
+ * the receive and send paths. Measured: 1472 bytes cost ≈ 58 ns in C and ≈ 450 in JS; at 32 bytes
+ * the JS loop wins inside the stack.
+ */
+const C_COPY_FROM = 64;
+
+/**
+ * Copies `len` bytes from `src[from ..]` to `dst[to ..]` and returns their word sum (see
+ * `copyAndSum`). The caller has checked both ranges against the views.
+ */
+function copySum(dst: DataView, to: number, src: DataView, from: number, len: number): number {
+  return len < C_COPY_FROM ? copyAndSum(dst, to, src, from, len) : copySumLarge(dst, to, src, from, len);
+}
+
+let ffiCopyCksum: Symbols["mdp_copy_cksum"] | null = null;
+// The addresses of the last eight buffers copied from or to, by identity: looked up once per
+// buffer, not per datagram. Holding the buffers keeps those addresses valid.
+const addrBuffers: ArrayBufferLike[] = [];
+const addrValues: number[] = [];
+
+function addressOf(v: DataView): number {
+  const buffer = v.buffer;
+  for (let k = 0; k < addrBuffers.length; k++) {
+    if (addrBuffers[k] === buffer) return addrValues[k] + v.byteOffset;
+  }
+  const a = addressOfBuffer(buffer);
+  if (a < 0) return -1; // resizable: it may move, never cache it
+  if (addrBuffers.length === 8) {
+    addrBuffers.shift();
+    addrValues.shift();
+  }
+  addrBuffers.push(buffer);
+  addrValues.push(a);
+  return a + v.byteOffset;
+}
+
+function copySumLarge(dst: DataView, to: number, src: DataView, from: number, len: number): number {
+  // A detached buffer's memory is gone: never hand its old address to C.
+  if (
+    (dst.buffer as ArrayBuffer).detached || (src.buffer as ArrayBuffer).detached ||
+    !(to >= 0 && from >= 0 && to + len <= dst.byteLength && from + len <= src.byteLength)
+  ) {
+    throw new RangeError(`copy of ${len} bytes from ${from} to ${to} runs past a buffer`);
+  }
+  const d = addressOf(dst);
+  const s = addressOf(src);
+  if (d < 0 || s < 0) return copyAndSum(dst, to, src, from, len);
+  ffiCopyCksum ??= dpdk().mdp_copy_cksum;
+  return ffiCopyCksum(d + to, s + from, len);
 }
 
 const EMPTY = new Uint8Array(0);
@@ -181,7 +231,7 @@ class SlotRing {
   push(src: DataView, off: number, len: number, ip: number, port: number): boolean {
     if (this.count === this.capacity) return false;
     const slot = this.#next();
-    copyView(this.view, slot * this.slotSize, src, off, len);
+    copySum(this.view, slot * this.slotSize, src, off, len); // the sum is not needed here
     this.#commit(slot, len, ip, port);
     return true;
   }
@@ -193,7 +243,7 @@ class SlotRing {
   pushVerified(src: DataView, off: number, len: number, ip: number, port: number, sum: number): number {
     if (this.count === this.capacity) return 1;
     const slot = this.#next();
-    const payload = copyAndSum(this.view, slot * this.slotSize, src, off, len);
+    const payload = copySum(this.view, slot * this.slotSize, src, off, len);
     if (sum >= 0 && finishChecksum(sum + payload) !== 0) return 2;
     this.#commit(slot, len, ip, port);
     return 0;
@@ -316,7 +366,7 @@ export class UdpSocket implements Disposable {
     if (out.length < len) {
       throw new InterfaceError("TooLarge", `recvInto: ${len} bytes do not fit in ${out.length}`);
     }
-    copyView(this.#rxView.of(out), 0, r.view, i * r.slotSize, len);
+    copySum(this.#rxView.of(out), 0, r.view, i * r.slotSize, len); // the sum is not needed here
     this.lastIp = r.ip[i];
     this.lastPort = r.port[i];
     r.shift();
@@ -805,7 +855,7 @@ export class Interface {
         h.srcPort = srcPort;
         h.dstPort = dstPort;
         h.length = udpLength;
-        copyView(viewOf(b), o + UDP_HEADER_LENGTH, data, from, length);
+        copySum(viewOf(b), o + UDP_HEADER_LENGTH, data, from, length); // emitUdp sums it
         emitUdp(b, o, o + udpLength, src, dst, h);
       });
       return true;
@@ -814,7 +864,7 @@ export class Interface {
     if (o < 0) return false;
     const b = this.device.txBytes;
     // The payload is summed as it is copied; the header's words are added from their values.
-    const payload = copyAndSum(this.#txView.view, o + UDP_HEADER_LENGTH, data, from, length);
+    const payload = copySum(this.#txView.view, o + UDP_HEADER_LENGTH, data, from, length);
     let sum = finishChecksum(
       payload + pseudoHeaderSum(src, dst, IPPROTO_UDP, udpLength) + srcPort + dstPort + udpLength,
     );
