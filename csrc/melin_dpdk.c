@@ -230,6 +230,7 @@ MDP_EXPORT void mdp_mempool_facts(const struct rte_mempool *mp, int32_t *out)
 	out[3] = rte_pktmbuf_data_room_size((struct rte_mempool *)mp);
 	out[4] = rte_pktmbuf_priv_size((struct rte_mempool *)mp);
 	out[5] = (int32_t)mp->elt_size;
+	out[6] = (mp->flags & RTE_MEMPOOL_F_NO_IOVA_CONTIG) != 0;
 }
 
 /* ---- Mbufs ------------------------------------------------------------

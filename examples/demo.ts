@@ -25,6 +25,7 @@ function facts(pool: Mempool): Record<string, unknown> {
     cacheSize: pool.cacheSize,
     dataRoomSize: pool.dataRoomSize,
     socketId: pool.socketId,
+    packed: pool.packed,
     pointer: `0x${Deno.UnsafePointer.value(pool.pointer).toString(16)}`,
   };
 }

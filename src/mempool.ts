@@ -239,6 +239,8 @@ export class Mempool implements Disposable {
   readonly privSize: number;
   /** NUMA socket the memory is on (`SOCKET_ID_ANY`, -1, when created with it). */
   readonly socketId: number;
+  /** True when mbufs may straddle page boundaries (see {@linkcode MempoolOptions.packed}). */
+  readonly packed: boolean;
   /** True when this object frees the pool on dispose; false for a pool found by lookup that
    * another isolate or C code created. */
   readonly owned: boolean;
@@ -259,7 +261,7 @@ export class Mempool implements Disposable {
   }
 
   private constructor(ptr: Deno.PointerObject, name: string, owned: boolean) {
-    const facts = new Int32Array(6);
+    const facts = new Int32Array(7);
     dpdk().mdp_mempool_facts(ptr, facts);
     this.#ptr = ptr;
     this.name = name;
@@ -268,6 +270,7 @@ export class Mempool implements Disposable {
     this.socketId = facts[2];
     this.dataRoomSize = facts[3];
     this.privSize = facts[4];
+    this.packed = facts[6] === 1;
     this.owned = owned;
     this.#room = Math.max(0, this.dataRoomSize - dpdkLimits().headroom);
     this.#addr = dpdk().mdp_addr_of(ptr);

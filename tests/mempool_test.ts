@@ -54,6 +54,8 @@ Deno.test("layout: without hugepages (IOVA as VA) pools are packed by default; p
   using byDefault = Mempool.createWithSize(uniqueName("lay"), 512);
   using packed = Mempool.createWithOptions(uniqueName("lay"), { numMbufs: 512, packed: true });
   using paged = Mempool.createWithOptions(uniqueName("lay"), { numMbufs: 512, packed: false });
+  assert.deepEqual([byDefault.packed, packed.packed, paged.packed], [true, true, false]);
+  assert.equal(Mempool.lookup(paged.name)?.packed, false);
   assert.equal(pageOffsets(paged), 1, "one mbuf per page: every header at the same page offset");
   assert.ok(pageOffsets(packed) > 16, "packed mbufs sit at many page offsets");
   assert.ok(pageOffsets(byDefault) > 16, "the default here (no hugepages, IOVA as VA) is packed");
