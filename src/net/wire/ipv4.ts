@@ -75,8 +75,7 @@ export function parseIpv4(
   const src = v.getUint32(off + 12);
   const dst = v.getUint32(off + 16);
   if (verifyChecksum) {
-    let sum = (w0 >>> 16) + total + (w1 >>> 16) + (w1 & 0xffff) + (w2 >>> 16) + (w2 & 0xffff) +
-      (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
+    let sum = ipv4WordsSum(w0, w1, w2, src, dst);
     if (hl > 20) sum = sumView(v, off + 20, off + hl, sum);
     if (finishChecksum(sum) !== 0) throw new WireError("BadChecksum", "IPv4: header checksum");
   }
@@ -113,23 +112,49 @@ export function emitIpv4(b: Uint8Array, off: number, end: number, h: Ipv4Header)
     );
   }
   const flags = (h.dontFragment ? 0x4000 : 0) | (h.moreFragments ? 0x2000 : 0) | (h.fragmentOffset / 8);
-  const src = h.src >>> 0;
-  const dst = h.dst >>> 0;
-  const w0 = 0x4500 | (h.tos & 0xff);
-  const w2 = ((h.ttl & 0xff) << 8) | (h.protocol & 0xff);
-  const id = h.id & 0xffff;
-  // The checksum from the field values, not by reading the bytes back: same sum, fewer loads.
-  const sum = finishChecksum(
-    w0 + h.totalLength + id + flags + w2 + (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff),
-  );
-  const v = dataView(b);
-  v.setUint32(off, (w0 << 16) | h.totalLength);
-  v.setUint32(off + 4, (id << 16) | flags);
-  v.setUint32(off + 8, (w2 << 16) | sum);
-  v.setUint32(off + 12, src);
-  v.setUint32(off + 16, dst);
+  putIpv4Header(dataView(b), off, h.tos, h.totalLength, h.id, flags, h.ttl, h.protocol, h.src, h.dst);
   h.headerLength = 20;
   return off + 20;
+}
+
+/**
+ * The one's-complement running sum of a 20-byte IPv4 header given as its five big-endian words
+ * (unsigned or int32): 0 after {@linkcode finishChecksum} when the checksum inside `w2` is right.
+ * @internal
+ */
+export function ipv4WordsSum(w0: number, w1: number, w2: number, src: number, dst: number): number {
+  return (w0 >>> 16) + (w0 & 0xffff) + (w1 >>> 16) + (w1 & 0xffff) + (w2 >>> 16) + (w2 & 0xffff) +
+    (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
+}
+
+/**
+ * Writes a 20-byte IPv4 header (no options) at `v[off ..]` from field values, as five 32-bit
+ * stores, with its checksum computed from those values (no bytes read back). `flags` is the
+ * 16-bit flags and fragment-offset field. The caller has checked the range and the lengths.
+ * @internal
+ */
+export function putIpv4Header(
+  v: DataView,
+  off: number,
+  tos: number,
+  totalLength: number,
+  id: number,
+  flags: number,
+  ttl: number,
+  protocol: number,
+  src: number,
+  dst: number,
+): void {
+  // Words as int32 (small integers to V8; `>>>` in the sum and setUint32 read them unsigned).
+  const w0 = (((0x45 << 8) | (tos & 0xff)) << 16) | totalLength;
+  const w1 = ((id & 0xffff) << 16) | flags;
+  const w2 = ((ttl & 0xff) << 24) | ((protocol & 0xff) << 16);
+  const sum = finishChecksum(ipv4WordsSum(w0, w1, w2, src, dst));
+  v.setUint32(off, w0);
+  v.setUint32(off + 4, w1);
+  v.setUint32(off + 8, w2 | sum);
+  v.setUint32(off + 12, src);
+  v.setUint32(off + 16, dst);
 }
 
 /** The running sum of the IPv4 pseudo-header that UDP and TCP checksums cover. */

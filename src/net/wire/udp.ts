@@ -50,8 +50,7 @@ export function parseUdp(
     throw new WireError("Truncated", `UDP: length ${len} runs past the IP payload (${end - off})`);
   }
   if (verifyChecksum && checksum !== 0) {
-    const sum = pseudoHeaderSum(src, dst, IPPROTO_UDP, len) + (ports >>> 16) + (ports & 0xffff) + len +
-      checksum;
+    const sum = udpHeaderSum(src, dst, ports >>> 16, ports & 0xffff, len, checksum);
     if (finishChecksum(sumView(v, off + UDP_HEADER_LENGTH, off + len, sum)) !== 0) {
       throw new WireError("BadChecksum", "UDP: checksum");
     }
@@ -79,14 +78,45 @@ export function emitUdp(
   if (!Number.isInteger(h.length) || h.length < UDP_HEADER_LENGTH || h.length > 0xffff) {
     throw new WireError("BadField", `UDP emit: length ${h.length}`);
   }
-  const srcPort = h.srcPort & 0xffff;
-  const dstPort = h.dstPort & 0xffff;
   const v = dataView(b);
-  const sum = finishChecksum(
-    sumView(v, off + UDP_HEADER_LENGTH, off + h.length, pseudoHeaderSum(src, dst, IPPROTO_UDP, h.length)) +
-      srcPort + dstPort + h.length,
-  );
-  v.setUint32(off, (srcPort << 16) | dstPort);
-  v.setUint32(off + 4, (h.length << 16) | (sum === 0 ? 0xffff : sum)); // 0 would mean "no checksum"
+  const payload = sumView(v, off + UDP_HEADER_LENGTH, off + h.length);
+  putUdpHeader(v, off, src, dst, h.srcPort, h.dstPort, h.length, payload);
   return off + h.length;
+}
+
+/**
+ * The running sum a UDP checksum covers, but for the payload: the IPv4 pseudo-header and the
+ * header's words (`checksum`: the field as it stands, 0 when computing one). @internal
+ */
+export function udpHeaderSum(
+  src: number,
+  dst: number,
+  srcPort: number,
+  dstPort: number,
+  length: number,
+  checksum: number,
+): number {
+  return pseudoHeaderSum(src, dst, IPPROTO_UDP, length) + srcPort + dstPort + length + checksum;
+}
+
+/**
+ * Writes a UDP header at `v[off ..]` as two 32-bit stores, its checksum computed from the header
+ * values and `payloadSum` (the payload's running sum, e.g. from `sumView` or `copyAndSum`).
+ * The caller has checked the range and the length. @internal
+ */
+export function putUdpHeader(
+  v: DataView,
+  off: number,
+  src: number,
+  dst: number,
+  srcPort: number,
+  dstPort: number,
+  length: number,
+  payloadSum: number,
+): void {
+  const sp = srcPort & 0xffff;
+  const dp = dstPort & 0xffff;
+  const sum = finishChecksum(payloadSum + udpHeaderSum(src, dst, sp, dp, length, 0));
+  v.setUint32(off, (sp << 16) | dp);
+  v.setUint32(off + 4, (length << 16) | (sum === 0 ? 0xffff : sum)); // 0 would mean "no checksum"
 }
