@@ -179,10 +179,16 @@ export function mapPoolMemory(pool: MbufPool, ptr: Deno.PointerObject): void {
     chunks.push(chunk);
     if (!poolChunk.has(pool)) poolChunk.set(pool, chunk);
   }
+  realPools.add(pool);
 }
 
 /** The first memory chunk of each mapped pool: the base that burst calls describe packets against. */
 const poolChunk = new Map<MbufPool, Chunk>();
+/**
+ * Every pool this isolate mapped: the only objects whose address may reach C. Anything else that
+ * type-checks as an {@linkcode MbufPool} (`{ name, disposed, address: 4096 }`) is refused.
+ */
+const realPools = new WeakSet<MbufPool>();
 
 /** Forgets a pool's chunks and detaches their buffers, so stale views read as empty. @internal */
 export function unmapPoolMemory(pool: MbufPool): void {
@@ -245,6 +251,15 @@ function locateWords(lo: number, hi: number): number {
 /** Offset of `addr` (a number) in its chunk; the chunk is left in `hit`. */
 function locate(addr: number): number {
   return locateWords(addr >>> 0, Math.floor(addr / 4294967296));
+}
+
+/**
+ * Offset (chunk in `hit`) of a region of `length` bytes at `addr` that DPDK returned. An empty
+ * region may start just past the end of its buffer, which can be the end of a chunk (the last
+ * mbuf of a pool): it is placed from its last byte before, which is in the same mbuf.
+ */
+function regionStart(addr: number, length: number): number {
+  return length > 0 ? locate(addr) : locate(addr - 1) + 1;
 }
 
 /** Reads a 64-bit address field at byte offset `off` of the chunk `c`, as a number. */
@@ -461,13 +476,20 @@ export class Mbuf implements Disposable {
   copy(pool: MbufPool, offset: number = 0, length: number = 0xffffffff): Mbuf | null {
     checkLength("copy offset", offset, 0xffffffff);
     checkLength("copy", length, 0xffffffff);
-    const a = sym.mdp_pktmbuf_copy(this.#live(), pool.address, offset, length);
+    const src = this.#live();
+    if (!realPools.has(pool)) {
+      throw new MbufError("InvalidArgument", `copy: pool must be a Mempool, got ${String(pool)}`);
+    }
+    if (pool.disposed) {
+      throw new MbufError("PoolDisposed", `copy: pool ${JSON.stringify(pool.name)} was freed`);
+    }
+    const a = sym.mdp_pktmbuf_copy(src, pool.address, offset, length);
     return a === 0 ? null : new Mbuf(TOKEN, a, pool);
   }
 
   #region(ptr: number, length: number): Uint8Array | null {
     if (ptr === 0) return null;
-    const o = locate(ptr);
+    const o = regionStart(ptr, length);
     return hit.u8.subarray(o, o + length);
   }
 
@@ -683,7 +705,12 @@ export class MbufBatch {
       return;
     }
     for (let i = 0; i < this.#length; i++) {
-      locate(this.#addr(i));
+      const a = this.#addr(i);
+      try {
+        locate(a);
+      } catch {
+        throw poolGone(what, { name: `at 0x${a.toString(16)}`, disposed: true, address: 0 }); // unmapped: freed
+      }
       if (hit.pool.disposed) throw poolGone(what, hit.pool);
     }
   }
@@ -725,8 +752,12 @@ export class MbufBatch {
     return this.#layout;
   }
 
-  /** Has C write the layout columns of the entries not described yet (one FFI call). */
+  /**
+   * Has C write the layout columns of the entries not described yet (one FFI call). C reads the
+   * mbuf headers: never those of a freed pool (or after EAL cleanup), where it would fault.
+   */
   #describe(): void {
+    this.#assertPoolsLive("MbufBatch");
     const from = this.#described;
     const l = this.#layout;
     ffiDescribe(this.#blockAddr, this.capacity, from, this.#length - from, l.base, l.len);
@@ -763,8 +794,7 @@ export class MbufBatch {
       v.length = this.#dlen[i];
       return v;
     }
-    const w = this.#words;
-    const o = locateWords(w[2 * i], w[2 * i + 1]);
+    const o = this.#locateSlow(i, "at");
     const c = hit;
     v.length = c.u16[(o + O_DATA_LEN) >> 1];
     v.start = dataOf(c, o);
@@ -781,6 +811,8 @@ export class MbufBatch {
    */
   columns(): BatchColumns {
     if (this.#described < this.#length) this.#describe();
+    // The same rule as at(): entries of a freed pool are an error, not an empty view.
+    if (this.#length > 0 && this.#layout.len === 0) this.#assertPoolsLive("columns");
     const c = this.#columns;
     c.bytes = this.#layout.u8;
     return c;
@@ -796,6 +828,15 @@ export class MbufBatch {
       hit = this.#layout;
       return h;
     }
+    return this.#locateSlow(i, "MbufBatch");
+  }
+
+  /**
+   * Offset (chunk in `hit`) of mbuf `i`'s header, found from its address: for entries outside the
+   * layout chunk, and once that chunk is unmapped (its pool freed: a typed error, not NotMapped).
+   */
+  #locateSlow(i: number, what: string): number {
+    if (this.#layout.len === 0) this.#assertPoolsLive(what);
     const w = this.#words;
     return locateWords(w[2 * i], w[2 * i + 1]);
   }
@@ -848,7 +889,7 @@ export class MbufBatch {
     if (p === 0) return -1;
     const o = this.#header(i);
     this.#dlen[i] = hit.u16[(o + O_DATA_LEN) >> 1]; // the first segment's, as the column holds
-    return locate(p);
+    return regionStart(p, n);
   }
 
   /**
@@ -913,6 +954,7 @@ export class MbufBatch {
   pop(): Mbuf | null {
     if (this.#length === 0) return null;
     const a = this.#addr(this.#length - 1);
+    if (this.#layout.len === 0) this.#assertPoolsLive("pop");
     locate(a);
     const pool = hit.pool;
     this.#length--;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Mempool } from "../../mempool.ts";
+import { holdPool, type Mempool } from "../../mempool.ts";
 import { batchLengths, MbufBatch } from "../../mbuf.ts";
 import { type Port, PortError, portTxSized } from "../../port.ts";
 
@@ -62,6 +62,8 @@ export class PortDevice implements Device, Disposable {
   /** Drops of flushes made inside txSlot, reported by the next flush(). */
   #carriedDrops = 0;
   #disposed = false;
+  /** Keeps the tx pool from being freed while the device holds spares (the port's rule for its rx pool). */
+  #releasePool: () => void = () => {};
 
   /**
    * Wraps `port` (started, or started later), queue `queue`, with tx mbufs from `pool`.
@@ -86,6 +88,7 @@ export class PortDevice implements Device, Disposable {
           `${JSON.stringify(pool.name)} hold ${this.#room} (use Mempool.createForMtu for this MTU)`,
       );
     }
+    this.#releasePool = holdPool(pool, `PortDevice on port ${port.id}`);
   }
 
   receive(onFrame: (bytes: Uint8Array, start: number, length: number) => void): number {
@@ -183,6 +186,7 @@ export class PortDevice implements Device, Disposable {
     this.#filled = 0;
     this.#spares = 0; // every txSlot takes the slow path, which throws
     if (this.#tx.length > 0 && !this.#pool.disposed) this.#pool.freeBulk(this.#tx);
+    this.#releasePool();
   }
 }
 
