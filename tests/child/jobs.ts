@@ -1,0 +1,131 @@
+/// <reference lib="deno.worker" />
+/**
+ * A Worker for the multi-isolate scenarios of scenarios.ts. It gets `{ job, args, sab, name, port }`,
+ * runs the job, and posts `{ label, ... }` reports (errors described by kind), then `{ label: "end" }`.
+ * Steps are synchronised with the parent through `flags` (an Int32Array on a SharedArrayBuffer):
+ * `signal(i)` sets flag i, `waitFor(i)` blocks until the parent sets it.
+ */
+import { Eal, EalError, MbufBatch, Mempool, MempoolError, Port, PortError } from "../../mod.ts";
+
+interface JobMessage {
+  job: string;
+  args: string[];
+  sab: SharedArrayBuffer;
+  name?: string;
+  port?: number;
+}
+
+let flags: Int32Array;
+
+function signal(i: number): void {
+  Atomics.store(flags, i, 1);
+  Atomics.notify(flags, i);
+}
+
+function waitFor(i: number): void {
+  while (Atomics.load(flags, i) === 0) Atomics.wait(flags, i, 0, 10_000);
+}
+
+function describe(v: unknown): Record<string, unknown> {
+  if (v instanceof MempoolError || v instanceof EalError || v instanceof PortError) {
+    return { class: v.name, kind: v.kind, message: v.message };
+  }
+  if (v instanceof Error) return { class: v.constructor.name, message: v.message };
+  return { value: v };
+}
+
+function report(label: string, value: unknown): void {
+  self.postMessage({ label, ...describe(value) });
+}
+
+function attempt(label: string, f: () => unknown): void {
+  try {
+    report(label, f());
+  } catch (e) {
+    report(label, e);
+  }
+}
+
+self.onmessage = (e: MessageEvent<JobMessage>) => {
+  const { job, args, sab, name, port } = e.data;
+  flags = new Int32Array(sab);
+  switch (job) {
+    case "cleanup": {
+      // Uses EAL, then leaves it while the parent runs a hot loop (flag 0: the loop runs).
+      const eal = Eal.init(args);
+      const pool = Mempool.createWithSize(`w_cleanup_${eal.lcoreId}`, 256);
+      const m = pool.alloc()!;
+      m.free();
+      waitFor(0);
+      Eal.cleanup();
+      report("state", Eal.state);
+      report("pool-disposed", pool.disposed);
+      attempt("alloc", () => pool.alloc());
+      attempt("init-again", () => Eal.init(args));
+      signal(1);
+      break;
+    }
+    case "lookup": {
+      // Borrows the parent's pool; the parent disposes it (flag 1), then makes a new one (flag 2).
+      Eal.init(args);
+      const pool = Mempool.lookup(name!)!;
+      report("owned", pool.owned);
+      const batch = new MbufBatch(8);
+      report("alloc-bulk", pool.allocBulk(batch));
+      pool.freeBulk(batch);
+      report("available", pool.available);
+      signal(0);
+      waitFor(1);
+      report("disposed", pool.disposed);
+      attempt("available-after", () => pool.available);
+      attempt("alloc-after", () => pool.alloc());
+      attempt("alloc-bulk-after", () => pool.allocBulk(batch));
+      attempt("lookup-after", () => Mempool.lookup(name!));
+      signal(2);
+      waitFor(3); // the parent made a new pool, maybe at the same address
+      report("disposed-later", pool.disposed);
+      attempt("alloc-later", () => pool.alloc());
+      pool[Symbol.dispose]();
+      signal(4);
+      break;
+    }
+    case "open-port": {
+      // The parent has port `port` open: opening it here too is refused.
+      Eal.init(args);
+      const pool = Mempool.createWithSize(`w_port_${port}`, 512);
+      attempt("open", () => Port.open(port!, pool));
+      pool[Symbol.dispose]();
+      signal(0);
+      break;
+    }
+    case "cache": {
+      // Fills this thread's lcore cache of the parent's pool, then the Worker ends (closes itself).
+      Eal.init(args);
+      const pool = Mempool.lookup(name!)!;
+      const batch = new MbufBatch(300);
+      pool.allocBulk(batch);
+      pool.freeBulk(batch); // mostly into this lcore's cache
+      report("lcore", Eal.current!.lcoreId);
+      self.postMessage({ label: "end" });
+      self.close();
+      return;
+    }
+    case "use": {
+      // One Worker lifetime: EAL, an lcore id, a pool, an mbuf.
+      const eal = Eal.init(args);
+      const lcore = eal.lcoreId;
+      const pool = Mempool.createWithSize(`w_use_${lcore}_${name}`, 64);
+      const m = pool.alloc();
+      report("use", { lcore, got: m !== null });
+      m?.free();
+      pool[Symbol.dispose]();
+      self.postMessage({ label: "end" });
+      self.close();
+      return;
+    }
+    default:
+      report("error", `unknown job ${job}`);
+  }
+  self.postMessage({ label: "end" });
+  self.close(); // the Worker's thread exits: what it still holds is let go (csrc: thread_exit)
+};
