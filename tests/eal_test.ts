@@ -305,3 +305,14 @@ Deno.test("200 Worker lifetimes (more than DPDK's 128 lcore ids): each can use D
   assert.equal(by.ok.value, 200);
   assert.equal(by["lcores-after"].value, by["lcores-base"].value);
 });
+
+Deno.test("the main thread's Eal.cleanup leaves a Worker's hot loop running; EAL ends when that last user's thread exits (child process)", async () => {
+  const by = await childReports("main-cleanup-first");
+  assert.equal(by.state.value, "cleaned-up", "the main thread left");
+  assert.equal(by["pool-disposed"].value, true, "and its pool went with it");
+  assert.equal(by["worker-loops-after"].value, 20_000);
+  assert.equal(by["worker-state"].value, "running", "the Worker still used EAL");
+  assert.equal(by["worker-full"].value, true);
+  const late = by["late-worker"].value as Record<string, unknown>;
+  assert.equal(late.kind, "CleanedUp", "once the last user's thread exited, EAL ended");
+});

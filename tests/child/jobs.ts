@@ -112,16 +112,33 @@ self.onmessage = (e: MessageEvent<JobMessage>) => {
     }
     case "use": {
       // One Worker lifetime: EAL, an lcore id, a pool, an mbuf.
-      const eal = Eal.init(args);
-      const lcore = eal.lcoreId;
-      const pool = Mempool.createWithSize(`w_use_${lcore}_${name}`, 64);
-      const m = pool.alloc();
-      report("use", { lcore, got: m !== null });
-      m?.free();
-      pool[Symbol.dispose]();
-      self.postMessage({ label: "end" });
-      self.close();
-      return;
+      attempt("use", () => {
+        const eal = Eal.init(args);
+        const lcore = eal.lcoreId;
+        using pool = Mempool.createWithSize(`w_use_${lcore}_${name}`, 64);
+        const m = pool.alloc();
+        m?.free();
+        return { lcore, got: m !== null };
+      });
+      break;
+    }
+    case "hot": {
+      // A hot loop on this Worker's own pool while the parent leaves EAL (flag 1: it has).
+      Eal.init(args);
+      const pool = Mempool.createWithSize("w_hot", 512);
+      const batch = new MbufBatch(32);
+      signal(0);
+      let after = 0;
+      const deadline = Date.now() + 20_000;
+      while (after < 20_000 && Date.now() < deadline) {
+        pool.allocBulk(batch);
+        pool.freeBulk(batch);
+        if (Atomics.load(flags, 1) === 1) after++;
+      }
+      report("loops-after", after);
+      report("state", Eal.state);
+      report("full", pool.isFull);
+      break; // ends without Eal.cleanup: its thread's exit lets go, the last user
     }
     default:
       report("error", `unknown job ${job}`);

@@ -59,6 +59,8 @@ function attempt(label: string, f: () => unknown): void {
   }
 }
 
+let jobArgs: readonly string[] = [];
+
 /** A Worker running a job of jobs.ts, with step flags shared with it and its reports collected. */
 function startJob(job: string, extra: Record<string, unknown> = {}) {
   const sab = new SharedArrayBuffer(64);
@@ -71,7 +73,8 @@ function startJob(job: string, extra: Record<string, unknown> = {}) {
       else reports.push(e.data);
     };
   });
-  worker.postMessage({ job, args: Eal.current!.args, sab, ...extra });
+  jobArgs = Eal.current?.args ?? jobArgs; // after this thread's cleanup: the arguments EAL ran with
+  worker.postMessage({ job, args: jobArgs, sab, ...extra });
   return {
     worker,
     ended,
@@ -217,6 +220,30 @@ switch (scenario) {
     pool[Symbol.dispose]();
     Eal.cleanup(); // the last user: EAL ends
     report("state-end", Eal.state);
+    break;
+  }
+  case "main-cleanup-first": {
+    // This thread leaves EAL while a Worker runs a hot loop: the Worker goes on; when it ends
+    // (its thread exits, no cleanup of its own), EAL ends for the process.
+    Eal.init(Eal.devOptions({ memoryMb: 128 }));
+    const pool = Mempool.createWithSize("main_first", 256);
+    const job = startJob("hot");
+    await job.waitFor(0);
+    Eal.cleanup();
+    report("state", Eal.state);
+    report("pool-disposed", pool.disposed);
+    job.signal(1);
+    await job.ended;
+    for (const r of job.reports) console.log(JSON.stringify({ ...r, label: `worker-${r.label}` }));
+    // The Worker's thread exit ends EAL shortly after: a new Worker cannot join any more.
+    let late: Record<string, unknown> | undefined;
+    for (let i = 0; i < 200 && late?.kind !== "CleanedUp"; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      const j = startJob("use", { name: `late${i}` });
+      await j.ended;
+      late = j.reports.find((x) => x.label === "use");
+    }
+    report("late-worker", late);
     break;
   }
   case "batch-after-cleanup": {
