@@ -174,7 +174,7 @@ switch (scenario) {
   case "worker-cleanup": {
     // A Worker leaves EAL while this thread holds a pool, a view, a port and a socket and runs a
     // hot loop: nothing here may notice (EAL stays while this isolate uses it).
-    const eal = Eal.init(Eal.devOptions({ memoryMb: 128 }));
+    Eal.init(Eal.devOptions({ memoryMb: 128 }));
     const pool = Mempool.createWithSize("main_pool", 1024);
     const m = pool.alloc()!;
     const view = m.append(64)!;
