@@ -6,6 +6,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { cString, dpdk, strerror } from "./ffi.ts";
+import { type ArgError, checkString } from "./validate.ts";
 import { EAL_STATE_RUNNING, ealStateWord, requireEal, trackResource } from "./eal.ts";
 import { holdPool, type Mempool } from "./mempool.ts";
 import {
@@ -31,6 +32,8 @@ const logger = getLogger(["melin-dpdk", "port"]);
  * - `"QueueOutOfRange"`: a queue id the port was not configured with.
  * - `"StatsFailed"`: DPDK could not read or reset counters.
  * - `"AttachFailed"`, `"DetachFailed"`: a virtual device could not be attached or removed.
+ * - `"AlreadyAttached"`: a virtual device of that name exists already (in this or another isolate).
+ * - `"UnknownDriver"`: no virtual-device driver matches the name (`errno` 19, ENODEV).
  */
 export type PortErrorKind =
   | "InvalidArgument"
@@ -46,7 +49,9 @@ export type PortErrorKind =
   | "QueueOutOfRange"
   | "StatsFailed"
   | "AttachFailed"
-  | "DetachFailed";
+  | "DetachFailed"
+  | "AlreadyAttached"
+  | "UnknownDriver";
 
 /** A port error; `kind` discriminates, `errno`/`errnoText` carry DPDK's code when there is one. */
 export class PortError extends Error {
@@ -168,8 +173,13 @@ const CKSUM_OFFLOADS = OFFLOAD_IPV4_CKSUM | OFFLOAD_UDP_CKSUM | OFFLOAD_TCP_CKSU
 const ETH_NAME_MAX_LEN = 64;
 const XSTAT_NAME_SIZE = 64;
 const ENOTSUP = 95;
+const ENODEV = 19;
+const EFAULT = 14;
+const EEXIST = 17;
 
 const decoder = new TextDecoder();
+
+const vdevArg: ArgError = (message) => new PortError("InvalidArgument", -1, message);
 
 /** Port lifecycle. */
 export type PortState = "configured" | "started" | "stopped" | "closed";
@@ -637,25 +647,50 @@ export class Vdev implements Disposable {
    */
   static attach(name: string, args: string = ""): Vdev {
     requireEal("Vdev.attach");
+    checkString(vdevArg, "Vdev.attach: name", name);
+    checkString(vdevArg, "Vdev.attach: args", args, true);
     if (!/^net_[a-z_]+[A-Za-z0-9_]*$/.test(name) || name.length >= ETH_NAME_MAX_LEN) {
       throw new PortError(
         "InvalidArgument",
         -1,
-        `vdev name ${JSON.stringify(name)} must be a driver name plus a suffix, e.g. net_ring0, net_tap_x1`,
+        `vdev name ${JSON.stringify(name)} must be a driver name plus a suffix, e.g. net_ring0, net_tap_x1 ` +
+          `(letters, digits, _; under ${ETH_NAME_MAX_LEN} characters)`,
       );
     }
-    if (args.includes("\0")) {
-      throw new PortError("InvalidArgument", -1, "vdev args must not contain NUL bytes");
-    }
     const s = dpdk();
+    const existing = new Uint16Array(1);
+    // rte_dev_probe reports success for a device that exists (it only syncs secondaries then):
+    // without this check a second attach would return a phantom Vdev for the first one's port.
+    if (s.rte_eth_dev_get_port_by_name(cString(name), existing) === 0) {
+      throw new PortError(
+        "AlreadyAttached",
+        existing[0],
+        `vdev ${JSON.stringify(name)} is already attached (port ${existing[0]}): use the Vdev that ` +
+          `attached it, detach that one first, or pick another name`,
+      );
+    }
     const spec = args.length > 0 ? `${name},${args}` : name;
     const rc = s.rte_dev_probe(cString(spec));
+    if (rc === -EFAULT) {
+      // rte_devargs_parse found no bus that claims the name: for a net_* name, no vdev driver has
+      // that prefix. DPDK's EFAULT ("Bad address") would mislead.
+      throw new PortError(
+        "UnknownDriver",
+        -1,
+        `No virtual-device driver matches ${JSON.stringify(name)}: the name must start with a driver's ` +
+          `name, e.g. net_ring, net_null, net_tap, net_af_packet, net_memif (a driver missing from the ` +
+          `DPDK install is unknown too)`,
+        ENODEV,
+      );
+    }
+    if (rc === -EEXIST) {
+      throw new PortError("AlreadyAttached", -1, `vdev ${JSON.stringify(name)} is already attached`, EEXIST);
+    }
     if (rc !== 0) {
       throw new PortError(
         "AttachFailed",
         -1,
-        `Could not attach vdev ${JSON.stringify(spec)}: check the driver name and its arguments ` +
-          `(DPDK's log says more)`,
+        `Could not attach vdev ${JSON.stringify(spec)}: check the driver's arguments (DPDK's log says more)`,
         -rc,
       );
     }

@@ -34,7 +34,7 @@ Deno.test("Eal.init with different arguments is a ConflictingArgs error naming b
   assert.equal(Eal.state, "running", "the running EAL is untouched");
 });
 
-Deno.test("invalid options are InvalidOption errors and reach no DPDK call", async (t) => {
+Deno.test("invalid options are InvalidArgument errors and reach no DPDK call", async (t) => {
   testEal();
   const cases: [string, () => unknown][] = [
     ["memoryMb -1", () => Eal.init({ memoryMb: -1 })],
@@ -47,7 +47,7 @@ Deno.test("invalid options are InvalidOption errors and reach no DPDK call", asy
   ];
   for (const [name, f] of cases) {
     await t.step(name, () => {
-      assert.throws(f, (e: unknown) => e instanceof EalError && e.kind === "InvalidOption");
+      assert.throws(f, (e: unknown) => e instanceof EalError && e.kind === "InvalidArgument");
     });
   }
 });
@@ -102,7 +102,8 @@ Deno.test("EalError kinds are a closed union", () => {
       case "ConflictingArgs":
       case "NotInitialized":
       case "CleanedUp":
-      case "InvalidOption":
+      case "InvalidArgument":
+      case "PreviousInitFailed":
       case "ThreadRegisterFailed":
         return k;
       default: {
