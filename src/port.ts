@@ -6,16 +6,24 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { cString, dpdk, strerror } from "./ffi.ts";
-import { type ArgError, checkString } from "./validate.ts";
+import {
+  type ArgError,
+  checkBool,
+  checkInt as checkIntArg,
+  checkOptions,
+  checkString,
+  intError,
+  typeError,
+} from "./validate.ts";
 import { EAL_STATE_RUNNING, ealStateWord, requireEal, trackResource } from "./eal.ts";
-import { holdPool, type Mempool } from "./mempool.ts";
+import { holdPool, Mempool } from "./mempool.ts";
 import {
   batchAssertPoolsLive,
   batchDrop,
   batchRx,
   batchTx,
   batchTxSized,
-  type MbufBatch,
+  MbufBatch,
   MbufError,
 } from "./mbuf.ts";
 
@@ -195,20 +203,31 @@ let eal: Int32Array;
  */
 export let portTxSized: (port: Port, queue: number, batch: MbufBatch, count: number) => number;
 
-function checkInt(port: number, what: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw new PortError(
-      "InvalidArgument",
-      port,
-      `${what} must be a whole number from ${min} to ${max}, got ${v}`,
-    );
-  }
-  return v;
+function portArg(port: number): ArgError {
+  return (message) => new PortError("InvalidArgument", port, message);
 }
+
+function checkInt(port: number, what: string, v: unknown, min: number, max: number): number {
+  return checkIntArg(portArg(port), what, v, min, max);
+}
+
+const mbufArg: ArgError = (message) => new MbufError("InvalidArgument", message);
+
+const OPTION_NAMES = [
+  "rxQueues",
+  "txQueues",
+  "rxDescriptors",
+  "txDescriptors",
+  "mtu",
+  "promiscuous",
+  "txChecksumOffload",
+  "rxChecksumOffload",
+] as const satisfies readonly (keyof PortOptions)[];
 
 function resolvePort(portOrName: number | string): number {
   const s = dpdk();
   if (typeof portOrName === "string") {
+    checkString(portArg(-1), "port name", portOrName);
     const out = new Uint16Array(1);
     if (s.rte_eth_dev_get_port_by_name(cString(portOrName), out) !== 0) {
       throw new PortError(
@@ -340,6 +359,11 @@ export class Port implements Disposable {
     const s = dpdk();
     eal ??= ealStateWord();
     const id = resolvePort(portOrName);
+    if (!(pool instanceof Mempool)) throw typeError(portArg(id), "Port.open: pool", pool, "a Mempool");
+    options = checkOptions<PortOptions>(portArg(id), "Port.open options", options, OPTION_NAMES);
+    for (const k of ["promiscuous", "txChecksumOffload", "rxChecksumOffload"] as const) {
+      if (options[k] !== undefined) checkBool(portArg(id), k, options[k]);
+    }
     if (openPorts.has(id)) throw new PortError("InUse", id, `Port ${id} is already open; close it first`);
     const info = readInfo(id);
     const rx = checkInt(id, "rxQueues", options.rxQueues ?? 1, 1, info.maxRxQueues);
@@ -509,7 +533,10 @@ export class Port implements Disposable {
    */
   rxBurst(queue: number, batch: MbufBatch): number {
     if (!this.#started || eal[0] !== EAL_STATE_RUNNING) this.#notRunning("rxBurst");
-    if (!((queue >>> 0) === queue && queue < this.rxQueues)) throw this.#badQueue(queue, this.rxQueues, "rx");
+    if (!(typeof queue === "number" && (queue >>> 0) === queue && queue < this.rxQueues)) {
+      throw this.#badQueue(queue, this.rxQueues, "rx");
+    }
+    if (!(batch instanceof MbufBatch)) throw typeError(mbufArg, "rxBurst: batch", batch, "an MbufBatch");
     return batchRx(batch, this.id, queue, this.pool);
   }
 
@@ -521,18 +548,19 @@ export class Port implements Disposable {
    * @throws {PortError} `NotStarted`, `QueueOutOfRange`, `Closed`.
    * @throws {MbufError} `InvalidArgument` when `count` is not a whole number up to `batch.length`.
    */
-  txBurst(queue: number, batch: MbufBatch, count: number = batch.length): number {
+  txBurst(queue: number, batch: MbufBatch, count?: number): number {
     return this.#tx(queue, batch, count, false);
   }
 
-  #tx(queue: number, batch: MbufBatch, count: number, sized: boolean): number {
+  #tx(queue: number, batch: MbufBatch, count: number | undefined, sized: boolean): number {
     if (!this.#started || eal[0] !== EAL_STATE_RUNNING) this.#notRunning("txBurst");
-    if (!((queue >>> 0) === queue && queue < this.txQueues)) throw this.#badQueue(queue, this.txQueues, "tx");
-    if (!((count >>> 0) === count && count <= batch.length)) {
-      throw new MbufError(
-        "InvalidArgument",
-        `txBurst: count must be a whole number from 0 to ${batch.length} (the batch's length), got ${count}`,
-      );
+    if (!(typeof queue === "number" && (queue >>> 0) === queue && queue < this.txQueues)) {
+      throw this.#badQueue(queue, this.txQueues, "tx");
+    }
+    if (!(batch instanceof MbufBatch)) throw typeError(mbufArg, "txBurst: batch", batch, "an MbufBatch");
+    if (count === undefined) count = batch.length;
+    else if (!(typeof count === "number" && (count >>> 0) === count && count <= batch.length)) {
+      throw intError(mbufArg, "txBurst: count", count, 0, batch.length, " (the batch's length)");
     }
     if (count === 0) return 0;
     batchAssertPoolsLive(batch, "txBurst");
@@ -554,7 +582,10 @@ export class Port implements Disposable {
     );
   }
 
-  #badQueue(queue: number, count: number, dir: string): PortError {
+  #badQueue(queue: unknown, count: number, dir: string): PortError {
+    if (typeof queue !== "number") {
+      return intError(portArg(this.id), `${dir} queue`, queue, 0, count - 1) as PortError;
+    }
     return new PortError(
       "QueueOutOfRange",
       this.id,
