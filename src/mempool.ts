@@ -30,6 +30,7 @@ import {
   checkOptions,
   describeValue,
   intError,
+  orDefault,
   typeError,
 } from "./validate.ts";
 
@@ -337,23 +338,29 @@ export class Mempool implements Disposable {
     checkName(name);
     options = checkOptions<MempoolOptions>(poolArg(name), "options", options, OPTION_NAMES);
     const lim = dpdkLimits();
-    const numMbufs = checkInt(name, "numMbufs", options.numMbufs ?? DEFAULT_NUM_MBUFS, 0, MAX_U32);
+    const numMbufs = checkInt(name, "numMbufs", orDefault(options.numMbufs, DEFAULT_NUM_MBUFS), 0, MAX_U32);
     const o: Required<MempoolOptions> = {
       numMbufs,
       dataRoomSize: checkInt(
         name,
         "dataRoomSize",
-        options.dataRoomSize ?? lim.defaultBufSize,
+        orDefault(options.dataRoomSize, lim.defaultBufSize),
         lim.headroom,
         MAX_U16,
         ` (DPDK stores it in 16 bits, and it includes the ${lim.headroom}-byte headroom)`,
       ),
-      cacheSize: checkInt(name, "cacheSize", options.cacheSize ?? Mempool.cacheSizeFor(numMbufs), 0, MAX_U32),
-      privSize: checkInt(name, "privSize", options.privSize ?? 0, 0, MAX_U16),
+      cacheSize: checkInt(
+        name,
+        "cacheSize",
+        orDefault(options.cacheSize, Mempool.cacheSizeFor(numMbufs)),
+        0,
+        MAX_U32,
+      ),
+      privSize: checkInt(name, "privSize", orDefault(options.privSize, 0), 0, MAX_U16),
       socketId: checkInt(
         name,
         "socketId",
-        options.socketId ?? SOCKET_ID_ANY,
+        orDefault(options.socketId, SOCKET_ID_ANY),
         SOCKET_ID_ANY,
         lim.maxNumaNodes - 1,
         " (SOCKET_ID_ANY is -1)",

@@ -13,6 +13,7 @@ import {
   checkOptions,
   checkString,
   intError,
+  orDefault,
   typeError,
 } from "./validate.ts";
 import { EAL_STATE_RUNNING, ealStateWord, requireEal, trackResource } from "./eal.ts";
@@ -364,15 +365,16 @@ export class Port implements Disposable {
     for (const k of ["promiscuous", "txChecksumOffload", "rxChecksumOffload"] as const) {
       if (options[k] !== undefined) checkBool(portArg(id), k, options[k]);
     }
-    if (openPorts.has(id)) throw new PortError("InUse", id, `Port ${id} is already open; close it first`);
     const info = readInfo(id);
-    const rx = checkInt(id, "rxQueues", options.rxQueues ?? 1, 1, info.maxRxQueues);
-    const tx = checkInt(id, "txQueues", options.txQueues ?? 1, 1, info.maxTxQueues);
+    const rx = checkInt(id, "rxQueues", orDefault(options.rxQueues, 1), 1, info.maxRxQueues);
+    const tx = checkInt(id, "txQueues", orDefault(options.txQueues, 1), 1, info.maxTxQueues);
     const desc = new Uint16Array([
-      checkInt(id, "rxDescriptors", options.rxDescriptors ?? 1024, 1, 0xffff),
-      checkInt(id, "txDescriptors", options.txDescriptors ?? 1024, 1, 0xffff),
+      checkInt(id, "rxDescriptors", orDefault(options.rxDescriptors, 1024), 1, 0xffff),
+      checkInt(id, "txDescriptors", orDefault(options.txDescriptors, 1024), 1, 0xffff),
     ]);
     const mtu = options.mtu === undefined ? 0 : checkInt(id, "mtu", options.mtu, info.minMtu, info.maxMtu);
+    // After the checks, so that a bad argument is reported as such even for an open port.
+    if (openPorts.has(id)) throw new PortError("InUse", id, `Port ${id} is already open; close it first`);
     const txOff = options.txChecksumOffload === false ? 0 : info.txCapaLow & CKSUM_OFFLOADS;
     const rxOff = options.rxChecksumOffload === false ? 0 : info.rxCapaLow & CKSUM_OFFLOADS;
     const poolPtr = pool.pointer;

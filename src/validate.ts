@@ -46,6 +46,15 @@ export function describeValue(v: unknown): string {
   }
 }
 
+/**
+ * `v`, or `fallback` when `v` is `undefined` (an omitted parameter or option). Unlike `??` it
+ * keeps `null`, so that the check after it refuses `null` instead of silently taking the default.
+ * @internal
+ */
+export function orDefault<T>(v: T | undefined, fallback: T): T {
+  return v === undefined ? fallback : v;
+}
+
 /** The error for a value that is not a whole number from `min` to `max`. @internal */
 export function intError(
   fail: ArgError,
