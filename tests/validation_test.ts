@@ -265,7 +265,8 @@ Deno.test("Mempool and Mbuf: hostile counts, lengths, indexes and objects are Mb
   using other = pool.alloc()!;
   const ints = [...NOT_INTEGERS, ...OUT_OF_RANGE];
   const notBatches = [undefined, null, {}, [], 5, "b", new BigUint64Array(8)];
-  const fakePool = { name: "fake", disposed: false, address: 4096 };
+  // An object that only looks like a pool (a real address of its choosing) crashed C: that case
+  // runs in a child process (eal_test.ts, "copy-fake-pool").
   const cases: Case[] = [
     {
       entry: "allocBulk batch",
@@ -323,7 +324,7 @@ Deno.test("Mempool and Mbuf: hostile counts, lengths, indexes and objects are Mb
     {
       entry: "Mbuf.copy pool",
       names: "pool",
-      values: [fakePool, null, {}, 5, "p"],
+      values: [null, {}, 5, "p"],
       call: (v) => m.copy(v as Mempool),
       showsValue: false,
     },

@@ -3,7 +3,17 @@
  * behaviour before init, after cleanup, and failed inits. Each prints JSON lines (`report`)
  * that the parent test asserts on.
  */
-import { Eal, EalError, MbufBatch, Mempool, MempoolError, Port, PortError, Vdev } from "../../mod.ts";
+import {
+  Eal,
+  EalError,
+  MbufBatch,
+  MbufError,
+  Mempool,
+  MempoolError,
+  Port,
+  PortError,
+  Vdev,
+} from "../../mod.ts";
 
 function report(label: string, value: unknown): void {
   console.log(JSON.stringify({ label, ...describe(value) }));
@@ -32,6 +42,7 @@ function describe(v: unknown): Record<string, unknown> {
     };
   }
   if (v instanceof PortError) return { class: "PortError", kind: v.kind, errno: v.errno, message: v.message };
+  if (v instanceof MbufError) return { class: "MbufError", kind: v.kind, message: v.message };
   if (v instanceof Error) return { class: v.constructor.name, message: v.message };
   return { value: v };
 }
@@ -85,6 +96,21 @@ switch (scenario) {
     report("state-after-failure", Eal.state);
     attempt("retry", () => Eal.init(Eal.devOptions({ memoryMb: 64 })));
     attempt("create", () => Mempool.create("after_failure"));
+    report("dir", Eal.runtimeDir);
+    break;
+  }
+  case "copy-fake-pool": {
+    // Mbuf.copy into objects that type-check as MbufPool but are no live pool: a typed error, no crash.
+    Eal.init(Eal.devOptions({ memoryMb: 64 }));
+    const pool = Mempool.createWithSize("copy_src", 64);
+    const m = pool.alloc()!;
+    m.append(10);
+    attempt("fake", () => m.copy({ name: "fake", disposed: false, address: 4096 }));
+    attempt("fake-real-address", () => m.copy({ name: "fake", disposed: false, address: pool.address }));
+    const gone = Mempool.createWithSize("copy_gone", 64);
+    gone[Symbol.dispose]();
+    attempt("disposed", () => m.copy(gone));
+    report("copy-into-real", m.copy(pool)?.dataLen);
     break;
   }
   case "runtime-dir": {
