@@ -228,3 +228,18 @@ Deno.test("Eal.cleanup closes started ports before freeing their pools (child pr
   assert.equal(by.rx.class, "PortError");
   assert.equal(by.rx.kind, "Closed");
 });
+
+Deno.test("Vdev.attach of a name already attached is AlreadyAttached, not a second phantom Vdev", () => {
+  testEal();
+  const name = vdevName("net_null");
+  using first = Vdev.attach(name);
+  const ports = Port.count();
+  const e = expectKind(() => Vdev.attach(name), "AlreadyAttached");
+  assert.equal(e.portId, first.portId);
+  assert.match(e.message, new RegExp(`${name}.*already attached`));
+  assert.equal(Port.count(), ports, "no port was added");
+  assert.equal(first.attached, true);
+  first.detach(); // the one real device goes away cleanly (a phantom would have made this fail later)
+  using again = Vdev.attach(name); // and the name is free again
+  assert.equal(again.attached, true);
+});
