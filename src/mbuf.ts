@@ -278,7 +278,8 @@ function notConstructible(): MbufError {
   return new MbufError("InvalidArgument", "Mbuf objects come from Mempool.alloc() or MbufBatch.pop()");
 }
 
-const mbufArg: ArgError = (message) => new MbufError("InvalidArgument", message);
+/** Builds MbufError InvalidArgument (for the validate.ts checks; mempool.ts and port.ts too). @internal */
+export const mbufArg: ArgError = (message) => new MbufError("InvalidArgument", message);
 
 function deadError(addr: number, pool: MbufPool): MbufError {
   return addr === 0
@@ -468,6 +469,7 @@ export class Mbuf implements Disposable {
    * A deep copy of `length` bytes from packet offset `offset` (default: the whole packet), all
    * segments, into new mbufs from `pool` (`rte_pktmbuf_copy`). Returns `null` when `pool` has too
    * few mbufs or the range is past the packet's end.
+   * @throws {MbufError} `"InvalidArgument"` unless `pool` is a live `Mempool` of this isolate.
    */
   copy(pool: MbufPool, offset: number = 0, length: number = 0xffffffff): Mbuf | null {
     checkLength("copy offset", offset, 0xffffffff);

@@ -19,6 +19,7 @@ import {
   freeBulkFrom,
   mapPoolMemory,
   type Mbuf,
+  mbufArg,
   MbufBatch,
   MbufError,
   unmapPoolMemory,
@@ -202,8 +203,6 @@ const OPTION_NAMES = [
   "socketId",
   "packed",
 ] as const satisfies readonly (keyof MempoolOptions)[];
-
-const mbufArg: ArgError = (message) => new MbufError("InvalidArgument", message);
 
 function createFailedHint(errno: number, name: string, o: Required<MempoolOptions>): string {
   switch (errno) {

@@ -24,8 +24,9 @@ import {
   batchRx,
   batchTx,
   batchTxSized,
+  mbufArg,
   MbufBatch,
-  MbufError,
+  type MbufError,
 } from "./mbuf.ts";
 
 const logger = getLogger(["melin-dpdk", "port"]);
@@ -211,8 +212,6 @@ function portArg(port: number): ArgError {
 function checkInt(port: number, what: string, v: unknown, min: number, max: number): number {
   return checkIntArg(portArg(port), what, v, min, max);
 }
-
-const mbufArg: ArgError = (message) => new MbufError("InvalidArgument", message);
 
 const OPTION_NAMES = [
   "rxQueues",
