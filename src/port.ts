@@ -26,7 +26,6 @@ import {
   batchTxSized,
   mbufArg,
   MbufBatch,
-  type MbufError,
 } from "./mbuf.ts";
 
 const logger = getLogger(["melin-dpdk", "port"]);
