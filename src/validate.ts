@@ -102,7 +102,8 @@ export function checkString(fail: ArgError, what: string, v: unknown, allowEmpty
 }
 
 /**
- * `v` as an options object: `undefined` gives `{}`; anything but a plain object, or a key not in
+ * `v` as an options object: `undefined` gives `{}`; anything but a plain object (an array, a Map or
+ * a class instance would have its fields ignored), or a key not in
  * `allowed` (a typo would be silently ignored), is `fail`'s error. @internal
  */
 export function checkOptions<T extends object>(
@@ -112,10 +113,11 @@ export function checkOptions<T extends object>(
   allowed: readonly (keyof T & string)[],
 ): Partial<T> {
   if (v === undefined) return {};
-  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+  const proto = typeof v === "object" && v !== null ? Object.getPrototypeOf(v) : undefined;
+  if (proto !== Object.prototype && proto !== null) {
     throw fail(`${what} must be an object with the fields ${allowed.join(", ")}, got ${describeValue(v)}`);
   }
-  for (const k of Object.keys(v)) {
+  for (const k of Object.keys(v as object)) {
     if (!(allowed as readonly string[]).includes(k)) {
       throw fail(`${what} has no field ${JSON.stringify(k)}; the fields are ${allowed.join(", ")}`);
     }

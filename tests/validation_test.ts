@@ -29,7 +29,7 @@ const NOT_INTEGERS: unknown[] = [NaN, 1.5, Infinity, -Infinity, 10n, "1", null, 
 /** Whole numbers outside every unsigned range we take. */
 const OUT_OF_RANGE: unknown[] = [-1, 2 ** 32, 2 ** 53];
 const NOT_BOOLEANS: unknown[] = [1, 0, "true", null, 10n, {}];
-const NOT_OBJECTS: unknown[] = [5, "x", true, 10n, null, [], Symbol("o")];
+const NOT_OBJECTS: unknown[] = [5, "x", true, 10n, null, [], Symbol("o"), new Map([["numMbufs", 1]])];
 const NOT_STRINGS: unknown[] = [5, null, {}, [], 10n, true, Symbol("n")];
 
 interface Case {
