@@ -267,3 +267,34 @@ Deno.test("README: the troubleshooting section has a row for every error kind", 
     'README.md "Troubleshooting": add a row (| `Kind` | when | fix |) to the table under "### `Class`" for each',
   );
 });
+
+Deno.test("the demo runs to its end with the flags of `deno task demo`, and with --allow-ffi alone", async (t) => {
+  const config = JSON.parse(Deno.readTextFileSync(new URL("deno.json", root)));
+  const m = /^deno run (.*) examples\/demo\.ts$/.exec(config.tasks.demo.command);
+  assert.ok(m, `deno.json demo task: ${config.tasks.demo.command}`);
+  const demo = `${rootPath}/examples/demo.ts`;
+  await t.step(m[1], async () => {
+    const r = await denoRun(rootPath, m[1].split(/\s+/), demo);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.doesNotMatch(r.stdout, /skipped|instead|needs --allow/);
+    assert.match(r.stdout, /\(net_tap\) ↔ kernel interface/);
+    assert.match(r.stdout, /4 packets transmitted, 4 received/);
+    assert.match(r.stdout, /got back "hello, userspace stack"/);
+    assert.match(r.stdout, /^== Done/m);
+  });
+  await t.step("--allow-ffi", async () => {
+    const r = await denoRun(rootPath, ["--allow-ffi"], demo);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(
+      r.stdout,
+      /a tap to the kernel needs --allow-sys=uid --allow-run=ip; using a net_ring loopback/,
+    );
+    assert.match(r.stdout, /a tap to the kernel needs --allow-sys=uid --allow-run=ip; skipped/);
+    assert.match(r.stdout, /^== Done/m);
+  });
+  await t.step("no flags: one line naming --allow-ffi, exit 1", async () => {
+    const r = await denoRun(rootPath, [], demo);
+    assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, /^The demo needs --allow-ffi/);
+  });
+});
