@@ -75,11 +75,14 @@ const snippets = blocks.filter((b) => b.lang === "ts" && !b.fragment && b !== re
 const netns = await new Deno.Command("unshare", { args: ["--net", "true"], stdout: "null", stderr: "null" })
   .output().then((o) => o.success, () => false);
 
-/** Runs `deno run <flags> <file>` in `dir` (in a fresh network namespace when possible). */
+/**
+ * Runs `deno run <flags> <file>` in `dir` (in a fresh network namespace when possible), then removes
+ * the EAL runtime directory its pid named (`/var/run/dpdk/melin-dpdk-<pid>`) if the child left it.
+ */
 async function denoRun(dir: string, flags: string[], file: string) {
   const args = ["run", ...flags, file];
-  const cmd = netns ? "unshare" : Deno.execPath();
-  const out = await new Deno.Command(cmd, {
+  const cmd = netns ? "unshare" : Deno.execPath(); // unshare execs deno: the same pid
+  const child = new Deno.Command(cmd, {
     args: netns ? ["--net", Deno.execPath(), ...args] : args,
     cwd: dir,
     env: { NO_COLOR: "1" },
@@ -87,7 +90,9 @@ async function denoRun(dir: string, flags: string[], file: string) {
     stdout: "piped",
     stderr: "piped",
     signal: AbortSignal.timeout(60_000),
-  }).output();
+  }).spawn();
+  const out = await child.output();
+  await Deno.remove(`/var/run/dpdk/melin-dpdk-${child.pid}`, { recursive: true }).catch(() => {});
   const text = (b: Uint8Array) => new TextDecoder().decode(b);
   return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
 }
