@@ -173,6 +173,12 @@ Deno.test("README: using the library from one's own project", async (t) => {
 
 Deno.test("README: every ts block runs as written", async (t) => {
   assert.ok(snippets.length >= 4, `found only ${snippets.length} runnable ts blocks in README.md`);
+  for (const section of Object.keys(expected)) {
+    assert.ok(
+      blocks.some((b) => b.section === section && b.lang === "ts" && !b.fragment),
+      `no snippet in ${section}`,
+    );
+  }
   const config = recipeConfigs.find((b) => "links" in JSON.parse(b.code));
   assert.ok(config, "the README's links recipe");
   await withWorkspace(async (ws) => {
