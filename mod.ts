@@ -60,3 +60,4 @@ export type {
   Route,
 } from "./src/net/iface/interface.ts";
 export { BUILD_COMMAND, LibraryLoadError, SHIM_ENV_VAR } from "./src/ffi.ts";
+export type { LibraryLoadErrorKind } from "./src/ffi.ts";

@@ -18,8 +18,12 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_dev.h>
 #include <rte_eal.h>
@@ -38,8 +42,11 @@
 
 /* ---- EAL lifecycle --------------------------------------------------- */
 
-/* Values of the process-wide state word (see mdp_eal_state_ptr). */
-enum { MDP_EAL_NOT_STARTED = 0, MDP_EAL_RUNNING = 1, MDP_EAL_CLEANED_UP = 2 };
+/* Values of the process-wide state word (see mdp_eal_state_ptr). FAILED: an
+ * init failed; DPDK does not undo every step of a failed rte_eal_init (it may
+ * keep its run-once flag, devargs, log levels, runtime files), so EAL is never
+ * started again in that process. */
+enum { MDP_EAL_NOT_STARTED = 0, MDP_EAL_RUNNING = 1, MDP_EAL_CLEANED_UP = 2, MDP_EAL_FAILED = 3 };
 
 /* Return codes of mdp_eal_init. */
 enum {
@@ -47,7 +54,10 @@ enum {
 	MDP_INIT_STARTED = 0,
 	MDP_INIT_ALREADY_RUNNING = 1,
 	MDP_INIT_CLEANED_UP = 2,
+	MDP_INIT_FAILED_BEFORE = 3,
 };
+
+static void mdp_runtime_files_remove_at_exit(int started);
 
 static pthread_mutex_t eal_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Read without a call from TypeScript through a view of its address, so that
@@ -66,10 +76,12 @@ MDP_EXPORT const volatile int32_t *mdp_eal_state_ptr(void) { return &eal_state; 
  * to back (`len` bytes in all, argv[0] first). Calls are serialized: Deno runs
  * test files and Workers on separate threads that may race into init.
  * On failure, *out_errno gets rte_errno (0 is possible: DPDK does not set it
- * for every failure).
+ * for every failure). After a failure every later call returns
+ * MDP_INIT_FAILED_BEFORE with the first failure's errno.
  */
 MDP_EXPORT int32_t mdp_eal_init(const char *args, uint32_t len, int32_t argc, int32_t *out_errno)
 {
+	static int32_t failed_errno;
 	int32_t rc;
 	*out_errno = 0;
 	pthread_mutex_lock(&eal_lock);
@@ -77,6 +89,9 @@ MDP_EXPORT int32_t mdp_eal_init(const char *args, uint32_t len, int32_t argc, in
 		rc = MDP_INIT_ALREADY_RUNNING;
 	} else if (eal_state == MDP_EAL_CLEANED_UP) {
 		rc = MDP_INIT_CLEANED_UP;
+	} else if (eal_state == MDP_EAL_FAILED) {
+		*out_errno = failed_errno;
+		rc = MDP_INIT_FAILED_BEFORE;
 	} else {
 		char *copy = malloc(len);
 		char **argv = calloc((size_t)argc + 1, sizeof(char *));
@@ -84,7 +99,7 @@ MDP_EXPORT int32_t mdp_eal_init(const char *args, uint32_t len, int32_t argc, in
 			free(copy);
 			free(argv);
 			*out_errno = ENOMEM;
-			rc = MDP_INIT_FAILED;
+			rc = MDP_INIT_FAILED; /* nothing reached DPDK: a retry may work */
 		} else {
 			memcpy(copy, args, len);
 			char *p = copy;
@@ -93,8 +108,10 @@ MDP_EXPORT int32_t mdp_eal_init(const char *args, uint32_t len, int32_t argc, in
 				p += strlen(p) + 1;
 			}
 			if (rte_eal_init(argc, argv) < 0) {
-				*out_errno = rte_errno;
+				*out_errno = failed_errno = rte_errno;
 				free(copy); /* EAL did not start: nothing refers to it. */
+				mdp_runtime_files_remove_at_exit(0);
+				eal_state = MDP_EAL_FAILED;
 				rc = MDP_INIT_FAILED;
 			} else {
 				/* argv itself is leaked on purpose: EAL may keep it. */
@@ -103,6 +120,7 @@ MDP_EXPORT int32_t mdp_eal_init(const char *args, uint32_t len, int32_t argc, in
 					memcpy(eal_args, args, len);
 					eal_args_len = len;
 				}
+				mdp_runtime_files_remove_at_exit(1);
 				eal_state = MDP_EAL_RUNNING;
 				rc = MDP_INIT_STARTED;
 			}
@@ -1066,4 +1084,84 @@ MDP_EXPORT uint32_t mdp_batch_tx_sized(uint16_t port, uint16_t queue, double bat
 			m->data_len = (uint16_t)(m->pkt_len = b.dlen[j]);
 	}
 	return rte_eth_tx_burst(port, queue, b.m, (uint16_t)n);
+}
+
+/* ---- Runtime files ------------------------------------------------------
+ * A primary EAL keeps its runtime files (config, fbarray memseg/memzone
+ * backing files, mp_socket: about 6 MiB with --no-huge) in
+ * /var/run/dpdk/<prefix>/ and never removes them; with a prefix per process
+ * they pile up. Once EAL started as the primary, nobody else owns that
+ * directory (the config lock says so), so it is removed when the process
+ * exits normally. Unlinking does not unmap anything: threads still running
+ * DPDK code at exit keep their memory. */
+
+static char *runtime_dir;
+
+/* The directory holds plain files only (DPDK creates no subdirectories). */
+static void remove_runtime_dir(void)
+{
+	DIR *d = runtime_dir != NULL ? opendir(runtime_dir) : NULL;
+	if (d == NULL)
+		return;
+	struct dirent *e;
+	char path[4096];
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", runtime_dir, e->d_name) < (int)sizeof(path))
+			unlink(path);
+	}
+	closedir(d);
+	rmdir(runtime_dir);
+}
+
+/* True when a process other than this one holds the lock on the runtime
+ * directory's config file: a live primary that owns the directory. */
+static int runtime_dir_locked_by_other(const char *dir)
+{
+	char path[4096];
+	if (snprintf(path, sizeof(path), "%s/config", dir) >= (int)sizeof(path))
+		return 1;
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0; /* no config file (--no-shconf, or EAL stopped before it) */
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int other = fcntl(fd, F_GETLK, &lock) != 0 || lock.l_type != F_UNLCK;
+	close(fd);
+	return other;
+}
+
+/* Called by mdp_eal_init with started = 1 once EAL runs as the primary, or 0
+ * after a failed init: remembers this process's runtime directory and removes
+ * it at exit. After a failure the directory may be another primary's (the
+ * config lock conflict is one way init fails): it is removed only when no
+ * other process holds that lock. */
+static void mdp_runtime_files_remove_at_exit(int started)
+{
+	const char *dir = rte_eal_get_runtime_dir();
+	if (runtime_dir != NULL || dir == NULL || dir[0] == '\0')
+		return;
+	if (started ? rte_eal_process_type() != RTE_PROC_PRIMARY : runtime_dir_locked_by_other(dir))
+		return;
+	runtime_dir = strdup(dir);
+	if (runtime_dir != NULL)
+		atexit(remove_runtime_dir);
+}
+
+/* This process's EAL runtime directory ("" before EAL runs as primary). */
+MDP_EXPORT const char *mdp_runtime_dir(void) { return runtime_dir != NULL ? runtime_dir : ""; }
+
+/* ---- Memory limits ------------------------------------------------------
+ * out[0]: the machine's physical memory in MiB, out[1]: RTE_MAX_MEM_MB, the
+ * most memory this DPDK build can manage. `-m` beyond RTE_MAX_MEM_MB fails or
+ * crashes inside rte_eal_init (22.11 without hugepages: -m 524288 gives
+ * ENOMEM, -m 1000000 a SIGSEGV), and beyond physical memory it can never be
+ * backed. */
+MDP_EXPORT void mdp_memory_limits_mb(uint32_t *out)
+{
+	long pages = sysconf(_SC_PHYS_PAGES);
+	long page_size = sysconf(_SC_PAGESIZE);
+	uint64_t mb = pages > 0 && page_size > 0 ? (uint64_t)pages * (uint64_t)page_size >> 20 : 0;
+	out[0] = mb > UINT32_MAX ? UINT32_MAX : (uint32_t)mb;
+	out[1] = RTE_MAX_MEM_MB;
 }

@@ -1,12 +1,17 @@
 /**
  * Demo: start EAL without hugepages or NICs, create the default pool and a jumbo pool, print
  * their facts, show what bad input gets, then run live traffic: a net_tap port whose peer is the
- * Linux kernel (our side pings it in bursts), or a net_ring loopback where no tap can be made.
+ * Linux kernel (our side pings it in bursts), or a net_ring loopback where no tap can be made,
+ * and let the kernel ping our TCP/IP stack and talk UDP to it.
  *
  *   deno task demo        (or scripts/run.sh demo on a fresh machine)
+ *
+ * `deno task demo` passes every permission the demo uses. Run with fewer, each part that lacks one
+ * says which flag (or root) it needs and falls back or is skipped.
  */
 import dgram from "node:dgram";
 import { Eal, EalError, internetChecksum, MbufBatch, Mempool, MempoolError, Port, Vdev } from "../mod.ts";
+import { lacking } from "./permissions.ts";
 import { serveUdpEcho, tapWithStack } from "./udp_echo.ts";
 
 /** Our side's MAC on the tap (locally administered). */
@@ -44,6 +49,14 @@ function tryIt(label: string, f: () => unknown): void {
       throw e;
     }
   }
+}
+
+const cannot = lacking([{ name: "ffi" }]);
+if (cannot !== null) {
+  console.error(
+    `The demo ${cannot} (DPDK is called through FFI); \`deno task demo\` passes every flag it uses.`,
+  );
+  Deno.exit(1);
 }
 
 section(`${Eal.version}: EAL in no-hugepage mode`);
@@ -87,10 +100,14 @@ async function ip(...args: string[]): Promise<void> {
 /** A kernel interface on a tap port, or null (with the reason printed) when none can be made here. */
 async function tapPeer(pool: Mempool) {
   const iface = `mdemo${Deno.pid % 100000}`;
+  const cannot = lacking([{ name: "run", command: "ip" }], true);
+  if (cannot !== null) {
+    console.log(`  a tap to the kernel ${cannot}; using a net_ring loopback instead`);
+    return null;
+  }
   let vdev: Vdev | undefined;
   let port: Port | undefined;
   try {
-    if (Deno.uid() !== 0) throw new Error("not root");
     vdev = Vdev.attach(`net_tap_demo${Deno.pid % 100000}`, `iface=${iface}`);
     port = Port.open(vdev.portId, pool, { promiscuous: true });
     await ip("link", "set", "dev", iface, "addrgenmode", "none"); // no IPv6 link-local chatter
@@ -221,42 +238,70 @@ async function liveTraffic(pool: Mempool): Promise<void> {
 }
 
 async function kernelMeetsStack(): Promise<void> {
-  if (Deno.uid() !== 0) {
-    console.log("  needs root (a tap interface); skipped");
+  const cannot = lacking([{ name: "run", command: "ip" }], true);
+  if (cannot !== null) {
+    console.log(`  a tap to the kernel ${cannot}; skipped`);
     return;
   }
   using pool = Mempool.createWithSize("demo_stack", 4096);
-  using tap = await tapWithStack(pool, "st");
+  using tap = await tapWithStack(pool, "st").catch((e) => {
+    console.log(`  no tap here (${e instanceof Error ? e.message : e}); skipped`);
+    return null;
+  });
+  if (tap === null) return;
   console.log(`  our stack is ${tap.ourIp} on port ${tap.iface}'s far side; the kernel is ${tap.kernelIp}`);
   const stop = new AbortController();
   const server = serveUdpEcho(tap.stack, 7, stop.signal);
   try {
-    const ping = await new Deno.Command("ping", {
-      args: ["-c", "4", "-i", "0.2", "-W", "2", tap.ourIp],
-      stdout: "piped",
-      stderr: "piped",
-    }).output().catch((e) => ({
-      success: false,
-      stdout: new TextEncoder().encode(String(e)),
-      stderr: new Uint8Array(),
-    }));
-    for (const line of new TextDecoder().decode(ping.stdout).trim().split("\n")) console.log(`  | ${line}`);
-    const sock = dgram.createSocket("udp4");
-    await new Promise<void>((r) => sock.bind(0, tap.kernelIp, () => r()));
-    const reply = new Promise<string>((resolve) =>
-      sock.once("message", (m) => resolve(new TextDecoder().decode(m)))
-    );
-    sock.send(new TextEncoder().encode("hello, userspace stack"), 7, tap.ourIp);
-    const text = await Promise.race([
-      reply,
-      new Promise<string>((r) => setTimeout(() => r("(no reply)"), 2000)),
-    ]);
-    console.log(`  kernel UDP socket sent "hello, userspace stack" to ${tap.ourIp}:7 and got back "${text}"`);
-    sock.close();
+    await kernelPings(tap.ourIp);
+    await kernelTalksUdp(tap.kernelIp, tap.ourIp);
   } finally {
     stop.abort();
     console.log(
       `  echoed ${await server} datagram(s); interface counters: ${JSON.stringify(tap.stack.stats)}`,
     );
+  }
+}
+
+/** The kernel's `ping` sends four echo requests to our stack. */
+async function kernelPings(ourIp: string): Promise<void> {
+  const cannot = lacking([{ name: "run", command: "ping" }]);
+  if (cannot !== null) {
+    console.log(`  the kernel's ping ${cannot}; skipped`);
+    return;
+  }
+  const ping = await new Deno.Command("ping", {
+    args: ["-c", "4", "-i", "0.2", "-W", "2", ourIp],
+    stdout: "piped",
+    stderr: "piped",
+  }).output().catch((e) => ({
+    success: false,
+    stdout: new TextEncoder().encode(String(e)),
+    stderr: new Uint8Array(),
+  }));
+  for (const line of new TextDecoder().decode(ping.stdout).trim().split("\n")) console.log(`  | ${line}`);
+}
+
+/** A kernel UDP socket sends a datagram to our echo server on port 7 and waits for it to come back. */
+async function kernelTalksUdp(kernelIp: string, ourIp: string): Promise<void> {
+  const cannot = lacking([{ name: "net" }]);
+  if (cannot !== null) {
+    console.log(`  a kernel UDP socket ${cannot}; skipped`);
+    return;
+  }
+  const sock = dgram.createSocket("udp4");
+  try {
+    await new Promise<void>((r) => sock.bind(0, kernelIp, () => r()));
+    const reply = new Promise<string>((resolve) =>
+      sock.once("message", (m) => resolve(new TextDecoder().decode(m)))
+    );
+    sock.send(new TextEncoder().encode("hello, userspace stack"), 7, ourIp);
+    const text = await Promise.race([
+      reply,
+      new Promise<string>((r) => setTimeout(() => r("(no reply)"), 2000)),
+    ]);
+    console.log(`  kernel UDP socket sent "hello, userspace stack" to ${ourIp}:7 and got back "${text}"`);
+  } finally {
+    sock.close();
   }
 }

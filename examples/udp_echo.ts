@@ -10,6 +10,7 @@
  * @module
  */
 import { Eal, Interface, Mempool, Port, PortDevice, Vdev } from "../mod.ts";
+import { lacking } from "./permissions.ts";
 
 /** Serves UDP echo on `port` of `iface` until `signal` aborts; polls in a loop. Returns datagrams echoed. */
 export async function serveUdpEcho(iface: Interface, port: number, signal: AbortSignal): Promise<number> {
@@ -67,7 +68,16 @@ export async function tapWithStack(pool: Mempool, tag: string) {
 }
 
 if (import.meta.main) {
+  const cannot = lacking([{ name: "ffi" }, { name: "run", command: "ip" }], true);
   const seconds = Number(Deno.args[0] ?? 30);
+  if (cannot !== null || !(seconds > 0 && seconds <= 86400)) {
+    console.error(
+      cannot === null
+        ? `udp_echo: the duration must be 1 to 86400 seconds, not ${JSON.stringify(Deno.args[0])}`
+        : `udp_echo ${cannot} (DPDK through FFI, a tap whose kernel side \`ip\` configures)`,
+    );
+    Deno.exit(2);
+  }
   using _eal = Eal.init(Eal.devOptions());
   using pool = Mempool.createWithSize("echo_pool", 4096);
   using tap = await tapWithStack(pool, "echo");

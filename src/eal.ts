@@ -10,6 +10,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { dpdk, readCString, strerror } from "./ffi.ts";
+import { type ArgError, checkBool, checkInt, checkOptions, checkString, describeValue } from "./validate.ts";
 
 const logger = getLogger(["melin-dpdk", "eal"]);
 
@@ -40,8 +41,11 @@ export interface EalOptions {
   extraArgs?: string[];
 }
 
-/** Lifecycle of the process's EAL. */
-export type EalState = "not-initialized" | "running" | "cleaned-up";
+/**
+ * Lifecycle of the process's EAL. `"failed"`: an init failed, and EAL cannot start in this
+ * process any more (DPDK does not undo a failed start).
+ */
+export type EalState = "not-initialized" | "running" | "cleaned-up" | "failed";
 
 /**
  * What went wrong with EAL:
@@ -49,7 +53,10 @@ export type EalState = "not-initialized" | "running" | "cleaned-up";
  * - `"ConflictingArgs"`: EAL already runs with other arguments (it starts once per process).
  * - `"NotInitialized"`: a DPDK call before {@linkcode Eal.init}.
  * - `"CleanedUp"`: a DPDK call, or `init`, after {@linkcode Eal.cleanup}.
- * - `"InvalidOption"`: an option with a wrong type or value; nothing was passed to DPDK.
+ * - `"InvalidArgument"`: an option or argument with a wrong type or value, an unknown option, or an
+ *   argument that would make EAL print and end the process (`--help`); nothing was passed to DPDK.
+ * - `"PreviousInitFailed"`: an earlier init failed in this process; EAL cannot start again
+ *   (`errno` is that first failure's).
  * - `"ThreadRegisterFailed"`: this thread could not get an lcore id (`rte_thread_register`).
  */
 export type EalErrorKind =
@@ -57,7 +64,8 @@ export type EalErrorKind =
   | "ConflictingArgs"
   | "NotInitialized"
   | "CleanedUp"
-  | "InvalidOption"
+  | "InvalidArgument"
+  | "PreviousInitFailed"
   | "ThreadRegisterFailed";
 
 /** An EAL error; `kind` says which, `errno`/`errnoText` carry DPDK's `rte_errno` when there is one. */
@@ -94,8 +102,11 @@ export class EalError extends Error {
 const INIT_FAILED = -1;
 const INIT_STARTED = 0;
 const INIT_ALREADY_RUNNING = 1;
+const INIT_CLEANED_UP = 2;
+const INIT_FAILED_BEFORE = 3;
 const STATE_RUNNING = 1;
 const STATE_CLEANED_UP = 2;
+const STATE_FAILED = 3;
 
 const EACCES = 13;
 const EPERM = 1;
@@ -184,7 +195,13 @@ export function ealState(): EalState {
   if (w === ISO_USING) return "running";
   if (w === ISO_LEFT) return "cleaned-up";
   const s = stateView()[0];
-  return s === STATE_RUNNING ? "running" : s === STATE_CLEANED_UP ? "cleaned-up" : "not-initialized";
+  return s === STATE_RUNNING
+    ? "running"
+    : s === STATE_CLEANED_UP
+    ? "cleaned-up"
+    : s === STATE_FAILED
+    ? "failed"
+    : "not-initialized";
 }
 
 /** True while this isolate may use EAL (it does, or it runs and this isolate has not left it). */
@@ -195,11 +212,17 @@ export function ealRunning(): boolean {
 
 /** The error for a DPDK call made while EAL does not run. */
 export function ealNotRunningError(what: string): EalError {
-  return ealState() === "cleaned-up"
+  const state = ealState();
+  return state === "cleaned-up"
     ? new EalError("CleanedUp", `${what}: EAL was cleaned up`, {
       hint: isoWord?.[0] === ISO_LEFT && stateView()[0] === STATE_RUNNING
         ? "this isolate called Eal.cleanup(); other isolates still use EAL, but this one cannot again"
         : "EAL cannot start again in this process, and its memory is gone; start a new process",
+    })
+    : state === "failed"
+    ? new EalError("PreviousInitFailed", `${what}: EAL failed to start in this process`, {
+      hint:
+        "EAL cannot start again after a failed start: fix the cause Eal.init reported and restart the process",
     })
     : new EalError("NotInitialized", `${what}: EAL is not initialized`, {
       hint: "call Eal.init() first (Eal.init(Eal.devOptions()) on a machine without hugepages or NICs)",
@@ -244,32 +267,133 @@ export function trackResource(resource: Disposable): () => void {
   return () => liveResources.delete(resource);
 }
 
-function assertOptions(o: EalOptions): void {
-  const bad = (what: string) => {
-    throw new EalError("InvalidOption", `Invalid EAL option ${what}`, {
-      hint: "nothing was passed to DPDK; fix the option and call Eal.init() again",
-    });
-  };
-  if (o.memoryMb !== undefined && (!Number.isInteger(o.memoryMb) || o.memoryMb <= 0)) {
-    bad(`memoryMb: ${o.memoryMb} (a positive whole number of megabytes)`);
+const invalid: ArgError = (message) =>
+  new EalError("InvalidArgument", `Invalid EAL argument: ${message}`, {
+    hint: "nothing was passed to DPDK; fix it and call Eal.init() again",
+  });
+
+const OPTION_NAMES = [
+  "noHuge",
+  "memoryMb",
+  "vdevs",
+  "lcores",
+  "filePrefix",
+  "logLevel",
+  "noPci",
+  "noShconf",
+  "noTelemetry",
+  "extraArgs",
+] as const satisfies readonly (keyof EalOptions)[];
+
+/** DPDK's log level names (`--log-level`), most severe first; numbers 1..8 mean the same. */
+const LOG_LEVELS = ["emergency", "alert", "critical", "error", "warning", "notice", "info", "debug"];
+
+let memoryLimit: { mb: number; why: string } | undefined;
+/**
+ * The largest `-m` we pass: the machine's physical memory, and at most RTE_MAX_MEM_MB (what the
+ * DPDK build can manage). Above those `rte_eal_init` fails or crashes (DPDK 22.11 without
+ * hugepages: `-m 1000000` is a SIGSEGV inside it) or reserves memory that can never be backed.
+ */
+function maxMemoryMb(): { mb: number; why: string } {
+  if (memoryLimit === undefined) {
+    const out = new Uint32Array(2);
+    dpdk().mdp_memory_limits_mb(out);
+    const [phys, dpdkMax] = out;
+    memoryLimit = phys > 0 && phys < dpdkMax
+      ? { mb: phys, why: " (this machine's physical memory)" }
+      : { mb: dpdkMax, why: " (RTE_MAX_MEM_MB, the most this DPDK build manages)" };
   }
-  for (const [k, v] of Object.entries({ lcores: o.lcores, filePrefix: o.filePrefix })) {
-    if (v !== undefined && (typeof v !== "string" || v.length === 0 || /[\0\s]/.test(v))) {
-      bad(`${k}: ${JSON.stringify(v)} (a non-empty string without spaces)`);
-    }
+  return memoryLimit;
+}
+
+function checkMemoryMb(what: string, v: unknown): number {
+  const { mb, why } = maxMemoryMb();
+  return checkInt(invalid, what, v, 1, mb, why);
+}
+
+function checkList(what: string, v: unknown, item: (what: string, v: unknown) => unknown): void {
+  if (!Array.isArray(v)) {
+    throw invalid(`${what} must be an array of strings, got ${describeValue(v)} (e.g. ${what}: ["…"])`);
   }
-  const lists = { vdevs: o.vdevs, extraArgs: o.extraArgs, logLevel: o.logLevel };
-  for (const [k, v] of Object.entries(lists)) {
-    const items = v === undefined ? [] : typeof v === "string" ? [v] : v;
-    if (!Array.isArray(items) || items.some((s) => typeof s !== "string" || s.includes("\0"))) {
-      bad(`${k}: ${JSON.stringify(v)} (strings without NUL bytes)`);
+  v.forEach((x, i) => item(`${what}[${i}]`, x));
+}
+
+function checkLogLevel(what: string, v: unknown): void {
+  const s = checkString(invalid, what, v);
+  const m = /^(?:([^:,]+)[:,])?([^:,]+)$/.exec(s);
+  const level = m?.[2] ?? "";
+  if (m === null || !(LOG_LEVELS.includes(level) || /^[1-8]$/.test(level))) {
+    throw invalid(
+      `${what} must be "LEVEL" or "TYPE:LEVEL" (TYPE a pattern such as "*" or "pmd.net.tap", LEVEL one of ` +
+        `${LOG_LEVELS.join(", ")} or 1..8), got ${describeValue(v)}`,
+    );
+  }
+}
+
+function checkWord(what: string, v: unknown): void {
+  checkString(invalid, what, v);
+  if (/\s/.test(v as string)) throw invalid(`${what} must not contain spaces, got ${describeValue(v)}`);
+}
+
+function assertOptions(v: unknown): EalOptions {
+  const o: EalOptions = checkOptions<EalOptions>(invalid, "EAL options", v, OPTION_NAMES);
+  for (const k of ["noHuge", "noPci", "noShconf", "noTelemetry"] as const) {
+    if (o[k] !== undefined) checkBool(invalid, k, o[k]);
+  }
+  if (o.memoryMb !== undefined) checkMemoryMb("memoryMb", o.memoryMb);
+  if (o.lcores !== undefined) checkWord("lcores", o.lcores);
+  if (o.filePrefix !== undefined) checkWord("filePrefix", o.filePrefix);
+  if (o.vdevs !== undefined) checkList("vdevs", o.vdevs, (w, x) => checkString(invalid, w, x));
+  if (o.extraArgs !== undefined) {
+    checkList("extraArgs", o.extraArgs, (w, x) => checkString(invalid, w, x, true));
+  }
+  if (typeof o.logLevel === "string") checkLogLevel("logLevel", o.logLevel);
+  else if (o.logLevel !== undefined) checkList("logLevel", o.logLevel, checkLogLevel);
+  return o;
+}
+
+/** EAL's short options that take a value (`eal_short_options` of DPDK 22.11). */
+const SHORT_WITH_VALUE = "abcdlmnrsS";
+
+/**
+ * Refuses an argv that `rte_eal_init` would end the process for, or crash on: `-h`/`--help`
+ * (and getopt's abbreviations `--he`, `--hel`; `-vh`) and `--log-level=help` print and call
+ * `exit()`; `-m` beyond {@linkcode maxMemoryMb} fails or crashes inside DPDK. `-v` only prints
+ * the version and is fine. Arguments after `--` are the application's and not looked at.
+ */
+function assertArgvSafe(argv: readonly string[]): void {
+  const exits = (arg: string) =>
+    invalid(`${JSON.stringify(arg)} makes rte_eal_init print its usage and end the process; leave it out`);
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") return;
+    if (a.startsWith("--")) {
+      const eq = a.indexOf("=");
+      const name = a.slice(2, eq < 0 ? undefined : eq);
+      if (name.length >= 2 && "help".startsWith(name) && eq < 0) throw exits(a);
+      if (name.length >= 3 && "log-level".startsWith(name)) {
+        const value = eq < 0 ? argv[++i] : a.slice(eq + 1);
+        if (value === "help") throw exits(eq < 0 ? `${a} help` : a);
+      }
+    } else if (a.startsWith("-") && a.length > 1) {
+      for (let j = 1; j < a.length; j++) {
+        const c = a[j];
+        if (c === "h") throw exits(a);
+        if (!SHORT_WITH_VALUE.includes(c)) continue;
+        const value = j + 1 < a.length ? a.slice(j + 1) : argv[++i];
+        if (c === "m") {
+          const n = value !== undefined && /^\d+$/.test(value) ? Number(value) : value;
+          checkMemoryMb("-m", n);
+        }
+        break;
+      }
     }
   }
 }
 
 /** The EAL argv (argv[0] included) that `options` stand for. */
 export function ealArgs(options: EalOptions): string[] {
-  assertOptions(options);
+  options = assertOptions(options);
   const args = [EAL_PROGRAM_NAME];
   if (options.lcores !== undefined) args.push(`--lcores=${options.lcores}`);
   if (options.noHuge) args.push("--no-huge");
@@ -369,6 +493,7 @@ export class Eal {
    * `--lcores=0@(0-N)` so that no thread gets pinned to one CPU. `overrides` win.
    */
   static devOptions(overrides: EalOptions = {}): EalOptions {
+    overrides = checkOptions<EalOptions>(invalid, "Eal.devOptions overrides", overrides, OPTION_NAMES);
     const cpus = Math.max(1, navigator.hardwareConcurrency);
     return {
       noHuge: true,
@@ -386,16 +511,25 @@ export class Eal {
    * Starts EAL, or returns the running instance when it already runs with the same arguments.
    *
    * @param args EAL options, or a raw argv (argv[0] first, as `rte_eal_init` takes it).
-   * @throws {EalError} `InitFailed` (with `rte_errno` and a hint), `ConflictingArgs`, `CleanedUp`,
-   * `InvalidOption`.
+   * @throws {EalError} `InitFailed` (with `rte_errno` and a hint), `PreviousInitFailed`,
+   * `ConflictingArgs`, `CleanedUp`, `InvalidArgument`.
    */
   static init(args: string[] | EalOptions = Eal.devOptions()): Eal {
-    const argv = Array.isArray(args) ? [...args] : ealArgs(args);
-    if (argv.length === 0 || argv.some((a) => typeof a !== "string" || a.includes("\0"))) {
-      throw new EalError("InvalidOption", "EAL argv must be non-empty strings without NUL bytes", {
-        hint: "pass argv[0] (a program name) first, then EAL arguments",
-      });
+    if (typeof args !== "object" || args === null) {
+      throw invalid(
+        `Eal.init takes EalOptions or an argv array (argv[0] first), got ${describeValue(args)}; ` +
+          `e.g. Eal.init(Eal.devOptions()) or Eal.init(["prog", "--no-huge"])`,
+      );
     }
+    let argv: string[];
+    if (Array.isArray(args)) {
+      if (args.length === 0) throw invalid("the argv array is empty; pass argv[0] (a program name) first");
+      args.forEach((a, i) => checkString(invalid, `argv[${i}]`, a, i > 0));
+      argv = [...args];
+    } else {
+      argv = ealArgs(args);
+    }
+    assertArgvSafe(argv);
     const sym = dpdk();
     const errnoOut = new Int32Array(1);
     const packed = packArgs(argv);
@@ -423,9 +557,24 @@ export class Eal {
       throw new EalError("InitFailed", `rte_eal_init failed for [${argv.join(" ")}]`, {
         errno,
         errnoText: errno === 0 ? "" : strerror(errno),
-        hint: initHint(errno, argv),
+        hint: `${initHint(errno, argv)}. EAL cannot start again in this process after a failed start: ` +
+          "fix this and restart the process",
       });
     }
+    if (rc === INIT_FAILED_BEFORE) {
+      const errno = errnoOut[0];
+      throw new EalError(
+        "PreviousInitFailed",
+        "EAL cannot start again in this process: an earlier Eal.init failed",
+        {
+          errno,
+          errnoText: errno === 0 ? "" : strerror(errno),
+          hint: `these arguments were not tried; that first failure was: ${initHint(errno, argv)}. ` +
+            "Fix its cause and restart the process",
+        },
+      );
+    }
+    if (rc !== INIT_CLEANED_UP) throw new Error(`melin-dpdk: unexpected mdp_eal_init result ${rc}`);
     throw new EalError("CleanedUp", "Eal.init after Eal.cleanup", {
       hint: "EAL cannot start again in the same process; start a new process",
     });
@@ -491,6 +640,14 @@ export class Eal {
   /** The calling thread's lcore id (registering the thread with DPDK if needed). */
   get lcoreId(): number {
     return requireEal("Eal.lcoreId");
+  }
+
+  /**
+   * This process's EAL runtime directory (e.g. `/var/run/dpdk/<filePrefix>`), or `""` before EAL
+   * runs as a primary process. It is removed when the process exits normally.
+   */
+  static get runtimeDir(): string {
+    return readCString(dpdk().mdp_runtime_dir());
   }
 
   /** DPDK's version string, e.g. `"DPDK 22.11.11"`. */

@@ -35,6 +35,8 @@ export const SYMBOLS = {
   mdp_thread_register: { parameters: [], result: "i32" },
   mdp_lcore_id: { parameters: [], result: "i32" },
   mdp_errno: { parameters: [], result: "i32" },
+  mdp_runtime_dir: { parameters: [], result: "pointer" },
+  mdp_memory_limits_mb: { parameters: ["buffer"], result: "void" }, // uint32_t out[2]: physical, RTE_MAX_MEM_MB
   // Constants (macros and enum values)
   mdp_const_mbuf_default_buf_size: { parameters: [], result: "u32" },
   mdp_const_pktmbuf_headroom: { parameters: [], result: "u32" },
@@ -149,15 +151,27 @@ export const SYMBOLS = {
 /** The loaded symbols. */
 export type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
-/** The shim library could not be found or opened. */
+/**
+ * Why the shim could not be loaded:
+ * - `"PermissionDenied"`: Deno runs without `--allow-ffi` (or without ffi access to the shim's path).
+ * - `"NotBuilt"`: the shim file is missing.
+ * - `"LoadFailed"`: the file exists but could not be opened (e.g. built against another DPDK).
+ * - `"NoLocalBuild"`: the package was loaded from a remote URL and `MELIN_DPDK_SHIM` is not set.
+ */
+export type LibraryLoadErrorKind = "PermissionDenied" | "NotBuilt" | "LoadFailed" | "NoLocalBuild";
+
+/** The shim library could not be found or opened; `kind` says why, the message what to do. */
 export class LibraryLoadError extends Error {
   /** The path that was tried. */
   readonly path: string;
+  /** Why it failed. */
+  readonly kind: LibraryLoadErrorKind;
   /** Creates the error for `path`. */
-  constructor(path: string, message: string, options?: ErrorOptions) {
+  constructor(path: string, message: string, options?: ErrorOptions & { kind?: LibraryLoadErrorKind }) {
     super(message, options);
     this.name = "LibraryLoadError";
     this.path = path;
+    this.kind = options?.kind ?? "LoadFailed";
   }
 }
 
@@ -181,6 +195,7 @@ export function shimPath(): string {
       url.href,
       `@melin/dpdk was loaded from ${url.protocol}// and has no local build of its C shim: ` +
         `build it in a checkout with \`${BUILD_COMMAND}\` and set ${SHIM_ENV_VAR} to the built ${SHIM_FILE}.`,
+      { kind: "NoLocalBuild" },
     );
   }
   return decodeURIComponent(url.pathname);
@@ -194,6 +209,14 @@ export function dpdk(): Symbols {
     library = Deno.dlopen(path, SYMBOLS);
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      throw new LibraryLoadError(
+        path,
+        `@melin/dpdk needs FFI access to load its C shim ${path}: run Deno with --allow-ffi ` +
+          `(e.g. deno run --allow-ffi --allow-read --allow-env main.ts). This is a permission problem, not a build problem.`,
+        { cause: e, kind: "PermissionDenied" },
+      );
+    }
     const missing = /No such file|cannot open shared object/i.test(reason);
     throw new LibraryLoadError(
       path,
@@ -202,7 +225,7 @@ export function dpdk(): Symbols {
           `(it installs DPDK when needed), or set ${SHIM_ENV_VAR} to a built ${SHIM_FILE}.`
         : `Could not load the @melin/dpdk C shim ${path}: ${reason}. Rebuild it with \`${BUILD_COMMAND}\` ` +
           `against the installed DPDK (pkg-config --modversion libdpdk).`,
-      { cause: e },
+      { cause: e, kind: missing ? "NotBuilt" : "LoadFailed" },
     );
   }
   return library.symbols;

@@ -15,6 +15,7 @@
  * @module
  */
 import { dpdk, type Symbols } from "./ffi.ts";
+import { type ArgError, describeValue, intError, typeError } from "./validate.ts";
 
 /**
  * What went wrong with an mbuf or batch:
@@ -179,16 +180,13 @@ export function mapPoolMemory(pool: MbufPool, ptr: Deno.PointerObject): void {
     chunks.push(chunk);
     if (!poolChunk.has(pool)) poolChunk.set(pool, chunk);
   }
-  realPools.add(pool);
+  mappedPools.add(pool);
 }
 
 /** The first memory chunk of each mapped pool: the base that burst calls describe packets against. */
 const poolChunk = new Map<MbufPool, Chunk>();
-/**
- * Every pool this isolate mapped: the only objects whose address may reach C. Anything else that
- * type-checks as an {@linkcode MbufPool} (`{ name, disposed, address: 4096 }`) is refused.
- */
-const realPools = new WeakSet<MbufPool>();
+/** Every pool this isolate ever mapped (live or freed): real pools, as opposed to look-alikes. */
+const mappedPools = new WeakSet<MbufPool>();
 
 /** Forgets a pool's chunks and detaches their buffers, so stale views read as empty. @internal */
 export function unmapPoolMemory(pool: MbufPool): void {
@@ -288,9 +286,12 @@ function locateData(addr: number): number {
   return dataOf(hit, o);
 }
 
-function notConstructible(): TypeError {
-  return new TypeError("Mbuf objects come from Mempool.alloc() or MbufBatch.pop()");
+function notConstructible(): MbufError {
+  return new MbufError("InvalidArgument", "Mbuf objects come from Mempool.alloc() or MbufBatch.pop()");
 }
+
+/** Builds MbufError InvalidArgument (for the validate.ts checks; mempool.ts and port.ts too). @internal */
+export const mbufArg: ArgError = (message) => new MbufError("InvalidArgument", message);
 
 function deadError(addr: number, pool: MbufPool): MbufError {
   return addr === 0
@@ -299,12 +300,16 @@ function deadError(addr: number, pool: MbufPool): MbufError {
 }
 
 function checkLength(what: string, n: number, max = 0xffff): void {
-  if (!Number.isInteger(n) || n < 0 || n > max) {
-    throw new MbufError(
-      "InvalidArgument",
-      `${what}: length must be a whole number from 0 to ${max}, got ${n}`,
-    );
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 0 || n > max) {
+    throw intError(mbufArg, `${what}: length`, n, 0, max);
   }
+}
+
+/** The error for a batch index `i` that failed the hot-path test against `length`. */
+function indexError(i: unknown, length: number): MbufError {
+  return typeof i === "number"
+    ? new MbufError("IndexOutOfRange", `batch index ${i} is outside 0..${length - 1}`)
+    : intError(mbufArg, "batch index", i, 0, length - 1) as MbufError;
 }
 
 // ---- Mbuf -----------------------------------------------------------------------------------
@@ -457,10 +462,14 @@ export class Mbuf implements Disposable {
    * Copies `length` bytes from packet offset `offset`, across segments, as DPDK reads them
    * (`rte_pktmbuf_read`). Returns `null` when the range is past the packet's end.
    */
-  read(offset: number, length: number, out: Uint8Array = new Uint8Array(length)): Uint8Array | null {
+  read(offset: number, length: number, out?: Uint8Array): Uint8Array | null {
     checkLength("read offset", offset, 0xffffffff);
     checkLength("read", length, 0xffffffff);
-    if (out.length < length) {
+    if (out === undefined) {
+      out = new Uint8Array(length);
+    } else if (!(out instanceof Uint8Array)) {
+      throw typeError(mbufArg, "read: out", out, "a Uint8Array");
+    } else if (out.length < length) {
       throw new MbufError("InvalidArgument", `read: out holds ${out.length} < ${length} bytes`);
     }
     return sym.mdp_pktmbuf_read(this.#live(), offset, length, out as Uint8Array<ArrayBuffer>) === 0
@@ -472,18 +481,24 @@ export class Mbuf implements Disposable {
    * A deep copy of `length` bytes from packet offset `offset` (default: the whole packet), all
    * segments, into new mbufs from `pool` (`rte_pktmbuf_copy`). Returns `null` when `pool` has too
    * few mbufs or the range is past the packet's end.
+   * @throws {MbufError} `"InvalidArgument"` unless `pool` is a live `Mempool` of this isolate.
    */
   copy(pool: MbufPool, offset: number = 0, length: number = 0xffffffff): Mbuf | null {
     checkLength("copy offset", offset, 0xffffffff);
     checkLength("copy", length, 0xffffffff);
-    const src = this.#live();
-    if (!realPools.has(pool)) {
-      throw new MbufError("InvalidArgument", `copy: pool must be a Mempool, got ${String(pool)}`);
+    // Only a pool whose memory this isolate mapped is real: an object that merely looks like an
+    // MbufPool would hand C an address of its choosing.
+    if (!poolChunk.has(pool)) {
+      // Only a pool this isolate mapped once is asked (a look-alike's getters may throw anything).
+      if (mappedPools.has(pool) && pool.disposed) {
+        throw new MbufError(
+          "PoolDisposed",
+          `copy: the target pool ${JSON.stringify(String(pool.name))} was freed`,
+        );
+      }
+      throw typeError(mbufArg, "copy: pool", pool, "a live Mempool of this isolate");
     }
-    if (pool.disposed) {
-      throw new MbufError("PoolDisposed", `copy: pool ${JSON.stringify(pool.name)} was freed`);
-    }
-    const a = sym.mdp_pktmbuf_copy(src, pool.address, offset, length);
+    const a = sym.mdp_pktmbuf_copy(this.#live(), pool.address, offset, length);
     return a === 0 ? null : new Mbuf(TOKEN, a, pool);
   }
 
@@ -535,6 +550,7 @@ export class Mbuf implements Disposable {
    */
   chain(tail: Mbuf): void {
     if (tail === this) throw new MbufError("InvalidArgument", "chain: an mbuf cannot be chained to itself");
+    if (!(tail instanceof Mbuf)) throw typeError(mbufArg, "chain: tail", tail, "an Mbuf");
     const rc = sym.mdp_pktmbuf_chain(this.#live(), tail.#live());
     if (rc !== 0) {
       throw new MbufError(
@@ -642,11 +658,8 @@ export class MbufBatch {
 
   /** An empty batch with room for `capacity` mbufs (1 to 65535; default 32). */
   constructor(capacity: number = DEFAULT_BATCH_SIZE) {
-    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 0xffff) {
-      throw new MbufError(
-        "InvalidArgument",
-        `MbufBatch capacity must be a whole number from 1 to 65535, got ${capacity}`,
-      );
+    if (typeof capacity !== "number" || !Number.isInteger(capacity) || capacity < 1 || capacity > 0xffff) {
+      throw intError(mbufArg, "MbufBatch capacity", capacity, 1, 0xffff);
     }
     this.capacity = capacity;
     // One block for the pointers and the layout columns (csrc: "Batches"), handed to C by address.
@@ -769,8 +782,8 @@ export class MbufBatch {
   }
 
   #check(i: number): number {
-    if (!(i >= 0 && i < this.#length && Number.isInteger(i))) {
-      throw new MbufError("IndexOutOfRange", `batch index ${i} is outside 0..${this.#length - 1}`);
+    if (!(typeof i === "number" && i >= 0 && i < this.#length && Number.isInteger(i))) {
+      throw indexError(i, this.#length);
     }
     return this.#addr(i);
   }
@@ -783,7 +796,7 @@ export class MbufBatch {
    * place and lengths, no allocation. The fastest way to walk a batch.
    */
   at(i: number): PacketView {
-    if (!((i >>> 0) === i && i < this.#length)) this.#check(i);
+    if (!(typeof i === "number" && (i >>> 0) === i && i < this.#length)) this.#check(i);
     if (i >= this.#described) this.#describe();
     const v = this.view;
     const st = this.#start[i];
@@ -821,7 +834,7 @@ export class MbufBatch {
 
   /** Offset of packet `i`'s header, its chunk left in `hit`. */
   #header(i: number): number {
-    if (!((i >>> 0) === i && i < this.#length)) this.#check(i);
+    if (!(typeof i === "number" && (i >>> 0) === i && i < this.#length)) this.#check(i);
     if (i >= this.#described) this.#describe();
     const h = this.#hdr[i];
     if (h >= 0 && this.#start[i] >= 0 && this.#layout.len !== 0) {
@@ -902,7 +915,7 @@ export class MbufBatch {
     const o = this.#header(i);
     const c = hit;
     const u16 = c.u16;
-    if (!((n >>> 0) === n && n <= 0xffff)) checkLength("setDataLen", n);
+    if (!(typeof n === "number" && (n >>> 0) === n && n <= 0xffff)) checkLength("setDataLen", n);
     if (u16[(o + O_NB_SEGS) >> 1] !== 1) {
       throw new MbufError("InvalidArgument", `setDataLen: packet ${i} has several segments; use append/trim`);
     }
@@ -926,7 +939,7 @@ export class MbufBatch {
     if (l4Protocol !== 0 && l4Protocol !== 6 && l4Protocol !== 17) {
       throw new MbufError(
         "InvalidArgument",
-        `l4Protocol must be 0 (none), 6 (TCP) or 17 (UDP), got ${l4Protocol}`,
+        `l4Protocol must be 0 (none), 6 (TCP) or 17 (UDP), got ${describeValue(l4Protocol)}`,
       );
     }
     const a = this.#check(i);
@@ -936,6 +949,7 @@ export class MbufBatch {
 
   /** Moves `m` into the batch (`m` is unusable afterwards). */
   push(m: Mbuf): void {
+    if (!(m instanceof Mbuf)) throw typeError(mbufArg, "push: m", m, "an Mbuf");
     if (this.#length === this.capacity) {
       throw new MbufError("BatchFull", `MbufBatch is full (${this.capacity} mbufs)`);
     }

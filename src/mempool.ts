@@ -19,10 +19,21 @@ import {
   freeBulkFrom,
   mapPoolMemory,
   type Mbuf,
-  type MbufBatch,
+  mbufArg,
+  MbufBatch,
   MbufError,
   unmapPoolMemory,
 } from "./mbuf.ts";
+import {
+  type ArgError,
+  checkBool,
+  checkInt as checkIntArg,
+  checkOptions,
+  describeValue,
+  intError,
+  orDefault,
+  typeError,
+} from "./validate.ts";
 
 const logger = getLogger(["melin-dpdk", "mempool"]);
 
@@ -149,7 +160,11 @@ const encoder = new TextEncoder();
 
 function checkName(name: unknown): string {
   if (typeof name !== "string" || name.length === 0) {
-    throw new MempoolError("InvalidName", String(name), "Mempool name must be a non-empty string");
+    throw new MempoolError(
+      "InvalidName",
+      typeof name === "string" ? name : "",
+      `Mempool name must be a non-empty string, got ${describeValue(name)}`,
+    );
   }
   if (name.includes("\0")) {
     throw new MempoolError(
@@ -171,18 +186,28 @@ function checkName(name: unknown): string {
   return name;
 }
 
-function checkInt(name: string, what: string, v: unknown, min: number, max: number, why = ""): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw new MempoolError(
+/** InvalidArgument errors about pool `name` ("" for static helpers). */
+function poolArg(name: string): ArgError {
+  return (message) =>
+    new MempoolError(
       "InvalidArgument",
       name,
-      `Mempool ${JSON.stringify(name)}: ${what} must be a whole number from ${min} to ${max}, got ${
-        String(v)
-      }${why}`,
+      name === "" ? message : `Mempool ${JSON.stringify(name)}: ${message}`,
     );
-  }
-  return v;
 }
+
+function checkInt(name: string, what: string, v: unknown, min: number, max: number, why = ""): number {
+  return checkIntArg(poolArg(name), what, v, min, max, why);
+}
+
+const OPTION_NAMES = [
+  "numMbufs",
+  "dataRoomSize",
+  "cacheSize",
+  "privSize",
+  "socketId",
+  "packed",
+] as const satisfies readonly (keyof MempoolOptions)[];
 
 function createFailedHint(errno: number, name: string, o: Required<MempoolOptions>): string {
   switch (errno) {
@@ -344,37 +369,38 @@ export class Mempool implements Disposable {
   /** A pool with every parameter of `rte_pktmbuf_pool_create`; unset ones take the defaults. */
   static createWithOptions(name: string, options: MempoolOptions = {}): Mempool {
     checkName(name);
+    options = checkOptions<MempoolOptions>(poolArg(name), "options", options, OPTION_NAMES);
     const lim = dpdkLimits();
-    const numMbufs = checkInt(name, "numMbufs", options.numMbufs ?? DEFAULT_NUM_MBUFS, 0, MAX_U32);
+    const numMbufs = checkInt(name, "numMbufs", orDefault(options.numMbufs, DEFAULT_NUM_MBUFS), 0, MAX_U32);
     const o: Required<MempoolOptions> = {
       numMbufs,
       dataRoomSize: checkInt(
         name,
         "dataRoomSize",
-        options.dataRoomSize ?? lim.defaultBufSize,
+        orDefault(options.dataRoomSize, lim.defaultBufSize),
         lim.headroom,
         MAX_U16,
         ` (DPDK stores it in 16 bits, and it includes the ${lim.headroom}-byte headroom)`,
       ),
-      cacheSize: checkInt(name, "cacheSize", options.cacheSize ?? Mempool.cacheSizeFor(numMbufs), 0, MAX_U32),
-      privSize: checkInt(name, "privSize", options.privSize ?? 0, 0, MAX_U16),
+      cacheSize: checkInt(
+        name,
+        "cacheSize",
+        orDefault(options.cacheSize, Mempool.cacheSizeFor(numMbufs)),
+        0,
+        MAX_U32,
+      ),
+      privSize: checkInt(name, "privSize", orDefault(options.privSize, 0), 0, MAX_U16),
       socketId: checkInt(
         name,
         "socketId",
-        options.socketId ?? SOCKET_ID_ANY,
+        orDefault(options.socketId, SOCKET_ID_ANY),
         SOCKET_ID_ANY,
         lim.maxNumaNodes - 1,
         " (SOCKET_ID_ANY is -1)",
       ),
       packed: options.packed ?? false, // the default is settled below, once EAL is known to run
     };
-    if (options.packed !== undefined && typeof options.packed !== "boolean") {
-      throw new MempoolError(
-        "InvalidArgument",
-        name,
-        `Mempool ${JSON.stringify(name)}: packed must be true or false, got ${String(options.packed)}`,
-      );
-    }
+    if (options.packed !== undefined) checkBool(poolArg(name), "packed", options.packed);
     if (!ealRunning()) {
       const cause = ealNotRunningError(`Mempool.create(${JSON.stringify(name)})`);
       const errno = lim.eRteNoConfig;
@@ -459,6 +485,8 @@ export class Mempool implements Disposable {
    * (cache × 1.5, rounded down) exceeds the pool, so cache 256 needs at least 384 mbufs.
    */
   static cacheSizeFor(numMbufs: number, wanted: number = MBUF_CACHE_SIZE): number {
+    checkInt("", "Mempool.cacheSizeFor: numMbufs", numMbufs, 0, MAX_U32);
+    checkInt("", "Mempool.cacheSizeFor: wanted", wanted, 0, MAX_U32);
     // Largest c with floor(1.5 c) <= n is ceil(2 (n + 1) / 3) - 1.
     const largest = Math.max(0, Math.ceil((2 * (numMbufs + 1)) / 3) - 1);
     return Math.min(wanted, dpdkLimits().maxCacheSize, largest);
@@ -466,6 +494,14 @@ export class Mempool implements Disposable {
 
   /** The data room {@linkcode Mempool.createForMtu} gives for `mtu`. */
   static dataRoomForMtu(mtu: number): number {
+    checkInt(
+      "",
+      "Mempool.dataRoomForMtu: mtu",
+      mtu,
+      MIN_MTU,
+      Mempool.maxMtu,
+      " (its data room must fit 16 bits)",
+    );
     return mtu + ETHER_HDR_LEN + ETHER_CRC_LEN + dpdkLimits().headroom;
   }
 
@@ -538,10 +574,12 @@ export class Mempool implements Disposable {
    * @throws {MbufError} `"BatchFull"` when `count` exceeds the batch's free room;
    * `"InvalidArgument"` for a bad count or a `dataLen` beyond the data room after the headroom.
    */
-  allocBulk(batch: MbufBatch, count: number = batch.free, dataLen: number = 0): boolean {
+  allocBulk(batch: MbufBatch, count?: number, dataLen: number = 0): boolean {
     const a = this.#liveAddr("allocBulk");
-    if (!((count >>> 0) === count)) {
-      throw new MbufError("InvalidArgument", `allocBulk: count must be a whole number ≥ 0, got ${count}`);
+    if (!(batch instanceof MbufBatch)) throw typeError(mbufArg, "allocBulk: batch", batch, "an MbufBatch");
+    if (count === undefined) count = batch.free;
+    else if (!(typeof count === "number" && (count >>> 0) === count)) {
+      throw intError(mbufArg, "allocBulk: count", count, 0, batch.free);
     }
     if (count > batch.free) {
       throw new MbufError(
@@ -549,11 +587,14 @@ export class Mempool implements Disposable {
         `allocBulk: ${count} mbufs do not fit; the batch has room for ${batch.free}`,
       );
     }
-    if (!((dataLen >>> 0) === dataLen && dataLen <= this.#room)) {
-      throw new MbufError(
-        "InvalidArgument",
-        `allocBulk: dataLen must be a whole number from 0 to ${this.#room} (the data room after the headroom), ` +
-          `got ${dataLen}`,
+    if (!(typeof dataLen === "number" && (dataLen >>> 0) === dataLen && dataLen <= this.#room)) {
+      throw intError(
+        mbufArg,
+        "allocBulk: dataLen",
+        dataLen,
+        0,
+        this.#room,
+        " (the data room after the headroom)",
       );
     }
     return batchAllocBulk(batch, a, this, count, dataLen);
@@ -565,13 +606,12 @@ export class Mempool implements Disposable {
    * remaining entries move to the front.
    * @throws {MbufError} `"InvalidArgument"` when `count` is not a whole number up to `batch.length`.
    */
-  freeBulk(batch: MbufBatch, count: number = batch.length): void {
+  freeBulk(batch: MbufBatch, count?: number): void {
     this.#liveAddr("freeBulk");
-    if (!((count >>> 0) === count && count <= batch.length)) {
-      throw new MbufError(
-        "InvalidArgument",
-        `freeBulk: count must be a whole number from 0 to ${batch.length} (the batch's length), got ${count}`,
-      );
+    if (!(batch instanceof MbufBatch)) throw typeError(mbufArg, "freeBulk: batch", batch, "an MbufBatch");
+    if (count === undefined) count = batch.length;
+    else if (!(typeof count === "number" && (count >>> 0) === count && count <= batch.length)) {
+      throw intError(mbufArg, "freeBulk: count", count, 0, batch.length, " (the batch's length)");
     }
     freeBulkFrom(batch, count);
   }

@@ -6,6 +6,16 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { cString, dpdk, strerror } from "./ffi.ts";
+import {
+  type ArgError,
+  checkBool,
+  checkInt as checkIntArg,
+  checkOptions,
+  checkString,
+  intError,
+  orDefault,
+  typeError,
+} from "./validate.ts";
 import { EAL_STATE_RUNNING, ealStateWord, isolateSlot, requireEal, trackResource } from "./eal.ts";
 import { holdPool, isMempool, type Mempool } from "./mempool.ts";
 import {
@@ -14,8 +24,8 @@ import {
   batchRx,
   batchTx,
   batchTxSized,
-  type MbufBatch,
-  MbufError,
+  mbufArg,
+  MbufBatch,
 } from "./mbuf.ts";
 
 const logger = getLogger(["melin-dpdk", "port"]);
@@ -32,6 +42,8 @@ const logger = getLogger(["melin-dpdk", "port"]);
  * - `"QueueOutOfRange"`: a queue id the port was not configured with.
  * - `"StatsFailed"`: DPDK could not read or reset counters.
  * - `"AttachFailed"`, `"DetachFailed"`: a virtual device could not be attached or removed.
+ * - `"AlreadyAttached"`: a virtual device of that name exists already (in this or another isolate).
+ * - `"UnknownDriver"`: no virtual-device driver matches the name (`errno` 19, ENODEV).
  */
 export type PortErrorKind =
   | "InvalidArgument"
@@ -47,7 +59,9 @@ export type PortErrorKind =
   | "QueueOutOfRange"
   | "StatsFailed"
   | "AttachFailed"
-  | "DetachFailed";
+  | "DetachFailed"
+  | "AlreadyAttached"
+  | "UnknownDriver";
 
 /** A port error; `kind` discriminates, `errno`/`errnoText` carry DPDK's code when there is one. */
 export class PortError extends Error {
@@ -169,8 +183,13 @@ const CKSUM_OFFLOADS = OFFLOAD_IPV4_CKSUM | OFFLOAD_UDP_CKSUM | OFFLOAD_TCP_CKSU
 const ETH_NAME_MAX_LEN = 64;
 const XSTAT_NAME_SIZE = 64;
 const ENOTSUP = 95;
+const ENODEV = 19;
+const EFAULT = 14;
+const EEXIST = 17;
 
 const decoder = new TextDecoder();
+
+const vdevArg: ArgError = (message) => new PortError("InvalidArgument", -1, message);
 
 /** Port lifecycle. */
 export type PortState = "configured" | "started" | "stopped" | "closed";
@@ -186,20 +205,29 @@ let eal: Int32Array;
  */
 export let portTxSized: (port: Port, queue: number, batch: MbufBatch, count: number) => number;
 
-function checkInt(port: number, what: string, v: unknown, min: number, max: number): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw new PortError(
-      "InvalidArgument",
-      port,
-      `${what} must be a whole number from ${min} to ${max}, got ${v}`,
-    );
-  }
-  return v;
+function portArg(port: number): ArgError {
+  return (message) => new PortError("InvalidArgument", port, message);
 }
+
+function checkInt(port: number, what: string, v: unknown, min: number, max: number): number {
+  return checkIntArg(portArg(port), what, v, min, max);
+}
+
+const OPTION_NAMES = [
+  "rxQueues",
+  "txQueues",
+  "rxDescriptors",
+  "txDescriptors",
+  "mtu",
+  "promiscuous",
+  "txChecksumOffload",
+  "rxChecksumOffload",
+] as const satisfies readonly (keyof PortOptions)[];
 
 function resolvePort(portOrName: number | string): number {
   const s = dpdk();
   if (typeof portOrName === "string") {
+    checkString(portArg(-1), "port name", portOrName);
     const out = new Uint16Array(1);
     if (s.rte_eth_dev_get_port_by_name(cString(portOrName), out) !== 0) {
       throw new PortError(
@@ -347,18 +375,22 @@ export class Port implements Disposable {
     const s = dpdk();
     eal ??= ealStateWord();
     const id = resolvePort(portOrName);
-    if (openPorts.has(id)) throw new PortError("InUse", id, `Port ${id} is already open; close it first`);
-    if (!isMempool(pool)) {
-      throw new PortError("InvalidArgument", id, `Port.open: pool must be a Mempool, got ${String(pool)}`);
+    // A brand check, not instanceof: Object.create(Mempool.prototype) must not get further.
+    if (!isMempool(pool)) throw typeError(portArg(id), "Port.open: pool", pool, "a Mempool");
+    options = checkOptions<PortOptions>(portArg(id), "Port.open options", options, OPTION_NAMES);
+    for (const k of ["promiscuous", "txChecksumOffload", "rxChecksumOffload"] as const) {
+      if (options[k] !== undefined) checkBool(portArg(id), k, options[k]);
     }
     const info = readInfo(id);
-    const rx = checkInt(id, "rxQueues", options.rxQueues ?? 1, 1, info.maxRxQueues);
-    const tx = checkInt(id, "txQueues", options.txQueues ?? 1, 1, info.maxTxQueues);
+    const rx = checkInt(id, "rxQueues", orDefault(options.rxQueues, 1), 1, info.maxRxQueues);
+    const tx = checkInt(id, "txQueues", orDefault(options.txQueues, 1), 1, info.maxTxQueues);
     const desc = new Uint16Array([
-      checkInt(id, "rxDescriptors", options.rxDescriptors ?? 1024, 1, 0xffff),
-      checkInt(id, "txDescriptors", options.txDescriptors ?? 1024, 1, 0xffff),
+      checkInt(id, "rxDescriptors", orDefault(options.rxDescriptors, 1024), 1, 0xffff),
+      checkInt(id, "txDescriptors", orDefault(options.txDescriptors, 1024), 1, 0xffff),
     ]);
     const mtu = options.mtu === undefined ? 0 : checkInt(id, "mtu", options.mtu, info.minMtu, info.maxMtu);
+    // After the checks, so that a bad argument is reported as such even for an open port.
+    if (openPorts.has(id)) throw new PortError("InUse", id, `Port ${id} is already open; close it first`);
     const txOff = options.txChecksumOffload === false ? 0 : info.txCapaLow & CKSUM_OFFLOADS;
     const rxOff = options.rxChecksumOffload === false ? 0 : info.rxCapaLow & CKSUM_OFFLOADS;
     const poolPtr = pool.pointer;
@@ -534,7 +566,10 @@ export class Port implements Disposable {
    */
   rxBurst(queue: number, batch: MbufBatch): number {
     if (!this.#started || eal[0] !== EAL_STATE_RUNNING) this.#notRunning("rxBurst");
-    if (!((queue >>> 0) === queue && queue < this.rxQueues)) throw this.#badQueue(queue, this.rxQueues, "rx");
+    if (!(typeof queue === "number" && (queue >>> 0) === queue && queue < this.rxQueues)) {
+      throw this.#badQueue(queue, this.rxQueues, "rx");
+    }
+    if (!(batch instanceof MbufBatch)) throw typeError(mbufArg, "rxBurst: batch", batch, "an MbufBatch");
     return batchRx(batch, this.id, queue, this.pool);
   }
 
@@ -546,18 +581,19 @@ export class Port implements Disposable {
    * @throws {PortError} `NotStarted`, `QueueOutOfRange`, `Closed`.
    * @throws {MbufError} `InvalidArgument` when `count` is not a whole number up to `batch.length`.
    */
-  txBurst(queue: number, batch: MbufBatch, count: number = batch.length): number {
+  txBurst(queue: number, batch: MbufBatch, count?: number): number {
     return this.#tx(queue, batch, count, false);
   }
 
-  #tx(queue: number, batch: MbufBatch, count: number, sized: boolean): number {
+  #tx(queue: number, batch: MbufBatch, count: number | undefined, sized: boolean): number {
     if (!this.#started || eal[0] !== EAL_STATE_RUNNING) this.#notRunning("txBurst");
-    if (!((queue >>> 0) === queue && queue < this.txQueues)) throw this.#badQueue(queue, this.txQueues, "tx");
-    if (!((count >>> 0) === count && count <= batch.length)) {
-      throw new MbufError(
-        "InvalidArgument",
-        `txBurst: count must be a whole number from 0 to ${batch.length} (the batch's length), got ${count}`,
-      );
+    if (!(typeof queue === "number" && (queue >>> 0) === queue && queue < this.txQueues)) {
+      throw this.#badQueue(queue, this.txQueues, "tx");
+    }
+    if (!(batch instanceof MbufBatch)) throw typeError(mbufArg, "txBurst: batch", batch, "an MbufBatch");
+    if (count === undefined) count = batch.length;
+    else if (!(typeof count === "number" && (count >>> 0) === count && count <= batch.length)) {
+      throw intError(mbufArg, "txBurst: count", count, 0, batch.length, " (the batch's length)");
     }
     if (count === 0) return 0;
     batchAssertPoolsLive(batch, "txBurst");
@@ -579,7 +615,10 @@ export class Port implements Disposable {
     );
   }
 
-  #badQueue(queue: number, count: number, dir: string): PortError {
+  #badQueue(queue: unknown, count: number, dir: string): PortError {
+    if (typeof queue !== "number") {
+      return intError(portArg(this.id), `${dir} queue`, queue, 0, count - 1) as PortError;
+    }
     return new PortError(
       "QueueOutOfRange",
       this.id,
@@ -672,25 +711,50 @@ export class Vdev implements Disposable {
    */
   static attach(name: string, args: string = ""): Vdev {
     requireEal("Vdev.attach");
+    checkString(vdevArg, "Vdev.attach: name", name);
+    checkString(vdevArg, "Vdev.attach: args", args, true);
     if (!/^net_[a-z_]+[A-Za-z0-9_]*$/.test(name) || name.length >= ETH_NAME_MAX_LEN) {
       throw new PortError(
         "InvalidArgument",
         -1,
-        `vdev name ${JSON.stringify(name)} must be a driver name plus a suffix, e.g. net_ring0, net_tap_x1`,
+        `vdev name ${JSON.stringify(name)} must be a driver name plus a suffix, e.g. net_ring0, net_tap_x1 ` +
+          `(letters, digits, _; under ${ETH_NAME_MAX_LEN} characters)`,
       );
     }
-    if (args.includes("\0")) {
-      throw new PortError("InvalidArgument", -1, "vdev args must not contain NUL bytes");
-    }
     const s = dpdk();
+    const existing = new Uint16Array(1);
+    // rte_dev_probe reports success for a device that exists (it only syncs secondaries then):
+    // without this check a second attach would return a phantom Vdev for the first one's port.
+    if (s.rte_eth_dev_get_port_by_name(cString(name), existing) === 0) {
+      throw new PortError(
+        "AlreadyAttached",
+        existing[0],
+        `vdev ${JSON.stringify(name)} is already attached (port ${existing[0]}): use the Vdev that ` +
+          `attached it, detach that one first, or pick another name`,
+      );
+    }
     const spec = args.length > 0 ? `${name},${args}` : name;
     const rc = s.rte_dev_probe(cString(spec));
+    if (rc === -EFAULT) {
+      // rte_devargs_parse found no bus that claims the name: for a net_* name, no vdev driver has
+      // that prefix. DPDK's EFAULT ("Bad address") would mislead.
+      throw new PortError(
+        "UnknownDriver",
+        -1,
+        `No virtual-device driver matches ${JSON.stringify(name)}: the name must start with a driver's ` +
+          `name, e.g. net_ring, net_null, net_tap, net_af_packet, net_memif (a driver missing from the ` +
+          `DPDK install is unknown too)`,
+        ENODEV,
+      );
+    }
+    if (rc === -EEXIST) {
+      throw new PortError("AlreadyAttached", -1, `vdev ${JSON.stringify(name)} is already attached`, EEXIST);
+    }
     if (rc !== 0) {
       throw new PortError(
         "AttachFailed",
         -1,
-        `Could not attach vdev ${JSON.stringify(spec)}: check the driver name and its arguments ` +
-          `(DPDK's log says more)`,
+        `Could not attach vdev ${JSON.stringify(spec)}: check the driver's arguments (DPDK's log says more)`,
         -rc,
       );
     }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Eal, EalError, type EalErrorKind } from "../mod.ts";
+import { Eal, EalError, type EalErrorKind, type EalOptions } from "../mod.ts";
 import { ealArgs } from "../src/eal.ts";
 import { thrown } from "./_assert.ts";
 import { runChild } from "./_child.ts";
@@ -34,7 +34,7 @@ Deno.test("Eal.init with different arguments is a ConflictingArgs error naming b
   assert.equal(Eal.state, "running", "the running EAL is untouched");
 });
 
-Deno.test("invalid options are InvalidOption errors and reach no DPDK call", async (t) => {
+Deno.test("invalid options are InvalidArgument errors and reach no DPDK call", async (t) => {
   testEal();
   const cases: [string, () => unknown][] = [
     ["memoryMb -1", () => Eal.init({ memoryMb: -1 })],
@@ -47,7 +47,7 @@ Deno.test("invalid options are InvalidOption errors and reach no DPDK call", asy
   ];
   for (const [name, f] of cases) {
     await t.step(name, () => {
-      assert.throws(f, (e: unknown) => e instanceof EalError && e.kind === "InvalidOption");
+      assert.throws(f, (e: unknown) => e instanceof EalError && e.kind === "InvalidArgument");
     });
   }
 });
@@ -102,7 +102,8 @@ Deno.test("EalError kinds are a closed union", () => {
       case "ConflictingArgs":
       case "NotInitialized":
       case "CleanedUp":
-      case "InvalidOption":
+      case "InvalidArgument":
+      case "PreviousInitFailed":
       case "ThreadRegisterFailed":
         return k;
       default: {
@@ -204,10 +205,13 @@ Deno.test("EAL init failures report rte_errno, DPDK's text and a hint (child pro
       const init = r.reports.find((x) => x.label === "init")!;
       assert.equal(init.kind, "InitFailed", JSON.stringify(init));
       assert.match(init.hint as string, new RegExp(prefix));
+      assert.ok(Deno.statSync(`/var/run/dpdk/${prefix}/config`).isFile, "the loser left the holder's files");
       reader.releaseLock();
     } finally {
       holder.kill("SIGKILL");
       await holder.status;
+      // Killed, so it could not remove its runtime files itself.
+      await Deno.remove(`/var/run/dpdk/${prefix}`, { recursive: true }).catch(() => {});
       await holder.stderr.cancel();
       await holder.stdout.cancel().catch(() => {});
     }
@@ -315,4 +319,81 @@ Deno.test("the main thread's Eal.cleanup leaves a Worker's hot loop running; EAL
   assert.equal(by["worker-full"].value, true);
   const late = by["late-worker"].value as Record<string, unknown>;
   assert.equal(late.kind, "CleanedUp", "once the last user's thread exited, EAL ended");
+});
+
+const scenariosPath = new URL("./child/scenarios.ts", import.meta.url).pathname;
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("after a failed init EAL is failed: a retry says so and does not blame its arguments (child)", async (t) => {
+  const failing: [string, EalOptions][] = [
+    ["an unknown vdev", { vdevs: ["net_bogus0"] }],
+    ["no hugepages", { noHuge: false }],
+  ];
+  for (const [what, bad] of failing) {
+    await t.step(what, async () => {
+      const r = await runChild("init-retry", [JSON.stringify(bad)]);
+      assert.equal(r.code, 0, r.stderr);
+      const by = Object.fromEntries(r.reports.map((x) => [x.label, x]));
+      assert.equal(by.first.kind, "InitFailed");
+      assert.match(by.first.hint as string, /cannot start again/);
+      assert.equal(by["state-after-failure"].value, "failed");
+      assert.equal(by.retry.class, "EalError");
+      assert.equal(by.retry.kind, "PreviousInitFailed");
+      assert.equal(by.retry.errno, by.first.errno, "the retry reports the first failure's errno");
+      assert.match(by.retry.message as string, /cannot start again/);
+      assert.match(by.retry.hint as string, /were not tried/);
+      assert.equal(by.create.causeKind, "PreviousInitFailed");
+      assert.match(by.dir.value as string, /\/dpdk\/melin-dpdk-\d+$/, "EAL got as far as its runtime dir");
+      assert.ok(!exists(by.dir.value as string), `${by.dir.value} is left behind after the failed start`);
+    });
+  }
+});
+
+Deno.test("a normal exit leaves no runtime files behind, with or without Eal.cleanup (child)", async (t) => {
+  for (const mode of ["exit", "cleanup"]) {
+    await t.step(mode, async () => {
+      const r = await runChild("runtime-dir", [mode]);
+      assert.equal(r.code, 0, r.stderr);
+      const by = Object.fromEntries(r.reports.map((x) => [x.label, x]));
+      const dir = by.dir.value as string;
+      assert.match(dir, /\/dpdk\/melin-dpdk-\d+$/);
+      assert.ok((by.files.value as number) > 0, "EAL had created runtime files while running");
+      assert.ok(!exists(dir), `${dir} is left behind`);
+    });
+  }
+});
+
+Deno.test("Mbuf.copy into an object that only looks like a pool is a typed error, not a crash (child)", async () => {
+  const r = await runChild("copy-fake-pool");
+  assert.equal(r.code, 0, r.stderr);
+  const by = Object.fromEntries(r.reports.map((x) => [x.label, x]));
+  for (const k of ["fake", "fake-real-address"]) {
+    assert.equal(by[k].class, "MbufError", k);
+    assert.equal(by[k].kind, "InvalidArgument", k);
+  }
+  assert.equal(by.disposed.kind, "PoolDisposed");
+  assert.equal(by["copy-into-real"].value, 10);
+});
+
+Deno.test("without --allow-ffi the error says to pass --allow-ffi, not to rebuild (child)", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-env", "--allow-read", scenariosPath, "before-init"],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+    signal: AbortSignal.timeout(30_000),
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.notEqual(out.code, 0);
+  assert.match(stderr, /LibraryLoadError/);
+  assert.match(stderr, /--allow-ffi/);
+  assert.doesNotMatch(stderr, /Rebuild|not built/);
 });

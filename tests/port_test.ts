@@ -218,8 +218,8 @@ Deno.test("teardown order: a pool or vdev in use by a port cannot be freed", () 
 });
 
 Deno.test("vdev attach errors: unknown driver, bad name, a probe that makes no port", () => {
-  const bogus = expectKind(() => Vdev.attach("net_bogus0"), "AttachFailed");
-  assert.equal(bogus.errno !== null && bogus.errno > 0, true);
+  const bogus = expectKind(() => Vdev.attach("net_bogus0"), "UnknownDriver");
+  assert.equal(bogus.errno, 19, "ENODEV, not DPDK's EFAULT");
   expectKind(() => Vdev.attach("not a name"), "InvalidArgument");
   expectKind(() => Vdev.attach("net_ring9", "a\0b"), "InvalidArgument");
   const missing = `mdnone${Deno.pid % 100000}`;
@@ -301,4 +301,19 @@ Deno.test("a port drains its receive queues on stop: the pool is full after stop
   assert.equal(r.port.txBurst(0, batch), 8);
   r.port.close(); // started: drained, stopped, closed
   assert.equal(r.pool.available, 256);
+});
+
+Deno.test("Vdev.attach of a name already attached is AlreadyAttached, not a second phantom Vdev", () => {
+  testEal();
+  const name = vdevName("net_null");
+  using first = Vdev.attach(name);
+  const ports = Port.count();
+  const e = expectKind(() => Vdev.attach(name), "AlreadyAttached");
+  assert.equal(e.portId, first.portId);
+  assert.match(e.message, new RegExp(`${name}.*already attached`));
+  assert.equal(Port.count(), ports, "no port was added");
+  assert.equal(first.attached, true);
+  first.detach(); // the one real device goes away cleanly (a phantom would have made this fail later)
+  using again = Vdev.attach(name); // and the name is free again
+  assert.equal(again.attached, true);
 });

@@ -136,6 +136,38 @@ switch (scenario) {
     report("state", Eal.state);
     break;
   }
+  case "init-retry": {
+    // rest[0]: JSON EalOptions (over devOptions) that fail; then a retry with valid options.
+    attempt("first", () => Eal.init(Eal.devOptions(JSON.parse(rest[0]))));
+    report("state-after-failure", Eal.state);
+    attempt("retry", () => Eal.init(Eal.devOptions({ memoryMb: 64 })));
+    attempt("create", () => Mempool.create("after_failure"));
+    report("dir", Eal.runtimeDir);
+    break;
+  }
+  case "copy-fake-pool": {
+    // Mbuf.copy into objects that type-check as MbufPool but are no live pool: a typed error, no crash.
+    Eal.init(Eal.devOptions({ memoryMb: 64 }));
+    const pool = Mempool.createWithSize("copy_src", 64);
+    const m = pool.alloc()!;
+    m.append(10);
+    attempt("fake", () => m.copy({ name: "fake", disposed: false, address: 4096 }));
+    attempt("fake-real-address", () => m.copy({ name: "fake", disposed: false, address: pool.address }));
+    const gone = Mempool.createWithSize("copy_gone", 64);
+    gone[Symbol.dispose]();
+    attempt("disposed", () => m.copy(gone));
+    report("copy-into-real", m.copy(pool)?.dataLen);
+    break;
+  }
+  case "runtime-dir": {
+    // Starts EAL (rest[0]: "cleanup" to end it first) and exits normally.
+    Eal.init(Eal.devOptions({ memoryMb: 64 }));
+    const dir = Eal.runtimeDir;
+    report("dir", dir);
+    report("files", [...Deno.readDirSync(dir)].length);
+    if (rest[0] === "cleanup") Eal.cleanup();
+    break;
+  }
   case "hold-prefix": {
     // Starts EAL with a shared runtime config under the given prefix, then waits to be killed.
     Eal.init(Eal.devOptions({ filePrefix: rest[0], memoryMb: 64 }));
