@@ -273,6 +273,9 @@ Deno.test("Mempool.lookup from a Worker follows the pool: disposed by its owner,
   assert.equal(by["worker-owned"].value, false);
   assert.equal(by["worker-alloc-bulk"].value, true);
   assert.equal(by["worker-available"].value, 512);
+  assert.equal(by["dispose-held"].kind, "InUse", "an mbuf out in the Worker keeps the pool");
+  assert.equal(by["dispose-held"].inUse, 1);
+  assert.equal(by["in-use-held"].value, 1, "the refused dispose changed nothing");
   assert.equal(by.dispose.returned, "undefined", "the owner's dispose works once the Worker freed its mbufs");
   assert.equal(by["worker-disposed"].value, true, "the borrowed handle sees the owner's dispose");
   for (const op of ["available-after", "alloc-after", "alloc-bulk-after", "alloc-later"]) {

@@ -74,7 +74,11 @@ self.onmessage = (e: MessageEvent<JobMessage>) => {
       report("alloc-bulk", pool.allocBulk(batch));
       pool.freeBulk(batch);
       report("available", pool.available);
+      const held = pool.alloc()!; // an mbuf out: the owner's dispose must refuse (flag 5: it did)
       signal(0);
+      waitFor(5);
+      held.free();
+      signal(6);
       waitFor(1);
       report("disposed", pool.disposed);
       attempt("available-after", () => pool.available);

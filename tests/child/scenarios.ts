@@ -27,6 +27,7 @@ function describe(v: unknown): Record<string, unknown> {
     return {
       class: "MempoolError",
       kind: v.kind,
+      inUse: v.inUse,
       errno: v.errno,
       errnoText: v.errnoText,
       message: v.message,
@@ -309,6 +310,10 @@ switch (scenario) {
     const address = pool.address;
     const job = startJob("lookup", { name: "shared_pool" });
     await job.waitFor(0);
+    attempt("dispose-held", () => pool[Symbol.dispose]()); // the Worker holds one of its mbufs
+    report("in-use-held", pool.inUse);
+    job.signal(5);
+    await job.waitFor(6);
     attempt("dispose", () => pool[Symbol.dispose]());
     job.signal(1);
     await job.waitFor(2);
