@@ -452,8 +452,18 @@ MDP_EXPORT int32_t mdp_eal_join(int32_t slot)
 MDP_EXPORT int32_t mdp_eal_leave(int32_t slot)
 {
 	pthread_mutex_lock(&eal_lock);
-	if (isolate_word[slot] == MDP_ISO_USING)
+	if (isolate_word[slot] == MDP_ISO_USING) {
 		cleanup_requested = 1;
+		/* What the isolate did not release itself, and this thread's caches
+		 * and lcore id: it will not use DPDK again, while the thread (a Worker
+		 * that goes on running) may live long. */
+		release_isolate_locked(slot);
+		struct thread_info *t = this_thread();
+		if (t != NULL && t->registered) {
+			rte_thread_unregister();
+			t->registered = 0;
+		}
+	}
 	int32_t rc = leave_locked(slot);
 	pthread_mutex_unlock(&eal_lock);
 	return rc;

@@ -304,6 +304,16 @@ Deno.test("Workers that end give back their lcore cache and lcore id: after 5, e
   assert.equal(by["lcores-after"].value, by["lcores-base"].value, "each Worker's lcore id was released");
   assert.equal(by.available.value, 2048);
   assert.equal(by.allocatable.value, 2048, "no mbuf stranded in a dead thread's cache");
+  assert.equal(
+    by["lcores-while-alive"].value,
+    by["lcores-base"].value,
+    "a Worker's Eal.cleanup releases its id",
+  );
+  assert.equal(
+    by["allocatable-while-alive"].value,
+    2048,
+    "and flushes its cache, though its thread lives on",
+  );
 });
 
 Deno.test("200 Worker lifetimes (more than DPDK's 128 lcore ids): each can use DPDK (child process)", async () => {

@@ -114,6 +114,19 @@ self.onmessage = (e: MessageEvent<JobMessage>) => {
       self.close();
       return;
     }
+    case "cache-cleanup": {
+      // Fills this thread's lcore cache of the parent's pool, leaves EAL, and stays alive until
+      // the parent has counted (flag 1).
+      Eal.init(args);
+      const pool = Mempool.lookup(name!)!;
+      const batch = new MbufBatch(300);
+      pool.allocBulk(batch);
+      pool.freeBulk(batch);
+      Eal.cleanup();
+      signal(0);
+      waitFor(1);
+      break;
+    }
     case "use": {
       // One Worker lifetime: EAL, an lcore id, a pool, an mbuf.
       attempt("use", () => {

@@ -364,6 +364,16 @@ switch (scenario) {
     for (let m = pool.alloc(); m !== null; m = pool.alloc()) got.push(m);
     report("allocatable", got.length);
     for (const m of got) m.free();
+    // A Worker that leaves EAL but goes on running gives its cache and lcore id back at once.
+    const job = startJob("cache-cleanup", { name: "cache_pool" });
+    await job.waitFor(0);
+    report("lcores-while-alive", eal.lcoreCount);
+    const got2 = [];
+    for (let m = pool.alloc(); m !== null; m = pool.alloc()) got2.push(m);
+    report("allocatable-while-alive", got2.length);
+    for (const m of got2) m.free();
+    job.signal(1);
+    await job.ended;
     break;
   }
   case "worker-lifetimes": {
