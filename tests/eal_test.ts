@@ -410,3 +410,13 @@ Deno.test("without --allow-ffi the error says to pass --allow-ffi, not to rebuil
   assert.match(stderr, /--allow-ffi/);
   assert.doesNotMatch(stderr, /Rebuild|not built/);
 });
+
+Deno.test("a Worker that ends with a started port holding frames: its thread's exit drains and closes the port (child process)", async () => {
+  const by = await childReports("port-exit");
+  assert.equal(by["worker-sent"].value, 16);
+  assert.equal(by["worker-pool-in-use"].value, 16, "16 frames wait in the ring");
+  assert.equal(by["lcores-after"].value, by["lcores-base"].value, "the Worker's thread has exited");
+  assert.equal(by.available.value, 512, "the frames came back to the pool");
+  assert.equal(by.detach.returned, "undefined", "the vdev detaches: its port was closed");
+  assert.equal(by.dispose.returned, "undefined");
+});

@@ -127,6 +127,21 @@ self.onmessage = (e: MessageEvent<JobMessage>) => {
       waitFor(1);
       break;
     }
+    case "port-exit": {
+      // Opens the parent's port on the parent's pool, leaves frames in its ring, and ends without
+      // closing anything: its thread's exit must drain and close the port.
+      Eal.init(args);
+      const pool = Mempool.lookup(name!)!;
+      const p = Port.open(port!, pool);
+      p.start();
+      const batch = new MbufBatch(16);
+      pool.allocBulk(batch, 16, 60);
+      report("sent", p.txBurst(0, batch));
+      report("pool-in-use", pool.inUse);
+      self.postMessage({ label: "end" });
+      self.close();
+      return;
+    }
     case "use": {
       // One Worker lifetime: EAL, an lcore id, a pool, an mbuf.
       attempt("use", () => {

@@ -376,6 +376,22 @@ switch (scenario) {
     await job.ended;
     break;
   }
+  case "port-exit": {
+    // A Worker ends with a started port holding frames: its thread's exit drains and closes it.
+    const eal = Eal.init(Eal.devOptions({ memoryMb: 128 }));
+    const base = eal.lcoreCount;
+    const pool = Mempool.createWithSize("exit_pool", 512);
+    const ring = Vdev.attach("net_ring0");
+    const job = startJob("port-exit", { name: "exit_pool", port: ring.portId });
+    await job.ended;
+    for (const r of job.reports) console.log(JSON.stringify({ ...r, label: `worker-${r.label}` }));
+    report("lcores-after", await lcoresBackTo(eal, base));
+    report("lcores-base", base);
+    report("available", pool.available);
+    attempt("detach", () => ring.detach());
+    attempt("dispose", () => pool[Symbol.dispose]());
+    break;
+  }
   case "worker-lifetimes": {
     // More Worker lifetimes than DPDK has lcore ids (RTE_MAX_LCORE, 128): each gives its id back.
     const eal = Eal.init(Eal.devOptions({ memoryMb: 128 }));
