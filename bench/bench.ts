@@ -42,6 +42,9 @@ import {
   Ipv4Header,
   MbufBatch,
   Mempool,
+  parseEthernet,
+  parseIpv4,
+  parseUdp,
   Port,
   PortDevice,
   UdpHeader,
@@ -81,6 +84,8 @@ const benchLib = Deno.dlopen(
     mdb_lat_end: { parameters: ["buffer"], result: "u32" },
     mdb_echo_config: { parameters: ["buffer", "u32"], result: "void" },
     mdb_echo_c: { parameters: ["f64", "u16", "u32", "u32"], result: "f64" },
+    mdb_echo_once: { parameters: ["f64", "u16", "u32"], result: "void" },
+    mdb_wire_take: { parameters: ["buffer", "u32"], result: "u32" },
     mdb_kernel_echo: { parameters: ["u32", "u32", "u32"], result: "f64" },
   } as const,
 );
@@ -323,17 +328,18 @@ async function suite(layout: "packed" | "page"): Promise<Result[]> {
   // (csrc/bench.c, "C reference for the stack's UDP echo") on the same port, pool and peer.
   const wirePortId = C.mdb_wire_port(layout === "packed" ? 0 : 1);
   if (wirePortId < 0) throw new Error("bench: could not create the wire port (rte_eth_from_rings)");
-  const wirePort = Port.open(wirePortId, pool);
+  using _wire = { [Symbol.dispose]: () => C.mdb_wire_free() }; // after the port closes
+  using wirePort = Port.open(wirePortId, pool);
   wirePort.start();
   const PEER_IP = 0xc612c801; // 198.18.200.1
   const OUR_IP = 0xc612c802; // 198.18.200.2
   const PEER_MAC = Uint8Array.of(2, 0, 0, 0, 0, 1);
   const OUR_MAC = Uint8Array.of(2, 0, 0, 0, 0, 2);
-  const device = new PortDevice(wirePort, pool);
+  using device = new PortDevice(wirePort, pool);
   const iface = new Interface(device, { mac: OUR_MAC, addresses: [{ ip: OUR_IP, prefix: 24 }] });
   C.mdb_echo_config(OUR_MAC, OUR_IP);
   const echo = iface.bindUdp(7, 256);
-  function frameTemplate(kind: "arp" | "udp"): Uint8Array<ArrayBuffer> {
+  function frameTemplate(kind: "arp" | "udp", dstIp = OUR_IP): Uint8Array<ArrayBuffer> {
     const eth = new EthernetHeader();
     eth.dst.set(OUR_MAC);
     eth.src.set(PEER_MAC);
@@ -351,12 +357,12 @@ async function suite(layout: "packed" | "page"): Promise<Result[]> {
     const f = new Uint8Array(14 + 20 + 8 + PAYLOAD);
     emitEthernet(f, 0, 14, eth);
     const ip = new Ipv4Header();
-    Object.assign(ip, { totalLength: 28 + PAYLOAD, protocol: IPPROTO_UDP, src: PEER_IP, dst: OUR_IP });
+    Object.assign(ip, { totalLength: 28 + PAYLOAD, protocol: IPPROTO_UDP, src: PEER_IP, dst: dstIp });
     emitIpv4(f, 14, 34, ip);
     const udp = new UdpHeader();
     Object.assign(udp, { srcPort: 9000, dstPort: 7, length: 8 + PAYLOAD });
     for (let i = 42; i < f.length; i++) f[i] = i;
-    emitUdp(f, 34, f.length, PEER_IP, OUR_IP, udp);
+    emitUdp(f, 34, f.length, PEER_IP, dstIp, udp);
     return f;
   }
   function wireFrame(frame: Uint8Array<ArrayBuffer>): void {
@@ -368,7 +374,47 @@ async function suite(layout: "packed" | "page"): Promise<Result[]> {
   if (C.mdb_wire_send(poolAddr, 1) !== 1) throw new Error("bench: the wire did not take the ARP request");
   iface.poll(0); // the interface learns the peer (and answers)
   C.mdb_wire_receive();
-  wireFrame(frameTemplate("udp"));
+  // Both echoes must answer with frames a host accepts (checksums verified by the wire parsers),
+  // and the C echo must refuse what the stack refuses, or the reference does less than the stack.
+  const request = frameTemplate("udp");
+  const replyBuf = new Uint8Array(2048);
+  function checkReply(who: string): void {
+    const n = C.mdb_wire_take(replyBuf, replyBuf.length);
+    const f = replyBuf.subarray(0, n);
+    const eth = new EthernetHeader();
+    const ip = new Ipv4Header();
+    const udp = new UdpHeader();
+    const l3 = parseEthernet(f, 0, n, eth);
+    const l4 = parseIpv4(f, l3, n, ip);
+    const data = parseUdp(f, l4, l3 + ip.totalLength, ip.src, ip.dst, udp);
+    const ok = n === request.length && eth.dst.every((b, i) => b === PEER_MAC[i]) && ip.src === OUR_IP &&
+      ip.dst === PEER_IP && udp.srcPort === 7 && udp.dstPort === 9000 && udp.checksum !== 0 &&
+      f.subarray(data).every((b, i) => b === request[42 + i]);
+    if (!ok) throw new Error(`bench: the ${who}'s reply is not the echo of the request`);
+  }
+  wireFrame(request);
+  C.mdb_echo_once(poolAddr, wirePortId, 1);
+  checkReply("C echo");
+  C.mdb_wire_send(poolAddr, 1);
+  iface.poll(0);
+  for (let n = echo.recvView(); n >= 0; n = echo.recvView()) {
+    echo.sendTo(echo.rxBytes, echo.lastIp, echo.lastPort, echo.rxStart, n);
+  }
+  iface.poll(0);
+  checkReply("stack");
+  const corrupt = (at: number) => request.map((b, i) => i === at ? b ^ 1 : b);
+  for (
+    const [what, bad] of [
+      ["another destination MAC", corrupt(5)],
+      ["a bad IPv4 checksum", corrupt(24)],
+      ["a bad UDP checksum", corrupt(40)],
+      ["another destination address", frameTemplate("udp", OUR_IP + 1)],
+    ] as const
+  ) {
+    wireFrame(bad);
+    if (C.mdb_echo_c(poolAddr, wirePortId, 1, 1) >= 0) throw new Error(`bench: the C echo answered ${what}`);
+  }
+  wireFrame(request);
   let echoed = 0;
   let requested = 0;
   /**
@@ -421,9 +467,6 @@ async function suite(layout: "packed" | "page"): Promise<Result[]> {
       `bench: ${requested} UDP requests, ${echoed} echoes, ${iface.stats.rxMalformed} malformed`,
     );
   }
-  device[Symbol.dispose]();
-  wirePort[Symbol.dispose]();
-  C.mdb_wire_free();
   return results;
 }
 

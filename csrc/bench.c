@@ -256,6 +256,22 @@ EXPORT uint32_t mdb_wire_receive(void)
 	return echoes;
 }
 
+/* Takes every frame off the wire, copies the first one into out (up to cap
+ * bytes) and frees them all; returns the first one's length, or 0 for none.
+ * For checking a reply's bytes (checksums included), not for timing. */
+EXPORT uint32_t mdb_wire_take(uint8_t *out, uint32_t cap)
+{
+	struct rte_mbuf *m[512];
+	uint32_t got = rte_ring_dequeue_burst(wire_out, (void **)m, 512, NULL);
+	uint32_t len = 0;
+	if (got > 0) {
+		len = m[0]->data_len < cap ? m[0]->data_len : cap;
+		memcpy(out, rte_pktmbuf_mtod(m[0], const uint8_t *), len);
+	}
+	rte_pktmbuf_free_bulk(m, got);
+	return len;
+}
+
 /*
  * The C reference for the stack's UDP echo: the same per-datagram work as the
  * stack's receive fast path, socket and send path, written the way a DPDK
@@ -426,6 +442,14 @@ EXPORT double mdb_echo_c(double mp, uint16_t port, uint32_t iters, uint32_t burs
 	}
 	lat_mark(); /* the end of the last round */
 	return now_ns() - t0;
+}
+
+/* One round of the C echo for `burst` requests, the replies left on the wire
+ * (for mdb_wire_take). */
+EXPORT void mdb_echo_once(double mp, uint16_t port, uint32_t burst)
+{
+	mdb_wire_send(mp, burst);
+	echo_poll(port, POOL(mp), burst);
 }
 
 /*
