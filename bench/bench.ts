@@ -24,6 +24,7 @@
  *                                      ratio, target} (latency rows add c_p50_ns, c_p99_ns,
  *                                      deno_p50_ns, deno_p99_ns)
  *   deno task bench -- --layout=packed only one layout (the kernel rows run either way)
+ *   deno task bench -- --case=echo     only the measured cases whose name contains "echo"
  *
  * @module
  */
@@ -51,14 +52,17 @@ import {
   Vdev,
 } from "../mod.ts";
 
-const USAGE = "usage: deno task bench [-- [--json] [--layout=packed|page]]";
+const USAGE = "usage: deno task bench [-- [--json] [--layout=packed|page] [--case=SUBSTRING]]";
 const LAYOUTS = ["packed", "page"] as const;
 let json = false;
 let layoutArg: string | undefined;
+/** Only the cases whose name contains this (the kernel comparison rows need both of theirs). */
+let caseArg = "";
 for (const a of Deno.args) {
   if (a === "--") continue; // `deno task bench -- …` passes it through
   else if (a === "--json") json = true;
   else if (a.startsWith("--layout=")) layoutArg = a.slice("--layout=".length);
+  else if (a.startsWith("--case=")) caseArg = a.slice("--case=".length);
   else throw new Error(`bench: unknown argument ${JSON.stringify(a)}\n${USAGE}`);
 }
 const layouts = LAYOUTS.filter((l) => layoutArg === undefined || l === layoutArg);
@@ -459,7 +463,7 @@ async function suite(layout: "packed" | "page"): Promise<Result[]> {
   });
 
   const results: Result[] = [];
-  for (const k of cases) results.push(await measure(layout, k));
+  for (const k of cases) if (k.name.includes(caseArg)) results.push(await measure(layout, k));
   pool.freeBulk(walkBatch);
   // Every request must have come back as its echo, or the stack case measured the wrong thing.
   if (echoed !== requested || iface.stats.rxMalformed !== 0) {
@@ -532,7 +536,7 @@ async function kernelSuite(): Promise<Result[]> {
   }];
   try {
     const results: Result[] = [];
-    for (const k of cases) results.push(await measure("none", k));
+    for (const k of cases) if (k.name.includes(caseArg)) results.push(await measure("none", k));
     return results;
   } finally {
     srv.close();
@@ -544,7 +548,8 @@ async function kernelSuite(): Promise<Result[]> {
 function versusKernel(stack: Result[], kernel: Result[]): Result[] {
   const out: Result[] = [];
   for (const [burst, ref] of [[32, REF_KERNEL_32], [1, REF_KERNEL_1]] as const) {
-    const k = kernel.find((r) => r.case === `udp_echo_deno_socket_${burst}`)!;
+    const k = kernel.find((r) => r.case === `udp_echo_deno_socket_${burst}`);
+    if (k === undefined) continue; // filtered out
     for (const s of stack.filter((r) => r.case === `udp_echo_stack_${burst}`)) {
       out.push({
         layout: s.layout,
