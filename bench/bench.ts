@@ -590,7 +590,7 @@ if (json) {
       ref: r.ref,
       c_ns: f2(figure(r.c, r.latency)),
       deno_ns: f2(figure(r.deno, r.latency)),
-      ratio: f2(r.ratio),
+      ratio: +r.ratio.toPrecision(3),
       target: Number.isFinite(r.target) ? r.target : null,
       unit: r.unit,
       ...lat,
