@@ -477,27 +477,14 @@ static int udp_socket(struct sockaddr_in *addr)
 	return fd;
 }
 
-/* Receives exactly n datagrams into msgs (blocking for each missing one). */
-static int recv_all(int fd, struct mmsghdr *msgs, uint32_t n)
-{
-	uint32_t got = 0;
-	while (got < n) {
-		int k = recvmmsg(fd, msgs + got, n - got, MSG_WAITFORONE, NULL);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		got += (uint32_t)k;
-	}
-	return 0;
-}
-
-static int send_all(int fd, struct mmsghdr *msgs, uint32_t n)
+/* Sends (send != 0) or receives exactly n datagrams through msgs; a receive
+ * blocks for each datagram still missing. Returns 0, or -1 on an error. */
+static int mmsg_all(int fd, struct mmsghdr *msgs, uint32_t n, int send)
 {
 	uint32_t done = 0;
 	while (done < n) {
-		int k = sendmmsg(fd, msgs + done, n - done, 0);
+		int k = send ? sendmmsg(fd, msgs + done, n - done, 0)
+			     : recvmmsg(fd, msgs + done, n - done, MSG_WAITFORONE, NULL);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -548,21 +535,21 @@ EXPORT double mdb_kernel_echo(uint32_t iters, uint32_t burst, uint32_t len)
 				goto done;
 			continue;
 		}
-		if (send_all(cli, req, burst) != 0)
+		if (mmsg_all(cli, req, burst, 1) != 0)
 			goto done;
 		for (uint32_t j = 0; j < burst; j++)
 			srv_in[j].msg_hdr.msg_namelen = sizeof(from[j]);
-		if (recv_all(srv, srv_in, burst) != 0)
+		if (mmsg_all(srv, srv_in, burst, 0) != 0)
 			goto done;
 		for (uint32_t j = 0; j < burst; j++) {
 			srv_iov[j].iov_len = srv_in[j].msg_len;
 			srv_out[j] = (struct mmsghdr){.msg_hdr = srv_in[j].msg_hdr};
 		}
-		if (send_all(srv, srv_out, burst) != 0)
+		if (mmsg_all(srv, srv_out, burst, 1) != 0)
 			goto done;
 		for (uint32_t j = 0; j < burst; j++)
 			srv_iov[j].iov_len = MAXLEN;
-		if (recv_all(cli, cli_in, burst) != 0)
+		if (mmsg_all(cli, cli_in, burst, 0) != 0)
 			goto done;
 		for (uint32_t j = 0; j < burst; j++)
 			if (cli_in[j].msg_len != len || memcmp(cli_buf[j], out, len) != 0)
