@@ -384,7 +384,8 @@ static inline int echo_one(const struct rte_mbuf *m, struct rte_mbuf *r)
 	st16(q + 12, htons(0x0800));
 	/* IPv4: TOS 0, a fresh id, DF, TTL 64; the sum from the values written */
 	uint8_t *qi = q + 14;
-	uint32_t r0 = htonl(0x45000000 | total);
+	uint32_t rtotal = 20 + ulen; /* without any padding the request had */
+	uint32_t r0 = htonl(0x45000000 | rtotal);
 	uint32_t r1 = htonl((uint32_t)(++echo_id) << 16 | 0x4000);
 	uint32_t r2 = htonl(64u << 24 | 17u << 16);
 	st32(qi, r0);
@@ -400,7 +401,7 @@ static inline int echo_one(const struct rte_mbuf *m, struct rte_mbuf *r)
 	st32(qu, rports);
 	st16(qu + 4, ulen_n);
 	st16(qu + 6, usum == 0 ? 0xffff : usum);
-	r->data_len = (uint16_t)(r->pkt_len = 14 + total);
+	r->data_len = (uint16_t)(r->pkt_len = 14 + rtotal);
 	return 1;
 }
 
