@@ -26,6 +26,28 @@ Deno.test("freeBulk(batch, count) frees a prefix; the rest move to the front", (
   assert.equal(pool.inUse, 0);
 });
 
+Deno.test("after a prefix leaves, the layout columns follow their mbufs", () => {
+  using pool = Mempool.createWithSize(uniqueName("pfxcol"), 64);
+  const b = new MbufBatch(8);
+  assert.equal(pool.allocBulk(b, 8, 10), true);
+  for (let i = 0; i < 8; i++) assert.equal(b.setDataLen(i, 20 + i), true);
+  const before = b.columns();
+  const starts = Array.from(before.start);
+  const lengths = Array.from(before.length);
+  const addrs = Array.from({ length: 8 }, (_, i) => b.address(i));
+  pool.freeBulk(b, 3);
+  const after = b.columns();
+  for (let i = 0; i < 5; i++) {
+    assert.equal(b.address(i), addrs[i + 3]);
+    assert.equal(after.start[i], starts[i + 3], `start of entry ${i}`);
+    assert.equal(after.length[i], lengths[i + 3], `length of entry ${i}`);
+    assert.equal(b.dataLen(i), 23 + i, `dataLen of entry ${i} (through the header column)`);
+    assert.equal(b.at(i).start, starts[i + 3]);
+  }
+  pool.freeBulk(b);
+  assert.equal(pool.inUse, 0);
+});
+
 Deno.test("txBurst(queue, batch, count) sends a prefix; the rest stay, in order", () => {
   using setup = ringPort("txp", 1024);
   const { pool, port } = setup;
