@@ -669,7 +669,9 @@ export class Mempool implements Disposable {
     if (ptr === null) return;
     const live = gens[this.#slot] === this.#gen;
     const cleaning = ealCleaningUp();
-    if (live && this.#users.size > 0 && !cleaning) {
+    // Also for a handle whose pool its owner freed: the memory lasts until this handle lets go,
+    // and a port of this isolate may still take mbufs from it.
+    if (this.#users.size > 0 && !cleaning) {
       throw new MempoolError(
         "InUse",
         this.name,

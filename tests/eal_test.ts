@@ -420,3 +420,13 @@ Deno.test("a Worker that ends with a started port holding frames: its thread's e
   assert.equal(by.detach.returned, "undefined", "the vdev detaches: its port was closed");
   assert.equal(by.dispose.returned, "undefined");
 });
+
+Deno.test("a Worker's port on a borrowed pool keeps that pool's memory after its owner freed it, until the port closes (child process)", async () => {
+  const by = await childReports("borrow-port");
+  assert.equal(by["owner-dispose"].returned, "undefined", "no mbuf was out: the owner's dispose works");
+  assert.equal(by["worker-disposed"].value, true);
+  assert.equal(by["worker-dispose-with-port"].kind, "InUse", "the Worker's port still uses the handle");
+  assert.equal(by["worker-rx-batch"].value, 8, "net_null still allocates from the (kept) memory, no crash");
+  assert.equal(by["worker-free-rx"].kind, "Disposed");
+  assert.equal(by.recreate.returned, "512", "the name is free once the last handle let go");
+});

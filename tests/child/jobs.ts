@@ -142,6 +142,25 @@ self.onmessage = (e: MessageEvent<JobMessage>) => {
       self.close();
       return;
     }
+    case "borrow-port": {
+      // Opens a port on the parent's pool (borrowed); the parent disposes the pool (flag 1): this
+      // handle must stay (a port uses it) until the port is closed.
+      Eal.init(args);
+      const pool = Mempool.lookup(name!)!;
+      const p = Port.open(port!, pool);
+      p.start();
+      signal(0);
+      waitFor(1);
+      report("disposed", pool.disposed);
+      attempt("dispose-with-port", () => pool[Symbol.dispose]());
+      const batch = new MbufBatch(8);
+      attempt("rx", () => p.rxBurst(0, batch)); // net_null allocates from the pool: still mapped
+      report("rx-batch", batch.length);
+      attempt("free-rx", () => pool.freeBulk(batch));
+      p.close();
+      attempt("dispose-after-close", () => pool[Symbol.dispose]());
+      break;
+    }
     case "use": {
       // One Worker lifetime: EAL, an lcore id, a pool, an mbuf.
       attempt("use", () => {

@@ -392,6 +392,20 @@ switch (scenario) {
     attempt("dispose", () => pool[Symbol.dispose]());
     break;
   }
+  case "borrow-port": {
+    Eal.init(Eal.devOptions({ memoryMb: 128 }));
+    const pool = Mempool.createWithSize("lent_pool", 512);
+    const nul = Vdev.attach("net_null0");
+    const job = startJob("borrow-port", { name: "lent_pool", port: nul.portId });
+    await job.waitFor(0);
+    attempt("owner-dispose", () => pool[Symbol.dispose]());
+    job.signal(1);
+    await job.ended;
+    for (const r of job.reports) console.log(JSON.stringify({ ...r, label: `worker-${r.label}` }));
+    attempt("recreate", () => Mempool.createWithSize("lent_pool", 512).capacity);
+    nul.detach();
+    break;
+  }
   case "worker-lifetimes": {
     // More Worker lifetimes than DPDK has lcore ids (RTE_MAX_LCORE, 128): each gives its id back.
     const eal = Eal.init(Eal.devOptions({ memoryMb: 128 }));
