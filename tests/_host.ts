@@ -1,5 +1,5 @@
 /** One Interface on one end of a LoopbackDevice pair: the test holds the other end, the "wire". */
-import { Interface, type InterfaceConfig, LoopbackDevice, parseIpv4Address } from "../mod.ts";
+import { type Device, Interface, type InterfaceConfig, LoopbackDevice, parseIpv4Address } from "../mod.ts";
 
 export const US = parseIpv4Address("10.0.0.2");
 export const PEER = parseIpv4Address("10.0.0.1");
@@ -7,9 +7,24 @@ export const US_MAC = Uint8Array.of(2, 0, 0, 0, 0, 2);
 export const PEER_MAC = Uint8Array.of(2, 0, 0, 0, 0, 1);
 export const BROADCAST_MAC = new Uint8Array(6).fill(0xff);
 
-/** An interface at 10.0.0.2/8 and the wire: inject frames, read what it sent. */
+/**
+ * An interface at 10.0.0.2/8 with MTU `mtu` and the wire: inject frames, read what it sent. The
+ * wire carries frames of up to 64 KiB whatever the MTU, as a link with a jumbo rx pool would.
+ */
 export function wireHost(config: Partial<InterfaceConfig> = {}, mtu = 1500) {
-  const [wire, dev] = LoopbackDevice.pair(mtu, 1 << 20);
+  const [wire, raw] = LoopbackDevice.pair(65535, 1 << 20);
+  const dev: Device = {
+    mtu,
+    receive: (f) => raw.receive(f),
+    txSlot: (n) => {
+      if (n > mtu + 18) throw new Error(`the interface asked for a ${n}-byte frame on a ${mtu}-byte MTU`);
+      return raw.txSlot(n);
+    },
+    flush: () => raw.flush(),
+    get txBytes() {
+      return raw.txBytes;
+    },
+  };
   const iface = new Interface(dev, { mac: US_MAC, addresses: [{ ip: US, prefix: 8 }], ...config });
   const h = {
     iface,

@@ -11,14 +11,12 @@ import {
   ARP_REPLY,
   ARP_REQUEST,
   ArpPacket,
-  copyAndSum,
   emitArp,
   emitIcmp,
   emitUdp,
   EthernetHeader,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
-  finishChecksum,
   ICMP_DEST_UNREACHABLE,
   ICMP_ECHO_REPLY,
   ICMP_ECHO_REQUEST,
@@ -34,13 +32,13 @@ import {
   parseIcmp,
   parseIpv4,
   parseUdp,
-  sumView,
   UDP_HEADER_LENGTH,
   UdpHeader,
   viewOf,
   WireError,
 } from "../wire/mod.ts";
 import { udpHeaderSum } from "../wire/udp.ts";
+import { copyAndSumRaw, foldChecksum, sumViewRaw } from "../wire/checksum.ts";
 import { dpdk, type Symbols } from "../../ffi.ts";
 import { addressOfBuffer } from "../../mbuf.ts";
 import type { Device } from "../phy/device.ts";
@@ -179,7 +177,7 @@ const C_COPY_FROM = 64;
  * `copyAndSum`). The caller has checked both ranges against the views.
  */
 function copySum(dst: DataView, to: number, src: DataView, from: number, len: number): number {
-  return len < C_COPY_FROM ? copyAndSum(dst, to, src, from, len) : copySumLarge(dst, to, src, from, len);
+  return len < C_COPY_FROM ? copyAndSumRaw(dst, to, src, from, len) : copySumLarge(dst, to, src, from, len);
 }
 
 let ffiCopyCksum: Symbols["mdp_copy_cksum"] | null = null;
@@ -218,7 +216,7 @@ function copySumLarge(dst: DataView, to: number, src: DataView, from: number, le
   }
   const d = addressOf(dst);
   const s = addressOf(src);
-  if (d < 0 || s < 0) return copyAndSum(dst, to, src, from, len);
+  if (d < 0 || s < 0) return copyAndSumRaw(dst, to, src, from, len);
   ffiCopyCksum ??= dpdk().mdp_copy_cksum;
   return ffiCopyCksum(d + to, s + from, len);
 }
@@ -277,7 +275,7 @@ class SlotRing {
     if (this.count === this.capacity) return 1;
     const slot = this.#next();
     const payload = copySum(this.view, slot * this.slotSize, src, off, len);
-    if (sum >= 0 && finishChecksum(sum + payload) !== 0) return 2;
+    if (sum >= 0 && foldChecksum(sum + payload) !== 0) return 2;
     this.#commit(slot, len, ip, port);
     return 0;
   }
@@ -381,7 +379,7 @@ export class UdpSocket implements Disposable {
   }
 
   /** The destination last found valid: the check runs once per destination, not per datagram. */
-  #checkedIp = -1;
+  #checkedIp = NaN;
 
   /** Throws the error `sendTo`'s arguments deserve, or accepts `ip` as a destination and returns. */
   #refuse(data: unknown, ip: unknown, port: unknown, off: unknown): void {
@@ -519,7 +517,7 @@ export class UdpSocket implements Disposable {
     const r = this.#rx.pushVerified(v, off, len, ip, port, sum);
     if (r === 1) {
       // Full: the datagram is dropped either way, but a corrupt one counts as malformed.
-      if (sum >= 0 && finishChecksum(sumView(v, off, off + len, sum)) !== 0) return false;
+      if (sum >= 0 && foldChecksum(sumViewRaw(v, off, off + len, sum)) !== 0) return false;
       this.rxDropped++;
     }
     return r !== 2;
@@ -1094,7 +1092,7 @@ export class Interface {
     const v = this.#txView.view; // of b, set by #emitHeaders
     const payload = copySum(v, o + UDP_HEADER_LENGTH, data, from, length);
     // putUdpHeader written out by hand, as the IPv4 header in #emitHeaders (same reason, same test).
-    let sum = finishChecksum(payload + udpHeaderSum(src, dst, srcPort, dstPort, udpLength, 0));
+    let sum = foldChecksum(payload + udpHeaderSum(src, dst, srcPort, dstPort, udpLength, 0));
     if (sum === 0) sum = 0xffff; // 0 would mean "no checksum"
     v.setUint32(o, (srcPort << 16) | dstPort);
     v.setUint32(o + 4, (udpLength << 16) | sum);
@@ -1123,7 +1121,7 @@ export class Interface {
     const total = 20 + length;
     const id = this.#ipId = (this.#ipId + 1) & 0xffff;
     const ttlProto = (64 << 8) | protocol;
-    const sum = finishChecksum(
+    const sum = foldChecksum(
       0x4500 + total + id + 0x4000 + ttlProto + (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff),
     );
     v.setUint32(o, 0x45000000 | total);

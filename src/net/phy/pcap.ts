@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { badArgument, isFiniteFrom, isIntIn } from "../args.ts";
+import { badArgument, isFiniteFrom, isIntIn, shown } from "../args.ts";
 
 /**
  * Why a capture call failed:
@@ -91,7 +91,7 @@ export class PcapWriter implements Disposable {
     if (!isIntIn(start, 0, bytes.length) || !isIntIn(length, 0, bytes.length - start)) {
       throw new PcapError(
         "InvalidArgument",
-        `PcapWriter.write: start ${start} and length ${length} must be whole numbers with ` +
+        `PcapWriter.write: start ${shown(start)} and length ${shown(length)} must be whole numbers with ` +
           `0 ≤ start ≤ start + length ≤ ${bytes.length} (the array's length)`,
       );
     }

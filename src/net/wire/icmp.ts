@@ -4,7 +4,7 @@
  * @module
  */
 import { internetChecksum } from "./checksum.ts";
-import { need, put16, put32, u32, WireError } from "./error.ts";
+import { need, needField, needHeader, put16, put32, u32, WireError } from "./error.ts";
 
 /** Echo reply. */
 export const ICMP_ECHO_REPLY = 0;
@@ -36,6 +36,7 @@ export class IcmpHeader {
 /** Parses the ICMP message `b[off .. end)` into `out`, verifying its checksum; returns the data offset. */
 export function parseIcmp(b: Uint8Array, off: number, end: number, out: IcmpHeader): number {
   need(b, off, end, 8, "ICMP");
+  needHeader("parseIcmp", out, IcmpHeader);
   if (internetChecksum(b, off, end) !== 0) throw new WireError("BadChecksum", "ICMP: checksum");
   out.type = b[off];
   out.code = b[off + 1];
@@ -49,9 +50,10 @@ export function parseIcmp(b: Uint8Array, off: number, end: number, out: IcmpHead
  */
 export function emitIcmp(b: Uint8Array, off: number, end: number, h: IcmpHeader): number {
   need(b, off, end, 8, "ICMP emit");
-  if (h.type < 0 || h.type > 255 || h.code < 0 || h.code > 255) {
-    throw new WireError("BadField", `ICMP emit: type ${h.type} / code ${h.code}`);
-  }
+  needHeader("emitIcmp", h, IcmpHeader);
+  needField("emitIcmp", "type", h.type, 0, 255);
+  needField("emitIcmp", "code", h.code, 0, 255);
+  needField("emitIcmp", "rest", h.rest, -0x80000000, 0xffffffff); // u32, or its int32 form ((id << 16) | seq)
   b[off] = h.type;
   b[off + 1] = h.code;
   put16(b, off + 2, 0);
