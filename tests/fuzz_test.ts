@@ -19,6 +19,7 @@ import {
   IPPROTO_ICMP,
   IPPROTO_UDP,
   Ipv4Header,
+  ipv4OptionsError,
   l4Checksum,
   LoopbackDevice,
   parseArp,
@@ -224,6 +225,7 @@ Deno.test(`fuzz: header fields mutated, checksums recomputed: fast path and pars
     mac: ourMac,
     addresses: [{ ip: ourIp, prefix: 24 }],
     promiscuous: false,
+    reassemblyMaxBytes: 0, // fragments are dropped: reassembly has tests of its own
   });
   using sock = iface.bindUdp(port, 4);
   const sources = [
@@ -313,9 +315,12 @@ Deno.test(`fuzz: header fields mutated, checksums recomputed: fast path and pars
     }
     const frame = f.subarray(0, Math.min(f.length, 14 + Math.max(total, 0) + (rand() < 0.2 ? 4 : 0)));
     let want = expectedDelivery(frame, ourIp, port);
-    // The rules beyond the parsers: our MAC (or a group MAC), a source we may answer.
+    // The rules beyond the parsers: our MAC (or a group MAC), a source we may answer, options
+    // that are well formed.
     if (
-      want !== null && (!(sameMac(frame, ourMac) || (frame[0] & 1) === 1) || !isPeerSource(src, ourIp, 24))
+      want !== null &&
+      (!(sameMac(frame, ourMac) || (frame[0] & 1) === 1) || !isPeerSource(src, ourIp, 24) ||
+        ipv4OptionsError(frame, 14, (frame[14] & 15) * 4) >= 0)
     ) want = null;
     const at = peer.txSlot(frame.length);
     peer.txBytes.set(frame, at);

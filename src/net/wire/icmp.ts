@@ -1,5 +1,5 @@
 /**
- * ICMPv4 (RFC 792): echo request/reply and destination unreachable.
+ * ICMPv4 (RFC 792): echo request/reply, destination unreachable, time exceeded, parameter problem.
  *
  * @module
  */
@@ -12,8 +12,16 @@ export const ICMP_ECHO_REPLY = 0;
 export const ICMP_DEST_UNREACHABLE = 3;
 /** Echo request. */
 export const ICMP_ECHO_REQUEST = 8;
+/** Time exceeded. */
+export const ICMP_TIME_EXCEEDED = 11;
+/** Parameter problem (the pointer is the first byte of `rest`). */
+export const ICMP_PARAMETER_PROBLEM = 12;
+/** Destination unreachable code: protocol unreachable. */
+export const ICMP_PROTOCOL_UNREACHABLE = 2;
 /** Destination unreachable code: port unreachable. */
 export const ICMP_PORT_UNREACHABLE = 3;
+/** Time exceeded code: fragment reassembly time exceeded. */
+export const ICMP_FRAGMENT_TIMEOUT = 1;
 
 /** An ICMP header, filled in place by {@linkcode parseIcmp}. */
 export class IcmpHeader {

@@ -5,7 +5,7 @@
  */
 import { foldChecksum, sumViewRaw, sumWords } from "./checksum.ts";
 import { dataView, need, needField, needHeader, WireError } from "./error.ts";
-import { badArgument, isIntIn, isU32 } from "../args.ts";
+import { badArgument, isIntIn, isU32, shown } from "../args.ts";
 
 /** IP protocol number of ICMP. */
 export const IPPROTO_ICMP = 1;
@@ -249,4 +249,59 @@ export function parseIpv4Address(text: string): number {
     );
   }
   return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
+}
+
+/** Offset of the total-length field in an IPv4 header. */
+export const IPV4_TOTAL_LENGTH_OFFSET = 2;
+/** Offset of the flags and fragment-offset field in an IPv4 header. */
+export const IPV4_FLAGS_OFFSET = 6;
+
+/**
+ * Checks the options of the IPv4 header at `b[off .. off + headerLength)` for well-formedness
+ * (RFC 791 3.1): end of list (0) stops, no-operation (1) is one byte, any other option has a
+ * length byte of at least 2 and ends within the header. Returns -1 when they are well formed,
+ * else the offset from the header's start of the first bad option's type byte: the pointer an
+ * ICMP parameter problem carries (as Linux's `ip_options_compile` does).
+ * @throws {WireError} `Truncated` when the header is not within `b`, `InvalidArgument` for bad arguments.
+ */
+export function ipv4OptionsError(b: Uint8Array, off: number, headerLength: number): number {
+  if (!isIntIn(headerLength, 20, 60)) {
+    throw new WireError(
+      "InvalidArgument",
+      badArgument("ipv4OptionsError", "headerLength", headerLength, "a whole number 20–60"),
+    );
+  }
+  need(b, off, b?.length, headerLength, "IPv4 options");
+  const end = off + headerLength;
+  let i = off + 20;
+  while (i < end) {
+    const type = b[i];
+    if (type === 0) return -1; // end of option list: the rest is padding
+    if (type === 1) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= end) return i - off; // no room for the length byte
+    const len = b[i + 1];
+    if (len < 2 || i + len > end) return i - off;
+    i += len;
+  }
+  return -1;
+}
+
+/**
+ * The most payload bytes a fragment may carry on a link of `mtu` with an IPv4 header of
+ * `headerLength` bytes: a multiple of 8 (RFC 791), at least 8.
+ * @throws {WireError} `InvalidArgument` when the MTU cannot carry a fragment.
+ */
+export function fragmentPayloadSize(mtu: number, headerLength: number = 20): number {
+  if (!isIntIn(headerLength, 20, 60) || !isIntIn(mtu, headerLength + 8, 0xffff)) {
+    throw new WireError(
+      "InvalidArgument",
+      `fragmentPayloadSize: MTU ${shown(mtu)} cannot carry a header of ${
+        shown(headerLength)
+      } bytes and 8 of payload`,
+    );
+  }
+  return ((mtu - headerLength) >>> 3) << 3;
 }
