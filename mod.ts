@@ -51,6 +51,7 @@ export * from "./src/net/wire/mod.ts";
 export { LoopbackDevice, PortDevice } from "./src/net/phy/device.ts";
 export type { Device, PortDeviceOptions } from "./src/net/phy/device.ts";
 export { PcapError, PcapWriter } from "./src/net/phy/pcap.ts";
+export { VlanDemux } from "./src/net/phy/vlan.ts";
 export type { PcapErrorKind } from "./src/net/phy/pcap.ts";
 export { Interface, InterfaceError, UdpSocket } from "./src/net/iface/interface.ts";
 export type {

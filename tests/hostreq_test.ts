@@ -3,7 +3,7 @@
  * on send, the ICMP errors a host owes with RFC 1122 3.2.2's exclusions, and VLANs by configuration.
  */
 import assert from "node:assert/strict";
-import { IPPROTO_ICMP, IPPROTO_UDP } from "../mod.ts";
+import { Interface, IPPROTO_ICMP, IPPROTO_UDP, LoopbackDevice, VlanDemux } from "../mod.ts";
 import { echoFrame, type FrameSpec, icmpMessage, ipFrame, udpFrame, udpSegment } from "./_fixtures.ts";
 import { arpRequest, BROADCAST_MAC, PEER, PEER_MAC, US, US_MAC, wireHost } from "./_host.ts";
 
@@ -235,4 +235,47 @@ Deno.test("VLANs: untagged interfaces take untagged and VLAN 0 frames; a VLAN 5 
   assert.equal(u.length, 18 + 20 + 8 + 2);
   assert.deepEqual(Array.from(u.subarray(12, 18)), [0x81, 0, 0, 5, 0x08, 0x00]);
   assert.deepEqual(Array.from(u.subarray(46)), [4, 5]);
+});
+
+Deno.test("several VLANs on one device: one interface each over a VlanDemux", () => {
+  const [wire, dev] = LoopbackDevice.pair(1500, 4096);
+  const demux = new VlanDemux(dev, 8);
+  const mk = (vlan: number | undefined, ip: number) =>
+    new Interface(demux.view(vlan ?? -1), { mac: US_MAC, addresses: [{ ip, prefix: 24 }], vlan });
+  const plain = mk(undefined, US);
+  const v5 = mk(5, US);
+  const v6 = mk(6, US + 256);
+  assert.throws(() => demux.view(5), /already/);
+  const send = (...frames: Uint8Array[]) => {
+    for (const f of frames) {
+      const at = wire.txSlot(f.length);
+      wire.txBytes.set(f, at);
+    }
+    wire.flush();
+  };
+  const echo = (vlan: number | undefined, dst = US) =>
+    echoFrame({ ...base, src: dst === US ? PEER : PEER + 256, dst, vlan }, 1, vlan ?? 0, new Uint8Array(4));
+  const arp = (vlan: number | undefined, target: number) => {
+    const a = arpRequest(PEER_MAC, target === US ? PEER : PEER + 256, target);
+    if (vlan === undefined) return a;
+    const t = new Uint8Array(46);
+    t.set(a.subarray(0, 12));
+    t.set([0x81, 0, 0, vlan], 12);
+    t.set(a.subarray(12), 16);
+    return t;
+  };
+  send(arp(undefined, US), arp(5, US), arp(6, US + 256), arp(7, US));
+  for (let t = 0; t < 3; t++) [plain, v5, v6].forEach((i) => i.poll(t));
+  send(echo(6, US + 256), echo(5), echo(undefined), echo(0), echo(9));
+  for (let t = 3; t < 6; t++) [v6, plain, v5].forEach((i) => i.poll(t)); // any order
+  const out: Uint8Array[] = [];
+  while (wire.receive((b, s, l) => out.push(b.slice(s, s + l))) > 0) { /* drain */ }
+  const tags = (type: number) =>
+    out.filter((f) => (f[12] === 0x81 ? be16(f, 16) : be16(f, 12)) === type)
+      .map((f) => (f[12] === 0x81 ? be16(f, 14) & 0xfff : -1)).sort((a, b) => a - b);
+  assert.deepEqual(tags(0x0806), [-1, 5, 6], "each VLAN's ARP answered on its VLAN");
+  assert.deepEqual(tags(0x0800), [-1, -1, 5, 6], "echoes: untagged and VLAN 0 by the plain interface");
+  assert.equal(demux.unclaimed, 2, "VLANs 7 and 9 have no interface");
+  assert.equal(demux.dropped, 0);
+  assert.deepEqual([plain, v5, v6].map((i) => i.stats.echoReplies), [2, 1, 1]);
 });

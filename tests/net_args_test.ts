@@ -30,6 +30,7 @@ import {
   sumWords,
   UdpHeader,
   viewOf,
+  VlanDemux,
   WireError,
 } from "../mod.ts";
 import { US, US_MAC, wireHost } from "./_host.ts";
@@ -277,6 +278,10 @@ Deno.test("LoopbackDevice: MTU, capacity, txSlot and receive", () => {
     ["txSlot above MTU + 18", () => d.txSlot(1519), PortError, "InvalidArgument", "1519"],
     ["txSlot BigInt", () => d.txSlot(any(5n)), PortError, "InvalidArgument", "5n"],
     ["receive without a callback", () => d.receive(any(null)), PortError, "InvalidArgument", "onFrame"],
+    ["VlanDemux of nothing", () => new VlanDemux(any(undefined)), PortError, "InvalidArgument", "device"],
+    ["VlanDemux capacity 0", () => new VlanDemux(d, 0), PortError, "InvalidArgument", "capacity"],
+    ["VlanDemux view 4095", () => new VlanDemux(d).view(4095), PortError, "InvalidArgument", "vlan"],
+    ["VlanDemux view 0", () => new VlanDemux(d).view(0), PortError, "InvalidArgument", "vlan"],
   ]);
 });
 
