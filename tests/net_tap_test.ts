@@ -27,6 +27,23 @@ async function pollUntil(iface: Interface, done: () => boolean, ms = 5000): Prom
   }
 }
 
+/** Runs `cmd args` to its end while polling `iface`; returns its status and output. */
+async function runPolling(iface: Interface, cmd: string, args: string[]) {
+  const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).spawn();
+  let finished = false;
+  const status = child.output().then((o) => {
+    finished = true;
+    return o;
+  });
+  await pollUntil(iface, () => finished, 10_000);
+  const out = await status;
+  return {
+    success: out.success,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
 /** Our interface on the tap's port; disposing it returns the device's spare mbufs. */
 function stack(tap: Tap): { iface: Interface } & Disposable {
   const device = new PortDevice(tap.port, tap.pool);
@@ -38,20 +55,19 @@ Deno.test("the kernel's ping gets replies from our stack (the kernel resolves us
   using tap = await openTap();
   using s = stack(tap);
   const iface = s.iface;
-  const ping = new Deno.Command("ping", {
-    args: ["-c", "3", "-i", "0.2", "-W", "2", "-s", "56", ipString(tap.ourIp)],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let finished = false;
-  const status = ping.output().then((o) => {
-    finished = true;
-    return o;
-  });
-  await pollUntil(iface, () => finished, 10_000);
-  const out = await status;
-  const text = new TextDecoder().decode(out.stdout);
-  assert.equal(out.success, true, `ping failed:\n${text}${new TextDecoder().decode(out.stderr)}`);
+  const out = await runPolling(iface, "ping", [
+    "-c",
+    "3",
+    "-i",
+    "0.2",
+    "-W",
+    "2",
+    "-s",
+    "56",
+    ipString(tap.ourIp),
+  ]);
+  const text = out.stdout;
+  assert.equal(out.success, true, `ping failed:\n${text}${out.stderr}`);
   assert.match(text, /3 packets transmitted, 3 received/);
   assert.equal(iface.stats.echoReplies, 3);
   const link = await kernelLink(tap.iface);
@@ -107,20 +123,19 @@ Deno.test("the kernel's ping -s 3000 (fragmented both ways) gets its replies", a
   using tap = await openTap();
   using s = stack(tap);
   const iface = s.iface;
-  const ping = new Deno.Command("ping", {
-    args: ["-c", "3", "-i", "0.2", "-W", "2", "-s", "3000", ipString(tap.ourIp)],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let finished = false;
-  const status = ping.output().then((o) => {
-    finished = true;
-    return o;
-  });
-  await pollUntil(iface, () => finished, 10_000);
-  const out = await status;
-  const text = new TextDecoder().decode(out.stdout);
-  assert.equal(out.success, true, `ping failed:\n${text}${new TextDecoder().decode(out.stderr)}`);
+  const out = await runPolling(iface, "ping", [
+    "-c",
+    "3",
+    "-i",
+    "0.2",
+    "-W",
+    "2",
+    "-s",
+    "3000",
+    ipString(tap.ourIp),
+  ]);
+  const text = out.stdout;
+  assert.equal(out.success, true, `ping failed:\n${text}${out.stderr}`);
   assert.match(text, /3 packets transmitted, 3 received/);
   assert.match(text, /3008 bytes from/, "whole replies, reassembled by the kernel");
   assert.equal(iface.stats.reassembled, 3);
@@ -234,20 +249,10 @@ Deno.test("a VLAN 5 peer on the tap gets ARP and echo replies from our interface
         addresses: [{ ip: u32(ourVlanIp), prefix: 24 }],
         vlan,
       });
-      const peer = new Deno.Command("python3", {
-        args: ["-c", VLAN_PEER, tap.iface, peerMac, `198.19.${x}.1`, ipString(ourVlanIp)],
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      let finished = false;
-      const status = peer.output().then((o) => {
-        finished = true;
-        return o;
-      });
-      await pollUntil(iface, () => finished, 10_000);
-      const out = await status;
-      assert.equal(out.success, true, new TextDecoder().decode(out.stderr));
-      const got = JSON.parse(new TextDecoder().decode(out.stdout));
+      const args = ["-c", VLAN_PEER, tap.iface, peerMac, `198.19.${x}.1`, ipString(ourVlanIp)];
+      const out = await runPolling(iface, "python3", args);
+      assert.equal(out.success, true, out.stderr);
+      const got = JSON.parse(out.stdout);
       if (vlan === 5) {
         assert.deepEqual(got, { arp: true, echo: 2 }, "VLAN 5: resolved and answered, replies tagged");
         assert.equal(iface.stats.echoReplies, 2);
