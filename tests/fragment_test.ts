@@ -1,7 +1,7 @@
 /** IPv4 reassembly on its own (src/net/iface/fragment.ts) and the wire helpers it uses. */
 import assert from "node:assert/strict";
 import { fragmentPayloadSize, ipv4OptionsError, WireError } from "../mod.ts";
-import { Reassembler } from "../src/net/iface/fragment.ts";
+import { FRAGMENT_OVERHEAD, MAX_FRAGMENTS, Reassembler } from "../src/net/iface/fragment.ts";
 import { hex } from "./_fixtures.ts";
 
 const HEADER = hex("45000000 1234 0000 40 11 0000 0a000001 0a000002");
@@ -69,7 +69,7 @@ Deno.test("reassembly: overlaps drop the datagram; contradictions and > 65 535 b
 });
 
 Deno.test("reassembly: bounded in datagrams and bytes; timeouts in arrival order, one comparison when idle", () => {
-  const r = new Reassembler(2, 40, 1000);
+  const r = new Reassembler(2, 3 * FRAGMENT_OVERHEAD + 40, 1000);
   const f = frag(0, 16);
   assert.equal(r.add(info(0, true, 1), f, 0, 20, 36, true, 0), null);
   assert.equal(r.add(info(0, true, 2), f, 0, 20, 36, false, 10), null);
@@ -77,7 +77,7 @@ Deno.test("reassembly: bounded in datagrams and bytes; timeouts in arrival order
   assert.equal(r.stats.dropped, 1, "a third datagram: over the limit");
   const g = frag(16, 16);
   assert.equal(r.add(info(16, true, 1), g, 0, 20, 36, true, 30), null);
-  assert.equal(r.stats.dropped, 2, "48 bytes would exceed 40");
+  assert.equal(r.stats.dropped, 2, "48 bytes of payload would exceed 40");
   const timedOut: [Uint8Array, boolean][] = [];
   r.expire(999, (q, u) => timedOut.push([q, u]));
   assert.equal(timedOut.length, 0);
@@ -112,4 +112,17 @@ Deno.test("wire: ipv4OptionsError points at the bad option; fragmentPayloadSize 
   assert.equal(fragmentPayloadSize(576, 24), 552);
   assert.equal(fragmentPayloadSize(68), 48);
   assert.throws(() => fragmentPayloadSize(27), WireError);
+});
+
+Deno.test("reassembly: tiny fragments are charged their overhead; at most MAX_FRAGMENTS per datagram", () => {
+  const r = new Reassembler(8, 100 * (8 + FRAGMENT_OVERHEAD), 1000);
+  const f = frag(0, 8);
+  for (let i = 0; i < 150; i++) r.add(info(8 * (2 * i + 1), true, 1), f, 0, 20, 28, true, 0);
+  assert.equal(r.memory, 100 * (8 + FRAGMENT_OVERHEAD), "100 fragments fill the budget");
+  assert.equal(r.stats.dropped, 50);
+  const q = new Reassembler(8, 1 << 30, 1000);
+  for (let i = 0; i <= MAX_FRAGMENTS; i++) q.add(info(8 * i, true, 2), f, 0, 20, 28, true, 0);
+  assert.equal(q.stats.dropped, 1, "the fragment past the limit drops the datagram");
+  assert.equal(q.size, 0);
+  assert.equal(q.memory, 0);
 });

@@ -9,6 +9,17 @@
  */
 import { IPV4_FLAGS_OFFSET, IPV4_TOTAL_LENGTH_OFFSET } from "../wire/ipv4.ts";
 
+/**
+ * What each fragment costs besides its payload, in the byte budget: tiny fragments must not hold
+ * far more memory than the limit says (Linux charges an skb's true size the same way).
+ */
+export const FRAGMENT_OVERHEAD = 64;
+/**
+ * Most fragments one datagram may have: 64 KiB at an MTU of 200 or more. Beyond, the datagram is
+ * dropped (each fragment is checked against those held: this bounds that work too).
+ */
+export const MAX_FRAGMENTS = 512;
+
 interface Piece {
   off: number;
   end: number;
@@ -21,6 +32,8 @@ interface Datagram {
   pieces: Piece[];
   /** Payload bytes held. */
   bytes: number;
+  /** Bytes charged to the budget: payload plus {@linkcode FRAGMENT_OVERHEAD} per fragment. */
+  charged: number;
   /** Payload length, known once the last fragment (MF clear) arrived; -1 before. */
   total: number;
   /** The first fragment's IP header (options included), once it arrived. */
@@ -43,8 +56,9 @@ export interface ReassemblyStats {
   duplicates: number;
   /**
    * Fragments dropped because the datagrams in flight or the bytes they hold were at their limit,
-   * or datagrams dropped because they would exceed 65 535 bytes or their fragments contradict
-   * each other (two different ends, data past the end, a non-last fragment not a multiple of 8).
+   * or datagrams dropped because they would exceed 65 535 bytes or {@linkcode MAX_FRAGMENTS}
+   * fragments, or their fragments contradict each other (two different ends, data past the end,
+   * a non-last fragment not a multiple of 8).
    */
   dropped: number;
 }
@@ -75,7 +89,10 @@ export class Reassembler {
   readonly #map = new Map<string, Datagram>();
   #memory = 0;
 
-  /** At most `maxDatagrams` in flight holding at most `maxBytes` of payload in all, each for `timeoutMs`. */
+  /**
+   * At most `maxDatagrams` in flight holding at most `maxBytes` in all (payload plus
+   * {@linkcode FRAGMENT_OVERHEAD} per fragment), each for `timeoutMs`.
+   */
   constructor(readonly maxDatagrams: number, readonly maxBytes: number, readonly timeoutMs: number) {}
 
   /** Datagrams in flight. */
@@ -83,7 +100,7 @@ export class Reassembler {
     return this.#map.size;
   }
 
-  /** Payload bytes held. */
+  /** Bytes held, as charged to the budget (payload plus {@linkcode FRAGMENT_OVERHEAD} per fragment). */
   get memory(): number {
     return this.#memory;
   }
@@ -108,7 +125,7 @@ export class Reassembler {
     let d = this.#map.get(key);
     if (
       (f.moreFragments && (len % 8 !== 0 || len === 0)) || f.headerLength + stop > 0xffff ||
-      (d !== undefined && !this.#consistent(d, f.moreFragments, stop))
+      (d !== undefined && (!this.#consistent(d, f.moreFragments, stop) || d.pieces.length >= MAX_FRAGMENTS))
     ) {
       if (d !== undefined) this.#drop(d);
       this.stats.dropped++;
@@ -127,9 +144,8 @@ export class Reassembler {
         }
       }
     }
-    if (
-      this.#memory + len > this.maxBytes || (d === undefined && this.#map.size >= this.maxDatagrams)
-    ) {
+    const cost = len + FRAGMENT_OVERHEAD;
+    if (this.#memory + cost > this.maxBytes || (d === undefined && this.#map.size >= this.maxDatagrams)) {
       this.stats.dropped++;
       return null;
     }
@@ -139,6 +155,7 @@ export class Reassembler {
         deadline: now + this.timeoutMs,
         pieces: [],
         bytes: 0,
+        charged: 0,
         total: -1,
         header: null,
         quote: null,
@@ -150,7 +167,8 @@ export class Reassembler {
     while (k > 0 && d.pieces[k - 1].off > off) k--;
     d.pieces.splice(k, 0, { off, end: stop, data: b.slice(l4, end) });
     d.bytes += len;
-    this.#memory += len;
+    d.charged += cost;
+    this.#memory += cost;
     if (!f.moreFragments) d.total = stop;
     if (off === 0) {
       d.header = b.slice(l3, l4);
@@ -189,7 +207,7 @@ export class Reassembler {
 
   #remove(d: Datagram): void {
     this.#map.delete(d.key);
-    this.#memory -= d.bytes;
+    this.#memory -= d.charged;
   }
 
   #drop(d: Datagram): void {

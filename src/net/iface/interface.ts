@@ -112,8 +112,8 @@ export interface InterfaceConfig {
   /** Datagrams being reassembled at once (default 256); fragments of new ones beyond are dropped. */
   reassemblyMaxDatagrams?: number;
   /**
-   * Payload bytes all datagrams being reassembled may hold (default 4 MiB, Linux's
-   * `ipfrag_high_thresh`; 0: fragments are dropped).
+   * Bytes all datagrams being reassembled may hold, counting 64 bytes per fragment besides its
+   * payload (default 4 MiB, Linux's `ipfrag_high_thresh`; 0: fragments are dropped).
    */
   reassemblyMaxBytes?: number;
   /** How long a datagram may take to arrive in full, ms (default 30 000, Linux's `ipfrag_time`). */
@@ -186,7 +186,7 @@ export interface InterfaceStats {
   pendingOverflows: number;
   /** Packets dropped: no route, a full neighbour queue or table, or a neighbour given up. */
   txDropped: number;
-  /** Packets (e.g. echo replies) dropped because they would exceed the device's MTU. */
+  /** Packets dropped because they would exceed 65 535 bytes even in fragments (above the MTU they are fragmented). */
   txTooLarge: number;
   /** Frames the device did not take. */
   deviceDropped: number;
@@ -386,9 +386,9 @@ export class UdpSocket implements Disposable {
    * bytes of headers; see {@linkcode Interface.bindUdp}).
    */
   sendTo(data: Uint8Array, ip: number, port: number, offset?: number, length?: number): boolean {
-    // typeof first: a BigInt would make the bit tests throw TypeError.
     const off = offset === undefined ? 0 : offset;
-    // The same array and destination as last time were checked then (#refuse caches both).
+    // The same array and destination as last time were checked then (#refuse caches both); typeof
+    // before the bit tests, which would throw TypeError on a BigInt.
     if (
       this.#closed || data !== this.#txView.bytes || ip !== this.#checkedIp || typeof port !== "number" ||
       (port & 0xffff) !== port || port === 0 || typeof off !== "number" || (off >>> 0) !== off ||
@@ -802,7 +802,7 @@ export class Interface {
     return this.#routes.primary;
   }
 
-  /** How many datagrams are being reassembled and the payload bytes they hold (for monitoring). */
+  /** How many datagrams are being reassembled and the bytes they hold, as charged to `reassemblyMaxBytes`. */
   get reassembly(): { datagrams: number; bytes: number } {
     return { datagrams: this.#reassembly.size, bytes: this.#reassembly.memory };
   }
