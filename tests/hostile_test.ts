@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { parseIpv4Address as ip, PcapWriter } from "../mod.ts";
-import { arpFrame, echoFrame, udpFrame } from "./_fixtures.ts";
+import { arpFrame, echoFrame, ipFrame, udpFrame } from "./_fixtures.ts";
 import { arpRequest, BROADCAST_MAC, PEER, PEER_MAC, US, US_MAC, wireHost } from "./_host.ts";
 
 const spec = (src = PEER, dstMac = US_MAC, dst = US) => ({ dstMac, srcMac: PEER_MAC, src, dst });
@@ -193,4 +193,33 @@ Deno.test("a capture that fails stops, is counted, and keeps its typed error; po
   } finally {
     await Deno.remove(path);
   }
+});
+
+Deno.test("packets waiting for ARP are bounded in bytes too: large echoes from unresolved sources", () => {
+  const h = wireHost({ arpQueueBytes: 20_000 });
+  const data = new Uint8Array(8000);
+  // Fragmented 8000-byte echoes from one unresolved source: 2 replies (16 016 bytes) fit, not 3.
+  const spec8 = { dstMac: US_MAC, srcMac: PEER_MAC, src: PEER, dst: US };
+  for (let i = 0; i < 4; i++) {
+    const whole = echoFrame(spec8, 1, i, data).subarray(34);
+    for (let off = 0; off < whole.length; off += 1480) {
+      h.inject(
+        ipFrame({
+          ...spec8,
+          protocol: 1,
+          id: 100 + i,
+          moreFragments: off + 1480 < whole.length,
+          fragmentOffset: off,
+        }, whole.subarray(off, off + 1480)),
+      );
+    }
+  }
+  assert.equal(h.iface.stats.reassembled, 4);
+  assert.equal(h.iface.stats.txDropped, 2, "the third and fourth replies did not fit in 20 000 bytes");
+  h.inject(arpRequest(PEER_MAC, PEER, US));
+  assert.equal(
+    h.sent().filter((f) => f[23] === 1).length,
+    2 * 6,
+    "the two queued replies left, 6 fragments each",
+  );
 });

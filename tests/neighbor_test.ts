@@ -37,13 +37,18 @@ Deno.test("NeighborCache: bounded; the entry refreshed longest ago is evicted an
 });
 
 Deno.test("PendingTable: bounded entries; requests every interval; given up after maxRequests", () => {
-  const t = new PendingTable(2, 4, 100, 3);
+  const t = new PendingTable(2, 4, 1000, 100, 3);
   const asked: number[] = [];
   const ask = (ip: number) => asked.push(ip);
   const a = t.open(10)!;
   assert.equal(a.requests, 0, "a new entry: the caller sends the first request");
   t.requested(a, 0);
-  a.queue.push({ dst: 10, src: 1, protocol: 17, segment: new Uint8Array(1) });
+  assert.equal(t.enqueue(a, { dst: 10, src: 1, protocol: 17, segment: new Uint8Array(1) }), true);
+  assert.equal(t.full(a, 1000), true, "1 + 1000 bytes would pass the byte limit");
+  assert.equal(t.enqueue(a, { dst: 10, src: 1, protocol: 17, segment: new Uint8Array(1000) }), false);
+  for (let i = 0; i < 3; i++) t.enqueue(a, { dst: 10, src: 1, protocol: 17, segment: new Uint8Array(1) });
+  assert.equal(t.full(a, 1), true, "4 packets: the packet limit");
+  assert.equal(a.bytes, 4);
   assert.equal(t.open(10), a, "the same entry");
   t.requested(t.open(11)!, 50);
   assert.equal(t.open(12), undefined, "full");
@@ -56,7 +61,7 @@ Deno.test("PendingTable: bounded entries; requests every interval; given up afte
   assert.deepEqual(asked, [10, 11]);
   t.due(200, ask);
   assert.deepEqual(asked, [10, 11, 10], "the third request for 10");
-  assert.equal(t.due(300, ask), 1, "10 gave up after 3 requests: its one packet dropped");
+  assert.equal(t.due(300, ask), 4, "10 gave up after 3 requests: its four packets dropped");
   assert.equal(t.gaveUp, 1);
   assert.equal(t.get(10), undefined);
   assert.deepEqual(asked, [10, 11, 10, 11], "11's third request, sent late (polls are at 300)");
@@ -69,7 +74,7 @@ Deno.test("PendingTable: bounded entries; requests every interval; given up afte
 });
 
 Deno.test("PendingTable: an idle table costs one comparison, however much it held before", () => {
-  const t = new PendingTable(1000, 1, 10, 1);
+  const t = new PendingTable(1000, 1, 1000, 10, 1);
   for (let i = 0; i < 1000; i++) t.requested(t.open(i)!, 0);
   let asked = 0;
   t.due(10, () => asked++);

@@ -86,6 +86,11 @@ export interface InterfaceConfig {
   /** Datagrams queued per unresolved neighbour before new ones are dropped (default 16). */
   arpQueueLimit?: number;
   /**
+   * IP payload bytes queued per unresolved neighbour before new datagrams are dropped (default
+   * 212 992, Linux's `unres_qlen_bytes`).
+   */
+  arpQueueBytes?: number;
+  /**
    * Neighbours the cache holds (default 1024, Linux's `gc_thresh3`); when full, the one refreshed
    * longest ago is evicted.
    */
@@ -764,6 +769,7 @@ export class Interface {
     this.#pending = new PendingTable(
       limit(config, "pendingLimit", 64, 1, 1 << 16),
       limit(config, "arpQueueLimit", 16, 0, 1 << 16),
+      limit(config, "arpQueueBytes", 212_992, 0, 1 << 30),
       limit(config, "arpRequestIntervalMs", 1_000, 1, DAY),
       limit(config, "arpMaxRequests", 3, 1, 1000),
     );
@@ -1379,12 +1385,12 @@ export class Interface {
         this.#requestArp(hop);
         this.#pending.requested(p, this.#now);
       }
-      if (p.queue.length >= this.#pending.queueLimit) {
+      if (this.#pending.full(p, length)) {
         this.stats.txDropped++;
       } else {
         const segment = new Uint8Array(length);
         build(segment, 0, source);
-        p.queue.push({ dst, src: source, protocol, segment });
+        this.#pending.enqueue(p, { dst, src: source, protocol, segment });
       }
       return;
     }

@@ -96,8 +96,10 @@ export interface PendingEntry {
   requests: number;
   /** When the last one was sent. */
   lastRequest: number;
-  /** The packets waiting for it (at most the table's `queueLimit`). */
+  /** The packets waiting for it (at most the table's `queueLimit`, `queueBytes` in all). */
   readonly queue: PendingPacket[];
+  /** Their IP payload bytes. */
+  bytes: number;
 }
 
 /**
@@ -115,12 +117,13 @@ export class PendingTable {
   #nextDue = Infinity;
 
   /**
-   * At most `capacity` neighbours, `queueLimit` packets each; a request every `intervalMs`, at
-   * most `maxRequests` per neighbour.
+   * At most `capacity` neighbours, `queueLimit` packets and `queueBytes` bytes each; a request every
+   * `intervalMs`, at most `maxRequests` per neighbour.
    */
   constructor(
     readonly capacity: number,
     readonly queueLimit: number,
+    readonly queueBytes: number,
     readonly intervalMs: number,
     readonly maxRequests: number,
   ) {}
@@ -146,9 +149,27 @@ export class PendingTable {
       this.overflows++;
       return undefined;
     }
-    p = { ip, requests: 0, lastRequest: 0, queue: [] };
+    p = { ip, requests: 0, lastRequest: 0, queue: [], bytes: 0 };
     this.#map.set(ip, p);
     return p;
+  }
+
+  /**
+   * Queues `packet` on `p` unless that would pass the packet or byte limit; returns whether it did.
+   */
+  enqueue(p: PendingEntry, packet: PendingPacket): boolean {
+    if (p.queue.length >= this.queueLimit || p.bytes + packet.segment.length > this.queueBytes) return false;
+    p.queue.push(packet);
+    p.bytes += packet.segment.length;
+    return true;
+  }
+
+  /**
+   * True when a packet of `length` bytes would be refused by {@linkcode PendingTable.enqueue}
+   * (checked before rendering it).
+   */
+  full(p: PendingEntry, length: number): boolean {
+    return p.queue.length >= this.queueLimit || p.bytes + length > this.queueBytes;
   }
 
   /** Records that a request for `p` went out at `now`. */
