@@ -223,3 +223,23 @@ Deno.test("packets waiting for ARP are bounded in bytes too: large echoes from u
     "the two queued replies left, 6 fragments each",
   );
 });
+
+Deno.test("a neighbour evicted while the send path holds it is never used again; sends follow the new entry", () => {
+  const h = wireHost({ neighborCacheLimit: 1 });
+  h.learnPeer();
+  using s = h.iface.bindUdp(5000);
+  const dstMac = () => {
+    h.iface.poll(h.now);
+    const out = h.sent().filter((f) => f[12] === 8 && f[13] === 0);
+    assert.equal(out.length, 1);
+    return out[0].subarray(0, 6);
+  };
+  s.sendTo(Uint8Array.of(1), PEER, 9);
+  assert.deepEqual(dstMac(), PEER_MAC);
+  h.learnPeer(PEER + 5, macOf(1)); // evicts PEER (limit 1)
+  assert.equal(h.iface.stats.neighborEvictions, 1);
+  const moved = Uint8Array.of(2, 0, 0, 0, 0, 0x33);
+  h.learnPeer(PEER, moved); // PEER is back, at another MAC, in a new entry
+  s.sendTo(Uint8Array.of(2), PEER, 9);
+  assert.deepEqual(dstMac(), moved, "not the evicted entry's MAC");
+});
