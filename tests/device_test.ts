@@ -131,3 +131,32 @@ Deno.test("PortDevice: frames the driver refuses are dropped and counted, not le
   dev[Symbol.dispose]();
   assert.equal(pool.inUse, 0, "none leaked");
 });
+
+Deno.test("PortDevice: port, pool, queue, burst and MTU are checked up front", () => {
+  using setup = ringPort("args", 256);
+  const { pool, port } = setup;
+  // deno-lint-ignore no-explicit-any
+  const any = (v: unknown): any => v;
+  const cases: [string, () => unknown, string][] = [
+    ["queue 5 on a 1-queue port", () => new PortDevice(port, pool, { queue: 5 }), "queue"],
+    ["queue -1", () => new PortDevice(port, pool, { queue: -1 }), "queue"],
+    ["queue NaN", () => new PortDevice(port, pool, { queue: NaN }), "queue"],
+    ["burst 0", () => new PortDevice(port, pool, { burst: 0 }), "burst"],
+    ["burst 1e6", () => new PortDevice(port, pool, { burst: 1e6 }), "burst"],
+    ["burst BigInt", () => new PortDevice(port, pool, { burst: any(32n) }), "32n"],
+    ["mtu NaN", () => new PortDevice(port, pool, { mtu: NaN }), "mtu"],
+    ["mtu 10", () => new PortDevice(port, pool, { mtu: 10 }), "mtu"],
+    ["not a port", () => new PortDevice(any({ id: 0 }), pool), "port"],
+    ["not a pool", () => new PortDevice(port, any({ name: "p", dataRoom: 4096 })), "pool"],
+    ["options not an object", () => new PortDevice(port, pool, any(5)), "options"],
+  ];
+  const before = pool.inUse;
+  for (const [what, f, text] of cases) {
+    const e = thrown(f, PortError);
+    assert.equal(e.kind, "InvalidArgument", what);
+    assert.ok(e.message.includes(text), `${what}: ${e.message}`);
+  }
+  assert.equal(pool.inUse, before, "a refused device took nothing");
+  using dev = new PortDevice(port, pool);
+  assert.equal(thrown(() => dev.receive(any(null)), PortError).kind, "InvalidArgument");
+});
