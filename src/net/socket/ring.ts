@@ -1,0 +1,161 @@
+/**
+ * A fixed-size byte ring: the send and receive buffers of a TCP socket. Positions are counted
+ * from the read end (`0` is the oldest byte); storage never grows and nothing is allocated after
+ * construction.
+ *
+ * @module
+ */
+import { copyAndSum } from "../wire/checksum.ts";
+import { SocketError } from "./error.ts";
+
+/** The largest ring: 1 GiB (window scaling reaches 2^30). */
+export const MAX_RING_CAPACITY = 1 << 30;
+
+/** A fixed-capacity FIFO of bytes with random access to the unread bytes and the free space. */
+export class ByteRing {
+  /** The ring's memory. Read it at {@linkcode ByteRing.indexOf} positions, for zero-copy access. */
+  readonly storage: Uint8Array;
+  /** A view of {@linkcode ByteRing.storage} for word-wise copies. */
+  readonly view: DataView;
+  #head = 0; // storage index of position 0
+  #length = 0;
+
+  /**
+   * Creates a ring of `capacity` bytes.
+   * @throws {SocketError} `InvalidArgument` unless `capacity` is a whole number in 1 … 2^30.
+   */
+  constructor(capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_RING_CAPACITY) {
+      throw new SocketError(
+        "InvalidArgument",
+        `ByteRing: capacity ${capacity} is not a whole number in 1 … ${MAX_RING_CAPACITY}`,
+      );
+    }
+    this.storage = new Uint8Array(capacity);
+    this.view = new DataView(this.storage.buffer);
+  }
+
+  /** Size in bytes. */
+  get capacity(): number {
+    return this.storage.length;
+  }
+  /** Bytes held. */
+  get length(): number {
+    return this.#length;
+  }
+  /** Bytes that can still be written. */
+  get free(): number {
+    return this.storage.length - this.#length;
+  }
+
+  /** Empties the ring. */
+  clear(): void {
+    this.#head = 0;
+    this.#length = 0;
+  }
+
+  /** The storage index of position `pos` (0 = oldest byte; `length` = the first free byte). */
+  indexOf(pos: number): number {
+    const i = this.#head + pos;
+    const cap = this.storage.length;
+    return i >= cap ? i - cap : i;
+  }
+
+  /** How many bytes from position `pos` on are contiguous in storage (up to `max`). */
+  contiguous(pos: number, max: number): number {
+    const room = this.storage.length - this.indexOf(pos);
+    return max < room ? max : room;
+  }
+
+  /**
+   * Appends up to `length` bytes of `src[from ..]`; returns how many fit. The caller checks the
+   * source range.
+   */
+  write(src: Uint8Array, from: number, length: number): number {
+    const n = length < this.free ? length : this.free;
+    this.writeAt(this.#length, src, from, n);
+    this.#length += n;
+    return n;
+  }
+
+  /**
+   * Copies `length` bytes of `src[from ..]` into the free space at position `pos` (≥ `length`),
+   * without making them readable: {@linkcode ByteRing.commit} does that. Out-of-order data lands
+   * here. The caller keeps `pos + length` within the capacity.
+   */
+  writeAt(pos: number, src: Uint8Array, from: number, length: number): void {
+    const first = this.contiguous(pos, length);
+    copyBytes(this.storage, this.indexOf(pos), src, from, first);
+    if (first < length) copyBytes(this.storage, 0, src, from + first, length - first);
+  }
+
+  /** Makes `n` bytes written past the end (by `writeAt`, or into storage directly) readable. */
+  commit(n: number): void {
+    this.#length += n;
+  }
+
+  /** Copies `length` bytes from position `pos` into `dst[to ..]`, leaving them in the ring. */
+  peek(pos: number, dst: Uint8Array, to: number, length: number): void {
+    const first = this.contiguous(pos, length);
+    copyBytes(dst, to, this.storage, this.indexOf(pos), first);
+    if (first < length) copyBytes(dst, to + first, this.storage, 0, length - first);
+  }
+
+  /**
+   * Copies `length` bytes from position `pos` into `dst[to ..]` and returns their running
+   * Internet-checksum sum (as `sumWords` over the copy), for a transmit path that sums as it copies.
+   */
+  peekAndSum(pos: number, dst: DataView, to: number, length: number): number {
+    const first = this.contiguous(pos, length);
+    let sum = copyAndSum(dst, to, this.view, this.indexOf(pos), first);
+    if (first < length) {
+      let s2 = copyAndSum(dst, to + first, this.view, 0, length - first);
+      s2 = (s2 & 0xffff) + (s2 >>> 16);
+      // The second part starts at an odd offset of the segment: its bytes sit in the other half of each word.
+      if (first & 1) s2 = ((s2 & 0xff) << 8) | (s2 >>> 8);
+      sum += s2;
+    }
+    return sum;
+  }
+
+  /** Drops `n` bytes (≤ `length`) from the read end. */
+  consume(n: number): void {
+    this.#head = this.indexOf(n);
+    this.#length -= n;
+    // The head stays where it is even when empty: bytes written past the end (out of order) keep their place.
+  }
+
+  /** Moves up to `length` bytes into `dst[to ..]`; returns how many. */
+  read(dst: Uint8Array, to: number, length: number): number {
+    const n = length < this.#length ? length : this.#length;
+    this.peek(0, dst, to, n);
+    this.consume(n);
+    return n;
+  }
+}
+
+/**
+ * Copies `length` bytes from `src[from ..]` to `dst[to ..]` without allocating (no subarray):
+ * whole words through `DataView`s when both are long enough, bytes otherwise.
+ */
+export function copyBytes(dst: Uint8Array, to: number, src: Uint8Array, from: number, length: number): void {
+  let i = 0;
+  if (length >= 16) {
+    const dv = viewFor(dst, 0);
+    const sv = viewFor(src, 1);
+    for (; i + 3 < length; i += 4) dv.setUint32(to + i, sv.getUint32(from + i, true), true);
+  }
+  for (; i < length; i++) dst[to + i] = src[from + i];
+}
+
+// Two cached DataViews (destination and source): buffers come from a few long-lived arrays.
+const cachedArrays: (Uint8Array | null)[] = [null, null];
+const cachedViews: DataView[] = [new DataView(new ArrayBuffer(0)), new DataView(new ArrayBuffer(0))];
+
+function viewFor(b: Uint8Array, slot: number): DataView {
+  if (cachedArrays[slot] !== b) {
+    cachedArrays[slot] = b;
+    cachedViews[slot] = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+  return cachedViews[slot];
+}
