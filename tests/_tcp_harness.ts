@@ -4,7 +4,7 @@
  * and records it; segment builders; an in-memory pipe between two sockets with seeded loss.
  */
 import assert from "node:assert/strict";
-import { type ByteRing, type TcpEgress, tcpFlagsToString, TcpSocket } from "../src/net/socket/mod.ts";
+import { type ByteRing, type TcpEgress, tcpFlagsToString, type TcpSocket } from "../src/net/socket/mod.ts";
 import { emitTcp, parseTcp, TCP_ACK, TcpHeader, tcpHeaderLength } from "../src/net/wire/mod.ts";
 
 /** Our address in the segment tests. */

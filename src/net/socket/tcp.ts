@@ -1143,9 +1143,9 @@ export class TcpSocket implements Disposable {
     } else if (seqDiff(right, this.#rcvAdvRight) > 0) this.#rcvAdvRight = right;
     if (kind === SEND_SYN) {
       if (seqDiff(this.#sndMax, this.#iss) > 0) this.stats.retransmits++;
+      this.#armRto(now, this.#iss, 1);
       this.#sndNxt = (this.#iss + 1) >>> 0;
       if (seqDiff(this.#sndNxt, this.#sndMax) > 0) this.#sndMax = this.#sndNxt;
-      this.#armRto(now, this.#iss, 1);
       return;
     }
     const f = this.#planFlags;
