@@ -98,7 +98,7 @@ export function feed(s: TcpSocket, now: number, seg: SegIn): void {
   h.flags = seg.flags;
   h.window = seg.window ?? 65535;
   h.mss = seg.mss ?? -1;
-  h.windowScale = seg.windowScale ?? -1;
+  h.windowScale = Math.min(seg.windowScale ?? -1, 14); // the wire refuses more; set below
   const p = typeof seg.payload === "string"
     ? new TextEncoder().encode(seg.payload)
     : seg.payload ?? new Uint8Array(0);
@@ -108,6 +108,7 @@ export function feed(s: TcpSocket, now: number, seg: SegIn): void {
   buf.set(p, 4 + hl);
   const end = emitTcp(buf, 4, buf.length, REMOTE_IP, LOCAL_IP, h, p.length);
   const at = parseTcp(buf, 4, end, REMOTE_IP, LOCAL_IP, h);
+  if ((seg.windowScale ?? -1) > 14) h.windowScale = seg.windowScale!; // as a peer may send
   s.process(now, REMOTE_IP, LOCAL_IP, h, buf, at, end - at);
 }
 
