@@ -19,3 +19,5 @@ export {
   TcpSocketStats,
   type TcpState,
 } from "./tcp.ts";
+export { TcpListener, type TcpListenerOptions, TcpListenerStats } from "./tcp_listener.ts";
+export { TcpTable } from "./tcp_table.ts";
