@@ -32,7 +32,7 @@ import {
 import { testEal } from "./_eal.ts";
 import { ipString } from "./_net.ts";
 import { openTap, type Tap } from "./_tap.ts";
-import { assertBytes } from "./_tcp_harness.ts";
+import { assertBytes, rng } from "./_tcp_harness.ts";
 
 testEal();
 
@@ -55,6 +55,10 @@ class MiniHost implements TcpEgress, Disposable {
   readonly #arp = new ArpPacket();
   #id = 0;
   dropped = 0;
+  /** Fraction of frames lost each way (seeded), and how many were. */
+  loss = 0;
+  lost = 0;
+  #rand = rng(0x1055);
 
   constructor(tap: Tap) {
     this.dev = new PortDevice(tap.port, tap.pool);
@@ -64,6 +68,10 @@ class MiniHost implements TcpEgress, Disposable {
   }
 
   transmit(src: number, dst: number, h: TcpHeader, payload: ByteRing, from: number, length: number): boolean {
+    if (this.loss > 0 && this.#rand() < this.loss) {
+      this.lost++;
+      return true; // "sent", lost on the way
+    }
     const hl = tcpHeaderLength(h);
     const at = this.dev.txSlot(14 + 20 + hl + length);
     if (at < 0) return false;
@@ -125,6 +133,10 @@ class MiniHost implements TcpEgress, Disposable {
         return;
       }
       if (this.#eth.etherType !== ETHERTYPE_IPV4) return;
+      if (this.loss > 0 && this.#rand() < this.loss) {
+        this.lost++;
+        return;
+      }
       const ip = this.#ipHdr;
       const l4 = parseIpv4(b, l3, end, ip);
       if (ip.protocol !== IPPROTO_TCP || ip.dst !== this.ip || ip.isFragment) return;
@@ -184,13 +196,19 @@ function concat(parts: Uint8Array[]): Uint8Array {
 
 Deno.test("TCP against the kernel: our client sends 1 B … 16 MiB to a kernel echo server and gets it back byte-exact", async (t) => {
   for (const size of [1, 1460, 1461, 100_000, 16 << 20]) {
-    await t.step(`${size} bytes`, () => echoThroughKernel(size));
+    await t.step(`${size} bytes`, async () => void await echoThroughKernel(size, 0));
   }
 });
 
-async function echoThroughKernel(size: number): Promise<void> {
+Deno.test("TCP against the kernel: 4 MiB echoed byte-exact with 2 % of frames lost each way", async () => {
+  const host = await echoThroughKernel(4 << 20, 0.02);
+  assert.ok(host.lost > 0);
+});
+
+async function echoThroughKernel(size: number, loss: number): Promise<{ lost: number }> {
   using tap = await openTap();
   using host = new MiniHost(tap);
+  host.loss = loss;
   using listener = Deno.listen({ hostname: ipString(tap.kernelIp), port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   // The kernel echoes everything, then closes after our FIN.
@@ -238,7 +256,9 @@ async function echoThroughKernel(size: number): Promise<void> {
   assert.equal(s.mss, host.mtu - 40, "the kernel's MSS for this link");
   assert.ok(s.windowScales[1] > 0, "the kernel scales its window");
   assert.equal(host.dropped, 0, "every kernel segment parsed, checksums included");
+  if (loss > 0) assert.ok(s.stats.retransmits > 0 && s.stats.outOfOrder > 0, JSON.stringify(s.stats));
   s.abort();
+  return { lost: host.lost };
 }
 
 Deno.test("TCP against the kernel: a kernel client sends 256 KiB to our listening socket, which echoes and closes", async () => {
