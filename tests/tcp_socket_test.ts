@@ -413,6 +413,8 @@ Deno.test("receive: a full ring advertises a zero window, reading reopens it wit
   // A segment into a zero window: its ACK is taken, the data is not.
   f.put(2, A, 4001, 1, { payload: "z" });
   assert.equal(f.s.recvQueue, 4000);
+  f.put(2, A | TCP_FIN, 4001, 1, { payload: "z" });
+  assert.equal(f.s.state, "Established", "a FIN behind dropped bytes is not taken");
   f.out(2);
   const buf = new Uint8Array(4000);
   f.s.recv(buf, 0, 100);

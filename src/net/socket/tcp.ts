@@ -733,7 +733,8 @@ export class TcpSocket implements Disposable {
 
   #onSynchronized(now: number, h: TcpHeader, payload: Uint8Array, offset: number, length: number): void {
     const flags = h.flags;
-    let seq = h.seq;
+    const seq = h.seq;
+    const finAt = (seq + length) >>> 0; // where a FIN of this segment sits
     const segLen = length + ((flags & TCP_SYN) ? 1 : 0) + ((flags & TCP_FIN) ? 1 : 0);
     const wnd = seqDiff(this.#rcvAdvRight, this.#rcvNxt) > 0 ? seqDiff(this.#rcvAdvRight, this.#rcvNxt) : 0;
     const start = seqDiff(seq, this.#rcvNxt);
@@ -859,21 +860,15 @@ export class TcpSocket implements Disposable {
         length = 0;
       }
     }
-    let finInOrder = (flags & TCP_FIN) !== 0;
     if (length > 0) {
-      let skip = 0;
-      if (start < 0) {
-        skip = -start; // already received
-        seq = this.#rcvNxt;
-      }
-      let off = start < 0 ? 0 : start;
+      const skip = start < 0 ? -start : 0; // bytes already received
+      const off = start < 0 ? 0 : start;
       let n = length - skip;
       if (n < 0) n = 0;
       const room = this.#rx.free - off;
       if (n > room) {
         this.stats.dropWindowFull += n - (room > 0 ? room : 0);
         n = room > 0 ? room : 0;
-        finInOrder = false; // the FIN comes after bytes we dropped
       }
       if (n > 0) {
         if (off === 0) {
@@ -893,19 +888,14 @@ export class TcpSocket implements Disposable {
           // A duplicate ACK per such segment: what drives the sender's fast retransmit.
           if (this.#ackNow && this.#acksOwed < 16) this.#acksOwed++;
           this.#ackNow = true;
-          finInOrder = false;
         } else {
           this.stats.dropAssemblerFull++;
           this.#ackNow = true;
-          finInOrder = false;
         }
-        off = 0;
       }
-      if (finInOrder && seqDiff((h.seq + length) >>> 0, this.#rcvNxt) !== 0) finInOrder = false;
-    } else if (finInOrder && start !== 0) {
-      finInOrder = false;
     }
-    // 6. FIN.
+    // 6. FIN: taken only when every byte before it is in (else the peer sends it again).
+    const finInOrder = (flags & TCP_FIN) !== 0 && this.#rcvNxt === finAt;
     if (finInOrder && !this.#rxFin) {
       const s = this.#state;
       if (s === ESTABLISHED || s === FIN_WAIT_1 || s === FIN_WAIT_2 || s === SYN_RECEIVED) {
