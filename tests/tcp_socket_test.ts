@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { IsnGenerator, SocketError, type TcpConfig, TcpSocket } from "../src/net/socket/mod.ts";
-import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from "../src/net/wire/mod.ts";
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TcpHeader } from "../src/net/wire/mod.ts";
 import {
   brief,
   feed,
@@ -707,4 +707,19 @@ Deno.test("API: arguments are validated, states enforced, dispose is idempotent"
   s[Symbol.dispose]();
   assert.equal(kindOf(() => s.listen(0, 80)), "Disposed");
   assert.equal(kindOf(() => s.recv(new Uint8Array(1))), "Disposed");
+});
+
+Deno.test("API: process and dispatch refuse a payload range outside the buffer and a bad time", () => {
+  const f = established();
+  const h = new TcpHeader();
+  assert.equal(
+    kindOf(() => f.s.process(0, REMOTE_IP, LOCAL_IP, h, new Uint8Array(10), 5, 6)),
+    "InvalidArgument",
+  );
+  assert.equal(
+    kindOf(() => f.s.process(NaN, REMOTE_IP, LOCAL_IP, h, new Uint8Array(10), 0, 0)),
+    "InvalidArgument",
+  );
+  assert.equal(kindOf(() => f.s.dispatch(NaN, f.eg)), "InvalidArgument");
+  assert.equal(f.s.state, "Established");
 });

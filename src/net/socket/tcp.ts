@@ -572,6 +572,7 @@ export class TcpSocket implements Disposable {
    * its port for a listening socket) at time `now`: `h` parsed by `parseTcp` (checksum
    * verified), its payload `payload[offset .. offset + length)`. Never throws on segment content;
    * what to answer goes out on the next dispatch.
+   * @throws {SocketError} `InvalidArgument` for a payload range outside `payload` or a bad `now`.
    */
   process(
     now: number,
@@ -582,6 +583,13 @@ export class TcpSocket implements Disposable {
     offset: number,
     length: number,
   ): void {
+    // Cheap checks of the caller's numbers (a bad range or time is a bug in the caller, not the wire).
+    if (!(now >= 0 && offset >= 0 && length >= 0 && offset + length <= payload.length)) {
+      throw new SocketError(
+        "InvalidArgument",
+        `process: now ${now}, payload [${offset}, ${offset + length}) of ${payload.length} bytes`,
+      );
+    }
     this.stats.segmentsIn++;
     switch (this.#state) {
       case CLOSED:
@@ -598,10 +606,12 @@ export class TcpSocket implements Disposable {
   /**
    * Sends what is due at `now` through `egress` (handshake, data, FIN, ACKs, probes,
    * retransmissions, RST), running the timers first. Returns the number of segments sent.
+   * @throws {SocketError} `InvalidArgument` for a bad `now`.
    */
   dispatch(now: number, egress: TcpEgress): number {
+    if (!(now >= 0)) throw new SocketError("InvalidArgument", `dispatch: now ${now} is not a time ≥ 0 (ms)`);
     this.#timers(now);
-    const mtu = egress.mtu;
+    const mtu = egress.mtu < 0xffff ? egress.mtu : 0xffff; // an IPv4 packet's length field
     this.#rcvMss = Math.max(mtu - 40, 1);
     this.#mss = Math.max(Math.min(this.#peerMss, mtu - 40), 1);
     let sent = 0;
