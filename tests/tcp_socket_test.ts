@@ -723,3 +723,13 @@ Deno.test("API: process and dispatch refuse a payload range outside the buffer a
   assert.equal(kindOf(() => f.s.dispatch(NaN, f.eg)), "InvalidArgument");
   assert.equal(f.s.state, "Established");
 });
+
+Deno.test("data queued while connecting goes out once established, in the segment after the handshake's ACK", () => {
+  const f = fixture();
+  f.s.connect(LOCAL_IP, LOCAL_PORT, REMOTE_IP, REMOTE_PORT, 0);
+  f.iss = f.raw(0)[0].seq;
+  assert.equal(f.s.send(data(3000)), 3000);
+  assert.deepEqual(f.out(1), [], "nothing but the SYN before the SYN-ACK");
+  f.put(10, TCP_SYN | A, 0, 1, { mss: 1460 });
+  assert.deepEqual(f.out(10), [["ACK", 1, 1, 1460], ["ACK", 1461, 1, 1460], ["PSH|ACK", 2921, 1, 80]]);
+});
