@@ -733,3 +733,19 @@ Deno.test("data queued while connecting goes out once established, in the segmen
   f.put(10, TCP_SYN | A, 0, 1, { mss: 1460 });
   assert.deepEqual(f.out(10), [["ACK", 1, 1, 1460], ["ACK", 1461, 1, 1460], ["PSH|ACK", 2921, 1, 80]]);
 });
+
+Deno.test("the handshake is given up after synRetries: SYN-SENT closes, a passive SYN-RECEIVED listens again", () => {
+  const f = fixture({ synRetries: 2 });
+  f.s.connect(LOCAL_IP, LOCAL_PORT, REMOTE_IP, REMOTE_PORT, 0);
+  f.iss = f.raw(0)[0].seq;
+  assert.deepEqual(f.out(1000), [["SYN", 0, 0, 0]]);
+  assert.deepEqual(f.out(3000), [["SYN", 0, 0, 0]]);
+  assert.equal(f.s.pollAt(), 7000);
+  assert.deepEqual(f.out(7000), []);
+  assert.deepEqual([f.s.state, f.s.closeReason], ["Closed", "TimedOut"]);
+  const g = synReceived({ synRetries: 1 });
+  assert.deepEqual(g.out(1000), [["SYN|ACK", 0, 1, 0]]);
+  assert.deepEqual(g.out(3000), []);
+  assert.equal(g.s.state, "Listen");
+  assert.equal(g.s.pollAt(), Infinity);
+});

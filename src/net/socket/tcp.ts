@@ -120,6 +120,12 @@ export interface TcpConfig {
   keepAliveInterval?: number;
   /** Unanswered keep-alive probes before aborting (default 9). */
   keepAliveProbes?: number;
+  /**
+   * Retransmissions of our SYN (or SYN-ACK) before the handshake is given up (default 6, as Linux:
+   * ≈ 2 minutes with backoff; 0 … 100). A passive socket then returns to LISTEN, an active one closes
+   * with `"TimedOut"`.
+   */
+  synRetries?: number;
   /** Disjoint out-of-order ranges kept for reassembly (default 8; 1 … 1024). */
   maxOutOfOrder?: number;
   /** Source of initial sequence numbers (default: one per process with a random key). */
@@ -209,6 +215,8 @@ export class TcpSocket implements Disposable {
   readonly #keepAliveInterval: number;
   readonly #keepAliveProbes: number;
   readonly #ourShift: number; // the window scale we offer
+  readonly #synRetries: number;
+  #synRetransmits = 0;
 
   #state = CLOSED;
   #reason: TcpCloseReason = "None";
@@ -307,6 +315,7 @@ export class TcpSocket implements Disposable {
     this.#keepAliveInterval = ms("keepAliveInterval", 75000, 1);
     this.#keepAliveProbes = ms("keepAliveProbes", 9, 1, 1000);
     const maxOoo = ms("maxOutOfOrder", 8, 1, 1024);
+    this.#synRetries = ms("synRetries", 6, 0, 100);
     if (config.nagle !== undefined && typeof config.nagle !== "boolean") {
       throw new SocketError("InvalidArgument", `TcpSocket: nagle ${config.nagle} is not a boolean`);
     }
@@ -1008,6 +1017,11 @@ export class TcpSocket implements Disposable {
       this.#rttActive = false; // Karn: no sample from a retransmitted segment
       this.#dupAcks = 0;
       if (this.#state === SYN_SENT || this.#state === SYN_RECEIVED) {
+        if (this.#synRetransmits++ >= this.#synRetries) {
+          if (this.#passive) this.#backToListen();
+          else this.#toClosed("TimedOut");
+          return;
+        }
         this.#sndNxt = this.#iss; // the SYN again
       } else if (this.#sndMax !== this.#sndUna) {
         // Resend the oldest unacknowledged segment; partial ACKs then repair the rest one hole
@@ -1283,6 +1297,7 @@ export class TcpSocket implements Disposable {
     this.#finQueued = false;
     this.#finSent = false;
     this.#synAcked = false;
+    this.#synRetransmits = 0;
     this.#rxFin = false;
     this.#rtoAt =
       this.#ackAt =
