@@ -308,3 +308,39 @@ Deno.test("TCP against the kernel: a kernel client sends 256 KiB to our listenin
   assert.equal(s.state, "Closed", "LAST-ACK → CLOSED once the kernel ACKs our FIN");
   assert.equal(s.closeReason, "Closed");
 });
+
+Deno.test("TCP against the kernel: a slow reader with a 4 KiB window stalls the kernel (zero window) without losing a byte", async () => {
+  using tap = await openTap();
+  using host = new MiniHost(tap);
+  const s = new TcpSocket({ rxBufferSize: 4096, txBufferSize: 4096 });
+  s.listen(host.ip, 7008);
+  host.sockets.set(7008, s);
+  const data = pattern(200_000);
+  let done = false;
+  const client = (async () => {
+    const conn = await Deno.connect({ hostname: ipString(tap.ourIp), port: 7008 });
+    let w = 0;
+    while (w < data.length) w += await conn.write(data.subarray(w));
+    conn.close();
+  })().finally(() => done = true);
+  const got = new Uint8Array(data.length);
+  let n = 0;
+  let eof = false;
+  let zeroWindows = 0;
+  let lastRead = 0;
+  await pollUntil(host, () => {
+    if (s.recvQueue === 4096) zeroWindows++;
+    // Read at most 4 KiB every 5 ms: the kernel's sender keeps finding our window closed.
+    if (performance.now() - lastRead >= 5) {
+      lastRead = performance.now();
+      const r = s.recv(got, n, Math.min(4096, got.length - n));
+      if (r < 0) eof = true;
+      else n += r;
+    }
+    return done && eof;
+  }, 20_000);
+  await client;
+  assert.equal(n, data.length, JSON.stringify(s.stats));
+  assertBytes(got, data, "slow read");
+  assert.ok(zeroWindows > 0, "the window closed");
+});
