@@ -251,6 +251,23 @@ Deno.test("TCP: malformed segments are typed WireErrors", async (t) => {
     assert.equal(kindOf(() => emitTcp(b, 0, 200, 1, 2, e, 141)), "Truncated", "past the view");
     assert.equal(kindOf(() => emitTcp(b, 150, 200, 1, 2, e, 0)), "Truncated", "header past the view");
   });
+  await t.step("arguments of the wrong kind are InvalidArgument", () => {
+    const b = new Uint8Array(100);
+    const e = Object.assign(new TcpHeader(), { srcPort: 1, dstPort: 2 });
+    const f = LINUX_ACK.subarray(34);
+    assert.equal(kindOf(() => parseTcp(f, 0, f.length, 1, 2, {} as TcpHeader)), "InvalidArgument", "header");
+    assert.equal(kindOf(() => parseTcp(f, 0, f.length, -1, 2, h)), "InvalidArgument", "src");
+    assert.equal(kindOf(() => parseTcp(f, 0, f.length, 1, 2 ** 32, h)), "InvalidArgument", "dst");
+    assert.equal(kindOf(() => parseTcp(f, 0.5, f.length, 1, 2, h)), "InvalidArgument", "offset");
+    assert.equal(
+      kindOf(() => parseTcp([] as unknown as Uint8Array, 0, 0, 1, 2, h)),
+      "InvalidArgument",
+      "bytes",
+    );
+    assert.equal(kindOf(() => emitTcp(b, 0, 100, 1, 2, e, 0, -2)), "InvalidArgument", "payload sum");
+    assert.equal(kindOf(() => emitTcp(b, 0, 100, 1.5, 2, e, 0)), "InvalidArgument", "src");
+    assert.equal(kindOf(() => tcpHeaderLength(new Ipv4Header() as unknown as TcpHeader)), "InvalidArgument");
+  });
 });
 
 Deno.test("TCP sequence arithmetic wraps modulo 2^32", () => {

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { badArgument, isIntIn } from "../args.ts";
 
 /**
  * Why a socket call was refused:
@@ -25,9 +26,15 @@ export class SocketError extends Error {
   }
 }
 
-/** Throws `InvalidArgument` unless `value` is a whole number in `min … max`. @internal */
-export function checkInteger(what: string, value: number, min: number, max: number): void {
-  if (!(Number.isInteger(value) && value >= min && value <= max)) {
-    throw new SocketError("InvalidArgument", `${what} ${value} is not a whole number in ${min} … ${max}`);
+/**
+ * Throws `InvalidArgument` unless `value` is a whole number in `min … max`; `what` is
+ * `"where: name"`. @internal
+ */
+export function checkInteger(what: string, value: unknown, min: number, max: number): void {
+  if (!isIntIn(value, min, max)) {
+    const at = what.indexOf(": ");
+    const where = at < 0 ? what : what.slice(0, at);
+    const name = at < 0 ? "value" : what.slice(at + 2);
+    throw new SocketError("InvalidArgument", badArgument(where, name, value, `a whole number ${min}–${max}`));
   }
 }

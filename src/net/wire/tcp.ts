@@ -5,9 +5,10 @@
  *
  * @module
  */
-import { finishChecksum, sumView } from "./checksum.ts";
-import { dataView, need, WireError } from "./error.ts";
-import { IPPROTO_TCP, pseudoHeaderSum } from "./ipv4.ts";
+import { badArgument, isIntIn, isU32 } from "../args.ts";
+import { foldChecksum, sumViewRaw } from "./checksum.ts";
+import { dataView, need, needField, needHeader, WireError } from "./error.ts";
+import { IPPROTO_TCP, pseudoHeaderSumRaw } from "./ipv4.ts";
 
 /** Length of a TCP header without options. */
 export const TCP_HEADER_LENGTH = 20;
@@ -122,7 +123,8 @@ export class TcpHeader {
  *
  * @throws {WireError} `Truncated` (shorter than 20 bytes or than its data offset), `BadLength`
  * (data offset below 5, an option length that is too small, runs past the header, or does not
- * fit the option's kind), `BadChecksum`, `BadField` (port 0; SYN with FIN or RST).
+ * fit the option's kind), `BadChecksum`, `BadField` (port 0; SYN with FIN or RST);
+ * `InvalidArgument` for a view, offset, address or header object of the wrong kind.
  */
 export function parseTcp(
   b: Uint8Array,
@@ -134,6 +136,8 @@ export function parseTcp(
   verifyChecksum: boolean = true,
 ): number {
   need(b, off, end, TCP_HEADER_LENGTH, "TCP");
+  needHeader("parseTcp", out, TcpHeader);
+  needAddresses("parseTcp", src, dst);
   const v = dataView(b);
   const ports = v.getUint32(off);
   const w3 = v.getUint32(off + 12);
@@ -151,8 +155,8 @@ export function parseTcp(
   const dstPort = ports & 0xffff;
   if (srcPort === 0 || dstPort === 0) throw new WireError("BadField", "TCP: port 0");
   if (verifyChecksum) {
-    const sum = sumView(v, off, end, pseudoHeaderSum(src, dst, IPPROTO_TCP, end - off));
-    if (finishChecksum(sum) !== 0) throw new WireError("BadChecksum", "TCP: checksum");
+    const sum = sumViewRaw(v, off, end, pseudoHeaderSumRaw(src, dst, IPPROTO_TCP, end - off));
+    if (foldChecksum(sum) !== 0) throw new WireError("BadChecksum", "TCP: checksum");
   }
   out.clearOptions();
   if (hl > TCP_HEADER_LENGTH) parseOptions(b, off + TCP_HEADER_LENGTH, off + hl, out);
@@ -229,9 +233,11 @@ function optionLength(kind: number, len: number, want: number): void {
  * The header length {@linkcode emitTcp} writes for `h`: 20 plus its options, each padded with NOPs
  * to whole words the way Linux lays them out. Write the payload at `off + tcpHeaderLength(h)`.
  *
- * @throws {WireError} `BadField` when the options do not fit in 40 bytes or `sackCount` is out of range.
+ * @throws {WireError} `BadField` when the options do not fit in 40 bytes or `sackCount` is out of
+ * range; `InvalidArgument` when `h` is not a TcpHeader.
  */
 export function tcpHeaderLength(h: TcpHeader): number {
+  needHeader("tcpHeaderLength", h, TcpHeader);
   const n = h.sackCount;
   if (!(Number.isInteger(n) && n >= 0 && n <= TCP_MAX_SACK_BLOCKS)) {
     throw new WireError("BadField", `TCP emit: sackCount ${n} (0–${TCP_MAX_SACK_BLOCKS})`);
@@ -258,7 +264,8 @@ export function tcpHeaderLength(h: TcpHeader): number {
  *
  * @throws {WireError} `Truncated` when the segment does not fit `b[off .. end)`; `BadField` for a
  * value the header cannot hold (ports, window and urgent beyond 16 bits, sequence numbers beyond
- * 32, flags beyond 8, MSS beyond 16 bits, a window scale above 14, options beyond 40 bytes).
+ * 32, flags beyond 8, MSS beyond 16 bits, a window scale above 14, options beyond 40 bytes);
+ * `InvalidArgument` for a view, offset, address, payload sum or header object of the wrong kind.
  */
 export function emitTcp(
   b: Uint8Array,
@@ -271,23 +278,27 @@ export function emitTcp(
   payloadSum: number = -1,
 ): number {
   const hl = tcpHeaderLength(h);
-  if (!Number.isInteger(payloadLength) || payloadLength < 0 || hl + payloadLength > 0xffff) {
-    throw new WireError("BadField", `TCP emit: payload length ${payloadLength}`);
-  }
-  checkField("srcPort", h.srcPort, 0xffff);
-  checkField("dstPort", h.dstPort, 0xffff);
-  checkField("seq", h.seq, 0xffffffff);
-  checkField("ack", h.ack, 0xffffffff);
-  checkField("flags", h.flags, 0xff);
-  checkField("window", h.window, 0xffff);
-  checkField("urgent", h.urgent, 0xffff);
-  if (h.mss >= 0) checkField("mss", h.mss, 0xffff);
-  if (h.windowScale >= 0) checkField("windowScale", h.windowScale, TCP_MAX_WINDOW_SCALE);
+  needField("emitTcp", "payloadLength", payloadLength, 0, 0xffff - hl);
+  needField("emitTcp", "srcPort", h.srcPort, 0, 0xffff);
+  needField("emitTcp", "dstPort", h.dstPort, 0, 0xffff);
+  needField("emitTcp", "seq", h.seq, 0, 0xffffffff);
+  needField("emitTcp", "ack", h.ack, 0, 0xffffffff);
+  needField("emitTcp", "flags", h.flags, 0, 0xff);
+  needField("emitTcp", "window", h.window, 0, 0xffff);
+  needField("emitTcp", "urgent", h.urgent, 0, 0xffff);
+  if (h.mss !== -1) needField("emitTcp", "mss", h.mss, 0, 0xffff);
+  if (h.windowScale !== -1) needField("emitTcp", "windowScale", h.windowScale, 0, TCP_MAX_WINDOW_SCALE);
   if (h.hasTimestamps) {
-    checkField("tsVal", h.tsVal, 0xffffffff);
-    checkField("tsEcr", h.tsEcr, 0xffffffff);
+    needField("emitTcp", "tsVal", h.tsVal, 0, 0xffffffff);
+    needField("emitTcp", "tsEcr", h.tsEcr, 0, 0xffffffff);
   }
-  for (let i = 0; i < 2 * h.sackCount; i++) checkField("sack", h.sack[i], 0xffffffff);
+  needAddresses("emitTcp", src, dst);
+  if (payloadSum !== -1 && !isIntIn(payloadSum, 0, 0x7fffffff)) {
+    throw new WireError(
+      "InvalidArgument",
+      badArgument("emitTcp", "payloadSum", payloadSum, "-1 or a running sum 0–2³¹−1"),
+    );
+  }
   need(b, off, end, hl + payloadLength, "TCP emit");
   const v = dataView(b);
   v.setUint32(off, (h.srcPort << 16) | h.dstPort);
@@ -324,17 +335,19 @@ export function emitTcp(
     for (let i = 0; i < 2 * h.sackCount; i++, at += 4) v.setUint32(at, h.sack[i]);
   }
   const segEnd = off + hl + payloadLength;
-  let sum = pseudoHeaderSum(src, dst, IPPROTO_TCP, hl + payloadLength);
-  sum = sumView(v, off, off + hl, sum);
-  sum = payloadSum >= 0 ? sum + payloadSum : sumView(v, off + hl, segEnd, sum);
-  v.setUint16(off + 16, finishChecksum(sum));
+  let sum = sumViewRaw(v, off, off + hl, pseudoHeaderSumRaw(src, dst, IPPROTO_TCP, hl + payloadLength));
+  sum = payloadSum >= 0 ? sum + payloadSum : sumViewRaw(v, off + hl, segEnd, sum);
+  v.setUint16(off + 16, foldChecksum(sum));
   h.headerLength = hl;
   return segEnd;
 }
 
-function checkField(name: string, value: number, max: number): void {
-  if (!(Number.isInteger(value) && value >= 0 && value <= max)) {
-    throw new WireError("BadField", `TCP emit: ${name} ${value} (0–${max})`);
+function needAddresses(what: string, src: unknown, dst: unknown): void {
+  if (!isU32(src)) {
+    throw new WireError("InvalidArgument", badArgument(what, "src", src, "a u32 IPv4 address"));
+  }
+  if (!isU32(dst)) {
+    throw new WireError("InvalidArgument", badArgument(what, "dst", dst, "a u32 IPv4 address"));
   }
 }
 
