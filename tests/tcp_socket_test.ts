@@ -5,7 +5,14 @@
  * in assertions are relative: ours to our ISS, the peer's to REMOTE_ISS.
  */
 import assert from "node:assert/strict";
-import { IsnGenerator, SocketError, type TcpConfig, TcpSocket } from "../src/net/socket/mod.ts";
+import {
+  Assembler,
+  ByteRing,
+  IsnGenerator,
+  SocketError,
+  type TcpConfig,
+  TcpSocket,
+} from "../src/net/socket/mod.ts";
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TcpHeader } from "../src/net/wire/mod.ts";
 import {
   brief,
@@ -748,4 +755,28 @@ Deno.test("the handshake is given up after synRetries: SYN-SENT closes, a passiv
   assert.deepEqual(g.out(3000), []);
   assert.equal(g.s.state, "Listen");
   assert.equal(g.s.pollAt(), Infinity);
+});
+
+Deno.test("API: the storage classes and the socket refuse arguments of the wrong kind", () => {
+  const f = established();
+  const p = new Uint8Array(4);
+  assert.equal(
+    kindOf(() => f.s.process(0, REMOTE_IP, LOCAL_IP, {} as TcpHeader, p, 0, 0)),
+    "InvalidArgument",
+  );
+  assert.equal(
+    kindOf(() => f.s.process(0, REMOTE_IP, LOCAL_IP, new TcpHeader(), [] as unknown as Uint8Array, 0, 0)),
+    "InvalidArgument",
+  );
+  assert.equal(kindOf(() => f.s.dispatch(0, {} as RecordingEgress)), "InvalidArgument");
+  const r = new ByteRing(8);
+  assert.equal(kindOf(() => r.write(p, 2, 3)), "InvalidArgument");
+  assert.equal(kindOf(() => r.writeAt(6, p, 0, 4)), "InvalidArgument");
+  assert.equal(kindOf(() => r.consume(1)), "InvalidArgument");
+  assert.equal(kindOf(() => r.commit(9)), "InvalidArgument");
+  assert.equal(kindOf(() => r.peek(0, p, 1, 4)), "InvalidArgument");
+  const a = new Assembler(2);
+  assert.equal(kindOf(() => a.add(-1, 5)), "InvalidArgument");
+  assert.equal(kindOf(() => a.add(0, 0)), "InvalidArgument");
+  assert.equal(kindOf(() => a.advance(-1)), "InvalidArgument");
 });

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { checkInteger } from "./error.ts";
+import { badArgument } from "../args.ts";
+import { checkInteger, SocketError } from "./error.ts";
 
 /** Disjoint, sorted ranges `[start, end)` of offsets relative to the in-order point (offset 0). */
 export class Assembler {
@@ -53,8 +54,18 @@ export class Assembler {
    * Records that `[offset, offset + length)` arrived (merging with what it touches). Returns
    * false, changing nothing, when that would take more ranges than the capacity. `offset ≥ 0`,
    * `length > 0`.
+   * @throws {SocketError} `InvalidArgument` for an offset or length that is not a whole number in range.
    */
   add(offset: number, length: number): boolean {
+    if (
+      !(Number.isInteger(offset) && Number.isInteger(length) && offset >= 0 && length > 0 &&
+        offset + length <= 2 ** 31 - 1)
+    ) {
+      throw new SocketError(
+        "InvalidArgument",
+        badArgument("Assembler.add", "range", `[${offset}, ${offset} + ${length})`, "offset ≥ 0, length ≥ 1"),
+      );
+    }
     const s = this.#starts;
     const e = this.#ends;
     const end = offset + length;
@@ -89,8 +100,15 @@ export class Assembler {
   /**
    * Moves the in-order point `n` bytes on (bytes that arrived in order): ranges it covers are
    * dropped or cut, the rest renumbered. Never needs a range, so in-order data is always accepted.
+   * @throws {SocketError} `InvalidArgument` unless `n` is a whole number ≥ 0.
    */
   advance(n: number): void {
+    if (!(Number.isInteger(n) && n >= 0)) {
+      throw new SocketError(
+        "InvalidArgument",
+        badArgument("Assembler.advance", "n", n, "a whole number ≥ 0"),
+      );
+    }
     const s = this.#starts;
     const e = this.#ends;
     let k = 0;

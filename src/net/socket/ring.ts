@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { copyAndSum } from "../wire/checksum.ts";
+import { copyAndSumRaw } from "../wire/checksum.ts";
+import { badArgument } from "../args.ts";
 import { SocketError } from "./error.ts";
 
 /** The largest ring: 1 GiB (window scaling reaches 2^30). */
@@ -68,10 +69,10 @@ export class ByteRing {
   }
 
   /**
-   * Appends up to `length` bytes of `src[from ..]`; returns how many fit. The caller checks the
-   * source range.
+   * Appends up to `length` bytes of `src[from ..]`; returns how many fit.
    */
   write(src: Uint8Array, from: number, length: number): number {
+    checkSource("ByteRing.write", src, from, length);
     const n = length < this.free ? length : this.free;
     this.writeAt(this.#length, src, from, n);
     this.#length += n;
@@ -81,9 +82,18 @@ export class ByteRing {
   /**
    * Copies `length` bytes of `src[from ..]` into the free space at position `pos` (≥ `length`),
    * without making them readable: {@linkcode ByteRing.commit} does that. Out-of-order data lands
-   * here. The caller keeps `pos + length` within the capacity.
+   * here. `pos + length` must stay within the capacity.
    */
   writeAt(pos: number, src: Uint8Array, from: number, length: number): void {
+    checkSource("ByteRing.writeAt", src, from, length);
+    if (!(pos >= 0 && pos + length <= this.storage.length)) {
+      throw bad(
+        "ByteRing.writeAt",
+        "pos",
+        pos,
+        `0–${this.storage.length - length} (the capacity less length)`,
+      );
+    }
     const first = this.contiguous(pos, length);
     copyBytes(this.storage, this.indexOf(pos), src, from, first);
     if (first < length) copyBytes(this.storage, 0, src, from + first, length - first);
@@ -91,11 +101,14 @@ export class ByteRing {
 
   /** Makes `n` bytes written past the end (by `writeAt`, or into storage directly) readable. */
   commit(n: number): void {
+    if (!(n >= 0 && n <= this.free)) throw bad("ByteRing.commit", "n", n, `0–${this.free} (the free bytes)`);
     this.#length += n;
   }
 
   /** Copies `length` bytes from position `pos` into `dst[to ..]`, leaving them in the ring. */
   peek(pos: number, dst: Uint8Array, to: number, length: number): void {
+    checkSource("ByteRing.peek", dst, to, length);
+    this.#checkHeld("ByteRing.peek", pos, length);
     const first = this.contiguous(pos, length);
     copyBytes(dst, to, this.storage, this.indexOf(pos), first);
     if (first < length) copyBytes(dst, to + first, this.storage, 0, length - first);
@@ -106,10 +119,14 @@ export class ByteRing {
    * Internet-checksum sum (as `sumWords` over the copy), for a transmit path that sums as it copies.
    */
   peekAndSum(pos: number, dst: DataView, to: number, length: number): number {
+    if (!(dst instanceof DataView) || !(to >= 0 && length >= 0 && to + length <= dst.byteLength)) {
+      throw bad("ByteRing.peekAndSum", "to", to, "a range within dst (a DataView)");
+    }
+    this.#checkHeld("ByteRing.peekAndSum", pos, length);
     const first = this.contiguous(pos, length);
-    let sum = copyAndSum(dst, to, this.view, this.indexOf(pos), first);
+    let sum = copyAndSumRaw(dst, to, this.view, this.indexOf(pos), first);
     if (first < length) {
-      let s2 = copyAndSum(dst, to + first, this.view, 0, length - first);
+      let s2 = copyAndSumRaw(dst, to + first, this.view, 0, length - first);
       s2 = (s2 & 0xffff) + (s2 >>> 16);
       // The second part starts at an odd offset of the segment: its bytes sit in the other half of each word.
       if (first & 1) s2 = ((s2 & 0xff) << 8) | (s2 >>> 8);
@@ -120,6 +137,9 @@ export class ByteRing {
 
   /** Drops `n` bytes (≤ `length`) from the read end. */
   consume(n: number): void {
+    if (!(n >= 0 && n <= this.#length)) {
+      throw bad("ByteRing.consume", "n", n, `0–${this.#length} (the bytes held)`);
+    }
     this.#head = this.indexOf(n);
     this.#length -= n;
     // The head stays where it is even when empty: bytes written past the end (out of order) keep their place.
@@ -127,10 +147,33 @@ export class ByteRing {
 
   /** Moves up to `length` bytes into `dst[to ..]`; returns how many. */
   read(dst: Uint8Array, to: number, length: number): number {
+    checkSource("ByteRing.read", dst, to, length);
     const n = length < this.#length ? length : this.#length;
     this.peek(0, dst, to, n);
     this.consume(n);
     return n;
+  }
+
+  /** Throws unless `[pos, pos + length)` lies within the bytes held (or written past them, up to the capacity). */
+  #checkHeld(what: string, pos: number, length: number): void {
+    if (!(pos >= 0 && length >= 0 && pos + length <= this.storage.length)) {
+      throw bad(what, "pos", pos, `a range within the ${this.storage.length}-byte ring`);
+    }
+  }
+}
+
+function bad(where: string, name: string, value: unknown, allowed: string): SocketError {
+  return new SocketError("InvalidArgument", badArgument(where, name, value, allowed));
+}
+
+/** Throws unless `b` is a Uint8Array holding `[from, from + length)` (whole numbers). */
+function checkSource(where: string, b: Uint8Array, from: number, length: number): void {
+  if (!(b instanceof Uint8Array)) throw bad(where, "bytes", b, "a Uint8Array");
+  if (
+    !(Number.isInteger(from) && Number.isInteger(length) && from >= 0 && length >= 0 &&
+      from + length <= b.length)
+  ) {
+    throw bad(where, "range", `[${from}, ${from} + ${length})`, `within the ${b.length} bytes`);
   }
 }
 

@@ -593,10 +593,16 @@ export class TcpSocket implements Disposable {
     length: number,
   ): void {
     // Cheap checks of the caller's numbers (a bad range or time is a bug in the caller, not the wire).
-    if (!(now >= 0 && offset >= 0 && length >= 0 && offset + length <= payload.length)) {
+    if (
+      !(h instanceof TcpHeader) || !(payload instanceof Uint8Array) ||
+      !(now >= 0 && offset >= 0 && length >= 0 && offset + length <= payload.length)
+    ) {
       throw new SocketError(
         "InvalidArgument",
-        `process: now ${now}, payload [${offset}, ${offset + length}) of ${payload.length} bytes`,
+        `process: needs a TcpHeader, a time ≥ 0 and a range within a Uint8Array payload; got now ${now}, ` +
+          `[${offset}, ${offset} + ${length}) of ${
+            payload instanceof Uint8Array ? payload.length : "no"
+          } bytes`,
       );
     }
     this.stats.segmentsIn++;
@@ -619,6 +625,9 @@ export class TcpSocket implements Disposable {
    */
   dispatch(now: number, egress: TcpEgress): number {
     if (!(now >= 0)) throw new SocketError("InvalidArgument", `dispatch: now ${now} is not a time ≥ 0 (ms)`);
+    if (typeof egress?.transmit !== "function" || !(egress.mtu >= 41)) {
+      throw new SocketError("InvalidArgument", "dispatch: egress must have transmit() and an mtu ≥ 41");
+    }
     this.#timers(now);
     const mtu = egress.mtu < 0xffff ? egress.mtu : 0xffff; // an IPv4 packet's length field
     this.#rcvMss = Math.max(mtu - 40, 1);
@@ -1130,7 +1139,7 @@ export class TcpSocket implements Disposable {
     o.flags = TCP_ACK | (fin ? TCP_FIN : 0) | (last ? TCP_PSH : 0);
     o.window = this.#windowField();
     this.#planSeq = seq;
-    this.#planPos = seqDiff(seq, this.#sndUna);
+    this.#planPos = len > 0 ? seqDiff(seq, this.#sndUna) : 0; // (past the data once the FIN is out)
     this.#planLen = len;
     this.#planFlags = (fin ? TCP_FIN : 0) | (keepAlive ? 0x100 : 0) | (probe ? 0x200 : 0);
     // Data segments carry no options yet, so `mss` bounds them under the MTU; options added
