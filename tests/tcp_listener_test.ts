@@ -128,4 +128,12 @@ Deno.test("TcpTable: O(1) 4-tuple lookup agrees with a Map through random insert
   t.forEach(() => seen++);
   assert.equal(seen, model.size);
   assert.throws(() => new TcpTable(0), SocketError);
+  assert.throws(
+    () => t.set(-1, 80, 1, 2, 0),
+    (e) => e instanceof SocketError && e.kind === "InvalidArgument",
+  );
+  assert.throws(
+    () => t.set(1, 70000, 1, 2, 0),
+    (e) => e instanceof SocketError && e.kind === "InvalidArgument",
+  );
 });

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { checkInteger } from "./error.ts";
+import { badArgument, isU32 } from "../args.ts";
+import { checkInteger, SocketError } from "./error.ts";
 
 /** A table from (local IP, local port, remote IP, remote port) to values of type `T`. */
 export class TcpTable<T> {
@@ -76,8 +77,17 @@ export class TcpTable<T> {
   /**
    * Adds or replaces the value for the 4-tuple. Returns false (nothing changed) when the table
    * is full and the 4-tuple is new.
+   * @throws {SocketError} `InvalidArgument` for an address that is not a u32 or a port beyond 16 bits.
    */
   set(localIp: number, localPort: number, remoteIp: number, remotePort: number, value: T): boolean {
+    if (!isU32(localIp) || !isU32(remoteIp)) {
+      throw new SocketError(
+        "InvalidArgument",
+        badArgument("TcpTable.set", "address", isU32(localIp) ? remoteIp : localIp, "a u32 IPv4 address"),
+      );
+    }
+    checkInteger("TcpTable.set: localPort", localPort, 0, 0xffff);
+    checkInteger("TcpTable.set: remotePort", remotePort, 0, 0xffff);
     const ports = (((localPort & 0xffff) << 16) | (remotePort & 0xffff)) >>> 0;
     let i = this.#slot(localIp, localPort, remoteIp, remotePort);
     for (;; i = (i + 1) & this.#mask) {
