@@ -780,3 +780,11 @@ Deno.test("API: the storage classes and the socket refuse arguments of the wrong
   assert.equal(kindOf(() => a.add(0, 0)), "InvalidArgument");
   assert.equal(kindOf(() => a.advance(-1)), "InvalidArgument");
 });
+
+Deno.test("a window scale above 14 is taken as 14 (RFC 7323 §2.3); an MSS option of 0 as the default 536", () => {
+  const f = established({}, { mss: 0, windowScale: 20, window: 65535 });
+  assert.deepEqual(f.s.windowScales[1], 14);
+  f.put(1, A, 1, 1, { window: 2 });
+  assert.equal(f.s.sendWindow, 2 << 14);
+  assert.equal(f.s.mss, 536);
+});

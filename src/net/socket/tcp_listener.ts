@@ -153,6 +153,7 @@ export class TcpListener implements Disposable {
   /**
    * Sockets of handshakes that ended without a connection since the last call: the caller
    * removes them from its table (they are back in the pool). Fills `out`, returns the count.
+   * Until taken, they count against the SYN queue (so they cannot pile up).
    */
   takeFailed(out: TcpSocket[]): number {
     this.#live();
