@@ -788,3 +788,16 @@ Deno.test("a window scale above 14 is taken as 14 (RFC 7323 §2.3); an MSS optio
   assert.equal(f.s.sendWindow, 2 << 14);
   assert.equal(f.s.mss, 536);
 });
+
+Deno.test("a tiny peer MSS is raised to 48; segments for another port or peer are ignored", () => {
+  const f = established({}, { mss: 10 });
+  assert.equal(f.s.mss, 48);
+  f.s.send(data(100));
+  assert.deepEqual(f.out(0), [["ACK", 1, 1, 48], ["ACK", 49, 1, 48], ["PSH|ACK", 97, 1, 4]]);
+  feed(f.s, 1, { flags: TCP_RST, seq: REMOTE_ISS + 1, dstPort: LOCAL_PORT + 1 });
+  feed(f.s, 1, { flags: TCP_RST, seq: REMOTE_ISS + 1, srcPort: REMOTE_PORT + 1 });
+  assert.equal(f.s.state, "Established");
+  assert.equal(f.s.stats.dropIgnored, 2);
+  feed(f.s, 1, { flags: TCP_RST, seq: REMOTE_ISS + 1 });
+  assert.equal(f.s.state, "Closed", "the same RST from the peer");
+});

@@ -183,6 +183,9 @@ export class TcpSocketStats {
 
 let defaultIsn: IsnGenerator | null = null;
 
+/** The smallest MSS taken from a peer (Linux's `TCP_MIN_SND_MSS`). */
+const MIN_PEER_MSS = 48;
+
 // What the next segment is (see #plan).
 const NONE = 0;
 const SEND_RST = 1;
@@ -415,12 +418,12 @@ export class TcpSocket implements Disposable {
   /**
    * Active open: sends a SYN from `localIp:localPort` to `remoteIp:remotePort` on the next
    * dispatch. `now` picks the initial sequence number (RFC 6528).
-   * @throws {SocketError} `InvalidState` unless closed; `InvalidArgument` for a port 0 or out of range.
+   * @throws {SocketError} `InvalidState` unless closed; `InvalidArgument` for an address or port 0 or out of range.
    */
   connect(localIp: number, localPort: number, remoteIp: number, remotePort: number, now: number): void {
     this.#live();
     if (this.#state !== CLOSED) throw new SocketError("InvalidState", `connect: the socket is ${this.state}`);
-    checkInteger("connect: localIp", localIp, 0, 0xffffffff);
+    checkInteger("connect: localIp", localIp, 1, 0xffffffff); // the checksum needs the real source
     checkInteger("connect: remoteIp", remoteIp, 1, 0xffffffff);
     checkInteger("connect: localPort", localPort, 1, 0xffff);
     checkInteger("connect: remotePort", remotePort, 1, 0xffff);
@@ -606,6 +609,15 @@ export class TcpSocket implements Disposable {
       );
     }
     this.stats.segmentsIn++;
+    // The interface demultiplexes; a segment for another endpoint is still never taken.
+    if (
+      h.dstPort !== this.#localPort ||
+      (this.#state !== LISTEN && this.#state !== CLOSED &&
+        (src !== this.#remoteIp || h.srcPort !== this.#remotePort || dst !== this.#localIp))
+    ) {
+      this.stats.dropIgnored++;
+      return;
+    }
     switch (this.#state) {
       case CLOSED:
         this.stats.dropIgnored++; // the interface answers segments to no connection (tcpResetFor)
@@ -747,7 +759,9 @@ export class TcpSocket implements Disposable {
   }
 
   #takeSynOptions(h: TcpHeader): void {
-    this.#peerMss = h.mss > 0 ? h.mss : 536;
+    // No MSS (or 0): RFC 9293's default. A tiny one is raised to Linux's floor (TCP_MIN_SND_MSS):
+    // a peer must not make us send a segment per byte.
+    this.#peerMss = h.mss > 0 ? (h.mss < MIN_PEER_MSS ? MIN_PEER_MSS : h.mss) : 536;
     this.#peerOfferedScale = h.windowScale >= 0;
     if (this.#peerOfferedScale && (this.#state === SYN_SENT || this.#state === LISTEN)) {
       // Scaling holds only if both SYNs carry the option; ours always does (SYN-ACK: when theirs did).
