@@ -455,6 +455,10 @@ Deno.test("send: Nagle holds a small segment while data is in flight (off by def
   assert.deepEqual(f.out(1), [], "held");
   f.put(2, A, 1, 11);
   assert.deepEqual(f.out(2), [["PSH|ACK", 11, 1, 10]]);
+  f.s.send(data(5));
+  assert.deepEqual(f.out(3), [], "held behind the unacknowledged 10 bytes");
+  f.s.close();
+  assert.deepEqual(f.out(3), [["FIN|PSH|ACK", 21, 1, 5]], "the last runt goes with the FIN");
   const g = established();
   g.s.send(data(10));
   g.out(0);

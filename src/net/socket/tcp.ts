@@ -1129,7 +1129,11 @@ export class TcpSocket implements Disposable {
           if (len > 0 && len < maxPayload && len < unsent && len < (this.#maxSndWnd >>> 1)) {
             len = 0; // silly-window avoidance: wait for a bigger window (the persist timer overrides)
           }
-          if (len > 0 && len < maxPayload && this.#nagle && this.#sndMax !== this.#sndUna) len = 0;
+          // Nagle: hold a runt while data is in flight, but not the last one before our FIN.
+          if (
+            len > 0 && len < maxPayload && this.#nagle && this.#sndMax !== this.#sndUna &&
+            !(this.#finQueued && len === unsent)
+          ) len = 0;
           if (len === 0 && this.#probeDue) {
             len = Math.min(unsent, maxPayload, win > 1 ? win : 1);
             probe = win <= 0;
