@@ -805,3 +805,15 @@ Deno.test("a tiny peer MSS is raised to 48; segments for another port or peer ar
   feed(f.s, 1, { flags: TCP_RST, seq: REMOTE_ISS + 1 });
   assert.equal(f.s.state, "Closed", "the same RST from the peer");
 });
+
+Deno.test("a ring larger than an unscaled window: 65535 is advertised, and no endless window updates", () => {
+  const f = established({ rxBufferSize: 262144, ackDelay: 0 }, { mss: 1460 }); // the peer offers no scaling
+  assert.deepEqual(f.s.windowScales, [0, 0]);
+  assert.equal(f.s.pollAt(), Infinity);
+  f.put(1, A, 1, 1, { payload: data(1000) });
+  const [ack] = f.raw(1);
+  assert.equal(ack.window, 65535);
+  assert.equal(f.s.pollAt(), Infinity, "nothing more to say");
+  f.s.recv(new Uint8Array(1000));
+  assert.deepEqual(f.out(2), [], "reading cannot widen a window that is already at its maximum");
+});

@@ -1243,7 +1243,9 @@ export class TcpSocket implements Disposable {
     const s = this.#state;
     if (s !== ESTABLISHED && s !== FIN_WAIT_1 && s !== FIN_WAIT_2) return false;
     const advertised = seqDiff(this.#rcvAdvRight, this.#rcvNxt);
-    const gain = this.#rx.free - (advertised > 0 ? advertised : 0);
+    const most = 0xffff * 2 ** this.#rcvShift; // the largest window the field can say
+    const could = this.#rx.free < most ? this.#rx.free : most;
+    const gain = could - (advertised > 0 ? advertised : 0);
     return gain >= Math.min(this.#rx.capacity >>> 1, this.#rcvMss) && gain >= 1 << this.#rcvShift;
   }
 
