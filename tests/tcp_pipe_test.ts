@@ -24,6 +24,9 @@ class Link implements TcpEgress {
   readonly queue: InFlight[] = [];
   sent = 0;
   lost = 0;
+  /** Fractions of segments delayed past later ones and sent twice. */
+  reorder = 0;
+  duplicate = 0;
   constructor(
     readonly mtu: number,
     readonly delay: number,
@@ -40,8 +43,15 @@ class Link implements TcpEgress {
       this.lost++;
       return true;
     }
-    this.queue.push({ at: this.now + this.delay, bytes, src, dst });
+    const late = this.rand() < this.reorder ? 3 : 0;
+    this.#enqueue({ at: this.now + this.delay + late, bytes, src, dst });
+    if (this.rand() < this.duplicate) this.#enqueue({ at: this.now + this.delay + 1, bytes, src, dst });
     return true;
+  }
+  #enqueue(f: InFlight): void {
+    let i = this.queue.length;
+    while (i > 0 && this.queue[i - 1].at > f.at) i--;
+    this.queue.splice(i, 0, f);
   }
   /** Delivers what has arrived by `now` to `to`. */
   deliver(now: number, to: TcpSocket, h: TcpHeader): number {
@@ -79,10 +89,20 @@ interface Run {
  * B connects to A (listening); B sends `bToA` bytes, A sends `aToB`; each closes after sending
  * all; runs until both are closed (or TIME-WAIT) or the virtual clock passes `limit` ms.
  */
-export function transfer(bToA: number, aToB: number, loss: number, seed: number, limit = 600_000): Run {
+export function transfer(
+  bToA: number,
+  aToB: number,
+  loss: number,
+  seed: number,
+  limit = 600_000,
+  reorder = 0,
+  duplicate = 0,
+): Run {
   const rand = rng(seed);
   const ab = new Link(1500, 1, loss, rand);
   const ba = new Link(1500, 1, loss, rand);
+  ab.reorder = ba.reorder = reorder;
+  ab.duplicate = ba.duplicate = duplicate;
   const isn = new IsnGenerator(new Uint8Array(16).fill(7));
   const cfg = { rxBufferSize: 65536, txBufferSize: 65536, isn, timeWait: 1000 };
   const a = new TcpSocket(cfg);
@@ -155,6 +175,16 @@ Deno.test("TCP pipe: 1 MiB arrives byte-exact with 1 % seeded loss each way", ()
     assert.equal(r.a.state, "Closed");
     assert.equal(r.b.state, "Closed");
   }
+});
+
+Deno.test("TCP pipe: 1 MiB byte-exact through reordering (3 %), duplication (2 %) and loss (1 %)", () => {
+  const r = transfer(1 << 20, 50_000, 0.01, 5, 600_000, 0.03, 0.02);
+  assertBytes(r.aGot, pattern(1 << 20, 1), "r.aGot");
+  assertBytes(r.bGot, pattern(50_000, 2), "r.bGot");
+  assert.ok(r.a.stats.outOfOrder > 0);
+  assert.ok(r.a.stats.dropOutOfWindow > 0, "duplicates were recognized as such");
+  assert.equal(r.a.state, "Closed");
+  assert.equal(r.b.state, "Closed");
 });
 
 Deno.test("TCP pipe: 10 % loss still delivers every byte (timeouts and backoff)", () => {
