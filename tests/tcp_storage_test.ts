@@ -4,7 +4,14 @@
  * the reference vectors of its authors.
  */
 import assert from "node:assert/strict";
-import { Assembler, ByteRing, IsnGenerator, SipHash24, SocketError } from "../src/net/socket/mod.ts";
+import {
+  Assembler,
+  ByteRing,
+  copyBytes,
+  IsnGenerator,
+  SipHash24,
+  SocketError,
+} from "../src/net/socket/mod.ts";
 import { sumWords } from "../src/net/wire/mod.ts";
 import { rng } from "./_tcp_harness.ts";
 
@@ -160,4 +167,17 @@ Deno.test("ISNs (RFC 6528): keyed per 4-tuple, advancing with the 4 µs clock", 
   const r2 = new IsnGenerator().next(1, 1000, 2, 80, 0);
   assert.notEqual(r1, r2, "random keys differ");
   assert.notEqual(g.portOffset(1, 2, 80), g.portOffset(1, 2, 81));
+});
+
+Deno.test("copyBytes: every length 0 … 100 at unaligned offsets equals a byte loop", () => {
+  const src = Uint8Array.from({ length: 256 }, (_, i) => (i * 37 + 11) & 0xff);
+  for (let len = 0; len <= 100; len++) {
+    for (const [to, from] of [[0, 0], [1, 3], [7, 2], [3, 5]]) {
+      const dst = new Uint8Array(128).fill(0xee);
+      copyBytes(dst, to, src, from, len);
+      const want = new Uint8Array(128).fill(0xee);
+      for (let i = 0; i < len; i++) want[to + i] = src[from + i];
+      assert.deepEqual(dst, want, `len ${len} to ${to} from ${from}`);
+    }
+  }
 });
