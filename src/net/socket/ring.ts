@@ -95,8 +95,9 @@ export class ByteRing {
       );
     }
     const first = this.contiguous(pos, length);
-    copyRaw(this.storage, this.indexOf(pos), src, from, first);
-    if (first < length) copyRaw(this.storage, 0, src, from + first, length - first);
+    const sv = viewFor(src, 1);
+    copyRaw(this.storage, this.view, this.indexOf(pos), src, sv, from, first);
+    if (first < length) copyRaw(this.storage, this.view, 0, src, sv, from + first, length - first);
   }
 
   /** Makes `n` bytes written past the end (by `writeAt`, or into storage directly) readable. */
@@ -110,8 +111,9 @@ export class ByteRing {
     checkSource("ByteRing.peek", dst, to, length);
     this.#checkHeld("ByteRing.peek", pos, length);
     const first = this.contiguous(pos, length);
-    copyRaw(dst, to, this.storage, this.indexOf(pos), first);
-    if (first < length) copyRaw(dst, to + first, this.storage, 0, length - first);
+    const dv = viewFor(dst, 0);
+    copyRaw(dst, dv, to, this.storage, this.view, this.indexOf(pos), first);
+    if (first < length) copyRaw(dst, dv, to + first, this.storage, this.view, 0, length - first);
   }
 
   /**
@@ -184,15 +186,24 @@ function checkSource(where: string, b: Uint8Array, from: number, length: number)
 export function copyBytes(dst: Uint8Array, to: number, src: Uint8Array, from: number, length: number): void {
   checkSource("copyBytes", src, from, length);
   checkSource("copyBytes", dst, to, length);
-  copyRaw(dst, to, src, from, length);
+  copyRaw(dst, viewFor(dst, 0), to, src, viewFor(src, 1), from, length);
 }
 
-/** {@linkcode copyBytes} without the checks (the ring checked its ranges). */
-function copyRaw(dst: Uint8Array, to: number, src: Uint8Array, from: number, length: number): void {
+/**
+ * {@linkcode copyBytes} without the checks (the ring checked its ranges), with each side's
+ * `DataView`: the ring passes its own, so many rings never thrash the cache of outside views.
+ */
+function copyRaw(
+  dst: Uint8Array,
+  dv: DataView,
+  to: number,
+  src: Uint8Array,
+  sv: DataView,
+  from: number,
+  length: number,
+): void {
   let i = 0;
   if (length >= 16) {
-    const dv = viewFor(dst, 0);
-    const sv = viewFor(src, 1);
     // Unrolled by four: twice as fast as one word per iteration in V8 (≈310 vs ≈650 ns per 1460 bytes).
     for (; i + 15 < length; i += 16) {
       dv.setUint32(to + i, sv.getUint32(from + i, true), true);
@@ -205,7 +216,8 @@ function copyRaw(dst: Uint8Array, to: number, src: Uint8Array, from: number, len
   for (; i < length; i++) dst[to + i] = src[from + i];
 }
 
-// Two cached DataViews (destination and source): buffers come from a few long-lived arrays.
+// Cached DataViews of the last outside buffers (destination and source): packets come from a few
+// long-lived arrays (a pool's memory), so a view is made once per array, not per copy.
 const cachedArrays: (Uint8Array | null)[] = [null, null];
 const cachedViews: DataView[] = [new DataView(new ArrayBuffer(0)), new DataView(new ArrayBuffer(0))];
 
