@@ -11,6 +11,7 @@ import {
   IsnGenerator,
   SocketError,
   type TcpConfig,
+  tcpResetFor,
   TcpSocket,
 } from "../src/net/socket/mod.ts";
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TcpHeader } from "../src/net/wire/mod.ts";
@@ -816,4 +817,23 @@ Deno.test("a ring larger than an unscaled window: 65535 is advertised, and no en
   assert.equal(f.s.pollAt(), Infinity, "nothing more to say");
   f.s.recv(new Uint8Array(1000));
   assert.deepEqual(f.out(2), [], "reading cannot widen a window that is already at its maximum");
+});
+
+Deno.test("tcpResetFor: the RST answering a segment no connection takes (RFC 9293 §3.10.7.1)", () => {
+  const h = new TcpHeader();
+  const out = new TcpHeader();
+  Object.assign(h, { srcPort: 1234, dstPort: 80, seq: 1000, ack: 5000, flags: TCP_ACK | TCP_PSH });
+  assert.equal(tcpResetFor(h, 10, out), true);
+  assert.deepEqual([out.srcPort, out.dstPort, out.seq, out.ack, out.flags], [80, 1234, 5000, 0, TCP_RST]);
+  Object.assign(h, { seq: 0xffffffff, flags: TCP_SYN });
+  tcpResetFor(h, 0, out);
+  assert.deepEqual([out.seq, out.ack, out.flags], [0, 0, TCP_RST | TCP_ACK], "SYN: ack = seq + 1, wrapped");
+  Object.assign(h, { seq: 7, flags: TCP_FIN });
+  tcpResetFor(h, 3, out);
+  assert.equal(out.ack, 11, "payload and FIN count");
+  h.flags = TCP_RST;
+  assert.equal(tcpResetFor(h, 0, out), false, "an RST is never answered");
+  const s = new TcpSocket();
+  feed(s, 0, { flags: TCP_SYN, seq: 1 });
+  assert.deepEqual([s.state, s.stats.dropIgnored], ["Closed", 1], "a closed socket takes nothing");
 });
