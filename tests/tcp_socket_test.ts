@@ -837,3 +837,8 @@ Deno.test("tcpResetFor: the RST answering a segment no connection takes (RFC 929
   feed(s, 0, { flags: TCP_SYN, seq: 1 });
   assert.deepEqual([s.state, s.stats.dropIgnored], ["Closed", 1], "a closed socket takes nothing");
 });
+
+Deno.test("tcpResetFor refuses arguments of the wrong kind", () => {
+  assert.equal(kindOf(() => tcpResetFor({} as TcpHeader, 0, new TcpHeader())), "InvalidArgument");
+  assert.equal(kindOf(() => tcpResetFor(new TcpHeader(), -1, new TcpHeader())), "InvalidArgument");
+});

@@ -1379,8 +1379,13 @@ function checkTime(what: string, now: number): void {
  * Fills `out` with the RST that answers a segment `h` (of `length` payload bytes) that no
  * connection takes (RFC 9293 §3.10.7.1), ports swapped. Returns false when `h` is itself an RST
  * (never answered).
+ * @throws {SocketError} `InvalidArgument` for headers of the wrong kind or a length beyond 16 bits.
  */
 export function tcpResetFor(h: TcpHeader, length: number, out: TcpHeader): boolean {
+  if (!(h instanceof TcpHeader) || !(out instanceof TcpHeader)) {
+    throw new SocketError("InvalidArgument", "tcpResetFor: h and out must be TcpHeaders");
+  }
+  checkInteger("tcpResetFor: length", length, 0, 0xffff);
   if (h.flags & TCP_RST) return false;
   out.reset();
   out.srcPort = h.dstPort;
