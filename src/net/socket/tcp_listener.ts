@@ -125,7 +125,7 @@ export class TcpListener implements Disposable {
 
   /**
    * The next established connection, or null. Handshakes that completed move to the accept
-   * queue here (and in `onSyn`); those that failed are counted and their sockets reused.
+   * queue here (and in `onSyn`); those that failed are counted and wait for `takeFailed`.
    */
   accept(): TcpSocket | null {
     this.#live();
