@@ -6,6 +6,15 @@
  * @module
  */
 export { Assembler } from "./assembler.ts";
+export {
+  Congestion,
+  CUBIC_BETA,
+  CUBIC_C,
+  CWND_UNLIMITED,
+  initialWindow,
+  type TcpCongestionControl,
+  type TcpCongestionState,
+} from "./congestion.ts";
 export { SocketError, type SocketErrorKind } from "./error.ts";
 export { IsnGenerator, SipHash24 } from "./isn.ts";
 export { ByteRing, copyBytes, MAX_RING_CAPACITY } from "./ring.ts";

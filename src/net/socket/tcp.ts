@@ -23,6 +23,7 @@ import {
   TcpHeader,
 } from "../wire/tcp.ts";
 import { Assembler } from "./assembler.ts";
+import { Congestion, type TcpCongestionControl, type TcpCongestionState } from "./congestion.ts";
 import { checkInteger, SocketError } from "./error.ts";
 import { IsnGenerator } from "./isn.ts";
 import { ByteRing, MAX_RING_CAPACITY } from "./ring.ts";
@@ -130,6 +131,11 @@ export interface TcpConfig {
   maxOutOfOrder?: number;
   /** Source of initial sequence numbers (default: one per process with a random key). */
   isn?: IsnGenerator;
+  /**
+   * Congestion control (default `"newreno"`, RFC 5681/6582; `"cubic"`, RFC 9438; `"none"`: only
+   * the peer's window limits the sender, for a point-to-point link the user owns).
+   */
+  congestionControl?: TcpCongestionControl;
 }
 
 /** Counters of one socket; they only grow (reset with {@linkcode TcpSocketStats.reset}). */
@@ -172,10 +178,23 @@ export class TcpSocketStats {
   dropAfterFin: number = 0;
   /** Dropped: segments a socket in its state ignores (e.g. no SYN in LISTEN). */
   dropIgnored: number = 0;
+  /** Fast recoveries entered (three duplicate ACKs). */
+  recoveries: number = 0;
+  /** Partial ACKs in fast recovery (RFC 6582): each resent the next hole. */
+  partialAcks: number = 0;
+  /** Windows cut back to IW after an idle period (RFC 5681 §4.1). */
+  idleRestarts: number = 0;
+  /** Gauge (not reset): the congestion window in bytes, as of the last process/dispatch. */
+  cwnd: number = 0;
+  /** Gauge (not reset): the slow-start threshold in bytes. */
+  ssthresh: number = 0;
+  /** Gauge (not reset): the congestion state. */
+  congestionState: TcpCongestionState = "Open";
 
-  /** Sets every counter to 0. */
+  /** Sets every counter to 0 (the gauges `cwnd`, `ssthresh`, `congestionState` stay). */
   reset(): void {
     for (const k of Object.keys(this) as (keyof TcpSocketStats)[]) {
+      if (k === "cwnd" || k === "ssthresh") continue;
       if (typeof this[k] === "number") (this as unknown as Record<string, number>)[k] = 0;
     }
   }
@@ -220,6 +239,9 @@ export class TcpSocket implements Disposable {
   readonly #ourShift: number; // the window scale we offer
   readonly #synRetries: number;
   #synRetransmits = 0;
+  readonly #cc: Congestion;
+  #lastSend = -1; // when a data segment last went out (restart after idle)
+  #rtoStreak = 0; // timeouts since SND.UNA last moved
 
   #state = CLOSED;
   #reason: TcpCloseReason = "None";
@@ -273,8 +295,8 @@ export class TcpSocket implements Disposable {
   #rttTime = 0;
   #dupAcks = 0;
   #fastRetransmit = false; // send one segment from SND.UNA (fast retransmit, RTO, partial ACK)
-  #inRecovery = false;
-  #recover = 0; // SND.MAX when loss was detected (RFC 6582): ACKs below it are partial
+  #inRecovery = false; // fast recovery (three duplicate ACKs) until `recover` is acknowledged
+  #recover = 0; // SND.MAX when loss was detected (RFC 6582): ACKs below it are partial; else ≤ SND.UNA
   #acksOwed = 0; // immediate ACKs owed beyond one (one per out-of-order segment)
 
   // ACK state.
@@ -325,6 +347,7 @@ export class TcpSocket implements Disposable {
     if (config.isn !== undefined && !(config.isn instanceof IsnGenerator)) {
       throw new SocketError("InvalidArgument", "TcpSocket: isn is not an IsnGenerator");
     }
+    this.#cc = new Congestion(config.congestionControl ?? "newreno");
     this.#nagle = config.nagle ?? false;
     this.#isn = config.isn ?? (defaultIsn ??= new IsnGenerator());
     this.#rx = new ByteRing(rxSize);
@@ -381,6 +404,22 @@ export class TcpSocket implements Disposable {
   /** The smoothed RTT (ms), or -1 before the first sample. */
   get srtt(): number {
     return this.#srtt;
+  }
+  /** The congestion control algorithm. */
+  get congestionControl(): TcpCongestionControl {
+    return this.#cc.kind;
+  }
+  /** The congestion window in bytes (before the first data: the initial window to come). */
+  get cwnd(): number {
+    return this.#cc.cwnd;
+  }
+  /** The slow-start threshold in bytes. */
+  get ssthresh(): number {
+    return this.#cc.ssthresh;
+  }
+  /** Open, in fast recovery (`"Recovery"`) or after a retransmission timeout (`"Loss"`). */
+  get congestionState(): TcpCongestionState {
+    return this.#cc.state;
   }
   /** The peer's receive window in bytes (scaled). */
   get sendWindow(): number {
@@ -628,6 +667,7 @@ export class TcpSocket implements Disposable {
         return this.#onSynSent(now, h);
     }
     this.#onSynchronized(now, h, payload, offset, length);
+    this.#gauges();
   }
 
   /**
@@ -646,6 +686,14 @@ export class TcpSocket implements Disposable {
     const mtu = egress.mtu < 0xffff ? egress.mtu : 0xffff; // an IPv4 packet's length field
     this.#rcvMss = Math.max(mtu - 40, 1);
     this.#mss = Math.max(Math.min(this.#peerMss, mtu - 40), 1);
+    // Restart after idle (RFC 5681 §4.1): nothing in flight, new data to send, silent for an RTO.
+    if (
+      this.#lastSend >= 0 && now - this.#lastSend > this.#rto && this.#sndMax === this.#sndUna &&
+      this.#tx.length > 0 && this.#canSendData()
+    ) {
+      if (this.#cc.restartAfterIdle(this.#mss)) this.stats.idleRestarts++;
+      this.#lastSend = -1;
+    }
     let sent = 0;
     for (let guard = 0; guard < 256; guard++) {
       const kind = this.#plan(now, mtu);
@@ -660,6 +708,7 @@ export class TcpSocket implements Disposable {
     if (this.#rtoAt < 0 && this.#sndMax === this.#sndUna && this.#canSendData()) {
       if (this.#tx.length > seqDiff(this.#sndNxt, this.#sndUna)) this.#rtoAt = now + this.#rto;
     }
+    this.#gauges();
     return sent;
   }
 
@@ -749,6 +798,7 @@ export class TcpSocket implements Disposable {
       this.#sndWl2 = h.ack;
       this.#state = ESTABLISHED;
       this.#ackNow = true;
+      this.#ccStart();
     } else {
       // Simultaneous open: answer with SYN-ACK (our SYN again, now with ACK).
       this.#state = SYN_RECEIVED;
@@ -841,6 +891,7 @@ export class TcpSocket implements Disposable {
         return;
       }
       this.#state = this.#finQueued ? FIN_WAIT_1 : ESTABLISHED;
+      this.#ccStart();
       this.#sndWnd = h.window << this.#sndShift;
       this.#maxSndWnd = this.#sndWnd;
       this.#sndWl1 = seq;
@@ -869,12 +920,16 @@ export class TcpSocket implements Disposable {
         // A duplicate ACK (RFC 5681 §2); ACKs of zero-window probes are not.
         if (!windowChanged && window !== 0) {
           this.stats.duplicateAcks++;
-          if (++this.#dupAcks === 3 && !this.#inRecovery) {
+          // RFC 6582 §3.2 step 1: only an ACK beyond `recover` starts a new recovery (not the
+          // duplicates that data sent again after a timeout draws).
+          if (++this.#dupAcks === 3 && !this.#inRecovery && seqDiff(h.ack, this.#recover) >= 0) {
             this.#fastRetransmit = true;
             this.#inRecovery = true;
             this.#recover = this.#sndMax;
             this.stats.fastRetransmits++;
-          }
+            this.stats.recoveries++;
+            this.#cc.onFastRetransmit(now, seqDiff(this.#sndMax, this.#sndUna), this.#mss);
+          } else if (this.#dupAcks > 3 && this.#inRecovery) this.#cc.onDupAck(this.#mss);
         }
         // A zero window answered: the peer is alive, the user timeout starts over.
         if (window === 0 && this.#unackedSince >= 0) this.#unackedSince = now;
@@ -982,11 +1037,21 @@ export class TcpSocket implements Disposable {
     if (seqDiff(this.#sndNxt, this.#sndUna) < 0) this.#sndNxt = this.#sndUna;
     this.#dupAcks = 0;
     this.#fastRetransmit = false;
+    this.#rtoStreak = 0;
     if (this.#inRecovery) {
-      // A partial ACK (RFC 6582): the next hole is lost too, resend it at once.
-      if (seqDiff(ack, this.#recover) < 0) this.#fastRetransmit = true;
-      else this.#inRecovery = false;
+      if (seqDiff(ack, this.#recover) < 0) {
+        // A partial ACK (RFC 6582 §3.2 step 5): the next hole is lost too, resend it at once.
+        this.#fastRetransmit = true;
+        this.stats.partialAcks++;
+        this.#cc.onPartialAck(data, this.#mss);
+      } else {
+        this.#inRecovery = false;
+        this.#cc.onRecoveryEnd(now, seqDiff(this.#sndMax, this.#sndUna), this.#mss);
+      }
+    } else {
+      this.#cc.onAck(now, data, this.#mss, this.#srtt);
     }
+    if (!this.#inRecovery && seqDiff(this.#recover, this.#sndUna) < 0) this.#recover = this.#sndUna;
     if (this.#rttActive && seqDiff(ack, this.#rttSeq) >= 0) {
       this.#rttActive = false;
       this.#rttSample(now - this.#rttTime);
@@ -1049,11 +1114,14 @@ export class TcpSocket implements Disposable {
         }
         this.#sndNxt = this.#iss; // the SYN again
       } else if (this.#sndMax !== this.#sndUna) {
-        // Resend the oldest unacknowledged segment; partial ACKs then repair the rest one hole
-        // per round trip (rather than resending the whole window at once).
-        this.#fastRetransmit = true;
-        this.#inRecovery = true;
+        // Go back to SND.UNA and slow-start from one segment (RFC 5681 §3.1, RFC 6298 §5.4);
+        // duplicate ACKs of what was sent before stay below `recover` (RFC 6582 §4).
+        this.#cc.onTimeout(now, seqDiff(this.#sndMax, this.#sndUna), this.#mss, this.#rtoStreak++ === 0);
+        this.#fastRetransmit = false;
+        this.#inRecovery = false;
         this.#recover = this.#sndMax;
+        this.#sndNxt = this.#sndUna;
+        this.#probeDue = true; // a closed window still gets a byte
       } else {
         this.#probeDue = true; // persist timer: a probe goes out whatever the window
       }
@@ -1125,7 +1193,9 @@ export class TcpSocket implements Disposable {
       } else {
         const pos = seqDiff(seq, this.#sndUna);
         const unsent = txLen - pos;
-        const win = seqDiff((this.#sndUna + this.#sndWnd) >>> 0, seq);
+        const rwin = seqDiff((this.#sndUna + this.#sndWnd) >>> 0, seq);
+        const cwin = this.#cc.cwnd - pos; // congestion control: min(SND.WND, cwnd) beyond SND.UNA
+        const win = cwin < rwin ? cwin : rwin;
         if (unsent > 0) {
           len = Math.min(unsent, maxPayload, win > 0 ? win : 0);
           if (len > 0 && len < maxPayload && len < unsent && len < (this.#maxSndWnd >>> 1)) {
@@ -1138,7 +1208,7 @@ export class TcpSocket implements Disposable {
           ) len = 0;
           if (len === 0 && this.#probeDue) {
             len = Math.min(unsent, maxPayload, win > 1 ? win : 1);
-            probe = win <= 0;
+            probe = rwin <= 0;
           }
         }
         fin = this.#finQueued && pos + len === txLen; // the FIN follows the last byte
@@ -1204,6 +1274,7 @@ export class TcpSocket implements Disposable {
     const seq = this.#planSeq;
     if (f & 0x200) this.stats.windowProbes++;
     this.#probeDue = false;
+    this.#lastSend = now;
     this.stats.bytesOut += len;
     if (seqDiff(seq, this.#sndMax) < 0) this.stats.retransmits++;
     if (f & TCP_FIN) this.#finSent = true;
@@ -1252,6 +1323,20 @@ export class TcpSocket implements Disposable {
   }
 
   // ---- Helpers ------------------------------------------------------------------------------
+
+  /** The connection is synchronized: the window starts at IW for the MSS known now (RFC 6928). */
+  #ccStart(): void {
+    const mss = Math.max(Math.min(this.#peerMss, this.#rcvMss), 1);
+    this.#cc.init(mss, this.#synRetransmits > 0);
+    this.#recover = this.#sndUna;
+  }
+
+  #gauges(): void {
+    const st = this.stats;
+    st.cwnd = this.#cc.cwnd;
+    st.ssthresh = this.#cc.ssthresh;
+    st.congestionState = this.#cc.state;
+  }
 
   /** True in the states that send data and FIN. */
   #canSendData(): boolean {
@@ -1344,6 +1429,10 @@ export class TcpSocket implements Disposable {
     this.#dupAcks = 0;
     this.#fastRetransmit = false;
     this.#inRecovery = false;
+    this.#recover = 0;
+    this.#rtoStreak = 0;
+    this.#lastSend = -1;
+    this.#cc.init(536, false);
     this.#acksOwed = 0;
     this.#ackNow = false;
     this.#fullSegments = 0;
