@@ -510,6 +510,47 @@ export class Interface {
     return work;
   }
 
+  /**
+   * When {@linkcode Interface.poll} next needs to be called (smoltcp's `poll_at`), as a time on
+   * the clock `poll` is given (ms): `now` when work is waiting (datagrams queued for a device
+   * buffer), else the earliest of the next ARP request or give-up and the next reassembly
+   * timeout; null when nothing is scheduled (poll then only has to run when frames arrive or a
+   * socket sends). The time may be past: poll at once. Frames waiting in the device are not
+   * seen here: a program that sleeps until this time still polls for them as often as its
+   * latency needs. (A neighbour's expiry schedules nothing: the entry is checked when used.)
+   * @throws {InterfaceError} `InvalidArgument` when `now` is not a finite number.
+   */
+  pollAt(now: number): number | null {
+    if (typeof now !== "number" || now - now !== 0) {
+      throw new InterfaceError(
+        "InvalidArgument",
+        badArgument("Interface.pollAt", "now", now, "a finite number of ms"),
+      );
+    }
+    if (this.#egress.hasBacklog) return now;
+    const pending = this.#pending.nextDue;
+    const reassembly = this.#reassembly.nextDeadline;
+    const at = pending < reassembly ? pending : reassembly;
+    return at === Infinity ? null : at;
+  }
+
+  /**
+   * How long from `now` until {@linkcode Interface.poll} next needs to be called (smoltcp's
+   * `poll_delay`), in ms: 0 when it is due already, null when nothing is scheduled (see
+   * {@linkcode Interface.pollAt}).
+   * @throws {InterfaceError} `InvalidArgument` when `now` is not a finite number.
+   */
+  pollDelay(now: number): number | null {
+    if (typeof now !== "number" || now - now !== 0) {
+      throw new InterfaceError(
+        "InvalidArgument",
+        badArgument("Interface.pollDelay", "now", now, "a finite number of ms"),
+      );
+    }
+    const at = this.pollAt(now);
+    return at === null ? null : at > now ? at - now : 0;
+  }
+
   #onReassemblyTimeout = (quote: Uint8Array, linkUnicast: boolean) => {
     // RFC 792 / 1122 3.3.2: time exceeded (fragment reassembly) when the first fragment came.
     this.#sendIcmpError(ICMP_TIME_EXCEEDED, ICMP_FRAGMENT_TIMEOUT, 0, quote, 0, quote.length, linkUnicast);
