@@ -3,8 +3,8 @@
  * sockets send goes through one {@linkcode Egress}: UDP datagrams written straight into a device
  * buffer when the next hop is known, anything else queued behind ARP, fragmented above the MTU,
  * or dropped and counted; and the sockets' send queues waiting for a free buffer. It is the
- * {@linkcode UdpEgress} each socket is handed, so a socket reaches the send path and nothing else
- * of the interface.
+ * {@linkcode UdpEgress} each UDP socket is handed and the {@linkcode TcpEgress} the TCP sockets
+ * dispatch through, so a socket reaches the send path and nothing else of the interface.
  *
  * @module
  */
@@ -22,12 +22,16 @@ import {
   viewOf,
 } from "../wire/mod.ts";
 import { udpHeaderSum } from "../wire/udp.ts";
+import { emitTcp, type TcpHeader, tcpHeaderLength } from "../wire/tcp.ts";
+import { IPPROTO_TCP } from "../wire/ipv4.ts";
 import { foldChecksum } from "../wire/checksum.ts";
 import { fragmentPayloadSize, putIpv4Header } from "../wire/ipv4.ts";
 import type { Device } from "../phy/device.ts";
 import { PcapError, type PcapWriter } from "../phy/pcap.ts";
 import { copySum, ViewCache } from "../copy.ts";
 import type { UdpEgress } from "../socket/udp.ts";
+import type { TcpEgress } from "../socket/tcp.ts";
+import type { ByteRing } from "../socket/ring.ts";
 import type { SlotRing } from "../socket/slot_ring.ts";
 import type { Neighbor, NeighborCache, PendingTable } from "./neighbor.ts";
 import type { Routes } from "./route.ts";
@@ -39,7 +43,7 @@ const BROADCAST: Uint8Array = new Uint8Array(6).fill(0xff);
 export const ZERO_MAC: Uint8Array = new Uint8Array(6);
 
 /** The send path of one interface (see the module's doc). */
-export class Egress implements UdpEgress {
+export class Egress implements UdpEgress, TcpEgress {
   /** The time of the poll being run (ms), set by the interface. */
   now = 0;
   /** Why capture stopped, once it failed; null while it works. */
@@ -168,6 +172,39 @@ export class Egress implements UdpEgress {
     list.length = keep;
     ports.length = keep;
     return sent;
+  }
+
+  /**
+   * Sends one TCP segment (see {@linkcode TcpEgress.transmit}): the header `h` and `length` bytes
+   * of `payload` from position `from`, copied and summed straight into a device buffer when the
+   * next hop is known; queued behind ARP otherwise (a copy), or dropped and counted without a
+   * route (TCP retransmits). Returns false, having sent nothing, when the device has no free
+   * buffer: the socket tries again on its next dispatch.
+   */
+  transmit(src: number, dst: number, h: TcpHeader, payload: ByteRing, from: number, length: number): boolean {
+    const hl = tcpHeaderLength(h);
+    const tcpLength = hl + length;
+    const hop = this.#routes.nextHop(dst);
+    if (hop < 0) {
+      this.#stats.txDropped++;
+      return true;
+    }
+    const n = this.#neighbors.lookup(hop, this.now);
+    if (n === undefined || tcpLength > this.#maxInFrame) {
+      this.sendIp(dst, IPPROTO_TCP, tcpLength, (b, o) => {
+        if (length > 0) payload.peek(from, b, o + hl, length);
+        emitTcp(b, o, o + tcpLength, src, dst, h, length);
+      }, src);
+      return true;
+    }
+    const o = this.#emitHeaders(n, src, dst, IPPROTO_TCP, tcpLength);
+    if (o < 0) return false;
+    const b = this.#device.txBytes;
+    const sum = length > 0 ? payload.peekAndSum(from, this.#txView.view, o + hl, length) : 0;
+    emitTcp(b, o, o + tcpLength, src, dst, h, length, sum);
+    const l2 = this.#l2;
+    this.#sent(b, o - 20 - l2, l2 + 20 + tcpLength);
+    return true;
   }
 
   /** `ip` was resolved: sends the packets that waited for it. */

@@ -24,9 +24,11 @@ import {
   ICMP_TIME_EXCEEDED,
   IcmpHeader,
   IPPROTO_ICMP,
+  IPPROTO_TCP,
   IPPROTO_UDP,
   Ipv4Header,
   ipv4OptionsError,
+  ipv4ToString,
   l4Checksum,
   parseArp,
   parseEthernet,
@@ -49,6 +51,9 @@ import { type Ipv4Cidr, type Route, Routes } from "./route.ts";
 import { IcmpRateLimiter } from "./ratelimit.ts";
 import { Reassembler } from "./fragment.ts";
 import { Egress, ZERO_MAC } from "./egress.ts";
+import { TcpConnections } from "./tcp_conns.ts";
+import type { TcpConfig, TcpSocket } from "../socket/tcp.ts";
+import type { TcpListener, TcpListenerOptions } from "../socket/tcp_listener.ts";
 
 export { InterfaceError, type InterfaceErrorKind } from "../error.ts";
 export type { Ipv4Cidr, Route } from "./route.ts";
@@ -119,6 +124,12 @@ export interface InterfaceConfig {
   /** How long a datagram may take to arrive in full, ms (default 30 000, Linux's `ipfrag_time`). */
   reassemblyTimeoutMs?: number;
   /**
+   * TCP connections at once, handshakes in listeners' SYN queues included (default 4096;
+   * 1–4 194 304). Beyond, SYNs to listeners are dropped (counted in `tcpConnectionsFull`) and
+   * {@linkcode Interface.connectTcp} refuses.
+   */
+  tcpMaxConnections?: number;
+  /**
    * Optional capture of every frame sent and received. A capture that fails (the writer closed,
    * the disk full) stops, is counted in `captureFailures`, and leaves its error in
    * {@linkcode Interface.captureError}; the interface goes on.
@@ -147,7 +158,7 @@ export interface InterfaceStats {
   rxOtherVlan: number;
   /** IPv4 datagrams for us with malformed header options: answered with ICMP parameter problem. */
   rxBadOptions: number;
-  /** IPv4 datagrams for us of a protocol we do not handle: answered with ICMP protocol unreachable. */
+  /** IPv4 datagrams for us of a protocol we do not handle (not ICMP, UDP or TCP): answered with ICMP protocol unreachable. */
   rxUnknownProtocol: number;
   /** IPv4 fragments received for us. */
   rxFragments: number;
@@ -170,6 +181,16 @@ export interface InterfaceStats {
   echoReplies: number;
   /** UDP datagrams for ports with no socket (answered with ICMP port unreachable, rate permitting). */
   udpNoSocket: number;
+  /** TCP segments received for us (checksum verified; malformed ones are in `rxMalformed`). */
+  tcpSegmentsIn: number;
+  /** TCP segments the connections sent. */
+  tcpSegmentsOut: number;
+  /** TCP segments that reached no connection and no listener (answered with RST unless an RST or a link broadcast). */
+  tcpNoConnection: number;
+  /** RSTs sent for segments that reached no connection (RFC 9293 3.10.7.1). */
+  tcpResetsSent: number;
+  /** SYNs to a listener dropped because the connection table was full (see `tcpMaxConnections`). */
+  tcpConnectionsFull: number;
   /** ICMP errors sent. */
   icmpErrors: number;
   /** ICMP errors not sent because of the rate limit. */
@@ -259,6 +280,11 @@ export class Interface {
     txFragments: 0,
     echoReplies: 0,
     udpNoSocket: 0,
+    tcpSegmentsIn: 0,
+    tcpSegmentsOut: 0,
+    tcpNoConnection: 0,
+    tcpResetsSent: 0,
+    tcpConnectionsFull: 0,
     icmpErrors: 0,
     icmpRateLimited: 0,
     arpUpdates: 0,
@@ -281,6 +307,7 @@ export class Interface {
   readonly #reassembly: Reassembler;
   /** The send path, shared with the sockets (each sees it as its {@linkcode UdpEgress}). */
   readonly #egress: Egress;
+  readonly #tcp: TcpConnections;
   /** The UDP sockets by port, with their receive queues. */
   #sockets = new Map<number, UdpBinding>();
   /** The socket the last datagram went to: most traffic is for one port, and a Map lookup costs more. */
@@ -387,6 +414,7 @@ export class Interface {
       config.pcap,
       (port) => this.#unbind(port),
     );
+    this.#tcp = new TcpConnections(limit(config, "tcpMaxConnections", 4096, 1, 1 << 22), this.stats);
   }
 
   /** Why capture stopped, once it failed (see {@linkcode InterfaceConfig.pcap}); null while it works. */
@@ -451,6 +479,56 @@ export class Interface {
     return s;
   }
 
+  /**
+   * Opens a TCP connection to `ip:port` (a unicast host) from our address towards it and an
+   * ephemeral port (RFC 6056); the SYN leaves at the next poll. `options` configure the socket
+   * (buffer sizes, Nagle, timers). The interface dispatches the socket on every poll until it is
+   * closed (then it leaves the connection table: a closed socket is not reused).
+   * @throws {InterfaceError} `InvalidArgument` for a bad address or port or no route to `ip`;
+   * `PortInUse` when the connection table is full or no ephemeral port is free towards the peer.
+   * @throws {SocketError} `InvalidArgument` for bad `options`.
+   */
+  connectTcp(ip: number, port: number, options: TcpConfig = {}): TcpSocket {
+    if (!this.isUnicastPeer(ip)) {
+      throw new InterfaceError(
+        "InvalidArgument",
+        badArgument("Interface.connectTcp", "ip", ip, "a u32 unicast host address (see isUnicastPeer)"),
+      );
+    }
+    if (!isIntIn(port, 1, 0xffff)) {
+      throw new InterfaceError(
+        "InvalidArgument",
+        badArgument("Interface.connectTcp", "port", port, "a whole number 1–65535"),
+      );
+    }
+    const hop = this.#routes.nextHop(ip);
+    if (hop < 0) {
+      throw new InterfaceError(
+        "InvalidArgument",
+        `Interface.connectTcp: no route to ${ipv4ToString(ip)} (add a route or a gateway)`,
+      );
+    }
+    return this.#tcp.connect(this.#routes.sourceFor(hop), ip, port, options, this.#now);
+  }
+
+  /**
+   * Listens for TCP connections on `port` (1–65535, on all our addresses). The listener's
+   * `accept()` hands out established connections; its SYN and accept queues are bounded by
+   * `options.backlog` (default 128) and `options.synBacklog` (default: the backlog), overflow
+   * dropped and counted in its `stats`. Disposing the listener closes the port.
+   * @throws {InterfaceError} `InvalidArgument` for a bad port, `PortInUse` when a listener holds it.
+   * @throws {SocketError} `InvalidArgument` for bad `options`.
+   */
+  listenTcp(port: number, options: TcpListenerOptions = {}): TcpListener {
+    if (!isIntIn(port, 1, 0xffff)) {
+      throw new InterfaceError(
+        "InvalidArgument",
+        badArgument("Interface.listenTcp", "port", port, "a whole number 1–65535"),
+      );
+    }
+    return this.#tcp.listen(port, options);
+  }
+
   /** The socket on `port` closed (through {@linkcode Egress.release}). */
   #unbind(port: number): void {
     this.#sockets.delete(port);
@@ -472,13 +550,14 @@ export class Interface {
   }
 
   /** How many neighbours the cache holds and how many are being resolved (for monitoring). */
-  get tableSizes(): { neighbors: number; pending: number } {
-    return { neighbors: this.#neighbors.size, pending: this.#pending.size };
+  get tableSizes(): { neighbors: number; pending: number; tcpConnections: number } {
+    return { neighbors: this.#neighbors.size, pending: this.#pending.size, tcpConnections: this.#tcp.size };
   }
 
   /**
    * Does all pending work at time `now` (ms, any monotonic clock): receives and answers frames,
-   * sends queued datagrams, retries ARP, expires reassembly. Returns true when anything happened.
+   * sends queued datagrams, dispatches the TCP connections (data, ACKs, timers), retries ARP,
+   * expires reassembly. Returns true when anything happened.
    * Never throws on anything a frame holds: what cannot be handled is dropped and counted in
    * {@linkcode Interface.stats}.
    * @throws {InterfaceError} `InvalidArgument` when `now` is not a finite number.
@@ -495,6 +574,7 @@ export class Interface {
     egress.now = now;
     let work = this.device.receive(this.#onFrame) > 0;
     if (egress.hasBacklog && egress.drainBacklog()) work = true;
+    if (this.#tcp.active && this.#tcp.dispatch(now, egress)) work = true;
     if (this.#pending.size > 0 || this.#reassembly.size > 0) {
       const sentBefore = this.stats.txFrames;
       const dropped = this.#pending.due(now, egress.requestArp);
@@ -513,8 +593,9 @@ export class Interface {
   /**
    * When {@linkcode Interface.poll} next needs to be called (smoltcp's `poll_at`), as a time on
    * the clock `poll` is given (ms): `now` when work is waiting (datagrams queued for a device
-   * buffer), else the earliest of the next ARP request or give-up and the next reassembly
-   * timeout; null when nothing is scheduled (poll then only has to run when frames arrive or a
+   * buffer, a TCP connection with something to send), else the earliest of the TCP timers
+   * (retransmission, delayed ACK, probes, keep-alive, TIME-WAIT), the next ARP request or give-up
+   * and the next reassembly timeout; null when nothing is scheduled (poll then only has to run when frames arrive or a
    * socket sends). The time may be past: poll at once. Frames waiting in the device are not
    * seen here: a program that sleeps until this time still polls for them as often as its
    * latency needs. (A neighbour's expiry schedules nothing: the entry is checked when used.)
@@ -528,9 +609,12 @@ export class Interface {
       );
     }
     if (this.#egress.hasBacklog) return now;
+    const tcp = this.#tcp.active ? this.#tcp.pollAt() : Infinity;
+    if (tcp <= 0) return now; // a connection has something to send
     const pending = this.#pending.nextDue;
     const reassembly = this.#reassembly.nextDeadline;
-    const at = pending < reassembly ? pending : reassembly;
+    let at = pending < reassembly ? pending : reassembly;
+    if (tcp < at) at = tcp;
     return at === Infinity ? null : at;
   }
 
@@ -622,6 +706,10 @@ export class Interface {
     const protocol = this.#ip.protocol;
     if (protocol === IPPROTO_UDP) return this.#receiveUdp(b, l3, l4, end);
     if (protocol === IPPROTO_ICMP) return this.#receiveIcmp(b, l4, end);
+    if (protocol === IPPROTO_TCP) {
+      const ip = this.#ip;
+      return this.#tcp.receive(this.#now, ip.src, ip.dst, b, l4, end, this.#linkUnicast, this.#egress);
+    }
     this.stats.rxUnknownProtocol++;
     this.#sendIcmpError(ICMP_DEST_UNREACHABLE, ICMP_PROTOCOL_UNREACHABLE, 0, b, l3, end, this.#linkUnicast);
   }
