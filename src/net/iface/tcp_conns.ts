@@ -38,7 +38,9 @@ const NO_PAYLOAD = new ByteRing(1);
 
 /** The TCP connections and listeners of one interface. */
 export class TcpConnections {
-  readonly #table: TcpTable<TcpConn>;
+  /** Made on the first connect or listen: an interface without TCP pays nothing for it. */
+  #table: TcpTable<TcpConn> | null = null;
+  readonly #capacity: number;
   readonly #conns: TcpConn[] = [];
   readonly #listeners = new Map<number, TcpListener>();
   readonly #stats: InterfaceStats;
@@ -50,7 +52,7 @@ export class TcpConnections {
 
   /** At most `capacity` connections; counters in `stats`. */
   constructor(capacity: number, stats: InterfaceStats) {
-    this.#table = new TcpTable<TcpConn>(capacity);
+    this.#capacity = capacity;
     this.#stats = stats;
     this.#nextEphemeral = crypto.getRandomValues(new Uint16Array(1))[0];
   }
@@ -84,14 +86,15 @@ export class TcpConnections {
     const data = parseTcp(b, off, end, src, dst, h);
     const stats = this.#stats;
     stats.tcpSegmentsIn++;
-    const c = this.#table.get(dst, h.dstPort, src, h.srcPort);
+    const table = this.#table;
+    const c = table === null ? undefined : table.get(dst, h.dstPort, src, h.srcPort);
     if (c !== undefined) {
       c.socket.process(now, src, dst, h, b, data, end - data);
       return;
     }
     const l = this.#listeners.get(h.dstPort);
     if (l !== undefined && (h.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN) {
-      if (this.#table.size >= this.#table.capacity) {
+      if (this.#conns.length >= this.#capacity) {
         stats.tcpConnectionsFull++; // dropped: the peer retries its SYN
         return;
       }
@@ -133,7 +136,7 @@ export class TcpConnections {
       const state = s.state;
       // Closed, or a listener's handshake back in Listen (failed): the 4-tuple is free again.
       if (state === "Closed" || state === "Listen") {
-        this.#table.delete(c.localIp, c.localPort, c.remoteIp, c.remotePort);
+        this.#table!.delete(c.localIp, c.localPort, c.remoteIp, c.remotePort);
         if (c.listener !== null) fromListener = true;
         continue;
       }
@@ -166,10 +169,10 @@ export class TcpConnections {
    * table is full; {@linkcode SocketError} for bad socket options.
    */
   connect(localIp: number, remoteIp: number, remotePort: number, config: TcpConfig, now: number): TcpSocket {
-    if (this.#table.size >= this.#table.capacity) {
+    if (this.#conns.length >= this.#capacity) {
       throw new InterfaceError(
         "PortInUse",
-        `Interface.connectTcp: the connection table is full (${this.#table.capacity}; see tcpMaxConnections)`,
+        `Interface.connectTcp: the connection table is full (${this.#capacity}; see tcpMaxConnections)`,
       );
     }
     const port = this.#ephemeralPort(localIp, remoteIp, remotePort);
@@ -190,13 +193,18 @@ export class TcpConnections {
       throw new InterfaceError("PortInUse", `TCP port ${port} is already listening`);
     }
     const l = new TcpListener(0, port, options);
+    this.#tableOf();
     this.#listeners.set(port, l);
     return l;
   }
 
   #add(c: TcpConn): void {
-    this.#table.set(c.localIp, c.localPort, c.remoteIp, c.remotePort, c);
+    this.#tableOf().set(c.localIp, c.localPort, c.remoteIp, c.remotePort, c);
     this.#conns.push(c);
+  }
+
+  #tableOf(): TcpTable<TcpConn> {
+    return this.#table ??= new TcpTable<TcpConn>(this.#capacity);
   }
 
   /**
@@ -211,7 +219,7 @@ export class TcpConnections {
       const port = EPHEMERAL_FIRST + ((offset + this.#nextEphemeral) >>> 0) % count;
       this.#nextEphemeral = (this.#nextEphemeral + 1) & 0xffff;
       if (this.#listeners.has(port)) continue;
-      if (this.#table.get(localIp, port, remoteIp, remotePort) === undefined) return port;
+      if (this.#tableOf().get(localIp, port, remoteIp, remotePort) === undefined) return port;
     }
     throw new InterfaceError(
       "PortInUse",
