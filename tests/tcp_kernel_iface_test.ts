@@ -6,7 +6,7 @@
  * nobody listens on (the kernel must see our RST as "connection refused").
  */
 import assert from "node:assert/strict";
-import { Interface, PortDevice, type TcpSocket } from "../mod.ts";
+import { type Device, Interface, PortDevice, type TcpSocket } from "../mod.ts";
 import { testEal } from "./_eal.ts";
 import { ipString } from "./_net.ts";
 import { openTap, type Tap } from "./_tap.ts";
@@ -19,10 +19,53 @@ function u32(ip: Uint8Array): number {
   return ((ip[0] << 24) | (ip[1] << 16) | (ip[2] << 8) | ip[3]) >>> 0;
 }
 
-function host(tap: Tap) {
+function host(tap: Tap, loss = 0) {
   const dev = new PortDevice(tap.port, tap.pool);
-  const iface = new Interface(dev, { mac: OUR_MAC, addresses: [{ ip: u32(tap.ourIp), prefix: 24 }] });
-  return { dev, iface, [Symbol.dispose]: () => dev[Symbol.dispose]() };
+  const lossy = loss > 0 ? new LossyDevice(dev, loss) : null;
+  const iface = new Interface(lossy ?? dev, {
+    mac: OUR_MAC,
+    addresses: [{ ip: u32(tap.ourIp), prefix: 24 }],
+  });
+  return { dev, iface, lossy, [Symbol.dispose]: () => dev[Symbol.dispose]() };
+}
+
+/**
+ * Loses a seeded fraction of the frames each way: received ones are not handed on; sent ones
+ * are written into a scratch buffer instead of a device buffer (the interface reads `txBytes`
+ * after each `txSlot`), so they never leave.
+ */
+class LossyDevice implements Device {
+  lostIn = 0;
+  lostOut = 0;
+  readonly #scratch = new Uint8Array(65536);
+  #losing = false;
+  #seed = 12345;
+  constructor(readonly inner: Device, readonly loss: number) {}
+  get mtu(): number {
+    return this.inner.mtu;
+  }
+  get txBytes(): Uint8Array {
+    return this.#losing ? this.#scratch : this.inner.txBytes;
+  }
+  #lose(): boolean {
+    this.#seed = (Math.imul(this.#seed, 1103515245) + 12345) >>> 0;
+    return (this.#seed >>> 8) / (1 << 24) < this.loss;
+  }
+  receive(onFrame: (bytes: Uint8Array, start: number, length: number) => void): number {
+    return this.inner.receive((b, s, l) => {
+      if (this.#lose()) this.lostIn++;
+      else onFrame(b, s, l);
+    });
+  }
+  txSlot(length: number): number {
+    this.#losing = this.#lose();
+    if (!this.#losing) return this.inner.txSlot(length);
+    this.lostOut++;
+    return 0;
+  }
+  flush(): number {
+    return this.inner.flush();
+  }
 }
 
 /** Polls `iface` until `done()` or `ms` pass, yielding to the event loop (the kernel's side runs there). */
@@ -130,48 +173,62 @@ Deno.test("TCP over the interface vs the kernel: connectTcp to a kernel echo ser
   using tap = await openTap();
   using h = host(tap);
   for (const size of [1, 1461, 1 << 20, 16 << 20]) {
-    await t.step(`${size} bytes`, async () => {
-      using listener = Deno.listen({ hostname: ipString(tap.kernelIp), port: 0 });
-      const port = (listener.addr as Deno.NetAddr).port;
-      const served = (async () => {
-        const conn = await listener.accept();
-        const buf = new Uint8Array(65536);
-        let total = 0;
-        for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
-          total += n;
-          for (let w = 0; w < n;) w += await conn.write(buf.subarray(w, n));
-        }
-        conn.close();
-        return total;
-      })();
-      const s = h.iface.connectTcp(u32(tap.kernelIp), port, { rxBufferSize: 65536, txBufferSize: 65536 });
-      const data = pattern(size, size);
-      const got = new Uint8Array(size);
-      let sent = 0;
-      let received = 0;
-      let eof = false;
-      await pollUntil(h.iface, () => {
-        if (s.isEstablished && s.maySend && sent < size) {
-          sent += s.send(data, sent);
-          if (sent === size) s.close();
-        }
-        for (let n = s.recv(got, received); n !== 0; n = s.recv(got, received)) {
-          if (n < 0) {
-            eof = true;
-            break;
-          }
-          received += n;
-        }
-        return eof && (s.state === "TimeWait" || s.state === "Closed");
-      }, 60_000);
-      assert.equal(await served, size, "the kernel received every byte");
-      assert.equal(received, size, `state ${s.state}, sent ${sent}`);
-      assertSame(got, data, "echo");
-      assert.equal(s.mss, 1460, "the kernel's MSS for a 1500-byte link");
-    });
+    await t.step(`${size} bytes`, async () => void await echoThroughKernel(tap, h, size));
   }
   assert.equal(h.iface.stats.rxMalformed, 0);
 });
+
+Deno.test("TCP over the interface vs the kernel: 4 MiB echoed byte-exact with 2 % of frames lost each way", async () => {
+  using tap = await openTap();
+  using h = host(tap, 0.02);
+  const s = await echoThroughKernel(tap, h, 4 << 20);
+  assert.ok(
+    h.lossy!.lostIn > 0 && h.lossy!.lostOut > 0,
+    `lost ${h.lossy!.lostIn} in, ${h.lossy!.lostOut} out`,
+  );
+  assert.ok(s.stats.retransmits > 0, JSON.stringify(s.stats));
+});
+
+async function echoThroughKernel(tap: Tap, h: ReturnType<typeof host>, size: number): Promise<TcpSocket> {
+  using listener = Deno.listen({ hostname: ipString(tap.kernelIp), port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const served = (async () => {
+    const conn = await listener.accept();
+    const buf = new Uint8Array(65536);
+    let total = 0;
+    for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+      total += n;
+      for (let w = 0; w < n;) w += await conn.write(buf.subarray(w, n));
+    }
+    conn.close();
+    return total;
+  })();
+  const s = h.iface.connectTcp(u32(tap.kernelIp), port, { rxBufferSize: 65536, txBufferSize: 65536 });
+  const data = pattern(size, size);
+  const got = new Uint8Array(size);
+  let sent = 0;
+  let received = 0;
+  let eof = false;
+  await pollUntil(h.iface, () => {
+    if (s.isEstablished && s.maySend && sent < size) {
+      sent += s.send(data, sent);
+      if (sent === size) s.close();
+    }
+    for (let n = s.recv(got, received); n !== 0; n = s.recv(got, received)) {
+      if (n < 0) {
+        eof = true;
+        break;
+      }
+      received += n;
+    }
+    return eof && (s.state === "TimeWait" || s.state === "Closed");
+  }, 60_000);
+  assert.equal(await served, size, "the kernel received every byte");
+  assert.equal(received, size, `state ${s.state}, sent ${sent}`);
+  assertSame(got, data, "echo");
+  assert.equal(s.mss, 1460, "the kernel's MSS for a 1500-byte link");
+  return s;
+}
 
 Deno.test("TCP over the interface vs the kernel: 100 concurrent kernel clients to our echo listener", async () => {
   using tap = await openTap();
