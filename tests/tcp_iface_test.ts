@@ -257,3 +257,44 @@ function readTcp(frames: Uint8Array[]): TcpHeader {
   parseTcp(f, 34, f.length, src, dst, t);
   return t;
 }
+
+Deno.test("TCP: ephemeral ports (RFC 6056) are spread, skip listening ports, and run out with a typed error", () => {
+  const h = pair({ tcpMaxConnections: 20_000 });
+  const tiny = { rxBufferSize: 1, txBufferSize: 1 };
+  const first = Array.from({ length: 64 }, () => h.a.connectTcp(B_IP, 80, tiny).localPort);
+  assert.ok(first.every((p) => p >= 49152 && p <= 65535));
+  assert.equal(new Set(first).size, 64);
+  const ports = new Set(first);
+  let listening = 49152;
+  while (ports.has(listening)) listening++;
+  using _l = h.a.listenTcp(listening);
+  for (let i = first.length; i < 16384 - 1; i++) ports.add(h.a.connectTcp(B_IP, 80, tiny).localPort);
+  assert.equal(ports.size, 16383, "every port but the listening one");
+  assert.ok(!ports.has(listening), "the listening port is never an ephemeral port");
+  const e = thrown(() => h.a.connectTcp(B_IP, 80, tiny), InterfaceError);
+  assert.equal(e.kind, "PortInUse");
+  assert.match(e.message, /every ephemeral port/);
+  assert.ok(
+    h.a.connectTcp(B_IP, 82, tiny).localPort >= 49152,
+    "towards another peer port, ports are free again",
+  );
+});
+
+Deno.test("TCP: disposing a listener closes its port: its queued connections are reset, new SYNs get RST", () => {
+  const h = pair();
+  const listener = h.b.listenTcp(5000);
+  const queued = h.a.connectTcp(B_IP, 5000);
+  h.run(10);
+  assert.equal(queued.state, "Established", "in the accept queue, never accepted");
+  assert.equal(h.b.tableSizes.tcpConnections, 1);
+  listener[Symbol.dispose]();
+  h.run(10);
+  assert.equal(queued.state, "Closed");
+  assert.equal(queued.closeReason, "Reset");
+  assert.equal(h.b.tableSizes.tcpConnections, 0);
+  const late = h.a.connectTcp(B_IP, 5000);
+  h.run(10);
+  assert.equal(late.closeReason, "Refused");
+  assert.equal(h.b.stats.tcpResetsSent, 1);
+  assert.equal(h.a.tableSizes.tcpConnections, 0);
+});
