@@ -148,10 +148,16 @@ Deno.test("pollAt: datagrams waiting for a device buffer make poll due now", () 
   assert.equal(sb.queued, 2);
 });
 
-Deno.test("pollAt / pollDelay: a time that is not a finite number is refused", () => {
+Deno.test("poll / pollAt / pollDelay: a time that is not a finite number ≥ 0 is refused", () => {
   const h = wireHost();
-  for (const bad of [NaN, Infinity, -Infinity, "1", null, undefined, 1n]) {
-    for (const call of [() => h.iface.pollAt(bad as number), () => h.iface.pollDelay(bad as number)]) {
+  for (const bad of [NaN, Infinity, -Infinity, -1, "1", null, undefined, 1n]) {
+    for (
+      const call of [
+        () => h.iface.poll(bad as number),
+        () => h.iface.pollAt(bad as number),
+        () => h.iface.pollDelay(bad as number),
+      ]
+    ) {
       const e = thrown(call, InterfaceError);
       assert.equal(e.kind, "InvalidArgument");
       assert.match(e.message, /now/);

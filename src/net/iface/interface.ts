@@ -555,18 +555,18 @@ export class Interface {
   }
 
   /**
-   * Does all pending work at time `now` (ms, any monotonic clock): receives and answers frames,
+   * Does all pending work at time `now` (ms ≥ 0, any monotonic clock: `performance.now()`): receives and answers frames,
    * sends queued datagrams, dispatches the TCP connections (data, ACKs, timers), retries ARP,
    * expires reassembly. Returns true when anything happened.
    * Never throws on anything a frame holds: what cannot be handled is dropped and counted in
    * {@linkcode Interface.stats}.
-   * @throws {InterfaceError} `InvalidArgument` when `now` is not a finite number.
+   * @throws {InterfaceError} `InvalidArgument` when `now` is not a finite number ≥ 0.
    */
   poll(now: number): boolean {
-    if (typeof now !== "number" || now - now !== 0) {
+    if (typeof now !== "number" || !(now >= 0 && now - now === 0)) {
       throw new InterfaceError(
         "InvalidArgument",
-        badArgument("Interface.poll", "now", now, "a finite number of ms"),
+        badArgument("Interface.poll", "now", now, "a finite number of ms ≥ 0"),
       );
     }
     this.#now = now;
@@ -599,13 +599,13 @@ export class Interface {
    * socket sends). The time may be past: poll at once. Frames waiting in the device are not
    * seen here: a program that sleeps until this time still polls for them as often as its
    * latency needs. (A neighbour's expiry schedules nothing: the entry is checked when used.)
-   * @throws {InterfaceError} `InvalidArgument` when `now` is not a finite number.
+   * @throws {InterfaceError} `InvalidArgument` when `now` is not a finite number ≥ 0.
    */
   pollAt(now: number): number | null {
-    if (typeof now !== "number" || now - now !== 0) {
+    if (typeof now !== "number" || !(now >= 0 && now - now === 0)) {
       throw new InterfaceError(
         "InvalidArgument",
-        badArgument("Interface.pollAt", "now", now, "a finite number of ms"),
+        badArgument("Interface.pollAt", "now", now, "a finite number of ms ≥ 0"),
       );
     }
     if (this.#egress.hasBacklog) return now;
@@ -622,13 +622,13 @@ export class Interface {
    * How long from `now` until {@linkcode Interface.poll} next needs to be called (smoltcp's
    * `poll_delay`), in ms: 0 when it is due already, null when nothing is scheduled (see
    * {@linkcode Interface.pollAt}).
-   * @throws {InterfaceError} `InvalidArgument` when `now` is not a finite number.
+   * @throws {InterfaceError} `InvalidArgument` when `now` is not a finite number ≥ 0.
    */
   pollDelay(now: number): number | null {
-    if (typeof now !== "number" || now - now !== 0) {
+    if (typeof now !== "number" || !(now >= 0 && now - now === 0)) {
       throw new InterfaceError(
         "InvalidArgument",
-        badArgument("Interface.pollDelay", "now", now, "a finite number of ms"),
+        badArgument("Interface.pollDelay", "now", now, "a finite number of ms ≥ 0"),
       );
     }
     const at = this.pollAt(now);

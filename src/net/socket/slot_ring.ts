@@ -87,9 +87,4 @@ export class SlotRing {
     this.head = this.head + 1 === this.capacity ? 0 : this.head + 1;
     this.count--;
   }
-  /** Frees every slot. */
-  clear(): void {
-    this.head = 0;
-    this.count = 0;
-  }
 }
