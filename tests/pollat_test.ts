@@ -4,9 +4,9 @@
  * scheduled.
  */
 import assert from "node:assert/strict";
-import { type Device, Interface, InterfaceError, LoopbackDevice } from "../mod.ts";
+import { Interface, InterfaceError, LoopbackDevice } from "../mod.ts";
 import { ipFrame, udpSegment } from "./_fixtures.ts";
-import { PEER, PEER_MAC, US, US_MAC, wireHost } from "./_host.ts";
+import { PEER, PEER_MAC, starvable, US, US_MAC, wireHost } from "./_host.ts";
 import { thrown } from "./_assert.ts";
 
 const OTHER = PEER + 5; // on our subnet, never answers
@@ -114,16 +114,7 @@ Deno.test("pollAt: the earliest of ARP and reassembly", () => {
 
 Deno.test("pollAt: datagrams waiting for a device buffer make poll due now", () => {
   const [la, lb] = LoopbackDevice.pair();
-  let starved = false;
-  const dev: Device = {
-    mtu: la.mtu,
-    get txBytes() {
-      return la.txBytes;
-    },
-    receive: (f) => la.receive(f),
-    txSlot: (len) => (starved ? -1 : la.txSlot(len)),
-    flush: () => la.flush(),
-  };
+  const dev = starvable(la);
   const a = new Interface(dev, { mac: US_MAC, addresses: [{ ip: US, prefix: 8 }] });
   const b = new Interface(lb, { mac: PEER_MAC, addresses: [{ ip: PEER, prefix: 8 }] });
   using sa = a.bindUdp(5000);
@@ -135,13 +126,13 @@ Deno.test("pollAt: datagrams waiting for a device buffer make poll due now", () 
   }
   assert.equal(sb.queued, 1);
   assert.equal(a.pollAt(4), null);
-  starved = true;
+  dev.starved = true;
   sa.sendTo(Uint8Array.of(1), PEER, 6000);
   assert.equal(a.pollAt(7), 7, "queued for a buffer: due now");
   assert.equal(a.pollDelay(7), 0);
   a.poll(8);
   assert.equal(a.pollAt(9), 9, "still starved: still due");
-  starved = false;
+  dev.starved = false;
   a.poll(10);
   assert.equal(a.pollAt(10), null, "sent: nothing left");
   b.poll(10);
