@@ -298,3 +298,46 @@ Deno.test("TCP: disposing a listener closes its port: its queued connections are
   assert.equal(h.b.stats.tcpResetsSent, 1);
   assert.equal(h.a.tableSizes.tcpConnections, 0);
 });
+
+Deno.test("TCP through the same egress as UDP: on a VLAN, and on a 576-byte MTU (MSS 536, no frame above it)", () => {
+  for (const [mtu, vlan] of [[1500, 5], [576, undefined]] as const) {
+    const [da, db] = LoopbackDevice.pair(mtu, 4096);
+    const biggest = [0, 0];
+    const watch = (d: LoopbackDevice, k: number) => ({
+      mtu: d.mtu,
+      get txBytes() {
+        return d.txBytes;
+      },
+      receive: (f: (b: Uint8Array, s: number, l: number) => void) =>
+        d.receive((b, s, l) => {
+          biggest[k] = Math.max(biggest[k], l);
+          f(b, s, l);
+        }),
+      txSlot: (n: number) => d.txSlot(n),
+      flush: () => d.flush(),
+    });
+    const a = new Interface(watch(da, 0), { mac: A_MAC, addresses: [{ ip: A_IP, prefix: 24 }], vlan });
+    const b = new Interface(watch(db, 1), { mac: B_MAC, addresses: [{ ip: B_IP, prefix: 24 }], vlan });
+    const h = {
+      a,
+      b,
+      now: 0,
+      run(rounds = 8) {
+        for (let i = 0; i < rounds; i++) {
+          a.poll(h.now);
+          b.poll(h.now);
+          h.now += 1;
+        }
+      },
+    };
+    using listener = b.listenTcp(443);
+    const client = a.connectTcp(B_IP, 443);
+    h.run(10);
+    const server = listener.accept()!;
+    assert.equal(client.mss, mtu - 40, `MSS on a ${mtu}-byte MTU`);
+    const data = pattern(200_000, mtu);
+    assert.deepEqual(transfer(h as ReturnType<typeof pair>, client, server, data), data);
+    const l2 = vlan === undefined ? 14 : 18;
+    assert.equal(biggest[1], mtu + l2, "full-sized segments, never above the MTU");
+  }
+});
