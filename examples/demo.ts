@@ -97,7 +97,9 @@ tryIt("a pool used after dispose", () => small.available);
 section("Live traffic");
 await liveTraffic(pool);
 
-section("The TCP/IP stack via Stack.open: the kernel pings our interface and talks to a UDP echo server on it");
+section(
+  "The TCP/IP stack via Stack.open: the kernel pings our interface and talks to a UDP echo server on it",
+);
 await kernelMeetsStack();
 
 section("Done: ports, pools and EAL are freed in reverse order as `using` scopes end");
