@@ -12,15 +12,19 @@
  *
  * @module
  */
-import { type DatagramConn, Stack } from "../mod.ts";
+import { type DatagramConn, Stack, StackError } from "../mod.ts";
 import { exampleArgs, tapDevice, untilStopped } from "./_args.ts";
 import { lacking } from "./permissions.ts";
 
 /** Sends every datagram `conn` receives back to its sender, until `conn` closes. Returns how many. */
 export async function echoDatagrams(conn: DatagramConn): Promise<number> {
   let echoed = 0;
-  for await (const [data, from] of conn) {
-    if (await conn.send(data, from) > 0) echoed++;
+  try {
+    for await (const [data, from] of conn) {
+      if (await conn.send(data, from) > 0) echoed++;
+    }
+  } catch (e) {
+    if (!(e instanceof StackError && e.kind === "Closed")) throw e; // closed between receive and send
   }
   return echoed;
 }

@@ -498,16 +498,17 @@ Deno.test("the runner: run(signal), start/stop, hooks, deadlines, failures", asy
   });
   await t.step("a throwing poll stops it: run and stop reject with RunnerFailed", async () => {
     let n = 0;
+    let fail = true;
     using r = new Runner({
       poll: () => {
-        if (++n === 5) throw new Error("boom");
+        if (++n === 5 && fail) throw new Error("boom");
         return false;
       },
     });
     await assert.rejects(r.run(), isStackError("RunnerFailed", /boom/));
     assert.equal(r.running, false);
     await assert.rejects(r.stop(), isStackError("RunnerFailed"));
-    n = -1000;
+    fail = false;
     r.start(); // starts again after a failure
     await new Promise((res) => setTimeout(res, 10));
     await r.stop();
@@ -521,6 +522,28 @@ Deno.test("the runner: run(signal), start/stop, hooks, deadlines, failures", asy
     });
     await assert.rejects(within(waiting, 3000, "the rejection"), isStackError("RunnerFailed", /hook failed/));
     await assert.rejects(s.stop(), isStackError("RunnerFailed"));
+  });
+  await t.step("async code that sends after every receive does not starve timers", async () => {
+    await using s = Stack.open({ device: vdevName("net_ring"), ip: "198.18.204.2/24" });
+    using a = s.listenDatagram({ port: 9 });
+    using b = s.listenDatagram({ port: 10 });
+    const to = { hostname: s.ip, port: 10 };
+    const server = (async () => {
+      for await (const [d, from] of b) await b.send(d, from);
+    })().catch((e) => assert.ok(e instanceof StackError && e.kind === "Closed")); // closed mid-echo
+    let ticks = 0;
+    const interval = setInterval(() => ticks++, 1);
+    let rounds = 0;
+    // Many datagrams in flight (16 get past the ARP queue): every poll finds some, the loop never idles.
+    for (let i = 0; i < 32; i++) await a.send(enc("ping"), to);
+    for await (const [d] of a) {
+      if (++rounds === 5000) break;
+      await a.send(d, to);
+    }
+    clearInterval(interval);
+    b.close();
+    await server;
+    assert.ok(ticks > 0, `a 1 ms interval never fired during ${rounds} round trips`);
   });
   await t.step("bad targets and options", () => {
     assert.throws(() => new Runner({} as never), isStackError("InvalidArgument", /poll/));

@@ -101,6 +101,8 @@ export class Runner implements Disposable {
   /** Ends the current loop's wait (tick or sleep) early. */
   #wakeWait: (() => void) | null = null;
   #woken = false;
+  /** True while the loop waits on a timer (not on a tick). */
+  #sleeping = false;
   #error: StackError | null = null;
 
   /**
@@ -185,7 +187,9 @@ export class Runner implements Disposable {
   /** Makes the runner poll at its next chance (e.g. after a send), ending a sleep early. */
   wake(): void {
     this.#woken = true;
-    this.#endWait();
+    // Only a sleep ends early. Ending a tick would resume the loop in a microtask: async code that
+    // sends after every receive would then keep the loop in microtasks forever, starving timers and I/O.
+    if (this.#sleeping) this.#endWait();
   }
 
   /**
@@ -241,10 +245,14 @@ export class Runner implements Disposable {
         const done = () => {
           if (timer !== undefined) clearTimeout(timer);
           tickDone = null;
-          if (this.#wakeWait === done) this.#wakeWait = null;
+          if (this.#wakeWait === done) {
+            this.#wakeWait = null;
+            this.#sleeping = false;
+          }
           resolve();
         };
         this.#wakeWait = done;
+        this.#sleeping = ms > 0;
         if (ms === 0) {
           tickDone = done;
           channel.port2.postMessage(0);

@@ -1,0 +1,204 @@
+/**
+ * What the runner costs: CPU while idle, and UDP echo rates through the runner against a bare poll
+ * loop, over net_ring (one stack talking to itself, no kernel in the way) and over net_tap (a
+ * kernel UDP client in a child process). Prints one line per case; the README quotes them.
+ *
+ *   deno run -A examples/runner_cost.ts [--seconds S]
+ *
+ * @module
+ */
+import process from "node:process";
+import { Stack, type UdpSocket } from "../mod.ts";
+import { exampleArgs } from "./_args.ts";
+
+const args = exampleArgs("runner_cost", Deno.args, ["seconds"]);
+const SECONDS = args.seconds ?? 3;
+const WINDOW = 32;
+
+/** CPU% of this process (user + system, of one core) while `f` runs. */
+async function cpuWhile(f: () => Promise<void>): Promise<number> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await f();
+  const c = process.cpuUsage(c0);
+  return ((c.user + c.system) / 1000 / (performance.now() - t0)) * 100;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+let n = 0;
+const ring = () => `net_ring_r${n++}_${Deno.pid % 1000}`;
+
+function report(what: string, fields: Record<string, string | number>): void {
+  console.log(`${what.padEnd(44)} ${Object.entries(fields).map(([k, v]) => `${k} ${v}`).join("  ")}`);
+}
+
+// --- Idle: nothing arrives; the runner sleeps between polls.
+for (const runner of [{}, { maxSleepMs: 5 }, { idleSpinMs: 0, maxSleepMs: 10 }]) {
+  await using s = Stack.open({ device: ring(), ip: "198.18.210.2/24", runner });
+  s.start();
+  await sleep(200);
+  const polls = s.runner.stats.polls;
+  const cpu = await cpuWhile(() => sleep(SECONDS * 1000));
+  report(`idle, net_ring, runner ${JSON.stringify(runner)}`, {
+    "cpu%": cpu.toFixed(2),
+    "polls/s": ((s.runner.stats.polls - polls) / SECONDS).toFixed(0),
+  });
+}
+
+// --- Load over net_ring: socket A keeps WINDOW datagrams in flight to socket B, which echoes.
+/** Sends what `from` has queued back to its sender; returns how many. */
+function echo(s: UdpSocket): number {
+  let k = 0;
+  for (let len = s.recvView(); len >= 0; len = s.recvView()) {
+    s.sendTo(s.rxBytes, s.lastIp, s.lastPort, s.rxStart, len);
+    k++;
+  }
+  return k;
+}
+
+const payload = new Uint8Array(32);
+
+async function ringLoad(mode: "bare" | "runner+hook" | "runner+DatagramConn"): Promise<void> {
+  await using s = Stack.open({ device: ring(), ip: "198.18.211.2/24" });
+  const me = s.iface.ip;
+  let done = 0;
+  let cpu = 0;
+  if (mode === "runner+DatagramConn") {
+    using a = s.listenDatagram({ port: 9, capacity: 256 });
+    using b = s.listenDatagram({ port: 10, capacity: 256 });
+    const to = { hostname: s.ip, port: 10 };
+    const server = (async () => {
+      for await (const [d, from] of b) await b.send(d, from);
+    })();
+    const client = (async () => {
+      for (let i = 0; i < WINDOW; i++) await a.send(payload, to);
+      for await (const [d] of a) {
+        done++;
+        await a.send(d, to);
+      }
+    })();
+    await sleep(300); // warm up: ARP, JIT
+    done = 0;
+    cpu = await cpuWhile(() => sleep(SECONDS * 1000));
+    const rate = done / SECONDS;
+    a.close();
+    b.close();
+    await Promise.all([server, client]);
+    report(`echo, net_ring, ${mode}`, { "datagrams/s": rate.toFixed(0), "cpu%": cpu.toFixed(0) });
+    return;
+  }
+  using a = s.iface.bindUdp(9, 256);
+  using b = s.iface.bindUdp(10, 256);
+  for (let i = 0; i < WINDOW; i++) a.sendTo(payload, me, 10);
+  const work = () => {
+    echo(b);
+    for (let len = a.recvView(); len >= 0; len = a.recvView()) {
+      done++;
+      a.sendTo(a.rxBytes, me, 10, a.rxStart, len);
+    }
+  };
+  if (mode === "bare") {
+    const run = (ms: number) => {
+      for (const end = performance.now() + ms; performance.now() < end;) {
+        s.iface.poll(performance.now());
+        work();
+      }
+    };
+    run(300);
+    done = 0;
+    cpu = await cpuWhile(() => Promise.resolve(run(SECONDS * 1000)));
+  } else {
+    using _hook = s.runner.onPoll(() => void work());
+    s.start();
+    await sleep(300);
+    done = 0;
+    cpu = await cpuWhile(() => sleep(SECONDS * 1000));
+  }
+  report(`echo, net_ring, ${mode}`, { "datagrams/s": (done / SECONDS).toFixed(0), "cpu%": cpu.toFixed(0) });
+}
+
+for (const mode of ["bare", "runner+hook", "runner+DatagramConn"] as const) await ringLoad(mode);
+
+// --- Load over net_tap: a kernel UDP client (a child process) keeps WINDOW datagrams in flight.
+const CLIENT = `
+import dgram from "node:dgram";
+const [ip, port, seconds, window] = Deno.args;
+const sock = dgram.createSocket("udp4");
+await new Promise((r) => sock.bind(0, Deno.args[4], r));
+let n = 0, counting = false;
+const data = new Uint8Array(32);
+sock.on("message", () => { if (counting) n++; sock.send(data, +port, ip); });
+for (let i = 0; i < +window; i++) sock.send(data, +port, ip);
+await new Promise((r) => setTimeout(r, 300));
+counting = true;
+await new Promise((r) => setTimeout(r, +seconds * 1000));
+counting = false;
+console.log(n / +seconds);
+sock.close();
+`;
+
+async function ip(...a: string[]): Promise<void> {
+  const out = await new Deno.Command("ip", { args: a, stdout: "null", stderr: "piped" }).output();
+  if (!out.success) throw new Error(`ip ${a.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+async function tapLoad(mode: "bare" | "runner+hook" | "runner+DatagramConn"): Promise<void> {
+  const name = `mdrc${Deno.pid % 10000}${n++}`;
+  await using s = Stack.open({
+    device: `net_tap_rc${Deno.pid % 10000}${n},iface=${name}`,
+    ip: "198.19.250.2/24",
+  });
+  await ip("addr", "add", "198.19.250.1/24", "dev", name);
+  await ip("link", "set", "dev", name, "up");
+  const client = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--allow-net", CLIENT, s.ip, "7", String(SECONDS), String(WINDOW), "198.19.250.1"],
+    stdout: "piped",
+  }).spawn();
+  let cpu = 0;
+  if (mode === "bare") {
+    using sock = s.iface.bindUdp(7, 256);
+    const end = performance.now() + (SECONDS + 0.6) * 1000;
+    cpu = await cpuWhile(async () => {
+      // The client needs the event loop of its own process only: spin here, yielding rarely.
+      while (performance.now() < end) {
+        for (let i = 0; i < 10000; i++) {
+          s.iface.poll(performance.now());
+          echo(sock);
+        }
+        await sleep(0);
+      }
+    });
+  } else if (mode === "runner+hook") {
+    using sock = s.iface.bindUdp(7, 256);
+    using _hook = s.runner.onPoll(() => void echo(sock));
+    s.start();
+    cpu = await cpuWhile(() => sleep((SECONDS + 0.6) * 1000));
+  } else {
+    using conn = s.listenDatagram({ port: 7, capacity: 256 });
+    const server = (async () => {
+      for await (const [d, from] of conn) await conn.send(d, from);
+    })();
+    cpu = await cpuWhile(() => sleep((SECONDS + 0.6) * 1000));
+    conn.close();
+    await server;
+  }
+  const out = new TextDecoder().decode((await client.output()).stdout).trim();
+  report(`echo, net_tap ↔ kernel client, ${mode}`, {
+    "datagrams/s": Number(out).toFixed(0),
+    "cpu%": cpu.toFixed(0),
+  });
+}
+
+if (Deno.uid() === 0) {
+  for (const mode of ["bare", "runner+hook", "runner+DatagramConn"] as const) await tapLoad(mode);
+  // Idle on a tap: every poll is a read() on the tap's file descriptor.
+  const name = `mdrc${Deno.pid % 10000}${n++}`;
+  await using s = Stack.open({
+    device: `net_tap_rc${Deno.pid % 10000}${n},iface=${name}`,
+    ip: "198.19.251.2/24",
+  });
+  s.start();
+  await sleep(200);
+  const cpu = await cpuWhile(() => sleep(SECONDS * 1000));
+  report("idle, net_tap, runner {}", { "cpu%": cpu.toFixed(2) });
+}
