@@ -495,6 +495,14 @@ Deno.test("the runner: run(signal), start/stop, hooks, deadlines, failures", asy
     await r.run(AbortSignal.timeout(50));
     assert.equal(r.stats.sleeps, 0);
     assert.ok(r.stats.polls >= 49 * r.stats.yields, JSON.stringify(r.stats));
+    // A hook that did work counts as work: a poll that finds nothing while the hook keeps moving
+    // data (its sends leave at the next poll) does not make the runner yield or sleep.
+    let rounds = 0;
+    using h = new Runner({ poll: () => false }, { spinPolls: 50, idleSpinMs: 0 });
+    h.onPoll(() => ++rounds <= 1000);
+    await h.run(AbortSignal.timeout(50));
+    assert.ok(h.stats.yields <= 1000 / 49 + 2, JSON.stringify(h.stats));
+    assert.equal(h.stats.busyPolls, 1000);
   });
   await t.step("a throwing poll stops it: run and stop reject with RunnerFailed", async () => {
     let n = 0;

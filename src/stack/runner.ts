@@ -25,8 +25,10 @@ export interface Pollable {
 }
 
 /**
- * Called after every poll with the poll's time. Return true when it handed something to async
- * code (resolved a promise) that should run before the next poll: the runner then yields at once.
+ * Called after every poll with the poll's time. Return true when it did work (received, sent, or
+ * resolved a promise): the runner then counts the round as busy and polls again soon — after one
+ * microtask, so that async code the hook woke runs first — and once more after that, so that what
+ * the hook sent is flushed by a poll.
  */
 export type PollHook = (now: number) => boolean | void;
 
@@ -264,22 +266,31 @@ export class Runner implements Disposable {
     const stats = this.stats;
     let lastWork = performance.now();
     let spins = 0;
+    /** A hook did work in the previous round: what it sent leaves with this round's poll. */
+    let carry = false;
     try {
       while (this.#gen === gen) {
         const now = performance.now();
         const work = target.poll(now);
-        let yieldNow = false;
+        let hooked = false;
         const hooks = this.#hooks;
-        for (let i = 0; i < hooks.length; i++) if (hooks[i](now) === true) yieldNow = true;
+        for (let i = 0; i < hooks.length; i++) if (hooks[i](now) === true) hooked = true;
         stats.polls++;
-        if (work) {
+        if (work || hooked) {
           stats.busyPolls++;
           lastWork = now;
-          if (!yieldNow && ++spins < this.#spinPolls) continue;
+        }
+        const busy = work || hooked || carry;
+        carry = hooked;
+        // Busy: poll again, at most spinPolls rounds before a macrotask yield (microtask-only
+        // rounds would starve timers and I/O).
+        if (busy && ++spins < this.#spinPolls) {
+          if (hooked) await null; // the async code a hook woke runs first
+          continue;
         }
         spins = 0;
         let ms = 0;
-        if (!work && !yieldNow && !this.#woken && now - lastWork >= this.#idleSpinMs) {
+        if (!busy && !this.#woken && now - lastWork >= this.#idleSpinMs) {
           ms = this.#maxSleepMs;
           const due = target.pollDelay?.(now);
           if (typeof due === "number" && due < ms) ms = due > 0 ? Math.ceil(due) : 0;
