@@ -49,12 +49,15 @@ export type {
 } from "./src/port.ts";
 export * from "./src/net/wire/mod.ts";
 export { LoopbackDevice, PortDevice } from "./src/net/phy/device.ts";
-export type { Device } from "./src/net/phy/device.ts";
-export { PcapWriter } from "./src/net/phy/pcap.ts";
+export type { Device, PortDeviceOptions } from "./src/net/phy/device.ts";
+export { PcapError, PcapWriter } from "./src/net/phy/pcap.ts";
+export { VlanDemux } from "./src/net/phy/vlan.ts";
+export type { PcapErrorKind } from "./src/net/phy/pcap.ts";
 export { Interface, InterfaceError, UdpSocket } from "./src/net/iface/interface.ts";
 export type {
   Datagram,
   InterfaceConfig,
+  InterfaceErrorKind,
   InterfaceStats,
   Ipv4Cidr,
   Route,

@@ -12,7 +12,7 @@
  * live in TypeScript. The only state kept here is what must be process-wide,
  * because every Deno isolate (each test file, each Worker) has its own copy of
  * the TypeScript module state: the EAL lifecycle and the arguments it started
- * with.
+ * with, which isolates use EAL, the identity of pools and who has a port open.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -142,33 +142,507 @@ MDP_EXPORT uint32_t mdp_eal_args(char *out, uint32_t cap)
 	return n;
 }
 
-/* Ends EAL. Returns rte_eal_cleanup's result, or -EALREADY when it is not
- * running. The state word flips first, so that other isolates stop calling
- * into DPDK before its memory goes away. */
-MDP_EXPORT int32_t mdp_eal_cleanup(void)
+/* ---- Isolates: who uses EAL ----------------------------------------------
+ *
+ * Every Deno isolate (the main module, each test file, each Worker) has its own
+ * TypeScript state but shares this process's EAL. EAL's memory stays mapped
+ * until the last isolate using it lets go: each isolate gets a slot here and a
+ * liveness word of its own (isolate_word[slot], read from TypeScript through a
+ * mapped view: one load per check), counted in eal_users while it is 1.
+ * Eal.cleanup() in an isolate ends that isolate's use (its word becomes 2, so
+ * its own handles throw); rte_eal_cleanup runs only when the last user leaves.
+ *
+ * An isolate runs on one thread (Deno gives each test file and each Worker its
+ * own), so the thread's exit is where a forgotten isolate is let go: a pthread
+ * key destructor closes the ports it claimed, gives back its lcore's mempool
+ * caches and its lcore id, and releases its pools (see thread_exit).
+ */
+#define MDP_MAX_ISOLATES 256
+/* Values of an isolate's word. */
+enum { MDP_ISO_NOT_JOINED = 0, MDP_ISO_USING = 1, MDP_ISO_LEFT = 2 };
+
+static volatile int32_t isolate_word[MDP_MAX_ISOLATES];
+static uint8_t isolate_taken[MDP_MAX_ISOLATES];
+/* Isolates whose word is MDP_ISO_USING. */
+static int32_t eal_users;
+/* Set by the first Eal.cleanup(): the last user to leave then ends EAL, even
+ * when it leaves by exiting its thread. */
+static int cleanup_requested;
+
+struct thread_info {
+	int32_t slot;	    /* the isolate on this thread, or -1 */
+	int32_t registered; /* this shim gave the thread its lcore id (rte_thread_register) */
+};
+static pthread_key_t thread_key;
+static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
+static void thread_exit(void *info);
+static void make_thread_key(void) { pthread_key_create(&thread_key, thread_exit); }
+
+/* The calling thread's record, created on first use (NULL when out of memory). */
+static struct thread_info *this_thread(void)
 {
-	int32_t rc = -EALREADY;
+	pthread_once(&thread_key_once, make_thread_key);
+	struct thread_info *t = pthread_getspecific(thread_key);
+	if (t == NULL) {
+		t = calloc(1, sizeof(*t));
+		if (t == NULL)
+			return NULL;
+		t->slot = -1;
+		pthread_setspecific(thread_key, t);
+	}
+	return t;
+}
+
+/* ---- Pool registry ------------------------------------------------------
+ *
+ * Pools have process-wide identity: a slot and a generation. TypeScript handles
+ * (the owner's and those Mempool.lookup gives other isolates) keep both and
+ * compare pool_gen[slot] (a mapped view, one load) with their generation before
+ * every use. Dispose sets the generation to 0, so every handle in every isolate
+ * sees it at once; a new pool never gets an old generation, so a stale handle
+ * cannot reach a pool created later at the same address or slot.
+ *
+ * The owner's dispose refuses while mbufs are out (rte_mempool_in_use_count):
+ * an mbuf in a driver queue or a batch would otherwise be freed later into
+ * whatever pool then lives at that address, and be handed out twice. While
+ * other isolates hold borrowed handles, the memory itself is freed only when the
+ * last of them lets go (free_pending), so a call racing with the dispose never
+ * touches freed memory.
+ */
+#define MDP_MAX_POOLS 1024
+struct pool_entry {
+	struct rte_mempool *mp; /* NULL: slot free */
+	int32_t owner;		/* isolate slot of the owner, -1 when none (lookup of a foreign pool) */
+	int32_t borrowers;
+	int32_t free_pending;
+	uint32_t borrowed[MDP_MAX_ISOLATES / 32];
+};
+static struct pool_entry pool_reg[MDP_MAX_POOLS];
+static volatile int32_t pool_gen[MDP_MAX_POOLS];
+static int32_t pool_next_gen = 1;
+
+/* Port claims: a port is open in at most one isolate (isolate slot + 1; 0: none). */
+static int32_t port_owner[RTE_MAX_ETHPORTS];
+static uint16_t port_rx_queues[RTE_MAX_ETHPORTS];
+static uint8_t port_started[RTE_MAX_ETHPORTS];
+
+static int borrowed_by(const struct pool_entry *e, int32_t iso)
+{
+	return (e->borrowed[iso / 32] >> (iso % 32)) & 1;
+}
+
+static void pool_entry_clear(int32_t s)
+{
+	pool_gen[s] = 0;
+	memset(&pool_reg[s], 0, sizeof(pool_reg[s]));
+}
+
+/* Frees the pool of slot s now, or when its last borrower lets go. */
+static void pool_free_locked(int32_t s)
+{
+	struct pool_entry *e = &pool_reg[s];
+	pool_gen[s] = 0;
+	if (e->borrowers > 0) {
+		e->free_pending = 1;
+		return;
+	}
+	rte_mempool_free(e->mp);
+	pool_entry_clear(s);
+}
+
+static void pool_unborrow_locked(int32_t s, int32_t iso)
+{
+	struct pool_entry *e = &pool_reg[s];
+	if (e->mp == NULL || !borrowed_by(e, iso))
+		return;
+	e->borrowed[iso / 32] &= ~(1u << (iso % 32));
+	e->borrowers--;
+	if (e->free_pending && e->borrowers == 0) {
+		rte_mempool_free(e->mp);
+		pool_entry_clear(s);
+	}
+}
+
+/* The registry slot of mp, or -1. */
+static int32_t pool_find_locked(const struct rte_mempool *mp)
+{
+	for (int32_t s = 0; s < MDP_MAX_POOLS; s++)
+		if (pool_reg[s].mp == mp)
+			return s;
+	return -1;
+}
+
+static int32_t pool_add_locked(struct rte_mempool *mp, int32_t owner)
+{
+	for (int32_t s = 0; s < MDP_MAX_POOLS; s++) {
+		if (pool_reg[s].mp == NULL) {
+			pool_reg[s].mp = mp;
+			pool_reg[s].owner = owner;
+			pool_gen[s] = pool_next_gen++;
+			if (pool_next_gen <= 0)
+				pool_next_gen = 1;
+			return s;
+		}
+	}
+	return -1;
+}
+
+/* Drains every receive queue of a started port: rx bursts until a queue gives
+ * less than a full burst (bounded, for drivers such as net_null that never run
+ * dry), each burst freed. Frames still queued (e.g. in a net_ring) would
+ * otherwise never return to their pool. Returns the number freed. */
+static uint32_t drain_rx(uint16_t port, uint16_t nb_rxq)
+{
+	struct rte_mbuf *burst[32];
+	uint32_t total = 0;
+	for (uint16_t q = 0; q < nb_rxq; q++) {
+		for (uint32_t i = 0; i < 4096; i++) {
+			uint16_t n = rte_eth_rx_burst(port, q, burst, 32);
+			rte_pktmbuf_free_bulk(burst, n);
+			total += n;
+			if (n < 32)
+				break;
+		}
+	}
+	return total;
+}
+
+/* Ends EAL for the whole process; called with eal_lock held once no isolate
+ * uses it. Every pool generation goes to 0 first: the memory goes with EAL. */
+static int32_t eal_end_locked(void)
+{
+	for (int32_t s = 0; s < MDP_MAX_POOLS; s++)
+		pool_entry_clear(s);
+	memset(port_owner, 0, sizeof(port_owner));
+	eal_state = MDP_EAL_CLEANED_UP;
+	return rte_eal_cleanup();
+}
+
+/* The isolate of slot s stops using EAL; EAL ends if it was the last user and
+ * a cleanup was asked for. Returns as mdp_eal_leave does. */
+static int32_t leave_locked(int32_t s)
+{
+	if (isolate_word[s] != MDP_ISO_USING)
+		return -EALREADY;
+	isolate_word[s] = MDP_ISO_LEFT;
+	eal_users--;
+	if (eal_users > 0 || !cleanup_requested || eal_state != MDP_EAL_RUNNING)
+		return eal_users > 0 ? eal_users : 0;
+	return eal_end_locked();
+}
+
+/* Lets go of everything the isolate of slot s still holds: closes the ports it
+ * claimed (rx queues drained first), frees the pools it owns that have no mbuf
+ * out (others become ownerless and stay), and drops its borrowed handles. */
+static void release_isolate_locked(int32_t s)
+{
+	if (eal_state != MDP_EAL_RUNNING)
+		return;
+	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++) {
+		if (port_owner[p] != s + 1)
+			continue;
+		if (port_started[p]) {
+			drain_rx(p, port_rx_queues[p]);
+			rte_eth_dev_stop(p);
+		}
+		rte_eth_dev_close(p);
+		port_owner[p] = 0;
+		port_started[p] = 0;
+	}
+	unsigned lcore = rte_lcore_id();
+	for (int32_t i = 0; i < MDP_MAX_POOLS; i++) {
+		struct pool_entry *e = &pool_reg[i];
+		if (e->mp == NULL)
+			continue;
+		if (lcore != LCORE_ID_ANY) {
+			struct rte_mempool_cache *c = rte_mempool_default_cache(e->mp, lcore);
+			if (c != NULL)
+				rte_mempool_cache_flush(c, e->mp);
+		}
+		pool_unborrow_locked(i, s);
+		if (e->mp != NULL && e->owner == s && !e->free_pending) {
+			if (rte_mempool_in_use_count(e->mp) == 0)
+				pool_free_locked(i);
+			else
+				e->owner = -1;
+		}
+	}
+}
+
+/* pthread key destructor: the thread (and so its isolate) is gone. */
+static void thread_exit(void *info)
+{
+	struct thread_info *t = info;
 	pthread_mutex_lock(&eal_lock);
-	if (eal_state == MDP_EAL_RUNNING) {
-		eal_state = MDP_EAL_CLEANED_UP;
-		rc = rte_eal_cleanup();
+	if (t->slot >= 0) {
+		release_isolate_locked(t->slot);
+		/* Before leave: a last leave may end EAL. */
+		if (t->registered && eal_state == MDP_EAL_RUNNING)
+			rte_thread_unregister();
+		leave_locked(t->slot);
+		isolate_word[t->slot] = MDP_ISO_NOT_JOINED;
+		isolate_taken[t->slot] = 0;
+	} else if (t->registered && eal_state == MDP_EAL_RUNNING) {
+		rte_thread_unregister();
 	}
 	pthread_mutex_unlock(&eal_lock);
+	free(t);
+}
+
+/* All isolates' words, MDP_MAX_ISOLATES int32s; an isolate maps its own. */
+MDP_EXPORT const volatile int32_t *mdp_isolate_words_ptr(void) { return isolate_word; }
+MDP_EXPORT uint32_t mdp_const_max_isolates(void) { return MDP_MAX_ISOLATES; }
+
+/* Gives the calling isolate a slot (its word starts at MDP_ISO_NOT_JOINED).
+ * Called once per isolate; a slot the thread still had belonged to an isolate
+ * that ended on this thread and is released. Returns the slot, or -1 when all
+ * MDP_MAX_ISOLATES are taken (or out of memory). */
+MDP_EXPORT int32_t mdp_isolate_open(void)
+{
+	int32_t slot = -1;
+	pthread_mutex_lock(&eal_lock);
+	struct thread_info *t = this_thread();
+	if (t != NULL) {
+		if (t->slot >= 0) {
+			release_isolate_locked(t->slot);
+			leave_locked(t->slot);
+			isolate_word[t->slot] = MDP_ISO_NOT_JOINED;
+			isolate_taken[t->slot] = 0;
+			t->slot = -1;
+		}
+		for (int32_t s = 0; s < MDP_MAX_ISOLATES; s++) {
+			if (!isolate_taken[s]) {
+				isolate_taken[s] = 1;
+				isolate_word[s] = MDP_ISO_NOT_JOINED;
+				t->slot = slot = s;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&eal_lock);
+	return slot;
+}
+
+/* The isolate of `slot` starts using the running EAL. Returns 0 (also when it
+ * already does), MDP_INIT_CLEANED_UP when it left or EAL ended, -1 when EAL
+ * was never started. */
+MDP_EXPORT int32_t mdp_eal_join(int32_t slot)
+{
+	int32_t rc;
+	pthread_mutex_lock(&eal_lock);
+	if (isolate_word[slot] == MDP_ISO_USING) {
+		rc = 0;
+	} else if (isolate_word[slot] == MDP_ISO_LEFT || eal_state == MDP_EAL_CLEANED_UP) {
+		rc = MDP_INIT_CLEANED_UP;
+	} else if (eal_state != MDP_EAL_RUNNING) {
+		rc = -1;
+	} else {
+		isolate_word[slot] = MDP_ISO_USING;
+		eal_users++;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&eal_lock);
+	return rc;
+}
+
+/* The isolate of `slot` stops using EAL (Eal.cleanup; it released its own
+ * resources first). Returns the number of isolates still using EAL (> 0: EAL
+ * keeps running for them), else rte_eal_cleanup's result (0 or negative), or
+ * -EALREADY when the isolate was not using EAL. */
+MDP_EXPORT int32_t mdp_eal_leave(int32_t slot)
+{
+	pthread_mutex_lock(&eal_lock);
+	if (isolate_word[slot] == MDP_ISO_USING) {
+		cleanup_requested = 1;
+		/* What the isolate did not release itself, and this thread's caches
+		 * and lcore id: it will not use DPDK again, while the thread (a Worker
+		 * that goes on running) may live long. */
+		release_isolate_locked(slot);
+		struct thread_info *t = this_thread();
+		if (t != NULL && t->registered) {
+			rte_thread_unregister();
+			t->registered = 0;
+		}
+	}
+	int32_t rc = leave_locked(slot);
+	pthread_mutex_unlock(&eal_lock);
+	return rc;
+}
+
+/* ---- Pool registry entries (see "Pool registry") ------------------------ */
+
+/* Generations of all registry slots, MDP_MAX_POOLS int32s (0: no live pool). */
+MDP_EXPORT const volatile int32_t *mdp_pool_gens_ptr(void) { return pool_gen; }
+MDP_EXPORT uint32_t mdp_const_max_pools(void) { return MDP_MAX_POOLS; }
+
+/* Registers a pool the isolate `owner` just created: out[0] = slot,
+ * out[1] = generation. Returns 0, or -ENOSPC when the registry is full. */
+MDP_EXPORT int32_t mdp_pool_register(struct rte_mempool *mp, int32_t owner, int32_t *out)
+{
+	int32_t rc = 0;
+	pthread_mutex_lock(&eal_lock);
+	int32_t s = pool_find_locked(mp); /* another isolate may have looked it up already */
+	if (s < 0)
+		s = pool_add_locked(mp, owner);
+	if (s < 0) {
+		rc = -ENOSPC;
+	} else {
+		pool_reg[s].owner = owner;
+		out[0] = s;
+		out[1] = pool_gen[s];
+	}
+	pthread_mutex_unlock(&eal_lock);
+	return rc;
+}
+
+/* rte_mempool_lookup and registration in one step under the lock, so that the
+ * pool cannot be freed in between. A pool of another isolate (or of C code) is
+ * marked borrowed by `iso`. Fills out[0] = slot, out[1] = generation and
+ * out[2] = 1 when `iso` owns it. Returns the pool, or NULL when there is none
+ * (or it is being freed). */
+MDP_EXPORT struct rte_mempool *mdp_pool_lookup(const char *name, int32_t iso, int32_t *out)
+{
+	struct rte_mempool *mp = NULL;
+	pthread_mutex_lock(&eal_lock);
+	if (eal_state == MDP_EAL_RUNNING) {
+		mp = rte_mempool_lookup(name);
+		if (mp != NULL) {
+			int32_t s = pool_find_locked(mp);
+			if (s < 0)
+				s = pool_add_locked(mp, -1);
+			if (s < 0 || pool_gen[s] == 0) {
+				mp = NULL;
+			} else {
+				struct pool_entry *e = &pool_reg[s];
+				if (e->owner != iso && !borrowed_by(e, iso)) {
+					e->borrowed[iso / 32] |= 1u << (iso % 32);
+					e->borrowers++;
+				}
+				out[0] = s;
+				out[1] = pool_gen[s];
+				out[2] = e->owner == iso;
+			}
+		}
+	}
+	pthread_mutex_unlock(&eal_lock);
+	return mp;
+}
+
+/* A borrowed handle of isolate `iso` lets go of registry slot `slot`. */
+MDP_EXPORT void mdp_pool_unborrow(int32_t slot, int32_t iso)
+{
+	pthread_mutex_lock(&eal_lock);
+	if (eal_state == MDP_EAL_RUNNING)
+		pool_unborrow_locked(slot, iso);
+	pthread_mutex_unlock(&eal_lock);
+}
+
+/* The owner frees the pool of `slot` at generation `gen`. With mbufs out,
+ * refuses (returns -EBUSY, *out_in_use = how many) unless `disown` is set, in
+ * which case the pool stays, without an owner, for the isolates that use it.
+ * Returns 0 when freed (or left to its borrowers to free), 1 when disowned, or
+ * -ESTALE when that generation is gone already (EAL ended). */
+MDP_EXPORT int32_t mdp_pool_free(int32_t slot, int32_t gen, int32_t disown, uint32_t *out_in_use)
+{
+	int32_t rc;
+	pthread_mutex_lock(&eal_lock);
+	*out_in_use = 0;
+	if (eal_state != MDP_EAL_RUNNING || pool_gen[slot] != gen || gen == 0) {
+		rc = -ESTALE;
+	} else {
+		struct pool_entry *e = &pool_reg[slot];
+		unsigned lcore = rte_lcore_id();
+		if (lcore != LCORE_ID_ANY) {
+			struct rte_mempool_cache *c = rte_mempool_default_cache(e->mp, lcore);
+			if (c != NULL)
+				rte_mempool_cache_flush(c, e->mp);
+		}
+		uint32_t in_use = rte_mempool_in_use_count(e->mp);
+		*out_in_use = in_use;
+		if (in_use == 0) {
+			pool_free_locked(slot);
+			rc = 0;
+		} else if (disown) {
+			e->owner = -1;
+			rc = 1;
+		} else {
+			rc = -EBUSY;
+		}
+	}
+	pthread_mutex_unlock(&eal_lock);
+	return rc;
+}
+
+/* ---- Port claims ---------------------------------------------------------- */
+
+/* Claims `port` for isolate `iso` with `nb_rxq` receive queues. Returns 0, or
+ * the claiming isolate's slot + 1 (> 0) when another isolate has it open. */
+MDP_EXPORT int32_t mdp_port_claim(uint16_t port, int32_t iso, uint16_t nb_rxq)
+{
+	int32_t rc = 0;
+	pthread_mutex_lock(&eal_lock);
+	if (port_owner[port] != 0 && port_owner[port] != iso + 1) {
+		rc = port_owner[port];
+	} else {
+		port_owner[port] = iso + 1;
+		port_rx_queues[port] = nb_rxq;
+		port_started[port] = 0;
+	}
+	pthread_mutex_unlock(&eal_lock);
+	return rc;
+}
+
+MDP_EXPORT void mdp_port_release(uint16_t port, int32_t iso)
+{
+	pthread_mutex_lock(&eal_lock);
+	if (port_owner[port] == iso + 1) {
+		port_owner[port] = 0;
+		port_started[port] = 0;
+	}
+	pthread_mutex_unlock(&eal_lock);
+}
+
+/* rte_eth_dev_start, recorded so that the port is drained and stopped if its
+ * isolate ends without closing it. */
+MDP_EXPORT int32_t mdp_eth_start(uint16_t port)
+{
+	int32_t rc = rte_eth_dev_start(port);
+	if (rc == 0)
+		port_started[port] = 1;
+	return rc;
+}
+
+/* Drains the receive queues (see drain_rx; a stopped port's burst functions are
+ * DPDK's dummies, so this must come first), then rte_eth_dev_stop. */
+MDP_EXPORT int32_t mdp_eth_stop(uint16_t port, uint16_t nb_rxq)
+{
+	drain_rx(port, nb_rxq);
+	int32_t rc = rte_eth_dev_stop(port);
+	if (rc == 0)
+		port_started[port] = 0;
 	return rc;
 }
 
 /*
  * Makes the calling thread known to DPDK. Threads EAL did not create have no
  * lcore id, and then the mempool per-lcore cache is bypassed (alloc+free about
- * 3x slower). Returns the thread's lcore id (existing or new) or -1 with
- * rte_errno set (e.g. all RTE_MAX_LCORE ids in use).
+ * 3x slower). The id and the thread's mempool caches are given back when the
+ * thread exits (thread_exit). Returns the thread's lcore id (existing or new)
+ * or -1 with rte_errno set (e.g. all RTE_MAX_LCORE ids in use).
  */
 MDP_EXPORT int32_t mdp_thread_register(void)
 {
 	if (rte_lcore_id() != LCORE_ID_ANY)
 		return (int32_t)rte_lcore_id();
+	struct thread_info *t = this_thread();
+	if (t == NULL) {
+		rte_errno = ENOMEM;
+		return -1;
+	}
 	if (rte_thread_register() != 0)
 		return -1;
+	/* Given back at thread exit (thread_exit), so ids do not run out. */
+	t->registered = 1;
 	return (int32_t)rte_lcore_id();
 }
 

@@ -120,6 +120,16 @@ let threadLcore: number | undefined;
 let instance: Eal | undefined;
 /** Resources of this isolate that must be released before EAL ends, in creation order. */
 const liveResources = new Set<Disposable>();
+/** True while {@linkcode Eal.cleanup} releases this isolate's resources. */
+let cleaningUp = false;
+
+// Values of an isolate's word (csrc: "Isolates").
+const ISO_NOT_JOINED = 0;
+const ISO_USING = 1;
+const ISO_LEFT = 2;
+/** This isolate's slot in the shim and its liveness word (see isolateWord). */
+let isoSlot = -1;
+let isoWord: Int32Array | undefined;
 
 function stateView(): Int32Array {
   if (stateWord === undefined) {
@@ -131,18 +141,59 @@ function stateView(): Int32Array {
 }
 
 /**
- * The process-wide EAL state word itself (1 while running), for hot paths: reading it is one
- * memory load, where a call to {@linkcode ealRunning} costs more than a DPDK alloc.
+ * This isolate's liveness word in the shim (csrc: "Isolates"): 1 while this isolate uses EAL, 2
+ * once it called {@linkcode Eal.cleanup} (or EAL ended). EAL's memory stays mapped while any
+ * isolate's word is 1, so a handle whose isolate's word is 1 may touch DPDK memory: one load.
+ */
+function isolateWord(): Int32Array {
+  if (isoWord === undefined) {
+    const s = dpdk();
+    const slot = s.mdp_isolate_open();
+    if (slot < 0) {
+      throw new EalError("ThreadRegisterFailed", "this isolate could not get a slot in the shim", {
+        hint: `at most ${s.mdp_const_max_isolates()} isolates (Workers, test files) can use DPDK at once`,
+      });
+    }
+    const ptr = s.mdp_isolate_words_ptr()!;
+    const words = Deno.UnsafePointerView.getArrayBuffer(ptr, 4 * s.mdp_const_max_isolates());
+    isoWord = new Int32Array(words, 4 * slot, 1);
+    isoSlot = slot;
+  }
+  return isoWord;
+}
+
+/** This isolate's slot in the shim (for pool and port ownership). @internal */
+export function isolateSlot(): number {
+  isolateWord();
+  return isoSlot;
+}
+
+/** True while {@linkcode Eal.cleanup} releases this isolate's resources (they must not refuse). @internal */
+export function ealCleaningUp(): boolean {
+  return cleaningUp;
+}
+
+/**
+ * This isolate's EAL liveness word (1 while this isolate uses EAL), for hot paths: reading it is
+ * one memory load, where a call to {@linkcode ealRunning} costs more than a DPDK alloc. It stays 1
+ * until this isolate calls {@linkcode Eal.cleanup}: another isolate's cleanup does not unmap
+ * memory this isolate still uses.
  */
 export function ealStateWord(): Int32Array {
-  return stateView();
+  return isolateWord();
 }
 
 /** Value of {@linkcode ealStateWord}`()[0]` while EAL runs. */
-export const EAL_STATE_RUNNING = STATE_RUNNING;
+export const EAL_STATE_RUNNING = ISO_USING;
 
-/** The process's EAL state (shared by all isolates and threads). */
+/**
+ * The EAL state as this isolate sees it: "cleaned-up" once this isolate called
+ * {@linkcode Eal.cleanup} (even while other isolates still use EAL), else the process's state.
+ */
 export function ealState(): EalState {
+  const w = isolateWord()[0];
+  if (w === ISO_USING) return "running";
+  if (w === ISO_LEFT) return "cleaned-up";
   const s = stateView()[0];
   return s === STATE_RUNNING
     ? "running"
@@ -153,9 +204,10 @@ export function ealState(): EalState {
     : "not-initialized";
 }
 
-/** True while EAL runs; one memory load, cheap enough for every DPDK-touching call. */
+/** True while this isolate may use EAL (it does, or it runs and this isolate has not left it). */
 export function ealRunning(): boolean {
-  return stateView()[0] === STATE_RUNNING;
+  const w = isolateWord()[0];
+  return w === ISO_USING || (w === ISO_NOT_JOINED && stateView()[0] === STATE_RUNNING);
 }
 
 /** The error for a DPDK call made while EAL does not run. */
@@ -163,7 +215,9 @@ export function ealNotRunningError(what: string): EalError {
   const state = ealState();
   return state === "cleaned-up"
     ? new EalError("CleanedUp", `${what}: EAL was cleaned up`, {
-      hint: "EAL cannot start again in this process, and its memory is gone; start a new process",
+      hint: isoWord?.[0] === ISO_LEFT && stateView()[0] === STATE_RUNNING
+        ? "this isolate called Eal.cleanup(); other isolates still use EAL, but this one cannot again"
+        : "EAL cannot start again in this process, and its memory is gone; start a new process",
     })
     : state === "failed"
     ? new EalError("PreviousInitFailed", `${what}: EAL failed to start in this process`, {
@@ -175,13 +229,21 @@ export function ealNotRunningError(what: string): EalError {
     });
 }
 
+/** Makes this isolate a user of the running EAL (its memory stays mapped until it leaves). */
+function join(what: string): void {
+  const w = isolateWord();
+  if (w[0] === ISO_USING) return;
+  if (dpdk().mdp_eal_join(isoSlot) !== 0) throw ealNotRunningError(what);
+}
+
 /**
- * Throws unless EAL runs, and registers the calling thread with DPDK on its first DPDK call, so
- * that threads DPDK did not create (each `deno test` file, each Worker) use the per-lcore mempool
- * cache too. Returns the thread's lcore id.
+ * Throws unless EAL runs for this isolate (joining it on the first call), and registers the
+ * calling thread with DPDK on its first DPDK call, so that threads DPDK did not create (each
+ * `deno test` file, each Worker) use the per-lcore mempool cache too. Returns the thread's lcore
+ * id. The shim gives the id and the thread's caches back when the thread exits.
  */
 export function requireEal(what: string): number {
-  if (!ealRunning()) throw ealNotRunningError(what);
+  if (isolateWord()[0] !== ISO_USING) join(what);
   if (threadLcore !== undefined) return threadLcore;
   const lcore = dpdk().mdp_thread_register();
   if (lcore < 0) {
@@ -474,12 +536,14 @@ export class Eal {
     const rc = sym.mdp_eal_init(packed, packed.length, argv.length, errnoOut);
     if (rc === INIT_STARTED) {
       logger.info("EAL started: {args}", { args: argv.join(" ") });
+      join("Eal.init"); // CleanedUp if another isolate ended EAL in between
       instance = new Eal(argv);
       return instance;
     }
     if (rc === INIT_ALREADY_RUNNING) {
       const running = runningArgs();
       if (running.length === argv.length && running.every((a, i) => a === argv[i])) {
+        join("Eal.init"); // CleanedUp when this isolate left EAL before
         instance ??= new Eal(running);
         return instance;
       }
@@ -529,25 +593,35 @@ export class Eal {
   }
 
   /**
-   * Ends EAL: releases this isolate's live DPDK resources (newest first: ports before the pools
-   * they use), then calls `rte_eal_cleanup`. Resources owned by other isolates (test files,
-   * Workers) are not freed one by one; every later use of them throws `CleanedUp`.
-   * Idempotent; EAL cannot start again in this process afterwards.
+   * Ends this isolate's use of EAL: releases this isolate's live DPDK resources (newest first:
+   * ports before the pools they use), after which every handle of this isolate throws
+   * `CleanedUp`/`Disposed`. EAL itself (`rte_eal_cleanup`) ends when the last isolate using it
+   * leaves, so a Worker's cleanup never unmaps memory that the main thread or another Worker still
+   * uses; an isolate that ends without calling it (a Worker's thread exits) lets go too. A pool
+   * whose mbufs are still out (in another isolate's port, say) stays for its users, without owner.
+   * Idempotent; this isolate cannot use EAL again afterwards, and once EAL ended, no isolate can.
    */
   static cleanup(): void {
-    if (ealState() !== "running") return;
-    for (const r of [...liveResources].reverse()) {
-      // One resource failing to close must not keep the others (or EAL) alive.
-      try {
-        r[Symbol.dispose]();
-      } catch (e) {
-        logger.warn("Eal.cleanup: releasing a resource failed: {error}", { error: String(e) });
+    if (isolateWord()[0] !== ISO_USING) return; // never joined, or left already
+    cleaningUp = true;
+    try {
+      for (const r of [...liveResources].reverse()) {
+        // One resource failing to close must not keep the others (or EAL) alive.
+        try {
+          r[Symbol.dispose]();
+        } catch (e) {
+          logger.warn("Eal.cleanup: releasing a resource failed: {error}", { error: String(e) });
+        }
       }
+    } finally {
+      cleaningUp = false;
     }
     liveResources.clear();
-    const rc = dpdk().mdp_eal_cleanup();
+    const rc = dpdk().mdp_eal_leave(isoSlot);
     instance = undefined;
-    if (rc < 0 && rc !== -EALREADY) logger.warn("rte_eal_cleanup returned {rc}", { rc });
+    if (rc > 0) {
+      logger.info("Eal.cleanup: this isolate left EAL; {users} other isolate(s) still use it", { users: rc });
+    } else if (rc < 0 && rc !== -EALREADY) logger.warn("rte_eal_cleanup returned {rc}", { rc });
     else logger.info("EAL cleaned up");
   }
 

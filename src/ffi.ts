@@ -25,8 +25,13 @@ export const SYMBOLS = {
   // EAL lifecycle (shim: serialized, process-wide state)
   mdp_eal_init: { parameters: ["buffer", "u32", "i32", "buffer"], result: "i32" },
   mdp_eal_args: { parameters: ["buffer", "u32"], result: "u32" },
-  mdp_eal_cleanup: { parameters: [], result: "i32" },
   mdp_eal_state_ptr: { parameters: [], result: "pointer" },
+  // Isolates using EAL (shim: "Isolates"): a slot and a liveness word each
+  mdp_isolate_words_ptr: { parameters: [], result: "pointer" },
+  mdp_const_max_isolates: { parameters: [], result: "u32" },
+  mdp_isolate_open: { parameters: [], result: "i32" },
+  mdp_eal_join: { parameters: ["i32"], result: "i32" }, // int32_t slot
+  mdp_eal_leave: { parameters: ["i32"], result: "i32" }, // int32_t slot
   mdp_thread_register: { parameters: [], result: "i32" },
   mdp_lcore_id: { parameters: [], result: "i32" },
   mdp_errno: { parameters: [], result: "i32" },
@@ -43,6 +48,35 @@ export const SYMBOLS = {
   // Mempool
   mdp_mempool_facts: { parameters: ["pointer", "buffer"], result: "void" },
   mdp_mempool_chunks: { parameters: ["pointer", "buffer", "u32"], result: "u32" },
+  // Pool registry (shim: "Pool registry"): process-wide slot + generation per pool
+  mdp_pool_gens_ptr: { parameters: [], result: "pointer" },
+  mdp_const_max_pools: { parameters: [], result: "u32" },
+  mdp_pool_register: {
+    parameters: [
+      "pointer", // struct rte_mempool *mp
+      "i32", // int32_t owner (isolate slot)
+      "buffer", // int32_t *out: slot, generation
+    ],
+    result: "i32",
+  },
+  mdp_pool_lookup: {
+    parameters: [
+      "buffer", // const char *name
+      "i32", // int32_t iso (isolate slot)
+      "buffer", // int32_t *out: slot, generation, owned
+    ],
+    result: "pointer",
+  },
+  mdp_pool_unborrow: { parameters: ["i32", "i32"], result: "void" }, // int32_t slot, int32_t iso
+  mdp_pool_free: {
+    parameters: [
+      "i32", // int32_t slot
+      "i32", // int32_t gen
+      "i32", // int32_t disown (keep the pool, ownerless, when mbufs are out)
+      "buffer", // uint32_t *out_in_use
+    ],
+    result: "i32",
+  },
   // Mbufs. Addresses cross as f64 (exact below 2^53): a 64-bit integer result would be a BigInt.
   mdp_addr_of: { parameters: ["pointer"], result: "f64" },
   mdp_mbuf_layout: { parameters: ["buffer"], result: "u32" },
@@ -63,6 +97,11 @@ export const SYMBOLS = {
   mdp_eth_macaddr: { parameters: ["u16", "buffer"], result: "i32" },
   mdp_eth_link: { parameters: ["u16", "buffer"], result: "i32" },
   mdp_eth_stats: { parameters: ["u16", "buffer"], result: "i32" },
+  // Port claims (one isolate per port) and start/stop that the shim records; stop drains rx first
+  mdp_port_claim: { parameters: ["u16", "i32", "u16"], result: "i32" }, // port, iso, nb_rxq
+  mdp_port_release: { parameters: ["u16", "i32"], result: "void" }, // port, iso
+  mdp_eth_start: { parameters: ["u16"], result: "i32" }, // uint16_t port
+  mdp_eth_stop: { parameters: ["u16", "u16"], result: "i32" }, // uint16_t port, uint16_t nb_rxq
   // Batches: one memory block passed by address (csrc: "Batches"), so no typed array is marshalled.
   mdp_batch_describe: { parameters: ["f64", "u32", "u32", "u32", "f64", "u32"], result: "void" },
   mdp_batch_alloc: { parameters: ["f64", "f64", "u32", "u32", "u32", "u32", "f64", "u32"], result: "i32" },
@@ -80,8 +119,6 @@ export const SYMBOLS = {
   rte_eth_dev_socket_id: { parameters: ["u16"], result: "i32" },
   rte_eth_rx_queue_setup: { parameters: ["u16", "u16", "u16", "u32", "pointer", "pointer"], result: "i32" },
   rte_eth_tx_queue_setup: { parameters: ["u16", "u16", "u16", "u32", "pointer"], result: "i32" },
-  rte_eth_dev_start: { parameters: ["u16"], result: "i32" },
-  rte_eth_dev_stop: { parameters: ["u16"], result: "i32" },
   rte_eth_dev_close: { parameters: ["u16"], result: "i32" },
   rte_eth_promiscuous_enable: { parameters: ["u16"], result: "i32" },
   rte_eth_promiscuous_disable: { parameters: ["u16"], result: "i32" },
@@ -106,8 +143,7 @@ export const SYMBOLS = {
   mdp_const_mempool_f_no_iova_contig: { parameters: [], result: "u32" },
   rte_eal_iova_mode: { parameters: [], result: "i32" },
   rte_eal_has_hugepages: { parameters: [], result: "i32" },
-  rte_mempool_lookup: { parameters: ["buffer"], result: "pointer" },
-  rte_mempool_free: { parameters: ["pointer"], result: "void" },
+  rte_mempool_free: { parameters: ["pointer"], result: "void" }, // struct rte_mempool *mp
   rte_mempool_avail_count: { parameters: ["pointer"], result: "u32" },
   rte_mempool_in_use_count: { parameters: ["pointer"], result: "u32" },
 } as const satisfies Deno.ForeignLibraryInterface;

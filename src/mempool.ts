@@ -6,10 +6,10 @@
 import { getLogger } from "@logtape/logtape";
 import { cString, dpdk, strerror } from "./ffi.ts";
 import {
-  EAL_STATE_RUNNING,
+  ealCleaningUp,
   ealNotRunningError,
   ealRunning,
-  ealStateWord,
+  isolateSlot,
   requireEal,
   trackResource,
 } from "./eal.ts";
@@ -67,8 +67,10 @@ const RTE_IOVA_VA = 2;
  *   does not fit its 16-bit field); nothing was created.
  * - `"CreateFailed"`: DPDK refused; `errno`/`errnoText` say why (name exists, out of memory,
  *   invalid size or cache, EAL not started).
- * - `"Disposed"`: the pool was freed (by dispose or {@linkcode Eal.cleanup}) and cannot be used.
- * - `"InUse"`: the pool cannot be freed while a port uses it (close the port first).
+ * - `"Disposed"`: the pool was freed (by dispose or {@linkcode Eal.cleanup}, in this isolate or, for
+ *   a handle from {@linkcode Mempool.lookup}, by its owner) and cannot be used.
+ * - `"InUse"`: the pool cannot be freed while a port uses it or while mbufs are out of it (in
+ *   batches, `Mbuf`s, driver queues): `inUse` says how many. Close the ports, free the mbufs.
  */
 export type MempoolErrorKind = "InvalidName" | "InvalidArgument" | "CreateFailed" | "Disposed" | "InUse";
 
@@ -82,13 +84,15 @@ export class MempoolError extends Error {
   readonly errno: number | null;
   /** DPDK's text for `errno` (`rte_strerror`), or `""`. */
   readonly errnoText: string;
+  /** For `"InUse"` refused because mbufs are out: how many (`rte_mempool_in_use_count`); else 0. */
+  readonly inUse: number;
 
   /** Creates an error; `message` should say what to change. */
   constructor(
     kind: MempoolErrorKind,
     poolName: string,
     message: string,
-    details: { errno?: number; errnoText?: string; cause?: unknown } = {},
+    details: { errno?: number; errnoText?: string; cause?: unknown; inUse?: number } = {},
   ) {
     super(message, { cause: details.cause });
     this.name = "MempoolError";
@@ -96,6 +100,7 @@ export class MempoolError extends Error {
     this.poolName = poolName;
     this.errno = details.errno ?? null;
     this.errnoText = details.errnoText ?? "";
+    this.inUse = details.inUse ?? 0;
   }
 }
 
@@ -227,14 +232,34 @@ function createFailedHint(errno: number, name: string, o: Required<MempoolOption
   }
 }
 
-/** The shared EAL state word, held directly for hot-path checks (see ealStateWord). */
-let eal: Int32Array | undefined;
+/**
+ * The generations of the shim's pool registry (csrc: "Pool registry"), mapped once: a handle is
+ * live while `gens[slot] === gen`, one load, in every isolate at once. 0 marks a freed slot;
+ * a handle disposed in this isolate sets its own generation to DEAD_GEN, which never matches.
+ */
+let gens: Int32Array = new Int32Array(1);
+const DEAD_GEN = -1;
+const EBUSY = 16;
+const ESTALE = 116;
 
-/** Registers a user (a port) that keeps the pool from being freed; returns its release. @internal */
+function mapGenerations(): void {
+  if (gens.length > 1) return;
+  const s = dpdk();
+  const ptr = s.mdp_pool_gens_ptr()!;
+  gens = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 4 * s.mdp_const_max_pools()));
+}
+
+/**
+ * Registers a user (a port, a device) that keeps the pool from being freed; returns its release.
+ * @throws {MempoolError} `"InvalidArgument"` when `pool` is not a real {@linkcode Mempool}. @internal
+ */
 export let holdPool: (pool: Mempool, user: string) => () => void;
 
-/** This isolate's live pools by address, so that lookup returns the owning instance. */
-const poolsByAddress = new Map<bigint | number, Mempool>();
+/** True when `x` is a pool made by this module (not an object that merely looks like one). @internal */
+export let isMempool: (x: unknown) => x is Mempool;
+
+/** This isolate's live handles by registry slot, so that lookup returns the same object. */
+const poolsBySlot = new Map<number, Mempool>();
 
 /**
  * A pool of packet buffers (mbufs) in DPDK memory.
@@ -272,6 +297,9 @@ export class Mempool implements Disposable {
   #ptr: Deno.PointerObject | null;
   /** The pool's address as a number for hot-path FFI calls; 0 once disposed. */
   #addr: number;
+  /** The pool's registry slot and generation: live while `gens[#slot] === #gen`. */
+  #slot: number;
+  #gen: number;
   /** Data bytes a fresh mbuf can hold after the headroom. */
   #room: number;
   #untrack: () => void;
@@ -279,13 +307,18 @@ export class Mempool implements Disposable {
   #users = new Set<string>();
 
   static {
+    isMempool = (x): x is Mempool => typeof x === "object" && x !== null && #gen in x;
     holdPool = (pool, user) => {
+      if (!isMempool(pool)) {
+        throw new MempoolError("InvalidArgument", "", `${user}: ${String(pool)} is not a Mempool`);
+      }
+      pool.#liveAddr("hold");
       pool.#users.add(user);
       return () => pool.#users.delete(user);
     };
   }
 
-  private constructor(ptr: Deno.PointerObject, name: string, owned: boolean) {
+  private constructor(ptr: Deno.PointerObject, name: string, owned: boolean, slot: number, gen: number) {
     const facts = new Int32Array(7);
     dpdk().mdp_mempool_facts(ptr, facts);
     this.#ptr = ptr;
@@ -299,10 +332,11 @@ export class Mempool implements Disposable {
     this.owned = owned;
     this.#room = Math.max(0, this.dataRoomSize - dpdkLimits().headroom);
     this.#addr = dpdk().mdp_addr_of(ptr);
-    eal ??= ealStateWord();
+    this.#slot = slot;
+    this.#gen = gen;
     mapPoolMemory(this, ptr);
     this.#untrack = trackResource(this);
-    poolsByAddress.set(Deno.UnsafePointer.value(ptr), this);
+    poolsBySlot.set(slot, this);
   }
 
   /** A pool of {@linkcode DEFAULT_NUM_MBUFS} mbufs with DPDK's default data room (2176 bytes). */
@@ -402,7 +436,18 @@ export class Mempool implements Disposable {
         { errno, errnoText },
       );
     }
-    const pool = new Mempool(ptr, name, true);
+    mapGenerations();
+    const reg = new Int32Array(2);
+    if (s.mdp_pool_register(ptr, isolateSlot(), reg) !== 0) {
+      s.rte_mempool_free(ptr);
+      throw new MempoolError(
+        "CreateFailed",
+        name,
+        `Could not create mempool ${JSON.stringify(name)}: the shim's pool registry is full ` +
+          `(${s.mdp_const_max_pools()} pools): free pools you no longer use`,
+      );
+    }
+    const pool = new Mempool(ptr, name, true, reg[0], reg[1]);
     logger.info("Created mempool {name}: {numMbufs} mbufs on socket {socketId}", {
       name,
       numMbufs: o.numMbufs,
@@ -417,15 +462,21 @@ export class Mempool implements Disposable {
   /**
    * Finds a pool by name (`rte_mempool_lookup`), or `null`. A pool this isolate created comes back
    * as the same object; a pool made elsewhere (another isolate, C code) comes back with
-   * `owned: false`, and disposing that handle does not free the pool.
+   * `owned: false`, and disposing that handle does not free the pool. Such a handle follows the
+   * pool: once its owner disposes it, `disposed` is true and every use throws `Disposed` (the
+   * memory stays until this handle is disposed too, so nothing in flight touches freed memory).
    * @throws {EalError} when EAL does not run.
    */
   static lookup(name: string): Mempool | null {
     checkName(name);
     requireEal("Mempool.lookup");
-    const ptr = dpdk().rte_mempool_lookup(cString(name));
+    mapGenerations();
+    const out = new Int32Array(3);
+    const ptr = dpdk().mdp_pool_lookup(cString(name), isolateSlot(), out);
     if (ptr === null) return null;
-    return poolsByAddress.get(Deno.UnsafePointer.value(ptr)) ?? new Mempool(ptr, name, false);
+    const known = poolsBySlot.get(out[0]);
+    if (known !== undefined && known.#gen === out[1]) return known;
+    return new Mempool(ptr, name, out[2] === 1, out[0], out[1]);
   }
 
   /**
@@ -480,29 +531,30 @@ export class Mempool implements Disposable {
   }
 
   #live(what: string): Deno.PointerObject {
-    if (this.#ptr === null) {
-      throw new MempoolError(
-        "Disposed",
-        this.name,
-        `Mempool ${JSON.stringify(this.name)}.${what}: the pool was freed`,
-      );
-    }
+    if (gens[this.#slot] === this.#gen && this.#ptr !== null) return this.#ptr;
+    const where = `Mempool ${JSON.stringify(this.name)}.${what}`;
     if (!ealRunning()) {
-      throw new MempoolError(
-        "Disposed",
-        this.name,
-        `Mempool ${JSON.stringify(this.name)}.${what}: EAL was cleaned up, and the pool with it`,
-        { cause: ealNotRunningError(`Mempool.${what}`) },
-      );
+      throw new MempoolError("Disposed", this.name, `${where}: EAL was cleaned up, and the pool with it`, {
+        cause: ealNotRunningError(`Mempool.${what}`),
+      });
     }
-    return this.#ptr;
+    throw new MempoolError(
+      "Disposed",
+      this.name,
+      this.#gen !== DEAD_GEN && !this.owned
+        ? `${where}: the pool was freed by the isolate that owns it (dispose this handle too)`
+        : `${where}: the pool was freed`,
+    );
   }
 
-  /** The pool's address for hot paths: throws unless the pool and EAL are live. */
+  /**
+   * The pool's address for hot paths: throws unless the pool is live. One load: the registry
+   * generation is 0 once the pool is freed (by any isolate) or EAL ended, and this handle's own
+   * is DEAD_GEN once this isolate disposed it or left EAL.
+   */
   #liveAddr(what: string): number {
-    const a = this.#addr;
-    if (a === 0 || eal![0] !== EAL_STATE_RUNNING) this.#live(what);
-    return a;
+    if (gens[this.#slot] !== this.#gen) this.#live(what);
+    return this.#addr;
   }
 
   /**
@@ -510,9 +562,8 @@ export class Mempool implements Disposable {
    * Returns `null` when the pool is empty: exhaustion is normal on a hot path, not an exception.
    */
   alloc(): Mbuf | null {
-    const a = this.#addr;
-    if (a === 0 || eal![0] !== EAL_STATE_RUNNING) this.#live("alloc");
-    return allocOne(a, this);
+    if (gens[this.#slot] !== this.#gen) this.#live("alloc");
+    return allocOne(this.#addr, this);
   }
 
   /**
@@ -600,19 +651,27 @@ export class Mempool implements Disposable {
     return this.available === 0;
   }
 
-  /** True once the pool was freed (or EAL cleaned up). */
+  /** True once the pool was freed (here, or by its owner in another isolate) or EAL cleaned up. */
   get disposed(): boolean {
-    return this.#addr === 0 || eal![0] !== EAL_STATE_RUNNING;
+    return gens[this.#slot] !== this.#gen;
   }
 
   /**
-   * Frees the pool (`rte_mempool_free`) if this object owns it. Idempotent; after it, every use
-   * throws `MempoolError` `"Disposed"`.
+   * Frees the pool (`rte_mempool_free`) if this object owns it; a handle from
+   * {@linkcode Mempool.lookup} of another isolate's pool only lets go of it. Idempotent; after it,
+   * every use throws `MempoolError` `"Disposed"`.
+   * @throws {MempoolError} `"InUse"` (nothing changes) while a port uses the pool or mbufs are out
+   * of it — in batches, `Mbuf`s or driver queues, in any isolate: `inUse` says how many. Freeing
+   * it then would hand those mbufs out again from the next pool made at the same address.
    */
   [Symbol.dispose](): void {
     const ptr = this.#ptr;
     if (ptr === null) return;
-    if (this.#users.size > 0 && ealRunning()) {
+    const live = gens[this.#slot] === this.#gen;
+    const cleaning = ealCleaningUp();
+    // Also for a handle whose pool its owner freed: the memory lasts until this handle lets go,
+    // and a port of this isolate may still take mbufs from it.
+    if (this.#users.size > 0 && !cleaning) {
       throw new MempoolError(
         "InUse",
         this.name,
@@ -620,21 +679,32 @@ export class Mempool implements Disposable {
           `stop and close those ports first (their queues hold the pool's mbufs)`,
       );
     }
+    if (live && this.owned) {
+      // During Eal.cleanup a pool with mbufs out stays, without owner, for whoever holds them.
+      const out = new Uint32Array(1);
+      const rc = dpdk().mdp_pool_free(this.#slot, this.#gen, cleaning ? 1 : 0, out);
+      if (rc === -EBUSY) {
+        throw new MempoolError(
+          "InUse",
+          this.name,
+          `Mempool ${JSON.stringify(this.name)} still has ${out[0]} mbuf(s) out (in batches, Mbufs or ` +
+            `driver queues): free them (pool.freeBulk, m.free()) and close ports using it first`,
+          { inUse: out[0] },
+        );
+      }
+      if (rc === 1) {
+        logger.warn("Eal.cleanup: mempool {name} keeps {inUse} mbufs out; it stays, without owner", {
+          name: this.name,
+          inUse: out[0],
+        });
+      } else if (rc !== -ESTALE) logger.debug("Freed mempool {name}", { name: this.name });
+    }
     this.#ptr = null;
     this.#addr = 0;
+    this.#gen = DEAD_GEN;
     this.#untrack();
-    poolsByAddress.delete(Deno.UnsafePointer.value(ptr));
-    unmapPoolMemory(this);
-    if (this.owned && ealRunning()) {
-      const out = dpdk().rte_mempool_in_use_count(ptr);
-      if (out > 0) {
-        logger.warn("Freeing mempool {name} with {inUse} mbufs still in use; their handles now throw", {
-          name: this.name,
-          inUse: out,
-        });
-      }
-      dpdk().rte_mempool_free(ptr);
-      logger.debug("Freed mempool {name}", { name: this.name });
-    }
+    if (poolsBySlot.get(this.#slot) === this) poolsBySlot.delete(this.#slot);
+    unmapPoolMemory(this); // this isolate's views of the memory go first, then its borrow
+    if (!this.owned) dpdk().mdp_pool_unborrow(this.#slot, isolateSlot());
   }
 }

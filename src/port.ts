@@ -16,8 +16,8 @@ import {
   orDefault,
   typeError,
 } from "./validate.ts";
-import { EAL_STATE_RUNNING, ealStateWord, requireEal, trackResource } from "./eal.ts";
-import { holdPool, Mempool } from "./mempool.ts";
+import { EAL_STATE_RUNNING, ealStateWord, isolateSlot, requireEal, trackResource } from "./eal.ts";
+import { holdPool, isMempool, type Mempool } from "./mempool.ts";
 import {
   batchAssertPoolsLive,
   batchDrop,
@@ -34,7 +34,8 @@ const logger = getLogger(["melin-dpdk", "port"]);
  * What went wrong with a port or virtual device:
  * - `"InvalidArgument"`: a queue count, descriptor count or MTU out of range; nothing changed.
  * - `"NotFound"`: no port with that id or name.
- * - `"InUse"`: the port is already open in this isolate, or a vdev still has an open port.
+ * - `"InUse"`: the port is already open (in this isolate or another: a port is process-wide, so one
+ *   isolate at a time has it open), or a vdev still has an open port.
  * - `"ConfigureFailed"`, `"StartFailed"`, `"StopFailed"`, `"CloseFailed"`: DPDK refused (`errno`).
  * - `"AlreadyStarted"`, `"NotStarted"`: a lifecycle call out of order.
  * - `"Closed"`: the port was closed (or EAL cleaned up).
@@ -342,6 +343,22 @@ export class Port implements Disposable {
     openPorts.set(id, this);
   }
 
+  /**
+   * Claims port `id` for this isolate in the shim: a port is process-wide, and two isolates
+   * configuring, starting and closing it under each other would each believe their own state.
+   */
+  static #claim(id: number, rxQueues: number): void {
+    const other = dpdk().mdp_port_claim(id, isolateSlot(), rxQueues);
+    if (other !== 0) {
+      throw new PortError(
+        "InUse",
+        id,
+        `Port ${id} is open in another isolate (a Worker or another test file): a port is process-wide; ` +
+          `close it there first, or use it from that isolate`,
+      );
+    }
+  }
+
   /** Number of ports DPDK has (`rte_eth_dev_count_avail`). */
   static count(): number {
     requireEal("Port.count");
@@ -358,7 +375,8 @@ export class Port implements Disposable {
     const s = dpdk();
     eal ??= ealStateWord();
     const id = resolvePort(portOrName);
-    if (!(pool instanceof Mempool)) throw typeError(portArg(id), "Port.open: pool", pool, "a Mempool");
+    // A brand check, not instanceof: Object.create(Mempool.prototype) must not get further.
+    if (!isMempool(pool)) throw typeError(portArg(id), "Port.open: pool", pool, "a Mempool");
     options = checkOptions<PortOptions>(portArg(id), "Port.open options", options, OPTION_NAMES);
     for (const k of ["promiscuous", "txChecksumOffload", "rxChecksumOffload"] as const) {
       if (options[k] !== undefined) checkBool(portArg(id), k, options[k]);
@@ -376,7 +394,9 @@ export class Port implements Disposable {
     const txOff = options.txChecksumOffload === false ? 0 : info.txCapaLow & CKSUM_OFFLOADS;
     const rxOff = options.rxChecksumOffload === false ? 0 : info.rxCapaLow & CKSUM_OFFLOADS;
     const poolPtr = pool.pointer;
+    Port.#claim(id, rx);
     const fail = (what: string, rc: number): never => {
+      s.mdp_port_release(id, isolateSlot());
       throw new PortError("ConfigureFailed", id, `${what} failed for port ${id} (${info.driverName})`, -rc);
     };
     let rc = s.mdp_eth_configure(id, rx, tx, rxOff, txOff, mtu);
@@ -402,13 +422,19 @@ export class Port implements Disposable {
       udp: (m & OFFLOAD_UDP_CKSUM) !== 0,
       tcp: (m & OFFLOAD_TCP_CKSUM) !== 0,
     });
-    const port = new Port(
-      id,
-      pool,
-      { rx, tx, rxDesc: desc[0], txDesc: desc[1], socket },
-      flags(txOff),
-      flags(rxOff),
-    );
+    let port: Port;
+    try {
+      port = new Port(
+        id,
+        pool,
+        { rx, tx, rxDesc: desc[0], txDesc: desc[1], socket },
+        flags(txOff),
+        flags(rxOff),
+      );
+    } catch (e) {
+      s.mdp_port_release(id, isolateSlot());
+      throw e;
+    }
     logger.info("Opened port {id} ({driver}): {rx} rx / {tx} tx queues, {rxDesc}/{txDesc} descriptors", {
       id,
       driver: info.driverName,
@@ -438,7 +464,7 @@ export class Port implements Disposable {
   start(): void {
     this.#alive("start");
     if (this.#started) throw new PortError("AlreadyStarted", this.id, `Port ${this.id} is already started`);
-    const rc = dpdk().rte_eth_dev_start(this.id);
+    const rc = dpdk().mdp_eth_start(this.id);
     if (rc !== 0) {
       throw new PortError("StartFailed", this.id, `rte_eth_dev_start failed for port ${this.id}`, -rc);
     }
@@ -446,11 +472,14 @@ export class Port implements Disposable {
     this.#state = "started";
   }
 
-  /** Stops the port (`rte_eth_dev_stop`); a no-op when it is not started. */
+  /**
+   * Stops the port (`rte_eth_dev_stop`); a no-op when it is not started. Frames still waiting in
+   * the receive queues are taken out and freed first, so that they return to their pools.
+   */
   stop(): void {
     this.#alive("stop");
     if (!this.#started) return;
-    const rc = dpdk().rte_eth_dev_stop(this.id);
+    const rc = dpdk().mdp_eth_stop(this.id, this.rxQueues);
     if (rc !== 0) {
       throw new PortError("StopFailed", this.id, `rte_eth_dev_stop failed for port ${this.id}`, -rc);
     }
@@ -458,14 +487,18 @@ export class Port implements Disposable {
     this.#state = "stopped";
   }
 
-  /** Stops (if needed) and closes the port (`rte_eth_dev_close`), then releases its pool. Idempotent. */
+  /**
+   * Stops (if needed, draining the receive queues as {@linkcode Port.stop} does) and closes the
+   * port (`rte_eth_dev_close`), then releases its pool and its claim. Idempotent.
+   */
   close(): void {
     if (this.#state === "closed") return;
     const running = eal[0] === EAL_STATE_RUNNING;
     let rc = 0;
     if (running) {
-      if (this.#started) dpdk().rte_eth_dev_stop(this.id);
+      if (this.#started) dpdk().mdp_eth_stop(this.id, this.rxQueues);
       rc = dpdk().rte_eth_dev_close(this.id);
+      dpdk().mdp_port_release(this.id, isolateSlot());
     }
     this.#started = false;
     this.#state = "closed";

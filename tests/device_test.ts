@@ -26,6 +26,28 @@ Deno.test("freeBulk(batch, count) frees a prefix; the rest move to the front", (
   assert.equal(pool.inUse, 0);
 });
 
+Deno.test("after a prefix leaves, the layout columns follow their mbufs", () => {
+  using pool = Mempool.createWithSize(uniqueName("pfxcol"), 64);
+  const b = new MbufBatch(8);
+  assert.equal(pool.allocBulk(b, 8, 10), true);
+  for (let i = 0; i < 8; i++) assert.equal(b.setDataLen(i, 20 + i), true);
+  const before = b.columns();
+  const starts = Array.from(before.start);
+  const lengths = Array.from(before.length);
+  const addrs = Array.from({ length: 8 }, (_, i) => b.address(i));
+  pool.freeBulk(b, 3);
+  const after = b.columns();
+  for (let i = 0; i < 5; i++) {
+    assert.equal(b.address(i), addrs[i + 3]);
+    assert.equal(after.start[i], starts[i + 3], `start of entry ${i}`);
+    assert.equal(after.length[i], lengths[i + 3], `length of entry ${i}`);
+    assert.equal(b.dataLen(i), 23 + i, `dataLen of entry ${i} (through the header column)`);
+    assert.equal(b.at(i).start, starts[i + 3]);
+  }
+  pool.freeBulk(b);
+  assert.equal(pool.inUse, 0);
+});
+
 Deno.test("txBurst(queue, batch, count) sends a prefix; the rest stay, in order", () => {
   using setup = ringPort("txp", 1024);
   const { pool, port } = setup;
@@ -108,4 +130,33 @@ Deno.test("PortDevice: frames the driver refuses are dropped and counted, not le
   assert.equal(received + dropped, 2048, "each frame was either sent or dropped");
   dev[Symbol.dispose]();
   assert.equal(pool.inUse, 0, "none leaked");
+});
+
+Deno.test("PortDevice: port, pool, queue, burst and MTU are checked up front", () => {
+  using setup = ringPort("args", 256);
+  const { pool, port } = setup;
+  // deno-lint-ignore no-explicit-any
+  const any = (v: unknown): any => v;
+  const cases: [string, () => unknown, string][] = [
+    ["queue 5 on a 1-queue port", () => new PortDevice(port, pool, { queue: 5 }), "queue"],
+    ["queue -1", () => new PortDevice(port, pool, { queue: -1 }), "queue"],
+    ["queue NaN", () => new PortDevice(port, pool, { queue: NaN }), "queue"],
+    ["burst 0", () => new PortDevice(port, pool, { burst: 0 }), "burst"],
+    ["burst 1e6", () => new PortDevice(port, pool, { burst: 1e6 }), "burst"],
+    ["burst BigInt", () => new PortDevice(port, pool, { burst: any(32n) }), "32n"],
+    ["mtu NaN", () => new PortDevice(port, pool, { mtu: NaN }), "mtu"],
+    ["mtu 10", () => new PortDevice(port, pool, { mtu: 10 }), "mtu"],
+    ["not a port", () => new PortDevice(any({ id: 0 }), pool), "port"],
+    ["not a pool", () => new PortDevice(port, any({ name: "p", dataRoom: 4096 })), "pool"],
+    ["options not an object", () => new PortDevice(port, pool, any(5)), "options"],
+  ];
+  const before = pool.inUse;
+  for (const [what, f, text] of cases) {
+    const e = thrown(f, PortError);
+    assert.equal(e.kind, "InvalidArgument", what);
+    assert.ok(e.message.includes(text), `${what}: ${e.message}`);
+  }
+  assert.equal(pool.inUse, before, "a refused device took nothing");
+  using dev = new PortDevice(port, pool);
+  assert.equal(thrown(() => dev.receive(any(null)), PortError).kind, "InvalidArgument");
 });

@@ -230,6 +230,110 @@ Deno.test("a Worker joins the running EAL and gets its own lcore id (child proce
   assert.ok((by["lcore-count"].value as number) >= 2, "the registered worker thread counts as an lcore");
 });
 
+/** The reports of a child scenario by label (Worker reports are labelled `worker-…`). */
+async function childReports(scenario: string, args: string[] = [], timeoutMs = 60_000) {
+  const r = await runChild(scenario, args, timeoutMs);
+  assert.equal(r.code, 0, `${scenario} exited with ${r.code} (SIGSEGV is 139): ${r.stderr.slice(-2000)}`);
+  return Object.fromEntries(r.reports.map((x) => [x.label, x])) as Record<string, Record<string, unknown>>;
+}
+
+Deno.test("a Worker's Eal.cleanup ends only its own use: the main thread's pool, view, port, socket and hot loop go on (child process)", async () => {
+  const by = await childReports("worker-cleanup");
+  assert.equal(by["worker-done"].value, true);
+  assert.equal(by["loops-after"].value, 20_000, "the alloc loop kept running after the Worker left");
+  assert.equal(by["worker-state"].value, "cleaned-up", "the Worker sees its own cleanup");
+  assert.equal(by["worker-pool-disposed"].value, true, "the Worker's pool went with its cleanup");
+  assert.equal(by["worker-alloc"].kind, "Disposed");
+  assert.equal(by["worker-init-again"].kind, "CleanedUp");
+  assert.match(by["worker-init-again"].message as string, /other isolates still use EAL/);
+  assert.equal(by.state.value, "running", "EAL still runs for the main thread");
+  assert.equal(by.view.value, 5, "a view taken before reads the same bytes");
+  assert.equal(by.data.value, 5);
+  assert.equal(by.send.value, true);
+  assert.equal(by.tx.value, 1, "the socket's datagram (behind ARP) left through the port");
+  assert.equal(by["pool-full"].value, true);
+  assert.equal(by["state-end"].value, "cleaned-up", "the last user's cleanup ends EAL");
+});
+
+Deno.test("after Eal.cleanup, a batch's at/dataLen/columns/setDataLen/pop and an Mbuf throw PoolDisposed (child process)", async () => {
+  const by = await childReports("batch-after-cleanup");
+  for (const b of ["batch", "filled"]) {
+    for (const op of ["at", "dataLen", "pktLen", "columns", "setDataLen", "data", "pop"]) {
+      const x = by[`${b}-${op}`];
+      assert.equal(x.class, "MbufError", `${b}.${op}: ${JSON.stringify(x)}`);
+      assert.equal(x.kind, "PoolDisposed", `${b}.${op}: ${JSON.stringify(x)}`);
+    }
+  }
+  assert.equal(by["mbuf-dataLen"].kind, "PoolDisposed");
+  assert.equal(by["view-length"].value, 0, "views are detached");
+});
+
+Deno.test("Mempool.lookup from a Worker follows the pool: disposed by its owner, every use throws Disposed (child process)", async () => {
+  const by = await childReports("lookup-across-isolates");
+  assert.equal(by["worker-owned"].value, false);
+  assert.equal(by["worker-alloc-bulk"].value, true);
+  assert.equal(by["worker-available"].value, 512);
+  assert.equal(by["dispose-held"].kind, "InUse", "an mbuf out in the Worker keeps the pool");
+  assert.equal(by["dispose-held"].inUse, 1);
+  assert.equal(by["in-use-held"].value, 1, "the refused dispose changed nothing");
+  assert.equal(by.dispose.returned, "undefined", "the owner's dispose works once the Worker freed its mbufs");
+  assert.equal(by["worker-disposed"].value, true, "the borrowed handle sees the owner's dispose");
+  for (const op of ["available-after", "alloc-after", "alloc-bulk-after", "alloc-later"]) {
+    assert.equal(by[`worker-${op}`].class, "MempoolError", op);
+    assert.equal(by[`worker-${op}`].kind, "Disposed", op);
+  }
+  assert.equal(by["worker-lookup-after"].value, null, "a freed pool is not found again");
+  assert.equal(by["worker-disposed-later"].value, true, "a later pool does not revive the stale handle");
+  assert.equal(by["same-address"].value, false, "the freed memory stays until the last handle let go");
+  assert.equal(by["next-full"].value, true, "nothing was taken from the new pool through the stale handle");
+  assert.equal(by.recreate.returned, "512", "the name is free once every handle let go");
+});
+
+Deno.test("a port is open in one isolate at a time: a Worker's open is InUse (child process)", async () => {
+  const by = await childReports("port-two-isolates");
+  assert.equal(by["worker-open"].class, "PortError");
+  assert.equal(by["worker-open"].kind, "InUse");
+  assert.match(by["worker-open"].message as string, /another isolate/);
+  assert.equal(by["state-here"].value, "started", "the owner's port is untouched");
+  assert.equal(by["still-works"].value, 8, "4 sent, 4 received");
+});
+
+Deno.test("Workers that end give back their lcore cache and lcore id: after 5, every mbuf can be allocated (child process)", async () => {
+  const by = await childReports("worker-caches");
+  assert.equal(by["cache-size"].value, 256);
+  assert.equal(by["lcores-after"].value, by["lcores-base"].value, "each Worker's lcore id was released");
+  assert.equal(by.available.value, 2048);
+  assert.equal(by.allocatable.value, 2048, "no mbuf stranded in a dead thread's cache");
+  assert.equal(
+    by["lcores-while-alive"].value,
+    by["lcores-base"].value,
+    "a Worker's Eal.cleanup releases its id",
+  );
+  assert.equal(
+    by["allocatable-while-alive"].value,
+    2048,
+    "and flushes its cache, though its thread lives on",
+  );
+});
+
+Deno.test("200 Worker lifetimes (more than DPDK's 128 lcore ids): each can use DPDK (child process)", async () => {
+  const by = await childReports("worker-lifetimes", ["200"], 120_000);
+  assert.equal(by.failed.value, null, JSON.stringify(by.failed));
+  assert.equal(by.ok.value, 200);
+  assert.equal(by["lcores-after"].value, by["lcores-base"].value);
+});
+
+Deno.test("the main thread's Eal.cleanup leaves a Worker's hot loop running; EAL ends when that last user's thread exits (child process)", async () => {
+  const by = await childReports("main-cleanup-first");
+  assert.equal(by.state.value, "cleaned-up", "the main thread left");
+  assert.equal(by["pool-disposed"].value, true, "and its pool went with it");
+  assert.equal(by["worker-loops-after"].value, 20_000);
+  assert.equal(by["worker-state"].value, "running", "the Worker still used EAL");
+  assert.equal(by["worker-full"].value, true);
+  const late = by["late-worker"].value as Record<string, unknown>;
+  assert.equal(late.kind, "CleanedUp", "once the last user's thread exited, EAL ended");
+});
+
 const scenariosPath = new URL("./child/scenarios.ts", import.meta.url).pathname;
 
 function exists(path: string): boolean {
@@ -305,4 +409,24 @@ Deno.test("without --allow-ffi the error says to pass --allow-ffi, not to rebuil
   assert.match(stderr, /LibraryLoadError/);
   assert.match(stderr, /--allow-ffi/);
   assert.doesNotMatch(stderr, /Rebuild|not built/);
+});
+
+Deno.test("a Worker that ends with a started port holding frames: its thread's exit drains and closes the port (child process)", async () => {
+  const by = await childReports("port-exit");
+  assert.equal(by["worker-sent"].value, 16);
+  assert.equal(by["worker-pool-in-use"].value, 16, "16 frames wait in the ring");
+  assert.equal(by["lcores-after"].value, by["lcores-base"].value, "the Worker's thread has exited");
+  assert.equal(by.available.value, 512, "the frames came back to the pool");
+  assert.equal(by.detach.returned, "undefined", "the vdev detaches: its port was closed");
+  assert.equal(by.dispose.returned, "undefined");
+});
+
+Deno.test("a Worker's port on a borrowed pool keeps that pool's memory after its owner freed it, until the port closes (child process)", async () => {
+  const by = await childReports("borrow-port");
+  assert.equal(by["owner-dispose"].returned, "undefined", "no mbuf was out: the owner's dispose works");
+  assert.equal(by["worker-disposed"].value, true);
+  assert.equal(by["worker-dispose-with-port"].kind, "InUse", "the Worker's port still uses the handle");
+  assert.equal(by["worker-rx-batch"].value, 8, "net_null still allocates from the (kept) memory, no crash");
+  assert.equal(by["worker-free-rx"].kind, "Disposed");
+  assert.equal(by.recreate.returned, "512", "the name is free once the last handle let go");
 });

@@ -15,9 +15,12 @@ import {
   ETHERTYPE_IPV4,
   IcmpHeader,
   Interface,
+  internetChecksum,
   IPPROTO_ICMP,
   IPPROTO_UDP,
   Ipv4Header,
+  ipv4OptionsError,
+  l4Checksum,
   LoopbackDevice,
   parseArp,
   parseEthernet,
@@ -25,6 +28,7 @@ import {
   parseIpv4,
   parseUdp,
   UdpHeader,
+  type UdpSocket,
   WireError,
 } from "../mod.ts";
 import { KERNEL_ARP_REPLY, KERNEL_UDP } from "./_fixtures.ts";
@@ -120,6 +124,23 @@ Deno.test(`fuzz: ${ITERATIONS} random and mutated frames give typed errors and n
   assert.ok([...outcomes.keys()].some((k) => k.startsWith("ip ")), "some inputs parse as IPv4");
 });
 
+/**
+ * Puts `frame` on the wire to `iface`, polls (which must not throw), discards its replies (ARP,
+ * ICMP: not under test) and returns what `sock` received, if anything.
+ */
+function deliverOne(peer: LoopbackDevice, iface: Interface, sock: UdpSocket, frame: Uint8Array, n: number) {
+  const at = peer.txSlot(frame.length);
+  peer.txBytes.set(frame, at);
+  peer.flush();
+  try {
+    iface.poll(n);
+  } catch (e) {
+    assert.fail(`seed ${SEED} input ${n}: poll threw ${e} for ${Array.from(frame)}`);
+  }
+  peer.receive(() => {});
+  return sock.recvFrom();
+}
+
 /** What the wire parsers say an interface at `ourIp` with a socket on `port` must deliver, or null. */
 function expectedDelivery(f: Uint8Array, ourIp: number, port: number): string | null {
   try {
@@ -143,7 +164,11 @@ Deno.test(`fuzz: the interface delivers exactly what the parsers accept (${ITERA
   const ourIp = 0xc6124d02; // KERNEL_UDP's destination
   const port = 0x9c42;
   const [peer, dev] = LoopbackDevice.pair(1500, 4096);
-  const iface = new Interface(dev, { mac: KERNEL_UDP.slice(0, 6), addresses: [{ ip: ourIp, prefix: 24 }] });
+  const iface = new Interface(dev, {
+    mac: KERNEL_UDP.slice(0, 6),
+    addresses: [{ ip: ourIp, prefix: 24 }],
+    reassemblyMaxBytes: 0, // the model delivers no fragment; reassembly has tests of its own
+  });
   using sock = iface.bindUdp(port, 4);
   // A second seed with a 700-byte payload: large payloads take the C copy-and-sum path.
   const big = new Uint8Array(14 + 20 + 8 + 700);
@@ -178,18 +203,12 @@ Deno.test(`fuzz: the interface delivers exactly what the parsers accept (${ITERA
       }
     }
     const want = expectedDelivery(frame, ourIp, port);
-    const at = peer.txSlot(frame.length);
-    peer.txBytes.set(frame, at);
-    peer.flush();
-    try {
-      iface.poll(n);
-    } catch (e) {
-      assert.fail(`seed ${SEED} input ${n}: poll threw ${e} for ${Array.from(frame)}`);
-    }
-    peer.receive(() => {}); // replies (ARP, ICMP) are not under test
-    const got = sock.recvFrom();
-    const gotText = got === null ? null : `${got.ip} ${got.port} ${got.data}`;
-    assert.equal(gotText, want, `seed ${SEED} input ${n}: ${Array.from(frame)}`);
+    const got = deliverOne(peer, iface, sock, frame, n);
+    assert.equal(
+      got === null ? null : `${got.ip} ${got.port} ${got.data}`,
+      want,
+      `seed ${SEED} input ${n}: ${Array.from(frame)}`,
+    );
     if (got !== null) delivered++;
   }
   assert.ok(
@@ -198,3 +217,163 @@ Deno.test(`fuzz: the interface delivers exactly what the parsers accept (${ITERA
   );
   assert.equal(iface.stats.rxFrames, ITERATIONS / 5);
 });
+
+/** The RFC 1122 source rule, written out here (not taken from the interface): may `src` be answered? */
+function isPeerSource(src: number, ourIp: number, prefix: number): boolean {
+  const top = src >>> 24;
+  const mask = (~0 << (32 - prefix)) >>> 0;
+  const broadcast = (ourIp | ~mask) >>> 0;
+  return !(top === 0 || top === 127 || top >= 224 || src === broadcast || src === ourIp);
+}
+
+for (const vlan of [undefined, 5]) {
+  Deno.test(`fuzz: header fields mutated, checksums recomputed: fast path and parsers agree (${ITERATIONS / 10} frames, VLAN ${vlan ?? "none"})`, () => {
+    // Byte flips nearly always break a checksum first, so both paths refuse for the same reason.
+    // Here fields change (flags, TTL, addresses, ports, lengths, IHL and options, protocol, MAC) and
+    // the checksums are mostly recomputed, so each rule of the fast path is tested on its own.
+    const rand = rng(SEED ^ 0x2b ^ (vlan ?? 0));
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+    const ourIp = 0xc6124d02;
+    const peerIp = 0xc6124d01;
+    const ourMac = KERNEL_UDP.slice(0, 6);
+    const port = 0x9c42;
+    const [peer, dev] = LoopbackDevice.pair(1500, 4096);
+    const iface = new Interface(dev, {
+      mac: ourMac,
+      addresses: [{ ip: ourIp, prefix: 24 }],
+      promiscuous: false,
+      reassemblyMaxBytes: 0, // fragments are dropped: reassembly has tests of its own
+      vlan,
+    });
+    using sock = iface.bindUdp(port, 4);
+    const sources = [
+      peerIp,
+      peerIp,
+      peerIp,
+      0x08080808,
+      0,
+      0x7f000001,
+      0xe0000001,
+      0xffffffff,
+      0xc6124dff,
+      ourIp,
+      0xf0000001,
+    ];
+    const dests = [ourIp, ourIp, ourIp, ourIp, peerIp, 0xc6124d03, 0xffffffff, 0xc6124dff, 0xe0000001];
+    const macs = [
+      ourMac,
+      ourMac,
+      ourMac,
+      ourMac,
+      Uint8Array.of(2, 0, 0, 0, 0, 9),
+      new Uint8Array(6).fill(0xff),
+    ];
+    const counts = new Map<string, number>();
+    let delivered = 0;
+    for (let n = 0; n < ITERATIONS / 10; n++) {
+      const size = pick([0, 1, 4, 17, 32, 100, 700]);
+      let options = new Uint8Array(0);
+      const o = rand();
+      if (o < 0.1) options = Uint8Array.from([1, 1, 1, 0]); // NOPs, EOL
+      else if (o < 0.15) {
+        options = Uint8Array.from(
+          { length: 4 * (1 + Math.floor(rand() * 10)) },
+          () => Math.floor(rand() * 256),
+        );
+      }
+      const hl = 20 + options.length;
+      let udpLength = 8 + size;
+      let total = hl + udpLength;
+      const f = new Uint8Array(14 + total + 32); // room for lengths that grow
+      const v = new DataView(f.buffer);
+      f.set(pick(macs), 0);
+      f.set(KERNEL_UDP.subarray(6, 12), 6);
+      v.setUint16(12, rand() < 0.97 ? ETHERTYPE_IPV4 : 0x86dd);
+      let vihl = 0x40 | (hl / 4);
+      if (rand() < 0.03) vihl = Math.floor(rand() * 256);
+      let flags = rand() < 0.7 ? 0x4000 : 0;
+      if (rand() < 0.1) flags |= 0x8000; // reserved
+      if (rand() < 0.1) flags |= 0x2000; // more fragments
+      if (rand() < 0.1) flags |= Math.floor(rand() * 0x2000); // offset
+      const ttl = rand() < 0.2 ? pick([0, 1, 255]) : Math.floor(rand() * 256);
+      const protocol = rand() < 0.93 ? IPPROTO_UDP : pick([IPPROTO_ICMP, 6, 0, 255]);
+      const src = pick(sources);
+      const dst = pick(dests);
+      const r = rand();
+      if (r < 0.05) total += 1 + Math.floor(rand() * 30);
+      else if (r < 0.1) total -= 1 + Math.floor(rand() * Math.min(total, 30));
+      const srcPort = Math.floor(rand() * 65536);
+      const dstPort = rand() < 0.85 ? port : Math.floor(rand() * 65536);
+      const u = rand();
+      if (u < 0.05) udpLength += 1 + Math.floor(rand() * 30);
+      else if (u < 0.1) udpLength = Math.floor(rand() * udpLength);
+      v.setUint32(14, (vihl << 24) | (Math.floor(rand() * 4) << 16) | (total & 0xffff));
+      v.setUint32(18, (Math.floor(rand() * 65536) << 16) | flags);
+      v.setUint32(22, (ttl << 24) | (protocol << 16));
+      v.setUint32(26, src);
+      v.setUint32(30, dst);
+      f.set(options, 34);
+      const l4 = 14 + hl;
+      v.setUint32(l4, (srcPort << 16) | dstPort);
+      v.setUint16(l4 + 4, udpLength & 0xffff);
+      for (let i = 0; i < size; i++) f[l4 + 8 + i] = Math.floor(rand() * 256);
+      if (rand() < 0.9) {
+        const c = internetChecksum(f, 14, 14 + hl);
+        v.setUint16(24, c);
+      }
+      const ck = rand();
+      if (ck < 0.05) {
+        v.setUint16(l4 + 6, 0); // "no checksum"
+      } else if (ck < 0.95) {
+        const end = Math.min(l4 + (udpLength & 0xffff), f.length);
+        const c = l4Checksum(f, l4, end, src, dst, IPPROTO_UDP);
+        v.setUint16(l4 + 6, c === 0 ? 0xffff : c);
+      } else {
+        v.setUint16(l4 + 6, Math.floor(rand() * 65536));
+      }
+      let frame = f.subarray(0, Math.min(f.length, 14 + Math.max(total, 0) + (rand() < 0.2 ? 4 : 0)));
+      // An 802.1Q tag (any priority) on some frames: none, priority-tagged, ours, another.
+      const tag = vlan === undefined ? pick([-1, -1, -1, -1, 0, 5]) : pick([5, 5, 5, 5, 5, -1, 0, 6]);
+      if (tag >= 0 && frame.length >= 14) {
+        const t = new Uint8Array(frame.length + 4);
+        t.set(frame.subarray(0, 12));
+        t.set([0x81, 0, (Math.floor(rand() * 8) << 5) | (tag >> 8), tag & 0xff], 12);
+        t.set(frame.subarray(12), 16);
+        frame = t;
+      }
+      let want = expectedDelivery(frame, ourIp, port);
+      const l3 = tag >= 0 ? 18 : 14;
+      // The rules beyond the parsers: our MAC (or a group MAC), a source we may answer, options
+      // that are well formed.
+      if (
+        want !== null &&
+        (!(sameMac(frame, ourMac) || (frame[0] & 1) === 1) || !isPeerSource(src, ourIp, 24) ||
+          ipv4OptionsError(frame, l3, (frame[l3] & 15) * 4) >= 0 ||
+          (vlan === undefined ? eth.vlanId > 0 : eth.vlanId !== vlan))
+      ) want = null;
+      const got = deliverOne(peer, iface, sock, frame, n);
+      assert.equal(
+        got === null ? null : `${got.ip} ${got.port} ${got.data}`,
+        want,
+        `seed ${SEED} input ${n}: ${Array.from(frame)}`,
+      );
+      if (got !== null) delivered++;
+      const why = want !== null
+        ? "delivered"
+        : expectedDelivery(frame, ourIp, port) === null
+        ? "parsers refuse"
+        : "rules refuse";
+      counts.set(why, (counts.get(why) ?? 0) + 1);
+    }
+    // Every kind of outcome must be common, or the run proves little.
+    for (const k of ["delivered", "parsers refuse", "rules refuse"]) {
+      assert.ok((counts.get(k) ?? 0) > ITERATIONS / 500, `${k}: ${JSON.stringify([...counts])}`);
+    }
+    assert.equal(delivered, counts.get("delivered"));
+  });
+}
+
+function sameMac(frame: Uint8Array, mac: Uint8Array): boolean {
+  for (let i = 0; i < 6; i++) if (frame[i] !== mac[i]) return false;
+  return true;
+}

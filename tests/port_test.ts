@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { MbufBatch, Mempool, MempoolError, Port, PortError, type PortErrorKind, Vdev } from "../mod.ts";
+import {
+  MbufBatch,
+  Mempool,
+  MempoolError,
+  Port,
+  PortDevice,
+  PortError,
+  type PortErrorKind,
+  Vdev,
+} from "../mod.ts";
 import { thrown } from "./_assert.ts";
 import { runChild } from "./_child.ts";
 import { testEal, uniqueName } from "./_eal.ts";
@@ -227,6 +236,71 @@ Deno.test("Eal.cleanup closes started ports before freeing their pools (child pr
   assert.equal(by["pool-disposed"].value, true);
   assert.equal(by.rx.class, "PortError");
   assert.equal(by.rx.kind, "Closed");
+});
+
+Deno.test("mbufs of a pool still in a driver queue: it refuses dispose (InUse, how many) until the port drains them", () => {
+  using r = ringPort("q_a", 512);
+  const b = Mempool.createWithSize(uniqueName("q_b"), 256);
+  const batch = new MbufBatch(16);
+  fillFrames(b, batch, 16);
+  assert.equal(r.port.txBurst(0, batch), 16, "16 of b's mbufs wait in the ring");
+  const e = thrown(() => b[Symbol.dispose](), MempoolError);
+  assert.equal(e.kind, "InUse");
+  assert.equal(e.inUse, 16);
+  assert.equal(b.disposed, false);
+  r.port.stop(); // drains the receive queue: the frames go back to b
+  assert.equal(b.available, 256);
+  b[Symbol.dispose]();
+  assert.equal(b.disposed, true);
+});
+
+Deno.test("frames still queued in a net_ring come back when PortDevice, port and vdev are torn down", () => {
+  const pool = Mempool.createWithSize(uniqueName("td"), 256);
+  const ring = Vdev.attach(vdevName("net_ring"));
+  const port = Port.open(ring.portId, pool);
+  port.start();
+  const dev = new PortDevice(port, pool);
+  for (let i = 0; i < 20; i++) {
+    const at = dev.txSlot(60);
+    assert.ok(at >= 0);
+    dev.txBytes.fill(i, at, at + 60);
+  }
+  assert.equal(dev.flush(), 0, "all 20 wait in the ring");
+  dev[Symbol.dispose]();
+  port.close();
+  ring.detach();
+  assert.equal(pool.available, 256, "every frame came back to the pool");
+  pool[Symbol.dispose]();
+});
+
+Deno.test("a PortDevice holds its tx pool as a port holds its rx pool: dispose is InUse until the device goes", () => {
+  using r = ringPort("dev_rx", 256);
+  const tx = Mempool.createWithSize(uniqueName("dev_tx"), 256);
+  const dev = new PortDevice(r.port, tx);
+  const e = thrown(() => tx[Symbol.dispose](), MempoolError);
+  assert.equal(e.kind, "InUse");
+  assert.match(e.message, /PortDevice on port/);
+  assert.ok(dev.txSlot(60) >= 0, "the device still sends");
+  assert.equal(dev.flush(), 0);
+  dev[Symbol.dispose]();
+  r.port.stop();
+  tx[Symbol.dispose]();
+  assert.equal(tx.disposed, true);
+});
+
+Deno.test("a port drains its receive queues on stop: the pool is full after stop and after close", () => {
+  using r = ringPort("drain", 256);
+  const batch = new MbufBatch(32);
+  fillFrames(r.pool, batch, 32);
+  assert.equal(r.port.txBurst(0, batch), 32);
+  assert.equal(r.pool.available, 256 - 32);
+  r.port.stop();
+  assert.equal(r.pool.available, 256);
+  r.port.start();
+  fillFrames(r.pool, batch, 8);
+  assert.equal(r.port.txBurst(0, batch), 8);
+  r.port.close(); // started: drained, stopped, closed
+  assert.equal(r.pool.available, 256);
 });
 
 Deno.test("Vdev.attach of a name already attached is AlreadyAttached, not a second phantom Vdev", () => {

@@ -81,6 +81,50 @@ function tapSpec(): { iface: string; device: string } {
   return { iface, device: `net_tap_s${runTag()}${n},iface=${iface}` };
 }
 
+let memifCounter = 0;
+/**
+ * Two stacks wired to each other through a net_memif server/client pair in this process (a host
+ * drops datagrams from its own address, so one stack cannot talk to itself), links up.
+ */
+async function memifPair(third: number): Promise<{ a: Stack; b: Stack } & AsyncDisposable> {
+  const n = memifCounter++;
+  const socket = `/tmp/mdp_stack_${runTag()}_${n}.sock`;
+  const a = Stack.open({
+    device: `net_memif_sa${runTag()}${n},role=server,socket=${socket}`,
+    ip: `198.18.${third}.1/24`,
+  });
+  let b: Stack;
+  try {
+    b = Stack.open({
+      device: `net_memif_sb${runTag()}${n},role=client,socket=${socket}`,
+      ip: `198.18.${third}.2/24`,
+    });
+  } catch (e) {
+    a[Symbol.dispose]();
+    throw e;
+  }
+  const pair = {
+    a,
+    b,
+    async [Symbol.asyncDispose]() {
+      await b[Symbol.asyncDispose]();
+      await a[Symbol.asyncDispose]();
+      await Deno.remove(socket).catch(() => {});
+    },
+  };
+  try {
+    await waitFor(
+      () => Promise.resolve(a.port.linkStatus.up && b.port.linkStatus.up),
+      5000,
+      "the memif link",
+    );
+  } catch (e) {
+    await pair[Symbol.asyncDispose]();
+    throw e;
+  }
+  return pair;
+}
+
 Deno.test("Stack.open over net_ring: the layers are up, exposed, and dispose tears them all down once", async () => {
   const poolName = uniqueName("stk");
   const device = vdevName("net_ring");
@@ -119,105 +163,93 @@ Deno.test("Stack.open over net_ring: the layers are up, exposed, and dispose tea
   Vdev.attach(device)[Symbol.dispose]();
 });
 
-Deno.test("a datagram to ourselves over net_ring goes out and comes back through listenDatagram", async () => {
+Deno.test("two stacks over net_memif: listenDatagram both ways, into buffers, for await, close", async () => {
   const ports = Port.count();
-  await using s = Stack.open({
-    device: vdevName("net_ring"),
-    ip: "198.18.201.2/24",
-    mac: "02:00:5e:10:00:07",
-  });
-  assert.equal(s.mac, "02:00:5e:10:00:07");
-  using a = s.listenDatagram({ port: 9 });
-  using b = s.listenDatagram({ port: 10, capacity: 4 });
-  assert.deepEqual(a.addr, { transport: "udp", hostname: "198.18.201.2", port: 9 });
-  assert.equal(s.runner.running, true, "listenDatagram starts the runner");
-  assert.throws(
-    () => s.listenDatagram({ port: 9 }),
-    (e) => e instanceof InterfaceError && e.kind === "PortInUse",
-  );
+  const pair = await memifPair(201);
+  const { a: s, b: t } = pair;
+  try {
+    using a = s.listenDatagram({ port: 9 });
+    using b = t.listenDatagram({ port: 10, capacity: 4 });
+    assert.deepEqual(a.addr, { transport: "udp", hostname: "198.18.201.1", port: 9 });
+    assert.equal(s.runner.running, true, "listenDatagram starts the runner");
+    assert.throws(
+      () => s.listenDatagram({ port: 9 }),
+      (e) => e instanceof InterfaceError && e.kind === "PortInUse",
+    );
 
-  const got = a.receive(); // waits: the runner hands it the datagram after a poll
-  assert.equal(await b.send(enc("hello, self"), { hostname: "198.18.201.2", port: 9 }), 11);
-  const [data, from] = await within(got, 3000, "the datagram to port 9");
-  assert.equal(dec(data), "hello, self");
-  assert.deepEqual(from, { transport: "udp", hostname: "198.18.201.2", port: 10 });
+    const got = a.receive(); // waits: the runner hands it the datagram after a poll
+    assert.equal(await b.send(enc("hello, a"), { hostname: s.ip, port: 9 }), 8);
+    const [data, from] = await within(got, 3000, "the datagram to port 9");
+    assert.equal(dec(data), "hello, a");
+    assert.deepEqual(from, { transport: "udp", hostname: t.ip, port: 10 });
 
-  // Into a caller's buffer, and the reply back the other way.
-  await a.send(enc("back"), from);
-  const buf = new Uint8Array(64);
-  const [into, from2] = await within(b.receive(buf), 3000, "the reply on port 10");
-  assert.equal(into.buffer, buf.buffer);
-  assert.equal(dec(into), "back");
-  assert.equal(from2.port, 9);
-  // A buffer too small: TooLarge, and the datagram stays for a later receive.
-  await a.send(enc("a longer datagram"), from);
-  await within(
-    (async () => {
-      while (b.socket.queued === 0) await new Promise((r) => setTimeout(r, 5));
-    })(),
-    3000,
-    "the third datagram",
-  );
-  await assert.rejects(
-    b.receive(new Uint8Array(4)),
-    (e) => e instanceof InterfaceError && e.kind === "TooLarge",
-  );
-  assert.equal(dec((await b.receive())[0]), "a longer datagram");
+    // Into a caller's buffer, and the reply back the other way.
+    await a.send(enc("back"), from);
+    const buf = new Uint8Array(64);
+    const [into, from2] = await within(b.receive(buf), 3000, "the reply on port 10");
+    assert.equal(into.buffer, buf.buffer);
+    assert.equal(dec(into), "back");
+    assert.deepEqual(from2, { transport: "udp", hostname: s.ip, port: 9 });
+    // A buffer too small: TooLarge, and the datagram stays for a later receive.
+    await a.send(enc("a longer datagram"), from);
+    await waitFor(() => Promise.resolve(b.socket.queued > 0), 3000, "the third datagram");
+    await assert.rejects(
+      b.receive(new Uint8Array(4)),
+      (e) => e instanceof InterfaceError && e.kind === "TooLarge",
+    );
+    assert.equal(dec((await b.receive())[0]), "a longer datagram");
 
-  // for await ends when the socket closes; a waiting receive rejects with Closed.
-  const seen: string[] = [];
-  const loop = (async () => {
-    for await (const [d] of a) seen.push(dec(d));
-  })();
-  await b.send(enc("one"), { hostname: s.ip, port: 9 });
-  await within(
-    (async () => {
-      while (seen.length === 0) await new Promise((r) => setTimeout(r, 5));
-    })(),
-    3000,
-    "the iterated datagram",
-  );
-  const waiting = b.receive();
-  a.close();
-  await within(loop, 1000, "the for-await loop to end");
-  assert.deepEqual(seen, ["one"]);
-  b.close();
-  await assert.rejects(waiting, isStackError("Closed"));
-  await assert.rejects(a.receive(), isStackError("Closed"));
-  await assert.rejects(a.send(enc("x"), from), isStackError("Closed"));
-  a.close(); // idempotent
-  // Bad sends are rejections that name the argument.
-  using c = s.listenDatagram({ port: 11 });
-  await assert.rejects(
-    c.send("text" as unknown as Uint8Array, from),
-    isStackError("InvalidArgument", /data/),
-  );
-  await assert.rejects(
-    c.send(enc("x"), { hostname: "nowhere", port: 9 }),
-    isStackError("InvalidArgument", /hostname/),
-  );
-  await assert.rejects(
-    c.send(enc("x"), { hostname: s.ip, port: 0 }),
-    isStackError("InvalidArgument", /port/),
-  );
-  await assert.rejects(c.send(enc("x"), null as never), isStackError("InvalidArgument", /addr/));
-  await assert.rejects(c.receive([] as unknown as Uint8Array), isStackError("InvalidArgument", /buf/));
-  await assert.rejects(
-    c.send(new Uint8Array(1473), from),
-    (e) => e instanceof InterfaceError && e.kind === "TooLarge",
-  );
-  assert.throws(() => s.listenDatagram({ port: 0 }), isStackError("InvalidArgument", /port/));
-  assert.throws(
-    () => s.listenDatagram({ port: 12, capacity: 0 }),
-    isStackError("InvalidArgument", /capacity/),
-  );
-  assert.throws(
-    () => s.listenDatagram({ port: 12, backlog: 1 } as never),
-    isStackError("InvalidArgument", /backlog/),
-  );
-  assert.throws(() => s.listenDatagram(undefined as never), isStackError("InvalidArgument"));
-  await s[Symbol.asyncDispose]();
-  assert.equal(c.closed, true, "the stack's dispose closes its sockets");
+    // for await ends when the socket closes; a waiting receive rejects with Closed.
+    const seen: string[] = [];
+    const loop = (async () => {
+      for await (const [d] of a) seen.push(dec(d));
+    })();
+    await b.send(enc("one"), { hostname: s.ip, port: 9 });
+    await waitFor(() => Promise.resolve(seen.length > 0), 3000, "the iterated datagram");
+    const waiting = b.receive();
+    a.close();
+    await within(loop, 1000, "the for-await loop to end");
+    assert.deepEqual(seen, ["one"]);
+    b.close();
+    await assert.rejects(waiting, isStackError("Closed"));
+    await assert.rejects(a.receive(), isStackError("Closed"));
+    await assert.rejects(a.send(enc("x"), from), isStackError("Closed"));
+    a.close(); // idempotent
+    // Bad sends are rejections that name the argument.
+    using c = s.listenDatagram({ port: 11 });
+    await assert.rejects(
+      c.send("text" as unknown as Uint8Array, from),
+      isStackError("InvalidArgument", /data/),
+    );
+    await assert.rejects(
+      c.send(enc("x"), { hostname: "nowhere", port: 9 }),
+      isStackError("InvalidArgument", /hostname/),
+    );
+    await assert.rejects(
+      c.send(enc("x"), { hostname: t.ip, port: 0 }),
+      isStackError("InvalidArgument", /port/),
+    );
+    await assert.rejects(c.send(enc("x"), null as never), isStackError("InvalidArgument", /addr/));
+    await assert.rejects(c.receive([] as unknown as Uint8Array), isStackError("InvalidArgument", /buf/));
+    await assert.rejects(
+      c.send(new Uint8Array(1473), from),
+      (e) => e instanceof InterfaceError && e.kind === "TooLarge",
+    );
+    assert.throws(() => s.listenDatagram({ port: 0 }), isStackError("InvalidArgument", /port/));
+    assert.throws(
+      () => s.listenDatagram({ port: 12, capacity: 0 }),
+      isStackError("InvalidArgument", /capacity/),
+    );
+    assert.throws(
+      () => s.listenDatagram({ port: 12, backlog: 1 } as never),
+      isStackError("InvalidArgument", /backlog/),
+    );
+    assert.throws(() => s.listenDatagram(undefined as never), isStackError("InvalidArgument"));
+    await s[Symbol.asyncDispose]();
+    assert.equal(c.closed, true, "the stack's dispose closes its sockets");
+  } finally {
+    await pair[Symbol.asyncDispose]();
+  }
   assert.equal(Port.count(), ports);
 });
 
@@ -532,10 +564,10 @@ Deno.test("the runner: run(signal), start/stop, hooks, deadlines, failures", asy
     await assert.rejects(s.stop(), isStackError("RunnerFailed"));
   });
   await t.step("async code that sends after every receive does not starve timers", async () => {
-    await using s = Stack.open({ device: vdevName("net_ring"), ip: "198.18.204.2/24" });
-    using a = s.listenDatagram({ port: 9 });
-    using b = s.listenDatagram({ port: 10 });
-    const to = { hostname: s.ip, port: 10 };
+    await using pair = await memifPair(204);
+    using a = pair.a.listenDatagram({ port: 9 });
+    using b = pair.b.listenDatagram({ port: 10 });
+    const to = { hostname: pair.b.ip, port: 10 };
     const server = (async () => {
       for await (const [d, from] of b) await b.send(d, from);
     })().catch((e) => assert.ok(e instanceof StackError && e.kind === "Closed")); // closed mid-echo
@@ -757,7 +789,7 @@ Deno.test("the runner's pcap and gateway options reach the interface", async () 
       await conn.send(enc("via the gateway"), { hostname: "10.1.2.3", port: 9 });
       await new Promise((r) => setTimeout(r, 50));
       await assert.rejects(
-        conn.send(new Uint8Array(1373), { hostname: s.ip, port: 9 }),
+        conn.send(new Uint8Array(1373), { hostname: "198.18.203.9", port: 9 }),
         (e) => e instanceof InterfaceError && e.kind === "TooLarge",
       );
     }

@@ -4,9 +4,10 @@
  *
  * @module
  */
-import type { Mempool } from "../../mempool.ts";
+import { holdPool, Mempool } from "../../mempool.ts";
 import { batchLengths, MbufBatch } from "../../mbuf.ts";
-import { type Port, PortError, portTxSized } from "../../port.ts";
+import { Port, PortError, portTxSized } from "../../port.ts";
+import { badArgument, isIntIn } from "../args.ts";
 
 /** A link the interface polls. Frames are whole Ethernet frames without the FCS. */
 export interface Device {
@@ -29,6 +30,38 @@ export interface Device {
   readonly txBytes: Uint8Array;
   /** Sends the frames written since the last flush; returns how many were dropped (not taken). */
   flush(): number;
+}
+
+/** Options of a {@linkcode PortDevice}. */
+export interface PortDeviceOptions {
+  /** The rx and tx queue it uses (default 0; below the port's queue counts). */
+  queue?: number;
+  /** Frames per burst each way (1–1024, default 32). */
+  burst?: number;
+  /** The MTU (68–65535, default 1500; the pool's mbufs must hold MTU + 18 bytes). */
+  mtu?: number;
+}
+
+/** Most frames a PortDevice moves per burst. */
+export const MAX_DEVICE_BURST = 1024;
+
+/** Checks PortDevice's arguments before anything is taken from them. */
+function checkPortDeviceArgs(port: unknown, pool: unknown, options: unknown): void {
+  const id = port instanceof Port ? port.id : -1;
+  const fail = (name: string, value: unknown, allowed: string) =>
+    new PortError("InvalidArgument", id, badArgument("PortDevice", name, value, allowed));
+  if (!(port instanceof Port)) throw fail("port", port, "a Port (from Port.open)");
+  if (!(pool instanceof Mempool)) throw fail("pool", pool, "a Mempool");
+  if (typeof options !== "object" || options === null) throw fail("options", options, "an object");
+  const o = options as PortDeviceOptions;
+  const queues = Math.min(port.rxQueues, port.txQueues);
+  if (o.queue !== undefined && !isIntIn(o.queue, 0, queues - 1)) {
+    throw fail("queue", o.queue, `a whole number 0–${queues - 1} (the port has ${queues} rx/tx queue pairs)`);
+  }
+  if (o.burst !== undefined && !isIntIn(o.burst, 1, MAX_DEVICE_BURST)) {
+    throw fail("burst", o.burst, `a whole number 1–${MAX_DEVICE_BURST}`);
+  }
+  if (o.mtu !== undefined && !isIntIn(o.mtu, 68, 65535)) throw fail("mtu", o.mtu, "a whole number 68–65535");
 }
 
 /** Bytes each spare tx mbuf gets until its frame's real length is set (any nonzero value works). */
@@ -62,12 +95,16 @@ export class PortDevice implements Device, Disposable {
   /** Drops of flushes made inside txSlot, reported by the next flush(). */
   #carriedDrops = 0;
   #disposed = false;
+  /** Keeps the tx pool from being freed while the device holds spares (the port's rule for its rx pool). */
+  #releasePool: () => void = () => {};
 
   /**
    * Wraps `port` (started, or started later), queue `queue`, with tx mbufs from `pool`.
-   * @throws {PortError} `InvalidArgument` when `pool`'s mbufs cannot hold a frame of `mtu` (+ 18).
+   * @throws {PortError} `InvalidArgument` for a bad port, pool, queue, burst or MTU, or when
+   * `pool`'s mbufs cannot hold a frame of `mtu` (+ 18).
    */
-  constructor(port: Port, pool: Mempool, options: { queue?: number; burst?: number; mtu?: number } = {}) {
+  constructor(port: Port, pool: Mempool, options: PortDeviceOptions = {}) {
+    checkPortDeviceArgs(port, pool, options);
     this.port = port;
     this.#pool = pool;
     this.#queue = options.queue ?? 0;
@@ -86,10 +123,18 @@ export class PortDevice implements Device, Disposable {
           `${JSON.stringify(pool.name)} hold ${this.#room} (use Mempool.createForMtu for this MTU)`,
       );
     }
+    this.#releasePool = holdPool(pool, `PortDevice on port ${port.id}`);
   }
 
   receive(onFrame: (bytes: Uint8Array, start: number, length: number) => void): number {
     if (this.#disposed) throw disposedError("receive", this.port);
+    if (typeof onFrame !== "function") {
+      throw new PortError(
+        "InvalidArgument",
+        this.port.id,
+        badArgument("PortDevice.receive", "onFrame", onFrame, "a function"),
+      );
+    }
     const rx = this.#rx;
     const n = this.port.rxBurst(this.#queue, rx);
     if (n === 0) return 0;
@@ -183,7 +228,12 @@ export class PortDevice implements Device, Disposable {
     this.#filled = 0;
     this.#spares = 0; // every txSlot takes the slow path, which throws
     if (this.#tx.length > 0 && !this.#pool.disposed) this.#pool.freeBulk(this.#tx);
+    this.#releasePool();
   }
+}
+
+function loopbackError(message: string): PortError {
+  return new PortError("InvalidArgument", -1, message);
 }
 
 function disposedError(what: string, port: Port): PortError {
@@ -204,15 +254,24 @@ export class LoopbackDevice implements Device {
   #peer: LoopbackDevice;
   #capacity: number;
 
-  /** A device whose frames come back to itself. */
-  constructor(mtu = 1500, capacity = 1024) {
+  /**
+   * A device whose frames come back to itself: `mtu` 68–65535, at most `capacity` (1–2²⁰) frames waiting.
+   * @throws {PortError} `InvalidArgument` for a bad MTU or capacity.
+   */
+  constructor(mtu: number = 1500, capacity: number = 1024) {
+    if (!isIntIn(mtu, 68, 65535)) {
+      throw loopbackError(badArgument("LoopbackDevice", "mtu", mtu, "a whole number 68–65535"));
+    }
+    if (!isIntIn(capacity, 1, 1 << 20)) {
+      throw loopbackError(badArgument("LoopbackDevice", "capacity", capacity, "a whole number 1–1048576"));
+    }
     this.mtu = mtu;
     this.#capacity = capacity;
     this.#peer = this;
   }
 
-  /** Two devices wired to each other. */
-  static pair(mtu = 1500, capacity = 1024): [LoopbackDevice, LoopbackDevice] {
+  /** Two devices wired to each other (arguments as for the constructor). */
+  static pair(mtu: number = 1500, capacity: number = 1024): [LoopbackDevice, LoopbackDevice] {
     const a = new LoopbackDevice(mtu, capacity);
     const b = new LoopbackDevice(mtu, capacity);
     a.#peer = b;
@@ -221,6 +280,9 @@ export class LoopbackDevice implements Device {
   }
 
   receive(onFrame: (bytes: Uint8Array, start: number, length: number) => void): number {
+    if (typeof onFrame !== "function") {
+      throw loopbackError(badArgument("LoopbackDevice.receive", "onFrame", onFrame, "a function"));
+    }
     const frames = this.#queue.splice(0, 32);
     for (const f of frames) onFrame(f, 0, f.length);
     return frames.length;
@@ -230,6 +292,12 @@ export class LoopbackDevice implements Device {
   txBytes: Uint8Array = new Uint8Array(0);
 
   txSlot(length: number): number {
+    // An Ethernet header and a VLAN tag around an MTU-sized packet, as PortDevice allows.
+    if (!isIntIn(length, 0, this.mtu + 18)) {
+      throw loopbackError(
+        badArgument("LoopbackDevice.txSlot", "length", length, `a whole number 0–${this.mtu + 18}`),
+      );
+    }
     const f = new Uint8Array(length);
     this.#pending.push(f);
     this.txBytes = f;

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { need, put16, put32, u16, u32, WireError } from "./error.ts";
+import { need, needField, needHeader, put16, put32, u16, u32, WireError } from "./error.ts";
 
 /** ARP request. */
 export const ARP_REQUEST = 1;
@@ -29,6 +29,7 @@ export class ArpPacket {
 /** Parses the ARP packet at `b[off .. end)` into `out`. Only Ethernet/IPv4 ARP is accepted. */
 export function parseArp(b: Uint8Array, off: number, end: number, out: ArpPacket): void {
   need(b, off, end, ARP_LENGTH, "ARP");
+  needHeader("parseArp", out, ArpPacket);
   if (u16(b, off) !== 1 || u16(b, off + 2) !== 0x0800) {
     throw new WireError(
       "Unsupported",
@@ -52,6 +53,9 @@ export function parseArp(b: Uint8Array, off: number, end: number, out: ArpPacket
 /** Writes `p` at `b[off ..]`; returns the offset after it. */
 export function emitArp(b: Uint8Array, off: number, end: number, p: ArpPacket): number {
   need(b, off, end, ARP_LENGTH, "ARP emit");
+  needHeader("emitArp", p, ArpPacket);
+  needField("emitArp", "senderIp", p.senderIp, 0, 0xffffffff);
+  needField("emitArp", "targetIp", p.targetIp, 0, 0xffffffff);
   if (p.operation !== ARP_REQUEST && p.operation !== ARP_REPLY) {
     throw new WireError("BadField", `ARP emit: operation ${p.operation}`);
   }

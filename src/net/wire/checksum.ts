@@ -1,37 +1,81 @@
 /**
  * The Internet checksum (RFC 1071), computed in software for ports without checksum offload.
+ * The exported functions check their arguments; the hot paths call the unchecked forms
+ * (`sumViewRaw`, `copyAndSumRaw`, `foldChecksum`) after checking the ranges themselves.
  *
  * @module
  */
-import { dataView } from "./error.ts";
+import { badArgument, isIntIn } from "../args.ts";
+import { dataView, WireError } from "./error.ts";
+
+function invalid(where: string, name: string, value: unknown, allowed: string): WireError {
+  return new WireError("InvalidArgument", badArgument(where, name, value, allowed));
+}
+
+/** Throws unless `[start, end)` is a range of whole numbers within `[0, size]`. */
+function checkRange(where: string, start: unknown, end: unknown, size: number): void {
+  if (!isIntIn(start, 0, size)) throw invalid(where, "start", start, `a whole number 0–${size}`);
+  if (!isIntIn(end, 0, size)) throw invalid(where, "end", end, `a whole number 0–${size}`);
+}
+
+function checkSum(where: string, sum: unknown): void {
+  if (!isIntIn(sum, 0, Number.MAX_SAFE_INTEGER)) {
+    throw invalid(where, "sum", sum, "a whole number ≥ 0 (a running sum)");
+  }
+}
 
 /**
  * Adds `bytes[start .. end)` as big-endian 16-bit words to a running 32-bit sum (an odd last byte
  * is padded with zero). Fold and complement the result with {@linkcode finishChecksum}.
+ * @throws {WireError} `InvalidArgument` for a range outside `bytes` or a bad sum.
  */
-export function sumWords(bytes: Uint8Array, start: number, end: number, sum = 0): number {
-  if (!(start >= 0 && end <= bytes.length)) {
-    throw new RangeError(`sumWords: [${start}, ${end}) is outside the ${bytes.length} bytes`);
-  }
-  return start >= end ? (sum & 0xffff) + (sum >>> 16) : sumView(dataView(bytes), start, end, sum);
+export function sumWords(bytes: Uint8Array, start: number, end: number, sum: number = 0): number {
+  if (!(bytes instanceof Uint8Array)) throw invalid("sumWords", "bytes", bytes, "a Uint8Array");
+  checkRange("sumWords", start, end, bytes.length);
+  checkSum("sumWords", sum);
+  sum = foldOnce(sum);
+  return start >= end ? foldOnce(sum) : sumViewRaw(dataView(bytes), start, end, sum);
 }
 
 /** Folds a running sum to 16 bits and complements it: the value to store in a checksum field. */
 export function finishChecksum(sum: number): number {
+  checkSum("finishChecksum", sum);
+  return foldChecksum(foldOnce(sum));
+}
+
+/** {@linkcode finishChecksum} without the argument check (`sum` < 2³²). @internal */
+export function foldChecksum(sum: number): number {
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   return ~sum & 0xffff;
 }
 
-/** The Internet checksum of `bytes[start .. end)`. A buffer that contains its own correct checksum gives 0. */
-export function internetChecksum(bytes: Uint8Array, start: number = 0, end: number = bytes.length): number {
-  return finishChecksum(sumWords(bytes, start, end));
+function foldOnce(sum: number): number {
+  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
+  return sum;
+}
+
+/**
+ * The Internet checksum of `bytes[start .. end)`. A buffer that contains its own correct checksum gives 0.
+ * @throws {WireError} `InvalidArgument` for a range outside `bytes`.
+ */
+export function internetChecksum(bytes: Uint8Array, start: number = 0, end: number = bytes?.length): number {
+  return foldChecksum(sumWords(bytes, start, end));
 }
 
 /**
  * {@linkcode sumWords} over a `DataView`, four bytes per load: the form the hot paths use, with a
  * view they keep of their packet memory. Same result as `sumWords` on the same bytes.
+ * @throws {WireError} `InvalidArgument` for a range outside `v` or a bad sum.
  */
-export function sumView(v: DataView, start: number, end: number, sum = 0): number {
+export function sumView(v: DataView, start: number, end: number, sum: number = 0): number {
+  if (!(v instanceof DataView)) throw invalid("sumView", "v", v, "a DataView");
+  checkRange("sumView", start, end, v.byteLength);
+  checkSum("sumView", sum);
+  return sumViewRaw(v, start, end, foldOnce(sum));
+}
+
+/** {@linkcode sumView} without the argument checks (`sum` < 2³¹). @internal */
+export function sumViewRaw(v: DataView, start: number, end: number, sum: number): number {
   let i = start;
   for (; i + 3 < end; i += 4) {
     const w = v.getUint32(i);
@@ -48,9 +92,37 @@ export function sumView(v: DataView, start: number, end: number, sum = 0): numbe
 /**
  * Copies `length` bytes from `src[from ..]` to `dst[to ..]` and returns their sum as
  * {@linkcode sumWords} would compute it over the source (words counted from `from`): one pass
- * where a copy and a checksum would take two. Four bytes per load; the caller checks both ranges.
+ * where a copy and a checksum would take two. Four bytes per load.
+ * @throws {WireError} `InvalidArgument` for a range outside either view.
  */
 export function copyAndSum(dst: DataView, to: number, src: DataView, from: number, length: number): number {
+  if (!(dst instanceof DataView)) throw invalid("copyAndSum", "dst", dst, "a DataView");
+  if (!(src instanceof DataView)) throw invalid("copyAndSum", "src", src, "a DataView");
+  if (!isIntIn(length, 0, Math.min(dst.byteLength, src.byteLength))) {
+    throw invalid(
+      "copyAndSum",
+      "length",
+      length,
+      `a whole number 0–${Math.min(dst.byteLength, src.byteLength)}`,
+    );
+  }
+  if (!isIntIn(to, 0, dst.byteLength - length)) {
+    throw invalid("copyAndSum", "to", to, `a whole number 0–${dst.byteLength - length}`);
+  }
+  if (!isIntIn(from, 0, src.byteLength - length)) {
+    throw invalid("copyAndSum", "from", from, `a whole number 0–${src.byteLength - length}`);
+  }
+  return copyAndSumRaw(dst, to, src, from, length);
+}
+
+/** {@linkcode copyAndSum} without the argument checks (the caller checked both ranges). @internal */
+export function copyAndSumRaw(
+  dst: DataView,
+  to: number,
+  src: DataView,
+  from: number,
+  length: number,
+): number {
   let sum = 0;
   let i = 0;
   for (; i + 3 < length; i += 4) {
@@ -72,7 +144,11 @@ export function copyAndSum(dst: DataView, to: number, src: DataView, from: numbe
   return (sum & 0xffff) + (sum >>> 16);
 }
 
-/** A `DataView` of exactly the bytes of `b`. */
+/**
+ * A `DataView` of exactly the bytes of `b`.
+ * @throws {WireError} `InvalidArgument` when `b` is not a Uint8Array.
+ */
 export function viewOf(b: Uint8Array): DataView {
+  if (!(b instanceof Uint8Array)) throw invalid("viewOf", "b", b, "a Uint8Array");
   return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { badArgument, isIntIn } from "../args.ts";
 
 /**
  * Why bytes were refused:
@@ -12,6 +13,9 @@
  * - `"BadVersion"`: not IPv4.
  * - `"Unsupported"`: a well-formed packet of a kind this stack does not handle.
  * - `"BadField"`: a field value the format does not allow (or an emit argument out of range).
+ * - `"InvalidArgument"`: a call's argument of the wrong type or outside its range (not a
+ *   Uint8Array, an offset that is not a whole number, a header object of the wrong class); the
+ *   message names it, shows the value and says what is allowed.
  */
 export type WireErrorKind =
   | "Truncated"
@@ -19,7 +23,8 @@ export type WireErrorKind =
   | "BadChecksum"
   | "BadVersion"
   | "Unsupported"
-  | "BadField";
+  | "BadField"
+  | "InvalidArgument";
 
 /** A packet that cannot be parsed or emitted; `kind` says why. Parsers throw nothing else. */
 export class WireError extends Error {
@@ -33,13 +38,45 @@ export class WireError extends Error {
   }
 }
 
-/** Throws `Truncated` unless `[off, off + need)` lies within `[0, end)` of `b`. */
+/**
+ * Throws `Truncated` unless `[off, off + need)` lies within `[0, end)` of `b`, and
+ * `InvalidArgument` when `b` is not a Uint8Array or `off`/`end` are not whole numbers ≥ 0.
+ */
 export function need(b: Uint8Array, off: number, end: number, need: number, what: string): void {
+  // typeof before any arithmetic: a BigInt would throw TypeError there.
+  if (
+    !(b instanceof Uint8Array) || typeof off !== "number" || typeof end !== "number" ||
+    (off >>> 0) !== off || (end >>> 0) !== end
+  ) {
+    throw new WireError("InvalidArgument", invalidView(what, b, off, end));
+  }
   if (!(off >= 0 && end <= b.length && off + need <= end)) {
     throw new WireError(
       "Truncated",
       `${what}: needs ${need} bytes at ${off}, the view ends at ${Math.min(end, b.length)}`,
     );
+  }
+}
+
+function invalidView(what: string, b: unknown, off: unknown, end: unknown): string {
+  if (!(b instanceof Uint8Array)) return badArgument(what, "bytes", b, "a Uint8Array");
+  if (typeof off !== "number" || (off >>> 0) !== off) {
+    return badArgument(what, "offset", off, "a whole number ≥ 0");
+  }
+  return badArgument(what, "end", end, "a whole number ≥ 0");
+}
+
+/** Throws `InvalidArgument` unless `out` is an instance of `cls` (a header object to fill or emit). */
+export function needHeader(what: string, out: unknown, cls: abstract new () => unknown): void {
+  if (!(out instanceof cls)) {
+    throw new WireError("InvalidArgument", badArgument(what, "header", out, `a ${cls.name}`));
+  }
+}
+
+/** Throws `BadField` unless `v` is a whole number in `[lo, hi]` (a field about to be emitted). */
+export function needField(what: string, name: string, v: unknown, lo: number, hi: number): void {
+  if (!isIntIn(v, lo, hi)) {
+    throw new WireError("BadField", badArgument(what, name, v, `a whole number ${lo}–${hi}`));
   }
 }
 

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { need, put16, u16, WireError } from "./error.ts";
+import { need, needField, needHeader, put16, u16, WireError } from "./error.ts";
 
 /** EtherType of IPv4. */
 export const ETHERTYPE_IPV4 = 0x0800;
@@ -33,6 +33,7 @@ export class EthernetHeader {
 /** Parses the Ethernet header of `b[off .. end)` into `out`; returns the payload offset. */
 export function parseEthernet(b: Uint8Array, off: number, end: number, out: EthernetHeader): number {
   need(b, off, end, 14, "Ethernet");
+  needHeader("parseEthernet", out, EthernetHeader);
   for (let i = 0; i < 6; i++) {
     out.dst[i] = b[off + i];
     out.src[i] = b[off + 6 + i];
@@ -57,14 +58,12 @@ export function parseEthernet(b: Uint8Array, off: number, end: number, out: Ethe
 
 /** Writes `h` at `b[off ..]` (at most up to `end`); returns the payload offset. */
 export function emitEthernet(b: Uint8Array, off: number, end: number, h: EthernetHeader): number {
+  needHeader("emitEthernet", h, EthernetHeader);
+  needField("emitEthernet", "vlanId", h.vlanId, -1, 0x0fff);
+  needField("emitEthernet", "vlanPriority", h.vlanPriority, 0, 7);
+  needField("emitEthernet", "etherType", h.etherType, 0x0600, 0xffff);
   const len = h.length;
   need(b, off, end, len, "Ethernet emit");
-  if (h.vlanId > 0x0fff || h.vlanPriority < 0 || h.vlanPriority > 7) {
-    throw new WireError(
-      "BadField",
-      `Ethernet emit: VLAN id ${h.vlanId} / priority ${h.vlanPriority} out of range`,
-    );
-  }
   // Six-byte copies as loops: the set() builtin costs more than the copy at this size.
   const dst = h.dst;
   const src = h.src;

@@ -1,10 +1,10 @@
 /**
- * ICMPv4 (RFC 792): echo request/reply and destination unreachable.
+ * ICMPv4 (RFC 792): echo request/reply, destination unreachable, time exceeded, parameter problem.
  *
  * @module
  */
 import { internetChecksum } from "./checksum.ts";
-import { need, put16, put32, u32, WireError } from "./error.ts";
+import { need, needField, needHeader, put16, put32, u32, WireError } from "./error.ts";
 
 /** Echo reply. */
 export const ICMP_ECHO_REPLY = 0;
@@ -12,8 +12,16 @@ export const ICMP_ECHO_REPLY = 0;
 export const ICMP_DEST_UNREACHABLE = 3;
 /** Echo request. */
 export const ICMP_ECHO_REQUEST = 8;
+/** Time exceeded. */
+export const ICMP_TIME_EXCEEDED = 11;
+/** Parameter problem (the pointer is the first byte of `rest`). */
+export const ICMP_PARAMETER_PROBLEM = 12;
+/** Destination unreachable code: protocol unreachable. */
+export const ICMP_PROTOCOL_UNREACHABLE = 2;
 /** Destination unreachable code: port unreachable. */
 export const ICMP_PORT_UNREACHABLE = 3;
+/** Time exceeded code: fragment reassembly time exceeded. */
+export const ICMP_FRAGMENT_TIMEOUT = 1;
 
 /** An ICMP header, filled in place by {@linkcode parseIcmp}. */
 export class IcmpHeader {
@@ -36,6 +44,7 @@ export class IcmpHeader {
 /** Parses the ICMP message `b[off .. end)` into `out`, verifying its checksum; returns the data offset. */
 export function parseIcmp(b: Uint8Array, off: number, end: number, out: IcmpHeader): number {
   need(b, off, end, 8, "ICMP");
+  needHeader("parseIcmp", out, IcmpHeader);
   if (internetChecksum(b, off, end) !== 0) throw new WireError("BadChecksum", "ICMP: checksum");
   out.type = b[off];
   out.code = b[off + 1];
@@ -49,9 +58,10 @@ export function parseIcmp(b: Uint8Array, off: number, end: number, out: IcmpHead
  */
 export function emitIcmp(b: Uint8Array, off: number, end: number, h: IcmpHeader): number {
   need(b, off, end, 8, "ICMP emit");
-  if (h.type < 0 || h.type > 255 || h.code < 0 || h.code > 255) {
-    throw new WireError("BadField", `ICMP emit: type ${h.type} / code ${h.code}`);
-  }
+  needHeader("emitIcmp", h, IcmpHeader);
+  needField("emitIcmp", "type", h.type, 0, 255);
+  needField("emitIcmp", "code", h.code, 0, 255);
+  needField("emitIcmp", "rest", h.rest, -0x80000000, 0xffffffff); // u32, or its int32 form ((id << 16) | seq)
   b[off] = h.type;
   b[off + 1] = h.code;
   put16(b, off + 2, 0);

@@ -3,8 +3,9 @@
  *
  * @module
  */
-import { finishChecksum, sumView, sumWords } from "./checksum.ts";
-import { dataView, need, WireError } from "./error.ts";
+import { foldChecksum, sumViewRaw, sumWords } from "./checksum.ts";
+import { dataView, need, needField, needHeader, WireError } from "./error.ts";
+import { badArgument, isIntIn, isU32, shown } from "../args.ts";
 
 /** IP protocol number of ICMP. */
 export const IPPROTO_ICMP = 1;
@@ -57,6 +58,7 @@ export function parseIpv4(
   verifyChecksum: boolean = true,
 ): number {
   need(b, off, end, 20, "IPv4");
+  needHeader("parseIpv4", out, Ipv4Header);
   // Five 32-bit loads give every field and, summed by halves, the header checksum.
   const v = dataView(b);
   const w0 = v.getUint32(off);
@@ -76,8 +78,8 @@ export function parseIpv4(
   const dst = v.getUint32(off + 16);
   if (verifyChecksum) {
     let sum = ipv4WordsSum(w0, w1, w2, src, dst);
-    if (hl > 20) sum = sumView(v, off + 20, off + hl, sum);
-    if (finishChecksum(sum) !== 0) throw new WireError("BadChecksum", "IPv4: header checksum");
+    if (hl > 20) sum = sumViewRaw(v, off + 20, off + hl, sum);
+    if (foldChecksum(sum) !== 0) throw new WireError("BadChecksum", "IPv4: header checksum");
   }
   const frag = w1 & 0xffff;
   if (frag & 0x8000) throw new WireError("BadField", "IPv4: reserved flag set");
@@ -101,6 +103,16 @@ export function parseIpv4(
  */
 export function emitIpv4(b: Uint8Array, off: number, end: number, h: Ipv4Header): number {
   need(b, off, end, 20, "IPv4 emit");
+  needHeader("emitIpv4", h, Ipv4Header);
+  needField("emitIpv4", "tos", h.tos, 0, 255);
+  needField("emitIpv4", "id", h.id, 0, 0xffff);
+  needField("emitIpv4", "ttl", h.ttl, 0, 255);
+  needField("emitIpv4", "protocol", h.protocol, 0, 255);
+  needField("emitIpv4", "src", h.src, 0, 0xffffffff);
+  needField("emitIpv4", "dst", h.dst, 0, 0xffffffff);
+  if (typeof h.dontFragment !== "boolean" || typeof h.moreFragments !== "boolean") {
+    throw new WireError("BadField", "emitIpv4: dontFragment and moreFragments must be booleans");
+  }
   if (
     !Number.isInteger(h.totalLength) || h.totalLength < 20 || h.totalLength > 0xffff ||
     !Number.isInteger(h.fragmentOffset) || h.fragmentOffset % 8 !== 0 || h.fragmentOffset < 0 ||
@@ -149,7 +161,7 @@ export function putIpv4Header(
   const w0 = (((0x45 << 8) | (tos & 0xff)) << 16) | totalLength;
   const w1 = ((id & 0xffff) << 16) | flags;
   const w2 = ((ttl & 0xff) << 24) | ((protocol & 0xff) << 16);
-  const sum = finishChecksum(ipv4WordsSum(w0, w1, w2, src, dst));
+  const sum = foldChecksum(ipv4WordsSum(w0, w1, w2, src, dst));
   v.setUint32(off, w0);
   v.setUint32(off + 4, w1);
   v.setUint32(off + 8, w2 | sum);
@@ -157,8 +169,35 @@ export function putIpv4Header(
   v.setUint32(off + 16, dst);
 }
 
-/** The running sum of the IPv4 pseudo-header that UDP and TCP checksums cover. */
+/**
+ * The running sum of the IPv4 pseudo-header that UDP and TCP checksums cover.
+ * @throws {WireError} `InvalidArgument` for an address that is not a u32, a protocol or length out of range.
+ */
 export function pseudoHeaderSum(src: number, dst: number, protocol: number, length: number): number {
+  checkPseudo("pseudoHeaderSum", src, dst, protocol);
+  if (!isIntIn(length, 0, 0xffff)) {
+    throw new WireError(
+      "InvalidArgument",
+      badArgument("pseudoHeaderSum", "length", length, "a whole number 0–65535"),
+    );
+  }
+  return pseudoHeaderSumRaw(src, dst, protocol, length);
+}
+
+function checkPseudo(what: string, src: unknown, dst: unknown, protocol: unknown): void {
+  if (!isU32(src)) {
+    throw new WireError("InvalidArgument", badArgument(what, "src", src, "a u32 IPv4 address"));
+  }
+  if (!isU32(dst)) {
+    throw new WireError("InvalidArgument", badArgument(what, "dst", dst, "a u32 IPv4 address"));
+  }
+  if (!isIntIn(protocol, 0, 255)) {
+    throw new WireError("InvalidArgument", badArgument(what, "protocol", protocol, "a whole number 0–255"));
+  }
+}
+
+/** {@linkcode pseudoHeaderSum} without the argument checks. @internal */
+export function pseudoHeaderSumRaw(src: number, dst: number, protocol: number, length: number): number {
   return (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + protocol + length;
 }
 
@@ -171,18 +210,98 @@ export function l4Checksum(
   dst: number,
   protocol: number,
 ): number {
-  return finishChecksum(sumWords(b, off, end, pseudoHeaderSum(src, dst, protocol, end - off)));
+  checkPseudo("l4Checksum", src, dst, protocol);
+  if (!isIntIn(off, 0, 0xffffffff) || !isIntIn(end, off, off + 0xffff)) {
+    throw new WireError(
+      "InvalidArgument",
+      `l4Checksum: off ${off} and end ${end} must be whole numbers with 0 ≤ end − off ≤ 65535`,
+    );
+  }
+  return foldChecksum(sumWords(b, off, end, pseudoHeaderSumRaw(src, dst, protocol, end - off)));
 }
 
-/** Dotted form of a u32 IPv4 address. */
+/**
+ * Dotted form of a u32 IPv4 address.
+ * @throws {WireError} `InvalidArgument` when `ip` is not a u32.
+ */
 export function ipv4ToString(ip: number): string {
+  if (!isU32(ip)) {
+    throw new WireError("InvalidArgument", badArgument("ipv4ToString", "ip", ip, "a u32 IPv4 address"));
+  }
   return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
 }
 
-/** The u32 form of a dotted IPv4 address. @throws {WireError} `BadField` for anything else. */
+/**
+ * The u32 form of a dotted-quad IPv4 address, as `inet_pton` reads it: four decimal numbers 0–255
+ * without leading zeros (`"01.2.3.4"` is refused, not read as 1.2.3.4 or as octal).
+ * @throws {WireError} `BadField` for text that is not such an address, `InvalidArgument` for a non-string.
+ */
 export function parseIpv4Address(text: string): number {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (typeof text !== "string") {
+    throw new WireError("InvalidArgument", badArgument("parseIpv4Address", "text", text, "a string"));
+  }
+  const m = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/.exec(text);
   const parts = m?.slice(1).map(Number);
-  if (!parts || parts.some((p) => p > 255)) throw new WireError("BadField", `not an IPv4 address: ${text}`);
+  if (!parts || parts.some((p) => p > 255)) {
+    throw new WireError(
+      "BadField",
+      `parseIpv4Address: not a dotted-quad IPv4 address: ${JSON.stringify(text)}`,
+    );
+  }
   return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
+}
+
+/** Offset of the total-length field in an IPv4 header. */
+export const IPV4_TOTAL_LENGTH_OFFSET = 2;
+/** Offset of the flags and fragment-offset field in an IPv4 header. */
+export const IPV4_FLAGS_OFFSET = 6;
+
+/**
+ * Checks the options of the IPv4 header at `b[off .. off + headerLength)` for well-formedness
+ * (RFC 791 3.1): end of list (0) stops, no-operation (1) is one byte, any other option has a
+ * length byte of at least 2 and ends within the header. Returns -1 when they are well formed,
+ * else the offset from the header's start of the first bad option's type byte: the pointer an
+ * ICMP parameter problem carries (as Linux's `ip_options_compile` does).
+ * @throws {WireError} `Truncated` when the header is not within `b`, `InvalidArgument` for bad arguments.
+ */
+export function ipv4OptionsError(b: Uint8Array, off: number, headerLength: number): number {
+  if (!isIntIn(headerLength, 20, 60)) {
+    throw new WireError(
+      "InvalidArgument",
+      badArgument("ipv4OptionsError", "headerLength", headerLength, "a whole number 20–60"),
+    );
+  }
+  need(b, off, b?.length, headerLength, "IPv4 options");
+  const end = off + headerLength;
+  let i = off + 20;
+  while (i < end) {
+    const type = b[i];
+    if (type === 0) return -1; // end of option list: the rest is padding
+    if (type === 1) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= end) return i - off; // no room for the length byte
+    const len = b[i + 1];
+    if (len < 2 || i + len > end) return i - off;
+    i += len;
+  }
+  return -1;
+}
+
+/**
+ * The most payload bytes a fragment may carry on a link of `mtu` with an IPv4 header of
+ * `headerLength` bytes: a multiple of 8 (RFC 791), at least 8.
+ * @throws {WireError} `InvalidArgument` when the MTU cannot carry a fragment.
+ */
+export function fragmentPayloadSize(mtu: number, headerLength: number = 20): number {
+  if (!isIntIn(headerLength, 20, 60) || !isIntIn(mtu, headerLength + 8, 0xffff)) {
+    throw new WireError(
+      "InvalidArgument",
+      `fragmentPayloadSize: MTU ${shown(mtu)} cannot carry a header of ${
+        shown(headerLength)
+      } bytes and 8 of payload`,
+    );
+  }
+  return ((mtu - headerLength) >>> 3) << 3;
 }

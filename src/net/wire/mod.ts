@@ -17,10 +17,12 @@ export {
 export { ARP_LENGTH, ARP_REPLY, ARP_REQUEST, ArpPacket, emitArp, parseArp } from "./arp.ts";
 export {
   emitIpv4,
+  fragmentPayloadSize,
   IPPROTO_ICMP,
   IPPROTO_TCP,
   IPPROTO_UDP,
   Ipv4Header,
+  ipv4OptionsError,
   ipv4ToString,
   l4Checksum,
   parseIpv4,
@@ -32,8 +34,13 @@ export {
   ICMP_DEST_UNREACHABLE,
   ICMP_ECHO_REPLY,
   ICMP_ECHO_REQUEST,
+  ICMP_FRAGMENT_TIMEOUT,
+  ICMP_PARAMETER_PROBLEM,
   ICMP_PORT_UNREACHABLE,
+  ICMP_PROTOCOL_UNREACHABLE,
+  ICMP_TIME_EXCEEDED,
   IcmpHeader,
   parseIcmp,
 } from "./icmp.ts";
 export { emitUdp, parseUdp, UDP_HEADER_LENGTH, UdpHeader } from "./udp.ts";
+export * from "./tcp.ts";

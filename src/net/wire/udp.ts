@@ -4,9 +4,10 @@
  *
  * @module
  */
-import { finishChecksum, sumView } from "./checksum.ts";
-import { dataView, need, WireError } from "./error.ts";
-import { IPPROTO_UDP, pseudoHeaderSum } from "./ipv4.ts";
+import { foldChecksum, sumViewRaw } from "./checksum.ts";
+import { dataView, need, needField, needHeader, WireError } from "./error.ts";
+import { IPPROTO_UDP, pseudoHeaderSumRaw } from "./ipv4.ts";
+import { badArgument, isU32 } from "../args.ts";
 
 /** Length of a UDP header. */
 export const UDP_HEADER_LENGTH = 8;
@@ -40,6 +41,8 @@ export function parseUdp(
   verifyChecksum: boolean = true,
 ): number {
   need(b, off, end, UDP_HEADER_LENGTH, "UDP");
+  needHeader("parseUdp", out, UdpHeader);
+  needAddresses("parseUdp", src, dst);
   const v = dataView(b);
   const ports = v.getUint32(off);
   const w1 = v.getUint32(off + 4);
@@ -51,7 +54,7 @@ export function parseUdp(
   }
   if (verifyChecksum && checksum !== 0) {
     const sum = udpHeaderSum(src, dst, ports >>> 16, ports & 0xffff, len, checksum);
-    if (finishChecksum(sumView(v, off + UDP_HEADER_LENGTH, off + len, sum)) !== 0) {
+    if (foldChecksum(sumViewRaw(v, off + UDP_HEADER_LENGTH, off + len, sum)) !== 0) {
       throw new WireError("BadChecksum", "UDP: checksum");
     }
   }
@@ -74,14 +77,25 @@ export function emitUdp(
   dst: number,
   h: UdpHeader,
 ): number {
+  needHeader("emitUdp", h, UdpHeader);
+  needField("emitUdp", "length", h.length, UDP_HEADER_LENGTH, 0xffff);
+  needField("emitUdp", "srcPort", h.srcPort, 0, 0xffff);
+  needField("emitUdp", "dstPort", h.dstPort, 0, 0xffff);
+  needAddresses("emitUdp", src, dst);
   need(b, off, end, h.length, "UDP emit");
-  if (!Number.isInteger(h.length) || h.length < UDP_HEADER_LENGTH || h.length > 0xffff) {
-    throw new WireError("BadField", `UDP emit: length ${h.length}`);
-  }
   const v = dataView(b);
-  const payload = sumView(v, off + UDP_HEADER_LENGTH, off + h.length);
+  const payload = sumViewRaw(v, off + UDP_HEADER_LENGTH, off + h.length, 0);
   putUdpHeader(v, off, src, dst, h.srcPort, h.dstPort, h.length, payload);
   return off + h.length;
+}
+
+function needAddresses(what: string, src: unknown, dst: unknown): void {
+  if (!isU32(src)) {
+    throw new WireError("InvalidArgument", badArgument(what, "src", src, "a u32 IPv4 address"));
+  }
+  if (!isU32(dst)) {
+    throw new WireError("InvalidArgument", badArgument(what, "dst", dst, "a u32 IPv4 address"));
+  }
 }
 
 /**
@@ -96,7 +110,7 @@ export function udpHeaderSum(
   length: number,
   checksum: number,
 ): number {
-  return pseudoHeaderSum(src, dst, IPPROTO_UDP, length) + srcPort + dstPort + length + checksum;
+  return pseudoHeaderSumRaw(src, dst, IPPROTO_UDP, length) + srcPort + dstPort + length + checksum;
 }
 
 /**
@@ -116,7 +130,7 @@ export function putUdpHeader(
 ): void {
   const sp = srcPort & 0xffff;
   const dp = dstPort & 0xffff;
-  const sum = finishChecksum(payloadSum + udpHeaderSum(src, dst, sp, dp, length, 0));
+  const sum = foldChecksum(payloadSum + udpHeaderSum(src, dst, sp, dp, length, 0));
   v.setUint32(off, (sp << 16) | dp);
   v.setUint32(off + 4, (length << 16) | (sum === 0 ? 0xffff : sum)); // 0 would mean "no checksum"
 }
