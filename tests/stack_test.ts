@@ -563,6 +563,31 @@ Deno.test("the runner: run(signal), start/stop, hooks, deadlines, failures", asy
     await assert.rejects(within(waiting, 3000, "the rejection"), isStackError("RunnerFailed", /hook failed/));
     await assert.rejects(s.stop(), isStackError("RunnerFailed"));
   });
+  await t.step(
+    "wake() ends a sleep at once, but never a tick (that would poll from microtasks)",
+    async () => {
+      let polls = 0;
+      using r = new Runner({ poll: () => (polls++, false) }, { idleSpinMs: 10_000 }); // idle: ticks only
+      r.start();
+      await new Promise((res) => setTimeout(res, 10));
+      const before = polls;
+      for (let i = 0; i < 1000; i++) {
+        r.wake();
+        await null;
+      }
+      // Deno delivers the tick's message now and then even inside a microtask loop (measured: 129
+      // polls in these 1000 turns); a wake() that ended ticks would poll at every turn (1000).
+      assert.ok(polls - before < 500, `${polls - before} polls ran inside a microtask loop of 1000 turns`);
+      await r.stop();
+      using sleepy = new Runner({ poll: () => (polls++, false) }, { idleSpinMs: 0, maxSleepMs: 1000 });
+      sleepy.start();
+      await new Promise((res) => setTimeout(res, 20)); // asleep now, for up to 1 s
+      const asleep = polls;
+      sleepy.wake();
+      await new Promise((res) => setTimeout(res, 20));
+      assert.ok(polls > asleep, "wake() ended the sleep");
+    },
+  );
   await t.step("async code that sends after every receive does not starve timers", async () => {
     await using pair = await memifPair(204);
     using a = pair.a.listenDatagram({ port: 9 });
