@@ -1,7 +1,7 @@
 /**
  * What the runner costs: CPU while idle, and UDP echo rates through the runner against a bare poll
- * loop, over net_ring (one stack talking to itself, no kernel in the way) and over net_tap (a
- * kernel UDP client in a child process). Prints one line per case; the README quotes them.
+ * loop, between two stacks over a net_memif pair (no kernel in the way) and over net_tap (a kernel
+ * UDP client in a child process). Prints one line per case; the README quotes them.
  *
  *   deno run -A examples/runner_cost.ts [--seconds S]
  *
@@ -58,69 +58,108 @@ function echo(s: UdpSocket): number {
 
 const payload = new Uint8Array(32);
 
-async function ringLoad(mode: "bare" | "runner+hook" | "runner+DatagramConn"): Promise<void> {
-  await using s = Stack.open({ device: ring(), ip: "198.18.211.2/24" });
-  const me = s.iface.ip;
+/** Two stacks wired through a net_memif server/client pair (a host drops datagrams from itself). */
+async function memifPair() {
+  const socket = `/tmp/mdp_runner_cost_${Deno.pid}_${n++}.sock`;
+  const a = Stack.open({ device: `net_memif_ra${n},role=server,socket=${socket}`, ip: "198.18.211.1/24" });
+  const b = Stack.open({ device: `net_memif_rb${n},role=client,socket=${socket}`, ip: "198.18.211.2/24" });
+  while (!(a.port.linkStatus.up && b.port.linkStatus.up)) await sleep(10);
+  return {
+    a,
+    b,
+    async [Symbol.asyncDispose]() {
+      await b[Symbol.asyncDispose]();
+      await a[Symbol.asyncDispose]();
+      await Deno.remove(socket).catch(() => {});
+    },
+  };
+}
+
+function loadReport(what: string, done: number, cpu: number): void {
+  report(what, {
+    "echoes/s": (done / SECONDS).toFixed(0),
+    "cpu%": cpu.toFixed(0),
+    "per CPU-second": (done / SECONDS / (cpu / 100)).toFixed(0),
+  });
+}
+
+async function pairLoad(mode: "bare" | "runner+hook" | "runner+DatagramConn"): Promise<void> {
+  await using pair = await memifPair();
+  const { a: sa, b: sb } = pair;
+  const what = `echo, net_memif pair, ${mode}`;
   let done = 0;
   let cpu = 0;
   if (mode === "runner+DatagramConn") {
-    using a = s.listenDatagram({ port: 9, capacity: 256 });
-    using b = s.listenDatagram({ port: 10, capacity: 256 });
-    const to = { hostname: s.ip, port: 10 };
+    using a = sa.listenDatagram({ port: 9, capacity: 256 });
+    using b = sb.listenDatagram({ port: 10, capacity: 256 });
+    const to = { hostname: sb.ip, port: 10 };
     const server = (async () => {
       for await (const [d, from] of b) await b.send(d, from);
-    })();
+    })().catch(() => {}); // closed between receive and send
     const client = (async () => {
       for (let i = 0; i < WINDOW; i++) await a.send(payload, to);
       for await (const [d] of a) {
         done++;
         await a.send(d, to);
       }
-    })();
+    })().catch(() => {});
     await sleep(300); // warm up: ARP, JIT
     done = 0;
     cpu = await cpuWhile(() => sleep(SECONDS * 1000));
-    const rate = done / SECONDS;
+    const total = done;
     a.close();
     b.close();
     await Promise.all([server, client]);
-    report(`echo, net_ring, ${mode}`, { "datagrams/s": rate.toFixed(0), "cpu%": cpu.toFixed(0) });
+    loadReport(what, total, cpu);
     return;
   }
-  using a = s.iface.bindUdp(9, 256);
-  using b = s.iface.bindUdp(10, 256);
-  for (let i = 0; i < WINDOW; i++) a.sendTo(payload, me, 10);
-  /** One round of both ends; true when it moved anything (a hook's "did work"). */
-  const work = () => {
-    let k = echo(b);
+  const them = sb.iface.ip;
+  using a = sa.iface.bindUdp(9, 256);
+  using b = sb.iface.bindUdp(10, 256);
+  /** A's side: count the echoes and send each again; true when it moved anything. */
+  const client = () => {
+    let k = 0;
     for (let len = a.recvView(); len >= 0; len = a.recvView()) {
       done++;
       k++;
-      a.sendTo(a.rxBytes, me, 10, a.rxStart, len);
+      a.sendTo(a.rxBytes, them, 10, a.rxStart, len);
     }
     return k > 0;
   };
+  const server = () => echo(b) > 0;
   if (mode === "bare") {
+    // ARP first (the neighbour queue holds 16), then the window.
+    a.sendTo(payload, them, 10);
     const run = (ms: number) => {
       for (const end = performance.now() + ms; performance.now() < end;) {
-        s.iface.poll(performance.now());
-        work();
+        const now = performance.now();
+        sa.iface.poll(now);
+        client();
+        sb.iface.poll(now);
+        server();
       }
     };
-    run(300);
+    run(100);
+    for (let i = 1; i < WINDOW; i++) a.sendTo(payload, them, 10);
+    run(200);
     done = 0;
     cpu = await cpuWhile(() => Promise.resolve(run(SECONDS * 1000)));
   } else {
-    using _hook = s.runner.onPoll(work);
-    s.start();
-    await sleep(300);
+    using _ha = sa.runner.onPoll(client);
+    using _hb = sb.runner.onPoll(server);
+    sa.start();
+    sb.start();
+    a.sendTo(payload, them, 10);
+    await sleep(100);
+    for (let i = 1; i < WINDOW; i++) a.sendTo(payload, them, 10);
+    await sleep(200);
     done = 0;
     cpu = await cpuWhile(() => sleep(SECONDS * 1000));
   }
-  report(`echo, net_ring, ${mode}`, { "datagrams/s": (done / SECONDS).toFixed(0), "cpu%": cpu.toFixed(0) });
+  loadReport(what, done, cpu);
 }
 
-for (const mode of ["bare", "runner+hook", "runner+DatagramConn"] as const) await ringLoad(mode);
+for (const mode of ["bare", "runner+hook", "runner+DatagramConn"] as const) await pairLoad(mode);
 
 // --- Load over net_tap: a kernel UDP client (a child process) keeps WINDOW datagrams in flight.
 const CLIENT = `
@@ -184,10 +223,7 @@ async function tapLoad(mode: "bare" | "runner+hook" | "runner+DatagramConn"): Pr
     await server;
   }
   const out = new TextDecoder().decode((await client.output()).stdout).trim();
-  report(`echo, net_tap ↔ kernel client, ${mode}`, {
-    "datagrams/s": Number(out).toFixed(0),
-    "cpu%": cpu.toFixed(0),
-  });
+  loadReport(`echo, net_tap ↔ kernel client, ${mode}`, Number(out) * SECONDS, cpu);
 }
 
 if (Deno.uid() === 0) {

@@ -519,6 +519,13 @@ Deno.test("the runner: run(signal), start/stop, hooks, deadlines, failures", asy
       hook[Symbol.dispose]();
       await r.run(AbortSignal.timeout(30));
       assert.ok(polls > calls);
+      // pollAt (when due, absolute) serves the same: due now → no sleep; due in 1 s → sleeps.
+      using at = new Runner({ poll: () => false, pollAt: (now: number) => now }, { idleSpinMs: 0 });
+      await at.run(AbortSignal.timeout(50));
+      assert.equal(at.stats.sleeps, 0);
+      using later = new Runner({ poll: () => false, pollAt: (now: number) => now + 1000 }, { idleSpinMs: 0 });
+      await later.run(AbortSignal.timeout(50));
+      assert.ok(later.stats.sleeps > 0);
     },
   );
   await t.step("work makes it spin: spinPolls polls in a row before one yield", async () => {
@@ -616,6 +623,10 @@ Deno.test("the runner: run(signal), start/stop, hooks, deadlines, failures", asy
     assert.throws(
       () => new Runner({ poll: () => false, pollDelay: 5 } as never),
       isStackError("InvalidArgument"),
+    );
+    assert.throws(
+      () => new Runner({ poll: () => false, pollAt: "soon" } as never),
+      isStackError("InvalidArgument", /pollAt/),
     );
     assert.throws(
       () => new Runner({ poll: () => false }, { spinPolls: 1.5 }),

@@ -15,13 +15,19 @@ const logger = getLogger(["melin-dpdk", "runner"]);
  * What a {@linkcode Runner} polls. `poll(now)` returns true when it did any work.
  * `pollDelay(now)`, when present, says in how many ms the target next needs a poll even without
  * new frames (a retransmission timer, say), or null for "no deadline"; the runner then sleeps no
- * longer than that. {@linkcode Interface} has `poll`; a deadline-aware interface plugs in as is.
+ * longer than that (`pollAt(now)`, the time it is due, serves the same way, as smoltcp has both).
+ * {@linkcode Interface} has `poll`; a deadline-aware interface plugs in as is.
  */
 export interface Pollable {
   /** Does all pending work at `now` (ms, `performance.now()`); true when anything happened. */
   poll(now: number): boolean;
   /** Ms until the next poll is due without new input, or null/undefined when none is. */
   pollDelay?(now: number): number | null | undefined;
+  /**
+   * When the next poll is due (the same clock as `now`; `Infinity`, null or undefined: never),
+   * used when there is no `pollDelay`.
+   */
+  pollAt?(now: number): number | null | undefined;
 }
 
 /**
@@ -115,8 +121,10 @@ export class Runner implements Disposable {
     if (typeof target !== "object" || target === null || typeof target.poll !== "function") {
       throw stackArg(`Runner: target must have a poll(now) method, got ${describeValue(target)}`);
     }
-    if (target.pollDelay !== undefined && typeof target.pollDelay !== "function") {
-      throw stackArg(`Runner: target.pollDelay must be a method, got ${describeValue(target.pollDelay)}`);
+    for (const m of ["pollDelay", "pollAt"] as const) {
+      if (target[m] !== undefined && typeof target[m] !== "function") {
+        throw stackArg(`Runner: target.${m} must be a method, got ${describeValue(target[m])}`);
+      }
     }
     const o = checkOptions<RunnerOptions>(stackArg, "Runner options", options, OPTION_NAMES);
     this.#target = target;
@@ -292,7 +300,11 @@ export class Runner implements Disposable {
         let ms = 0;
         if (!busy && !this.#woken && now - lastWork >= this.#idleSpinMs) {
           ms = this.#maxSleepMs;
-          const due = target.pollDelay?.(now);
+          const due = target.pollDelay !== undefined
+            ? target.pollDelay(now)
+            : target.pollAt !== undefined
+            ? (target.pollAt(now) ?? Infinity) - now
+            : undefined;
           if (typeof due === "number" && due < ms) ms = due > 0 ? Math.ceil(due) : 0;
         }
         this.#woken = false;
