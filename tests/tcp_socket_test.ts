@@ -11,8 +11,10 @@ import {
   IsnGenerator,
   SocketError,
   type TcpConfig,
+  TcpListener,
   tcpResetFor,
   TcpSocket,
+  TcpTable,
 } from "../src/net/socket/mod.ts";
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TcpHeader } from "../src/net/wire/mod.ts";
 import {
@@ -841,4 +843,20 @@ Deno.test("tcpResetFor: the RST answering a segment no connection takes (RFC 929
 Deno.test("tcpResetFor refuses arguments of the wrong kind", () => {
   assert.equal(kindOf(() => tcpResetFor({} as TcpHeader, 0, new TcpHeader())), "InvalidArgument");
   assert.equal(kindOf(() => tcpResetFor(new TcpHeader(), -1, new TcpHeader())), "InvalidArgument");
+});
+
+Deno.test("API: BigInts and other non-numbers are InvalidArgument, never a TypeError from inside", () => {
+  const f = established();
+  const h = new TcpHeader();
+  const big = 1n as unknown as number;
+  const p = new Uint8Array(4);
+  assert.equal(kindOf(() => f.s.process(0, REMOTE_IP, LOCAL_IP, h, p, big, 1)), "InvalidArgument");
+  assert.equal(kindOf(() => f.s.process(big, REMOTE_IP, LOCAL_IP, h, p, 0, 0)), "InvalidArgument");
+  assert.equal(kindOf(() => f.s.dispatch(big, f.eg)), "InvalidArgument");
+  assert.equal(kindOf(() => f.s.send(p, big)), "InvalidArgument");
+  assert.equal(kindOf(() => f.s.recv(p, 0, big)), "InvalidArgument");
+  assert.equal(kindOf(() => f.s.connect(big, 1, 2, 3, 0)), "InvalidState");
+  assert.equal(kindOf(() => new TcpSocket({ rxBufferSize: big })), "InvalidArgument");
+  assert.equal(kindOf(() => new TcpTable<number>(4).get(big, 1, 2, 3)), "InvalidArgument");
+  assert.equal(kindOf(() => new TcpListener(0, 80).onSyn(0, 1, 2, {} as TcpHeader)), "InvalidArgument");
 });

@@ -501,14 +501,14 @@ export class TcpSocket implements Disposable {
   // ---- Data ---------------------------------------------------------------------------------
 
   /**
-   * Queues up to `length` bytes of `src[offset ..]` for sending; returns how many fit in the
+   * Queues up to `length` bytes (default: the rest) of `src[offset ..]` for sending; returns how many fit in the
    * send ring (0 when full).
    * @throws {SocketError} `InvalidState` after `close` or outside a connection; `InvalidArgument` for a bad range.
    */
-  send(src: Uint8Array, offset: number = 0, length: number = src.length - offset): number {
+  send(src: Uint8Array, offset: number = 0, length?: number): number {
     this.#checkSend();
-    checkRange("send", src, offset, length);
-    return this.#tx.write(src, offset, length);
+    const n = checkRange("send", src, offset, length);
+    return this.#tx.write(src, offset, n);
   }
 
   /**
@@ -538,16 +538,16 @@ export class TcpSocket implements Disposable {
   }
 
   /**
-   * Moves up to `length` received bytes into `dst[offset ..]`. Returns how many; 0 when none is
+   * Moves up to `length` (default: the rest of `dst`) received bytes into `dst[offset ..]`. Returns how many; 0 when none is
    * buffered now; -1 at the end of the stream (the peer's FIN and all data read, or the
    * connection gone).
    * @throws {SocketError} `InvalidArgument` for a bad range.
    */
-  recv(dst: Uint8Array, offset: number = 0, length: number = dst.length - offset): number {
+  recv(dst: Uint8Array, offset: number = 0, length?: number): number {
     this.#live();
-    checkRange("recv", dst, offset, length);
+    const n = checkRange("recv", dst, offset, length);
     if (this.#rx.length === 0) return this.mayRecv ? 0 : -1;
-    return this.#rx.read(dst, offset, length);
+    return this.#rx.read(dst, offset, n);
   }
 
   /**
@@ -597,15 +597,15 @@ export class TcpSocket implements Disposable {
   ): void {
     // Cheap checks of the caller's numbers (a bad range or time is a bug in the caller, not the wire).
     if (
-      !(h instanceof TcpHeader) || !(payload instanceof Uint8Array) ||
+      !(h instanceof TcpHeader) || !(payload instanceof Uint8Array) || typeof now !== "number" ||
+      typeof offset !== "number" || typeof length !== "number" || typeof src !== "number" ||
+      typeof dst !== "number" ||
       !(now >= 0 && offset >= 0 && length >= 0 && offset + length <= payload.length)
     ) {
       throw new SocketError(
         "InvalidArgument",
-        `process: needs a TcpHeader, a time ≥ 0 and a range within a Uint8Array payload; got now ${now}, ` +
-          `[${offset}, ${offset} + ${length}) of ${
-            payload instanceof Uint8Array ? payload.length : "no"
-          } bytes`,
+        `process: needs a TcpHeader, numbers, a time ≥ 0 and a range within a Uint8Array payload; got ` +
+          `now ${String(now)}, offset ${String(offset)}, length ${String(length)}`,
       );
     }
     this.stats.segmentsIn++;
@@ -636,7 +636,9 @@ export class TcpSocket implements Disposable {
    * @throws {SocketError} `InvalidArgument` for a bad `now`.
    */
   dispatch(now: number, egress: TcpEgress): number {
-    if (!(now >= 0)) throw new SocketError("InvalidArgument", `dispatch: now ${now} is not a time ≥ 0 (ms)`);
+    if (typeof now !== "number" || !(now >= 0)) {
+      throw new SocketError("InvalidArgument", `dispatch: now ${String(now)} is not a time ≥ 0 (ms)`);
+    }
     if (typeof egress?.transmit !== "function" || !(egress.mtu >= 41)) {
       throw new SocketError("InvalidArgument", "dispatch: egress must have transmit() and an mtu ≥ 41");
     }
@@ -1363,10 +1365,13 @@ export class TcpSocket implements Disposable {
   }
 }
 
-function checkRange(what: string, b: Uint8Array, offset: number, length: number): void {
+/** Checks `b[offset .. offset + length)` (`length` defaults to the rest) and returns the length. */
+function checkRange(what: string, b: Uint8Array, offset: number, length: number | undefined): number {
   if (!(b instanceof Uint8Array)) throw new SocketError("InvalidArgument", `${what}: not a Uint8Array`);
   checkInteger(`${what}: offset`, offset, 0, b.length);
+  if (length === undefined) return b.length - offset;
   checkInteger(`${what}: length`, length, 0, b.length - offset);
+  return length;
 }
 
 function checkTime(what: string, now: number): void {

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { TCP_ACK, TCP_RST, TCP_SYN, type TcpHeader } from "../wire/tcp.ts";
+import { TCP_ACK, TCP_RST, TCP_SYN, TcpHeader } from "../wire/tcp.ts";
 import { checkInteger, SocketError } from "./error.ts";
 import { type TcpConfig, TcpSocket } from "./tcp.ts";
 
@@ -98,6 +98,7 @@ export class TcpListener implements Disposable {
    */
   onSyn(now: number, src: number, dst: number, h: TcpHeader): TcpSocket | null {
     this.#live();
+    if (!(h instanceof TcpHeader)) throw new SocketError("InvalidArgument", "onSyn: h must be a TcpHeader");
     if ((h.flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) return null;
     if (this.#localIp !== 0 && dst !== this.#localIp) return null;
     this.#sweep();
@@ -124,7 +125,7 @@ export class TcpListener implements Disposable {
 
   /**
    * The next established connection, or null. Handshakes that completed move to the accept
-   * queue here (and in `onSyn`); those that failed are counted and their sockets reused.
+   * queue here (and in `onSyn`); those that failed are counted and wait for `takeFailed`.
    */
   accept(): TcpSocket | null {
     this.#live();
@@ -145,6 +146,7 @@ export class TcpListener implements Disposable {
    */
   release(s: TcpSocket): void {
     this.#live();
+    if (!(s instanceof TcpSocket)) throw new SocketError("InvalidArgument", "release: not a TcpSocket");
     if (s.state !== "Closed") throw new SocketError("InvalidState", `release: the socket is ${s.state}`);
     if (this.#free.length < this.#ready.length + this.#synBacklog) this.#free.push(s);
     else s[Symbol.dispose]();
@@ -157,6 +159,7 @@ export class TcpListener implements Disposable {
    */
   takeFailed(out: TcpSocket[]): number {
     this.#live();
+    if (!Array.isArray(out)) throw new SocketError("InvalidArgument", "takeFailed: out must be an array");
     this.#sweep();
     let n = 0;
     for (const s of this.#failed) {

@@ -48,6 +48,12 @@ export class TcpTable<T> {
   }
 
   #slot(localIp: number, localPort: number, remoteIp: number, remotePort: number): number {
+    if (
+      typeof localIp !== "number" || typeof localPort !== "number" || typeof remoteIp !== "number" ||
+      typeof remotePort !== "number"
+    ) {
+      throw new SocketError("InvalidArgument", "TcpTable: addresses and ports must be numbers");
+    }
     // Keyed mixing of the three words (murmur3's multiply-rotate and finalizer).
     let h = this.#seed;
     h = mix(h, localIp);
