@@ -642,6 +642,14 @@ Deno.test("the runner: run(signal), start/stop, hooks, deadlines, failures", asy
   });
 });
 
+/**
+ * Removes the EAL runtime directory a child of ours named with its pid (`Eal.devOptions()`'s file
+ * prefix), which a child killed by SIGKILL leaves behind.
+ */
+async function removeRuntimeDir(pid: number): Promise<void> {
+  await Deno.remove(`/var/run/dpdk/melin-dpdk-${pid}`, { recursive: true }).catch(() => {});
+}
+
 /** Runs `code` (a module in the repository's root, importing ./mod.ts) in a child `deno eval`. */
 function evalChild(code: string) {
   return new Deno.Command(Deno.execPath(), {
@@ -661,8 +669,9 @@ Deno.test("a stopped runner does not keep the process alive; a running one does"
   await t.step("stop() with a receive still waiting, the stack not disposed: the process ends", async () => {
     const child = evalChild(`${open}
       setTimeout(async () => { await s.stop(); console.log("stopped after", s.runner.stats.polls, "polls"); }, 300);`);
-    const out = await within(child.output(), 20_000, "the child to exit by itself").catch((e) => {
+    const out = await within(child.output(), 20_000, "the child to exit by itself").catch(async (e) => {
       child.kill("SIGKILL");
+      await removeRuntimeDir(child.pid);
       throw e;
     });
     assert.equal(out.code, 0, dec(out.stderr));
@@ -671,8 +680,9 @@ Deno.test("a stopped runner does not keep the process alive; a running one does"
   await t.step("run(AbortSignal.timeout(300)) returns and the process ends", async () => {
     const child = evalChild(`${open}
       await s.run(AbortSignal.timeout(300)); console.log("returned");`);
-    const out = await within(child.output(), 20_000, "the child to exit by itself").catch((e) => {
+    const out = await within(child.output(), 20_000, "the child to exit by itself").catch(async (e) => {
       child.kill("SIGKILL");
+      await removeRuntimeDir(child.pid);
       throw e;
     });
     assert.equal(out.code, 0, dec(out.stderr));
@@ -682,8 +692,9 @@ Deno.test("a stopped runner does not keep the process alive; a running one does"
     const child = evalChild(`${open} console.log("running");`);
     const status = child.status;
     const early = await Promise.race([status, new Promise((r) => setTimeout(() => r(null), 2000))]);
-    child.kill("SIGKILL");
+    child.kill("SIGKILL"); // our child, by its pid
     const out = await child.output();
+    await removeRuntimeDir(child.pid);
     assert.equal(early, null, `the child exited while its runner ran: ${dec(out.stderr)}`);
     assert.match(dec(out.stdout), /running/);
   });
@@ -731,6 +742,7 @@ function udpEcho(args: string[]) {
         throw e;
       });
       await reading;
+      await removeRuntimeDir(child.pid);
       return { code: status.code, signal: status.signal, stdout: text, stderr: await stderr };
     },
   };
