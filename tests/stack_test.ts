@@ -253,6 +253,29 @@ Deno.test("two stacks over net_memif: listenDatagram both ways, into buffers, fo
   assert.equal(Port.count(), ports);
 });
 
+Deno.test("dispose closes every layer even when one fails, then throws TeardownFailed with the causes", () => {
+  const poolName = uniqueName("stkteardown");
+  const s = Stack.open({ device: vdevName("net_ring"), ip: "198.18.205.2/24", poolName, mbufs: 1024 });
+  // Make the device's dispose fail once: its spare mbufs stay out, so the pool cannot be freed either.
+  const realDispose = s.device[Symbol.dispose].bind(s.device);
+  s.iface.poll(performance.now());
+  s.device.txSlot(60); // takes a burst of spare tx mbufs from the pool
+  s.device[Symbol.dispose] = () => {
+    throw new Error("device refused");
+  };
+  assert.throws(() => s[Symbol.dispose](), (e) => {
+    assert.ok(e instanceof StackError && e.kind === "TeardownFailed", String(e));
+    assert.match(e.message, /device refused/);
+    return true;
+  });
+  assert.equal(s.port.state, "closed", "the port was closed after the device failed");
+  assert.equal(s.vdev.attached, false, "and the vdev detached");
+  s[Symbol.dispose](); // idempotent: nothing is tried twice
+  realDispose();
+  Mempool.lookup(poolName)?.[Symbol.dispose]();
+  assert.equal(Mempool.lookup(poolName), null);
+});
+
 const GOOD: StackOptions = { device: "net_ring_never0", ip: "198.18.0.2/24" };
 
 /** Options that must be refused with StackError InvalidArgument before anything is made. */
