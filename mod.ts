@@ -79,5 +79,16 @@ export type {
   Ipv4Cidr,
   Route,
 } from "./src/net/iface/interface.ts";
+export { DatagramConn, Runner, Stack, StackError } from "./src/stack.ts";
+export type {
+  DatagramAddr,
+  ListenDatagramOptions,
+  Pollable,
+  PollHook,
+  RunnerOptions,
+  RunnerStats,
+  StackErrorKind,
+  StackOptions,
+} from "./src/stack.ts";
 export { BUILD_COMMAND, LibraryLoadError, SHIM_ENV_VAR } from "./src/ffi.ts";
 export type { LibraryLoadErrorKind } from "./src/ffi.ts";
