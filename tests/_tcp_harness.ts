@@ -28,6 +28,11 @@ export interface Seg {
   window: number;
   mss: number;
   windowScale: number;
+  /** Timestamps option: [TSval, TSecr], or null. */
+  ts: [number, number] | null;
+  sackPermitted: boolean;
+  /** SACK blocks as [left, right] pairs. */
+  sack: [number, number][];
   payload: Uint8Array;
 }
 
@@ -61,6 +66,12 @@ export class RecordingEgress implements TcpEgress {
       window: p.window,
       mss: p.mss,
       windowScale: p.windowScale,
+      ts: p.hasTimestamps ? [p.tsVal, p.tsEcr] : null,
+      sackPermitted: p.sackPermitted,
+      sack: Array.from(
+        { length: p.sackCount },
+        (_, i) => [p.sack[2 * i], p.sack[2 * i + 1]] as [number, number],
+      ),
       payload: this.#buf.slice(at, end),
     });
     return true;
@@ -80,6 +91,11 @@ export interface SegIn {
   window?: number;
   mss?: number;
   windowScale?: number;
+  /** Timestamps option [TSval, TSecr]. */
+  ts?: [number, number];
+  sackPermitted?: boolean;
+  /** SACK blocks as [left, right] pairs (absolute). */
+  sack?: [number, number][];
   payload?: Uint8Array | string;
   srcPort?: number;
   dstPort?: number;
@@ -99,6 +115,18 @@ export function feed(s: TcpSocket, now: number, seg: SegIn): void {
   h.window = seg.window ?? 65535;
   h.mss = seg.mss ?? -1;
   h.windowScale = Math.min(seg.windowScale ?? -1, 14); // the wire refuses more; set below
+  if (seg.ts) {
+    h.hasTimestamps = true;
+    h.tsVal = seg.ts[0] >>> 0;
+    h.tsEcr = seg.ts[1] >>> 0;
+  }
+  h.sackPermitted = seg.sackPermitted ?? false;
+  const blocks = seg.sack ?? [];
+  h.sackCount = blocks.length;
+  blocks.forEach(([l, r], i) => {
+    h.sack[2 * i] = l >>> 0;
+    h.sack[2 * i + 1] = r >>> 0;
+  });
   const p = typeof seg.payload === "string"
     ? new TextEncoder().encode(seg.payload)
     : seg.payload ?? new Uint8Array(0);

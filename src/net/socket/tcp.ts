@@ -136,6 +136,11 @@ export interface TcpConfig {
    * the peer's window limits the sender, for a point-to-point link the user owns).
    */
   congestionControl?: TcpCongestionControl;
+  /**
+   * Offer timestamps (RFC 7323: an RTT sample from every ACK, PAWS); used when both SYNs carry
+   * the option. Default true. They take 12 bytes of every segment's payload.
+   */
+  timestamps?: boolean;
 }
 
 /** Counters of one socket; they only grow (reset with {@linkcode TcpSocketStats.reset}). */
@@ -178,6 +183,10 @@ export class TcpSocketStats {
   dropAfterFin: number = 0;
   /** Dropped: segments a socket in its state ignores (e.g. no SYN in LISTEN). */
   dropIgnored: number = 0;
+  /** Dropped: an old timestamp (PAWS, RFC 7323 §5). */
+  dropPaws: number = 0;
+  /** RTT samples taken (from timestamps, or one timed segment per round trip without). */
+  rttSamples: number = 0;
   /** Fast recoveries entered (three duplicate ACKs). */
   recoveries: number = 0;
   /** Partial ACKs in fast recovery (RFC 6582): each resent the next hole. */
@@ -242,6 +251,12 @@ export class TcpSocket implements Disposable {
   readonly #cc: Congestion;
   #lastSend = -1; // when a data segment last went out (restart after idle)
   #rtoStreak = 0; // timeouts since SND.UNA last moved
+  readonly #tsOffer: boolean;
+  #tsOk = false; // both SYNs carried timestamps
+  #tsOffset = 0; // our TSval = now (ms) + this, per connection
+  #tsRecent = 0; // the peer's TSval to echo (RFC 7323 §4.3)
+  #lastAckSent = 0; // the ACK field of our last segment (Last.ACK.sent)
+  #inTsEcr = -1; // the TSecr of the segment being processed, -1 without
 
   #state = CLOSED;
   #reason: TcpCloseReason = "None";
@@ -348,6 +363,10 @@ export class TcpSocket implements Disposable {
       throw new SocketError("InvalidArgument", "TcpSocket: isn is not an IsnGenerator");
     }
     this.#cc = new Congestion(config.congestionControl ?? "newreno");
+    if (config.timestamps !== undefined && typeof config.timestamps !== "boolean") {
+      throw new SocketError("InvalidArgument", `TcpSocket: timestamps ${config.timestamps} is not a boolean`);
+    }
+    this.#tsOffer = config.timestamps ?? true;
     this.#nagle = config.nagle ?? false;
     this.#isn = config.isn ?? (defaultIsn ??= new IsnGenerator());
     this.#rx = new ByteRing(rxSize);
@@ -421,6 +440,10 @@ export class TcpSocket implements Disposable {
   get congestionState(): TcpCongestionState {
     return this.#cc.state;
   }
+  /** True when timestamps (RFC 7323) are in use on this connection. */
+  get timestamps(): boolean {
+    return this.#tsOk;
+  }
   /** The peer's receive window in bytes (scaled). */
   get sendWindow(): number {
     return this.#sndWnd;
@@ -474,6 +497,7 @@ export class TcpSocket implements Disposable {
     this.#remotePort = remotePort;
     this.#iss = this.#isn.next(localIp, localPort, remoteIp, remotePort, now);
     this.#sndUna = this.#sndNxt = this.#sndMax = this.#iss;
+    this.#tsOffset = this.#iss; // a TSval that says nothing of our clock or other connections
     this.#lastRecv = now;
     this.#state = SYN_SENT;
   }
@@ -757,6 +781,7 @@ export class TcpSocket implements Disposable {
     this.#rcvAdvRight = (this.#rcvNxt + this.#synWindow()) >>> 0;
     this.#iss = this.#isn.next(dst, this.#localPort, src, h.srcPort, now);
     this.#sndUna = this.#sndNxt = this.#sndMax = this.#iss;
+    this.#tsOffset = this.#iss;
     this.#sndWnd = h.window; // never scaled in a SYN
     this.#sndWl1 = h.seq;
     this.#sndWl2 = this.#iss;
@@ -791,6 +816,7 @@ export class TcpSocket implements Disposable {
     this.#rcvAdvRight = (this.#rcvNxt + this.#synWindow()) >>> 0;
     this.#lastRecv = now;
     if (hasAck) {
+      this.#inTsEcr = this.#tsOk ? h.tsEcr : -1;
       this.#ackAdvance(now, h.ack);
       this.#sndWnd = h.window; // SYN-ACK: unscaled
       this.#maxSndWnd = h.window;
@@ -815,6 +841,11 @@ export class TcpSocket implements Disposable {
     // a peer must not make us send a segment per byte.
     this.#peerMss = h.mss > 0 ? (h.mss < MIN_PEER_MSS ? MIN_PEER_MSS : h.mss) : 536;
     this.#peerOfferedScale = h.windowScale >= 0;
+    // Timestamps: our SYN offered them (SYN-SENT) or will answer theirs (LISTEN).
+    if (this.#state === SYN_SENT || this.#state === LISTEN) {
+      this.#tsOk = this.#tsOffer && h.hasTimestamps;
+      if (this.#tsOk) this.#tsRecent = h.tsVal;
+    }
     if (this.#peerOfferedScale && (this.#state === SYN_SENT || this.#state === LISTEN)) {
       // Scaling holds only if both SYNs carry the option; ours always does (SYN-ACK: when theirs did).
       this.#sndShift = Math.min(h.windowScale, TCP_MAX_WINDOW_SCALE);
@@ -832,6 +863,14 @@ export class TcpSocket implements Disposable {
     const segLen = length + ((flags & TCP_SYN) ? 1 : 0) + ((flags & TCP_FIN) ? 1 : 0);
     const wnd = seqDiff(this.#rcvAdvRight, this.#rcvNxt) > 0 ? seqDiff(this.#rcvAdvRight, this.#rcvNxt) : 0;
     const start = seqDiff(seq, this.#rcvNxt);
+    // 0. PAWS (RFC 7323 §5.3 R1): a TSval older than TS.Recent is an old duplicate.
+    const hasTs = this.#tsOk && h.hasTimestamps;
+    if (hasTs && (flags & TCP_RST) === 0 && seqDiff(h.tsVal, this.#tsRecent) < 0) {
+      this.stats.dropPaws++;
+      this.#ackNow = true;
+      return;
+    }
+    this.#inTsEcr = hasTs ? h.tsEcr : -1;
     // 1. Sequence number acceptable? (RFC 9293 §3.10.7.4)
     let acceptable: boolean;
     if (segLen === 0) acceptable = wnd === 0 ? start === 0 : start >= 0 && start < wnd;
@@ -859,6 +898,10 @@ export class TcpSocket implements Disposable {
     }
     this.#lastRecv = now;
     this.#keepAliveSent = 0;
+    // RFC 7323 §4.3: TS.Recent from a segment that starts at or before the last ACK we sent.
+    if (hasTs && seqDiff(seq, this.#lastAckSent) <= 0 && seqDiff(h.tsVal, this.#tsRecent) >= 0) {
+      this.#tsRecent = h.tsVal;
+    }
     // 2. RST: exact match resets, in window draws a challenge ACK (RFC 5961 §3).
     if (flags & TCP_RST) {
       if (start !== 0) {
@@ -1052,9 +1095,16 @@ export class TcpSocket implements Disposable {
       this.#cc.onAck(now, data, this.#mss, this.#srtt);
     }
     if (!this.#inRecovery && seqDiff(this.#recover, this.#sndUna) < 0) this.#recover = this.#sndUna;
-    if (this.#rttActive && seqDiff(ack, this.#rttSeq) >= 0) {
+    if (this.#inTsEcr > 0) {
+      // RFC 7323 §4.1: every ACK that moves SND.UNA echoes when the data it answers left.
+      const r = (this.#tsClock(now) - this.#inTsEcr) >>> 0;
+      if (r < 0x7fffffff) {
+        this.#rttActive = false;
+        this.#rttSample(r, data);
+      }
+    } else if (this.#rttActive && seqDiff(ack, this.#rttSeq) >= 0) {
       this.#rttActive = false;
-      this.#rttSample(now - this.#rttTime);
+      this.#rttSample(now - this.#rttTime, 0);
     }
     if (this.#sndUna === this.#sndMax) {
       this.#rtoAt = -1;
@@ -1065,15 +1115,27 @@ export class TcpSocket implements Disposable {
     }
   }
 
-  /** RFC 6298 §2: SRTT, RTTVAR and RTO from one sample (Karn: only segments sent once). */
-  #rttSample(r: number): void {
+  /**
+   * RFC 6298 §2: SRTT, RTTVAR and RTO from one sample (Karn: only segments sent once). With a
+   * sample per ACK (timestamps) the gains are divided by the samples expected per flight
+   * (RFC 7323 Appendix G), so a window's worth of samples weighs as one RFC 6298 sample.
+   */
+  #rttSample(r: number, acked: number): void {
     if (r < 0) r = 0;
+    this.stats.rttSamples++;
     if (this.#srtt < 0) {
       this.#srtt = r;
       this.#rttvar = r / 2;
     } else {
-      this.#rttvar = 0.75 * this.#rttvar + 0.25 * Math.abs(this.#srtt - r);
-      this.#srtt = 0.875 * this.#srtt + 0.125 * r;
+      let n = 1;
+      if (acked > 0) {
+        const flight = seqDiff(this.#sndMax, this.#sndUna) + acked;
+        n = Math.ceil(flight / (2 * this.#mss));
+        if (n < 1) n = 1;
+      }
+      const beta = 0.25 / n, alpha = 0.125 / n;
+      this.#rttvar = (1 - beta) * this.#rttvar + beta * Math.abs(this.#srtt - r);
+      this.#srtt = (1 - alpha) * this.#srtt + alpha * r;
     }
     const rto = this.#srtt + Math.max(1, 4 * this.#rttvar);
     this.#rto = Math.min(Math.max(Math.ceil(rto), this.#minRto), this.#maxRto);
@@ -1168,6 +1230,11 @@ export class TcpSocket implements Disposable {
       o.ack = s === SYN_SENT ? 0 : this.#rcvNxt;
       o.mss = Math.min(Math.max(mtu - 40, 1), 0xffff);
       if (s === SYN_SENT || this.#peerOfferedScale) o.windowScale = this.#ourShift;
+      if (s === SYN_SENT ? this.#tsOffer : this.#tsOk) {
+        o.hasTimestamps = true;
+        o.tsVal = this.#tsClock(now);
+        o.tsEcr = s === SYN_SENT ? 0 : this.#tsRecent;
+      }
       o.window = this.#synWindow();
       this.#planSeq = this.#iss;
       this.#planLen = 0;
@@ -1184,7 +1251,8 @@ export class TcpSocket implements Disposable {
     let probe = false;
     if (canSend) {
       const txLen = this.#tx.length;
-      const maxPayload = Math.max(Math.min(this.#mss, mtu - 40), 1);
+      // RFC 6691: the MSS counts payload and options; ours come off the payload.
+      const maxPayload = Math.max(Math.min(this.#mss, mtu - 40) - this.#optionsLength(), 1);
       if (this.#fastRetransmit) {
         seq = this.#sndUna;
         const inFlight = seqDiff(this.#sndMax, this.#sndUna);
@@ -1228,12 +1296,15 @@ export class TcpSocket implements Disposable {
     const last = len > 0 && seqDiff(seq, this.#sndUna) + len === this.#tx.length;
     o.flags = TCP_ACK | (fin ? TCP_FIN : 0) | (last ? TCP_PSH : 0);
     o.window = this.#windowField();
+    if (this.#tsOk) {
+      o.hasTimestamps = true;
+      o.tsVal = this.#tsClock(now);
+      o.tsEcr = this.#tsRecent;
+    }
     this.#planSeq = seq;
     this.#planPos = len > 0 ? seqDiff(seq, this.#sndUna) : 0; // (past the data once the FIN is out)
     this.#planLen = len;
     this.#planFlags = (fin ? TCP_FIN : 0) | (keepAlive ? 0x100 : 0) | (probe ? 0x200 : 0);
-    // Data segments carry no options yet, so `mss` bounds them under the MTU; options added
-    // later (timestamps, SACK) must come off the payload.
     return SEND_DATA;
   }
 
@@ -1250,6 +1321,7 @@ export class TcpSocket implements Disposable {
     else this.#ackNow = false;
     this.#ackAt = -1;
     this.#fullSegments = 0;
+    this.#lastAckSent = this.#out.ack;
     const right = (this.#rcvNxt + (this.#out.window << this.#rcvShift)) >>> 0;
     if (kind === SEND_SYN) {
       this.#rcvAdvRight = (this.#rcvNxt + this.#out.window) >>> 0;
@@ -1329,6 +1401,16 @@ export class TcpSocket implements Disposable {
     const mss = Math.max(Math.min(this.#peerMss, this.#rcvMss), 1);
     this.#cc.init(mss, this.#synRetransmits > 0);
     this.#recover = this.#sndUna;
+  }
+
+  /** Our TSval at `now` (ms ticks, RFC 7323 §5.4: 1 ms … 1 s); 0 for pollAt's planning. */
+  #tsClock(now: number): number {
+    return now >= 0 && now < Infinity ? (Math.floor(now) + this.#tsOffset) >>> 0 : 0;
+  }
+
+  /** Option bytes of every data segment (timestamps 12). */
+  #optionsLength(): number {
+    return this.#tsOk ? 12 : 0;
   }
 
   #gauges(): void {
@@ -1432,6 +1514,10 @@ export class TcpSocket implements Disposable {
     this.#recover = 0;
     this.#rtoStreak = 0;
     this.#lastSend = -1;
+    this.#tsOk = false;
+    this.#tsRecent = 0;
+    this.#lastAckSent = 0;
+    this.#inTsEcr = -1;
     this.#cc.init(536, false);
     this.#acksOwed = 0;
     this.#ackNow = false;
