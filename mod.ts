@@ -66,6 +66,8 @@ export {
 export type {
   SocketErrorKind,
   TcpCloseReason,
+  TcpCongestionControl,
+  TcpCongestionState,
   TcpConfig,
   TcpEgress,
   TcpListenerOptions,
