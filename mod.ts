@@ -66,9 +66,9 @@ export {
 export type {
   SocketErrorKind,
   TcpCloseReason,
+  TcpConfig,
   TcpCongestionControl,
   TcpCongestionState,
-  TcpConfig,
   TcpEgress,
   TcpListenerOptions,
   TcpState,
