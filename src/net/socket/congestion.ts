@@ -152,13 +152,14 @@ export class Congestion {
 
   /**
    * Three duplicate ACKs (RFC 5681 §3.2 step 2–3): ssthresh from the flight size (halved for
-   * NewReno, × β for CUBIC), cwnd = ssthresh + 3·SMSS, and fast recovery begins.
+   * NewReno, × β for CUBIC), cwnd = ssthresh + 3·SMSS (ssthresh with `sack`), and fast recovery begins.
    */
-  onFastRetransmit(now: number, flight: number, mss: number): void {
+  onFastRetransmit(now: number, flight: number, mss: number, sack = false): void {
     this.#state = RECOVERY;
     if (this.#kind === NONE) return;
     this.#reduce(now, flight, mss);
-    this.cwnd = this.ssthresh + 3 * mss;
+    // With SACK, RFC 6675 §5 step 4.2: cwnd = ssthresh, and `pipe` (not inflation) paces recovery.
+    this.cwnd = sack ? this.ssthresh : this.ssthresh + 3 * mss;
   }
 
   /** A further duplicate ACK in fast recovery: a segment left the network (RFC 5681 §3.2 step 4). */

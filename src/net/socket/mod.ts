@@ -15,6 +15,7 @@ export {
   type TcpCongestionControl,
   type TcpCongestionState,
 } from "./congestion.ts";
+export { DUP_THRESH, SackBlocks, SackScoreboard } from "./sack.ts";
 export { SocketError, type SocketErrorKind } from "./error.ts";
 export { IsnGenerator, SipHash24 } from "./isn.ts";
 export { ByteRing, copyBytes, MAX_RING_CAPACITY } from "./ring.ts";

@@ -26,6 +26,7 @@ import { Assembler } from "./assembler.ts";
 import { Congestion, type TcpCongestionControl, type TcpCongestionState } from "./congestion.ts";
 import { checkInteger, SocketError } from "./error.ts";
 import { IsnGenerator } from "./isn.ts";
+import { SackBlocks, SackScoreboard } from "./sack.ts";
 import { ByteRing, MAX_RING_CAPACITY } from "./ring.ts";
 
 /** Connection states (RFC 9293 §3.3.2). */
@@ -141,6 +142,11 @@ export interface TcpConfig {
    * the option. Default true. They take 12 bytes of every segment's payload.
    */
   timestamps?: boolean;
+  /**
+   * Offer selective acknowledgments (RFC 2018; RFC 6675 loss recovery, RFC 2883 D-SACK); used
+   * when both SYNs carry SACK-permitted. Default true.
+   */
+  sack?: boolean;
 }
 
 /** Counters of one socket; they only grow (reset with {@linkcode TcpSocketStats.reset}). */
@@ -187,7 +193,15 @@ export class TcpSocketStats {
   dropPaws: number = 0;
   /** RTT samples taken (from timestamps, or one timed segment per round trip without). */
   rttSamples: number = 0;
-  /** Fast recoveries entered (three duplicate ACKs). */
+  /** ACKs we sent with SACK blocks. */
+  sackAcksOut: number = 0;
+  /** D-SACK blocks we sent (a duplicate arrived, RFC 2883). */
+  dsacksOut: number = 0;
+  /** D-SACK blocks received: a retransmission of ours was unnecessary. */
+  dsacksIn: number = 0;
+  /** Holes resent in SACK recovery (RFC 6675 NextSeg rule 1). */
+  sackRetransmits: number = 0;
+  /** Fast recoveries entered (three duplicate ACKs, or RFC 6675's IsLost). */
   recoveries: number = 0;
   /** Partial ACKs in fast recovery (RFC 6582): each resent the next hole. */
   partialAcks: number = 0;
@@ -257,6 +271,12 @@ export class TcpSocket implements Disposable {
   #tsRecent = 0; // the peer's TSval to echo (RFC 7323 §4.3)
   #lastAckSent = 0; // the ACK field of our last segment (Last.ACK.sent)
   #inTsEcr = -1; // the TSecr of the segment being processed, -1 without
+  readonly #sackOffer: boolean;
+  #sackOk = false; // both SYNs carried SACK-permitted
+  readonly #sb = new SackScoreboard(32); // what the peer SACKed (sender side)
+  readonly #sackBlk = new SackBlocks(); // what we report (receiver side)
+  #highRxt = 0; // RFC 6675 HighRxt: end of the highest retransmission in this recovery
+  #planSack = 0; // SACK blocks of the planned segment (filled in #out.sack)
 
   #state = CLOSED;
   #reason: TcpCloseReason = "None";
@@ -367,6 +387,10 @@ export class TcpSocket implements Disposable {
       throw new SocketError("InvalidArgument", `TcpSocket: timestamps ${config.timestamps} is not a boolean`);
     }
     this.#tsOffer = config.timestamps ?? true;
+    if (config.sack !== undefined && typeof config.sack !== "boolean") {
+      throw new SocketError("InvalidArgument", `TcpSocket: sack ${config.sack} is not a boolean`);
+    }
+    this.#sackOffer = config.sack ?? true;
     this.#nagle = config.nagle ?? false;
     this.#isn = config.isn ?? (defaultIsn ??= new IsnGenerator());
     this.#rx = new ByteRing(rxSize);
@@ -443,6 +467,10 @@ export class TcpSocket implements Disposable {
   /** True when timestamps (RFC 7323) are in use on this connection. */
   get timestamps(): boolean {
     return this.#tsOk;
+  }
+  /** True when selective acknowledgments (RFC 2018) are in use on this connection. */
+  get sack(): boolean {
+    return this.#sackOk;
   }
   /** The peer's receive window in bytes (scaled). */
   get sendWindow(): number {
@@ -844,6 +872,7 @@ export class TcpSocket implements Disposable {
     // Timestamps: our SYN offered them (SYN-SENT) or will answer theirs (LISTEN).
     if (this.#state === SYN_SENT || this.#state === LISTEN) {
       this.#tsOk = this.#tsOffer && h.hasTimestamps;
+      this.#sackOk = this.#sackOffer && h.sackPermitted;
       if (this.#tsOk) this.#tsRecent = h.tsVal;
     }
     if (this.#peerOfferedScale && (this.#state === SYN_SENT || this.#state === LISTEN)) {
@@ -888,6 +917,7 @@ export class TcpSocket implements Disposable {
     if (!acceptable) {
       this.stats.dropOutOfWindow++;
       if (flags & TCP_RST) return;
+      if (this.#sackOk && length > 0 && start + length <= 0) this.#sackBlk.duplicate(seq, finAt); // RFC 2883
       if (this.#state === SYN_RECEIVED && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && seq === this.#irs) {
         this.#sndNxt = this.#iss; // a retransmitted SYN: our SYN-ACK was lost
         return;
@@ -965,19 +995,20 @@ export class TcpSocket implements Disposable {
           this.stats.duplicateAcks++;
           // RFC 6582 §3.2 step 1: only an ACK beyond `recover` starts a new recovery (not the
           // duplicates that data sent again after a timeout draws).
-          if (++this.#dupAcks === 3 && !this.#inRecovery && seqDiff(h.ack, this.#recover) >= 0) {
-            this.#fastRetransmit = true;
-            this.#inRecovery = true;
-            this.#recover = this.#sndMax;
-            this.stats.fastRetransmits++;
-            this.stats.recoveries++;
-            this.#cc.onFastRetransmit(now, seqDiff(this.#sndMax, this.#sndUna), this.#mss);
-          } else if (this.#dupAcks > 3 && this.#inRecovery) this.#cc.onDupAck(this.#mss);
+          if (++this.#dupAcks > 3 && this.#inRecovery && !this.#sackOk) this.#cc.onDupAck(this.#mss);
         }
         // A zero window answered: the peer is alive, the user timeout starts over.
         if (window === 0 && this.#unackedSince >= 0) this.#unackedSince = now;
       }
     }
+    if (d >= 0 && this.#sackOk && h.sackCount > 0) {
+      this.stats.dsacksIn += this.#sb.update(h, this.#sndUna, this.#sndMax);
+    }
+    // Loss: three duplicate ACKs, or (with SACK) RFC 6675's IsLost(SND.UNA).
+    if (
+      d >= 0 && !this.#inRecovery && this.#sndMax !== this.#sndUna && seqDiff(h.ack, this.#recover) >= 0 &&
+      (this.#dupAcks >= 3 || (this.#sackOk && this.#sb.lostEnd(this.#mss) > 0))
+    ) this.#enterRecovery(now);
     // Our FIN acknowledged?
     const finAcked = this.#finSent && this.#sndUna === this.#sndMax;
     switch (this.#state) {
@@ -1004,6 +1035,7 @@ export class TcpSocket implements Disposable {
     }
     if (length > 0) {
       const skip = start < 0 ? -start : 0; // bytes already received
+      if (skip > 0 && this.#sackOk) this.#sackBlk.duplicate(seq, this.#rcvNxt);
       const off = start < 0 ? 0 : start;
       let n = length - skip;
       if (n < 0) n = 0;
@@ -1025,6 +1057,7 @@ export class TcpSocket implements Disposable {
           else if (!this.#ackNow) this.#scheduleAck(now, length + h.headerLength - TCP_HEADER_LENGTH);
         } else if (this.#asm.add(off, n)) {
           this.#rx.writeAt(this.#rx.length + off, payload, offset + skip, n);
+          if (this.#sackOk) this.#sackBlk.arrived((this.#rcvNxt + off) >>> 0);
           this.stats.outOfOrder++;
           this.stats.bytesIn += n;
           // A duplicate ACK per such segment: what drives the sender's fast retransmit.
@@ -1076,7 +1109,9 @@ export class TcpSocket implements Disposable {
     }
     const data = acked < this.#tx.length ? acked : this.#tx.length; // beyond: our FIN
     this.#tx.consume(data);
+    this.#sb.advance(seqDiff(ack, this.#sndUna));
     this.#sndUna = ack >>> 0;
+    if (seqDiff(this.#highRxt, this.#sndUna) < 0) this.#highRxt = this.#sndUna;
     if (seqDiff(this.#sndNxt, this.#sndUna) < 0) this.#sndNxt = this.#sndUna;
     this.#dupAcks = 0;
     this.#fastRetransmit = false;
@@ -1084,9 +1119,12 @@ export class TcpSocket implements Disposable {
     if (this.#inRecovery) {
       if (seqDiff(ack, this.#recover) < 0) {
         // A partial ACK (RFC 6582 §3.2 step 5): the next hole is lost too, resend it at once.
-        this.#fastRetransmit = true;
+        // With SACK the scoreboard says which holes to resend (RFC 6675 NextSeg).
         this.stats.partialAcks++;
-        this.#cc.onPartialAck(data, this.#mss);
+        if (!this.#sackOk) {
+          this.#fastRetransmit = true;
+          this.#cc.onPartialAck(data, this.#mss);
+        }
       } else {
         this.#inRecovery = false;
         this.#cc.onRecoveryEnd(now, seqDiff(this.#sndMax, this.#sndUna), this.#mss);
@@ -1178,6 +1216,8 @@ export class TcpSocket implements Disposable {
       } else if (this.#sndMax !== this.#sndUna) {
         // Go back to SND.UNA and slow-start from one segment (RFC 5681 §3.1, RFC 6298 §5.4);
         // duplicate ACKs of what was sent before stay below `recover` (RFC 6582 §4).
+        // A repeated timeout: the peer may have dropped what it SACKed (RFC 2018 §8).
+        if (this.#rtoStreak > 0) this.#sb.clear();
         this.#cc.onTimeout(now, seqDiff(this.#sndMax, this.#sndUna), this.#mss, this.#rtoStreak++ === 0);
         this.#fastRetransmit = false;
         this.#inRecovery = false;
@@ -1230,6 +1270,7 @@ export class TcpSocket implements Disposable {
       o.ack = s === SYN_SENT ? 0 : this.#rcvNxt;
       o.mss = Math.min(Math.max(mtu - 40, 1), 0xffff);
       if (s === SYN_SENT || this.#peerOfferedScale) o.windowScale = this.#ourShift;
+      if (s === SYN_SENT ? this.#sackOffer : this.#sackOk) o.sackPermitted = true;
       if (s === SYN_SENT ? this.#tsOffer : this.#tsOk) {
         o.hasTimestamps = true;
         o.tsVal = this.#tsClock(now);
@@ -1245,6 +1286,13 @@ export class TcpSocket implements Disposable {
     if (s === SYN_SENT) return NONE;
     // SYN-RECEIVED with the SYN-ACK out: nothing but ACKs until established.
     const canSend = this.#canSendData();
+    // SACK blocks on every ACK while holes remain or a D-SACK is owed (3 fit with timestamps).
+    let nSack = 0;
+    if (this.#sackOk && (!this.#asm.isEmpty || this.#sackBlk.dsackPending)) {
+      nSack = this.#sackBlk.fill(o, this.#asm, this.#rcvNxt, this.#tsOk ? 3 : 4);
+    }
+    const optLen = (this.#tsOk ? 12 : 0) + (nSack > 0 ? 4 + 8 * nSack : 0);
+    let rxt = false;
     let seq = this.#sndNxt;
     let len = 0;
     let fin = false;
@@ -1252,17 +1300,47 @@ export class TcpSocket implements Disposable {
     if (canSend) {
       const txLen = this.#tx.length;
       // RFC 6691: the MSS counts payload and options; ours come off the payload.
-      const maxPayload = Math.max(Math.min(this.#mss, mtu - 40) - this.#optionsLength(), 1);
-      if (this.#fastRetransmit) {
+      const maxPayload = Math.max(Math.min(this.#mss, mtu - 40) - optLen, 1);
+      let avail = 0;
+      if (this.#inRecovery && this.#sackOk && !this.#fastRetransmit) {
+        // RFC 6675 §5: send while cwnd − pipe ≥ 1 SMSS; NextSeg rule 1 (a lost hole above HighRxt) first.
+        const out = seqDiff(this.#sndMax, this.#sndUna);
+        const hr = seqDiff(this.#highRxt, this.#sndUna);
+        avail = this.#cc.cwnd - this.#sb.pipe(out, hr > 0 ? hr : 0, this.#mss);
+        const hole = avail >= maxPayload
+          ? this.#sb.nextHole(hr > 0 ? hr : 0, this.#sb.lostEnd(this.#mss))
+          : -1;
+        if (hole >= 0) {
+          seq = (this.#sndUna + hole) >>> 0;
+          const room = this.#sb.holeEnd - hole;
+          len = Math.min(maxPayload, room, txLen - hole > 0 ? txLen - hole : 0);
+          fin = this.#finSent && hole + len === txLen && len < room;
+          rxt = len > 0 || fin; // else: new data below, within cwnd − pipe
+        }
+      }
+      if (rxt) {
+        // (the hole chosen above)
+      } else if (this.#fastRetransmit) {
         seq = this.#sndUna;
         const inFlight = seqDiff(this.#sndMax, this.#sndUna);
         len = Math.min(maxPayload, txLen, inFlight);
         fin = this.#finSent && len === txLen && len < inFlight;
       } else {
-        const pos = seqDiff(seq, this.#sndUna);
-        const unsent = txLen - pos;
+        let pos = seqDiff(seq, this.#sndUna);
+        let unsent = txLen - pos;
+        // Resending after a timeout: what the peer SACKed is skipped.
+        if (!this.#sb.isEmpty && seqDiff(seq, this.#sndMax) < 0) {
+          pos = this.#sb.skipSacked(pos);
+          seq = (this.#sndUna + pos) >>> 0;
+          const next = this.#sb.nextSacked(pos);
+          unsent = (next < txLen ? next : txLen) - pos;
+        }
         const rwin = seqDiff((this.#sndUna + this.#sndWnd) >>> 0, seq);
-        const cwin = this.#cc.cwnd - pos; // congestion control: min(SND.WND, cwnd) beyond SND.UNA
+        // Congestion control: min(SND.WND, cwnd) beyond SND.UNA; in SACK recovery cwnd − pipe.
+        // (SACKed bytes below SND.NXT are not in flight.)
+        const cwin = this.#inRecovery && this.#sackOk
+          ? avail
+          : this.#cc.cwnd - (this.#sb.isEmpty ? pos : pos - this.#sb.sackedBelow(pos));
         const win = cwin < rwin ? cwin : rwin;
         if (unsent > 0) {
           len = Math.min(unsent, maxPayload, win > 0 ? win : 0);
@@ -1301,10 +1379,12 @@ export class TcpSocket implements Disposable {
       o.tsVal = this.#tsClock(now);
       o.tsEcr = this.#tsRecent;
     }
+    o.sackCount = nSack; // (the blocks sit in o.sack since the fill above)
+    this.#planSack = nSack;
     this.#planSeq = seq;
     this.#planPos = len > 0 ? seqDiff(seq, this.#sndUna) : 0; // (past the data once the FIN is out)
     this.#planLen = len;
-    this.#planFlags = (fin ? TCP_FIN : 0) | (keepAlive ? 0x100 : 0) | (probe ? 0x200 : 0);
+    this.#planFlags = (fin ? TCP_FIN : 0) | (keepAlive ? 0x100 : 0) | (probe ? 0x200 : 0) | (rxt ? 0x400 : 0);
     return SEND_DATA;
   }
 
@@ -1322,6 +1402,13 @@ export class TcpSocket implements Disposable {
     this.#ackAt = -1;
     this.#fullSegments = 0;
     this.#lastAckSent = this.#out.ack;
+    if (this.#planSack > 0) {
+      this.stats.sackAcksOut++;
+      if (this.#sackBlk.dsackPending) {
+        this.stats.dsacksOut++;
+        this.#sackBlk.sent();
+      }
+    }
     const right = (this.#rcvNxt + (this.#out.window << this.#rcvShift)) >>> 0;
     if (kind === SEND_SYN) {
       this.#rcvAdvRight = (this.#rcvNxt + this.#out.window) >>> 0;
@@ -1351,7 +1438,15 @@ export class TcpSocket implements Disposable {
     if (seqDiff(seq, this.#sndMax) < 0) this.stats.retransmits++;
     if (f & TCP_FIN) this.#finSent = true;
     this.#armRto(now, seq, segLen);
+    if (f & 0x400) {
+      // A SACK-recovery retransmission: HighRxt moves, SND.NXT stays.
+      this.stats.sackRetransmits++;
+      this.#highRxt = (seq + segLen) >>> 0;
+      this.#rttActive = false;
+      return;
+    }
     if (this.#fastRetransmit) {
+      if (seqDiff((seq + segLen) >>> 0, this.#highRxt) > 0) this.#highRxt = (seq + segLen) >>> 0;
       this.#fastRetransmit = false;
       this.#rttActive = false;
       return;
@@ -1408,9 +1503,15 @@ export class TcpSocket implements Disposable {
     return now >= 0 && now < Infinity ? (Math.floor(now) + this.#tsOffset) >>> 0 : 0;
   }
 
-  /** Option bytes of every data segment (timestamps 12). */
-  #optionsLength(): number {
-    return this.#tsOk ? 12 : 0;
+  /** Loss detected (RFC 5681 §3.2, RFC 6675 §5): the first unacknowledged segment at once. */
+  #enterRecovery(now: number): void {
+    this.#fastRetransmit = true;
+    this.#inRecovery = true;
+    this.#recover = this.#sndMax;
+    this.#highRxt = this.#sndUna;
+    this.stats.fastRetransmits++;
+    this.stats.recoveries++;
+    this.#cc.onFastRetransmit(now, seqDiff(this.#sndMax, this.#sndUna), this.#mss, this.#sackOk);
   }
 
   #gauges(): void {
@@ -1515,6 +1616,11 @@ export class TcpSocket implements Disposable {
     this.#rtoStreak = 0;
     this.#lastSend = -1;
     this.#tsOk = false;
+    this.#sackOk = false;
+    this.#sb.clear();
+    this.#sackBlk.clear();
+    this.#highRxt = 0;
+    this.#planSack = 0;
     this.#tsRecent = 0;
     this.#lastAckSent = 0;
     this.#inTsEcr = -1;
