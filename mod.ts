@@ -54,6 +54,23 @@ export { PcapError, PcapWriter } from "./src/net/phy/pcap.ts";
 export { VlanDemux } from "./src/net/phy/vlan.ts";
 export type { PcapErrorKind } from "./src/net/phy/pcap.ts";
 export { Interface, InterfaceError, UdpSocket } from "./src/net/iface/interface.ts";
+export {
+  ByteRing,
+  IsnGenerator,
+  SocketError,
+  TcpListener,
+  TcpListenerStats,
+  TcpSocket,
+  TcpSocketStats,
+} from "./src/net/socket/mod.ts";
+export type {
+  SocketErrorKind,
+  TcpCloseReason,
+  TcpConfig,
+  TcpEgress,
+  TcpListenerOptions,
+  TcpState,
+} from "./src/net/socket/mod.ts";
 export type {
   Datagram,
   InterfaceConfig,
