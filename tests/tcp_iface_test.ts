@@ -13,6 +13,7 @@ import {
   LoopbackDevice,
   parseIpv4Address,
   parseTcp,
+  SocketError,
   TCP_ACK,
   TCP_RST,
   TCP_SYN,
@@ -235,6 +236,19 @@ Deno.test("TCP: connectTcp and listenTcp check their arguments", () => {
     thrown(() => h.a.connectTcp(parseIpv4Address("203.0.113.5"), 80), InterfaceError).message,
     /no route/,
   );
+  for (const bad of [null, 5, "x", [], true]) {
+    assert.equal(
+      thrown(() => h.a.connectTcp(B_IP, 80, bad as never), InterfaceError).kind,
+      "InvalidArgument",
+    );
+    assert.equal(thrown(() => h.a.listenTcp(80, bad as never), InterfaceError).kind, "InvalidArgument");
+  }
+  assert.equal(
+    thrown(() => h.a.connectTcp(B_IP, 80, { rxBufferSize: 0 }), SocketError).kind,
+    "InvalidArgument",
+  );
+  assert.equal(thrown(() => h.a.listenTcp(80, { backlog: 0 }), SocketError).kind, "InvalidArgument");
+  assert.equal(h.a.tableSizes.tcpConnections, 0, "a refused connectTcp leaves nothing behind");
   const l = h.a.listenTcp(80);
   assert.equal(thrown(() => h.a.listenTcp(80), InterfaceError).kind, "PortInUse");
   l[Symbol.dispose]();

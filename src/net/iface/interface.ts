@@ -234,6 +234,12 @@ function limit(
   return v;
 }
 
+function checkOptions(where: string, options: unknown): void {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new InterfaceError("InvalidArgument", badArgument(where, "options", options, "an options object"));
+  }
+}
+
 function checkDevice(device: unknown): Device {
   const d = device as Partial<Device> | null;
   if (
@@ -501,6 +507,7 @@ export class Interface {
         badArgument("Interface.connectTcp", "port", port, "a whole number 1–65535"),
       );
     }
+    checkOptions("Interface.connectTcp", options);
     const hop = this.#routes.nextHop(ip);
     if (hop < 0) {
       throw new InterfaceError(
@@ -526,6 +533,7 @@ export class Interface {
         badArgument("Interface.listenTcp", "port", port, "a whole number 1–65535"),
       );
     }
+    checkOptions("Interface.listenTcp", options);
     return this.#tcp.listen(port, options);
   }
 
