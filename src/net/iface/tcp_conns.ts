@@ -2,7 +2,8 @@
  * The interface's TCP: connections by 4-tuple (a {@linkcode TcpTable}, O(1)), listeners by port,
  * segments demultiplexed to them, RST for segments that reach no connection (RFC 9293
  * 3.10.7.1), ephemeral ports per RFC 6056 (algorithm 3), and the sockets dispatched through the
- * interface's egress on every poll. The sockets themselves (`socket/tcp.ts`) know nothing of it.
+ * interface's egress when they have something to do. The sockets themselves (`socket/tcp.ts`)
+ * know nothing of it.
  *
  * @module
  */
