@@ -146,14 +146,15 @@ export class TcpConnections {
     stats.tcpNoConnection++;
     if (!linkUnicast) return;
     if (tcpResetFor(h, end - data, this.#rst)) {
-      egress.transmit(dst, src, this.#rst, NO_PAYLOAD, 0, 0);
-      stats.tcpResetsSent++;
+      if (egress.transmit(dst, src, this.#rst, NO_PAYLOAD, 0, 0)) stats.tcpResetsSent++;
+      else stats.deviceDropped++; // no buffer: the peer's next segment draws another
     }
   }
 
   /**
-   * Runs every connection's timers and sends what it has (through `egress`) at `now`; removes
-   * the connections that closed. Returns true when anything was sent.
+   * Dispatches the connections with something to do at `now` (a segment arrived, the program
+   * changed the socket, or a timer is due) through `egress`; removes the connections that
+   * closed. Returns true when anything was sent.
    */
   dispatch(now: number, egress: TcpEgress): boolean {
     const list = this.#conns;
