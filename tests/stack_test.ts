@@ -81,6 +81,37 @@ function tapSpec(): { iface: string; device: string } {
   return { iface, device: `net_tap_s${runTag()}${n},iface=${iface}` };
 }
 
+/**
+ * A test over a net_memif pair, run in a `deno test` process of its own: in the whole suite's process
+ * (every test file on its own thread, EAL shared) net_memif crashed (SIGSEGV) in 2 of 3 runs, never
+ * alone (see the report of this file's author); a fresh process keeps the suite safe from it.
+ */
+function memifTest(name: string, fn: () => Promise<void>): void {
+  if (Deno.env.get("MELIN_STACK_MEMIF_CHILD") === "1") {
+    Deno.test(name, fn);
+    return;
+  }
+  Deno.test(`${name} (in a process of its own)`, async () => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["test", "--allow-all", "tests/stack_test.ts", "--filter", name],
+      cwd: root,
+      env: { MELIN_STACK_MEMIF_CHILD: "1", NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const out = await within(child.output(), 120_000, name).catch(async (e) => {
+      child.kill("SIGKILL");
+      await removeRuntimeDir(child.pid);
+      throw e;
+    });
+    await removeRuntimeDir(child.pid);
+    const text = dec(out.stdout) + dec(out.stderr);
+    assert.equal(out.code, 0, text);
+    assert.match(dec(out.stdout), /ok \| 1 passed/, text);
+  });
+}
+
 let memifCounter = 0;
 /**
  * Two stacks wired to each other through a net_memif server/client pair in this process (a host
@@ -163,7 +194,7 @@ Deno.test("Stack.open over net_ring: the layers are up, exposed, and dispose tea
   Vdev.attach(device)[Symbol.dispose]();
 });
 
-Deno.test("two stacks over net_memif: listenDatagram both ways, into buffers, for await, close", async () => {
+memifTest("two stacks over net_memif: listenDatagram both ways, into buffers, for await, close", async () => {
   const ports = Port.count();
   const pair = await memifPair(201);
   const { a: s, b: t } = pair;
@@ -618,28 +649,6 @@ Deno.test("the runner: run(signal), start/stop, hooks, deadlines, failures", asy
       assert.ok(polls > asleep, "wake() ended the sleep");
     },
   );
-  await t.step("async code that sends after every receive does not starve timers", async () => {
-    await using pair = await memifPair(204);
-    using a = pair.a.listenDatagram({ port: 9 });
-    using b = pair.b.listenDatagram({ port: 10 });
-    const to = { hostname: pair.b.ip, port: 10 };
-    const server = (async () => {
-      for await (const [d, from] of b) await b.send(d, from);
-    })().catch((e) => assert.ok(e instanceof StackError && e.kind === "Closed")); // closed mid-echo
-    let ticks = 0;
-    const interval = setInterval(() => ticks++, 1);
-    let rounds = 0;
-    // Many datagrams in flight (16 get past the ARP queue): every poll finds some, the loop never idles.
-    for (let i = 0; i < 32; i++) await a.send(enc("ping"), to);
-    for await (const [d] of a) {
-      if (++rounds === 5000) break;
-      await a.send(d, to);
-    }
-    clearInterval(interval);
-    b.close();
-    await server;
-    assert.ok(ticks > 0, `a 1 ms interval never fired during ${rounds} round trips`);
-  });
   await t.step("bad targets and options", () => {
     assert.throws(() => new Runner({} as never), isStackError("InvalidArgument", /poll/));
     assert.throws(() => new Runner(null as never), isStackError("InvalidArgument", /poll/));
@@ -663,6 +672,29 @@ Deno.test("the runner: run(signal), start/stop, hooks, deadlines, failures", asy
     assert.throws(() => r.run("soon" as never), isStackError("InvalidArgument", /AbortSignal/));
     assert.throws(() => r.onPoll(5 as never), isStackError("InvalidArgument", /function/));
   });
+});
+
+memifTest("async code that sends after every receive does not starve timers", async () => {
+  await using pair = await memifPair(204);
+  using a = pair.a.listenDatagram({ port: 9 });
+  using b = pair.b.listenDatagram({ port: 10 });
+  const to = { hostname: pair.b.ip, port: 10 };
+  const server = (async () => {
+    for await (const [d, from] of b) await b.send(d, from);
+  })().catch((e) => assert.ok(e instanceof StackError && e.kind === "Closed")); // closed mid-echo
+  let ticks = 0;
+  const interval = setInterval(() => ticks++, 1);
+  let rounds = 0;
+  // Many datagrams in flight (16 get past the ARP queue): every poll finds some, the loop never idles.
+  for (let i = 0; i < 32; i++) await a.send(enc("ping"), to);
+  for await (const [d] of a) {
+    if (++rounds === 5000) break;
+    await a.send(d, to);
+  }
+  clearInterval(interval);
+  b.close();
+  await server;
+  assert.ok(ticks > 0, `a 1 ms interval never fired during ${rounds} round trips`);
 });
 
 /**

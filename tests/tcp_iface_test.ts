@@ -13,6 +13,7 @@ import {
   LoopbackDevice,
   parseIpv4Address,
   parseTcp,
+  SocketError,
   TCP_ACK,
   TCP_RST,
   TCP_SYN,
@@ -235,6 +236,19 @@ Deno.test("TCP: connectTcp and listenTcp check their arguments", () => {
     thrown(() => h.a.connectTcp(parseIpv4Address("203.0.113.5"), 80), InterfaceError).message,
     /no route/,
   );
+  for (const bad of [null, 5, "x", [], true]) {
+    assert.equal(
+      thrown(() => h.a.connectTcp(B_IP, 80, bad as never), InterfaceError).kind,
+      "InvalidArgument",
+    );
+    assert.equal(thrown(() => h.a.listenTcp(80, bad as never), InterfaceError).kind, "InvalidArgument");
+  }
+  assert.equal(
+    thrown(() => h.a.connectTcp(B_IP, 80, { rxBufferSize: 0 }), SocketError).kind,
+    "InvalidArgument",
+  );
+  assert.equal(thrown(() => h.a.listenTcp(80, { backlog: 0 }), SocketError).kind, "InvalidArgument");
+  assert.equal(h.a.tableSizes.tcpConnections, 0, "a refused connectTcp leaves nothing behind");
   const l = h.a.listenTcp(80);
   assert.equal(thrown(() => h.a.listenTcp(80), InterfaceError).kind, "PortInUse");
   l[Symbol.dispose]();
@@ -340,4 +354,49 @@ Deno.test("TCP through the same egress as UDP: on a VLAN, and on a 576-byte MTU 
     const l2 = vlan === undefined ? 14 : 18;
     assert.equal(biggest[1], mtu + l2, "full-sized segments, never above the MTU");
   }
+});
+
+Deno.test("TCP: an idle connection costs no dispatch, and the program's send/recv/close are seen at the next poll", () => {
+  const h = pair();
+  using listener = h.b.listenTcp(80, { socket: { rxBufferSize: 4000, ackDelay: 0 } });
+  const client = h.a.connectTcp(B_IP, 80, { ackDelay: 0 });
+  h.run(10);
+  const server = listener.accept()!;
+  const outA = () => h.a.stats.tcpSegmentsOut;
+  const outB = () => h.b.stats.tcpSegmentsOut;
+  const before = [outA(), outB()];
+  h.run(50);
+  assert.deepEqual([outA(), outB()], before, "idle: nothing sent");
+  assert.equal(h.a.pollAt(h.now), null);
+  // send: the segment leaves at the very next poll of the sender.
+  client.send(pattern(1000));
+  assert.equal(h.a.pollAt(h.now), h.now, "a send makes the interface due");
+  h.a.poll(h.now);
+  assert.equal(outA(), before[0] + 1);
+  h.run(4);
+  // Fill the server's 4000-byte window, then read it all: the window update goes at b's next poll.
+  client.send(pattern(8000));
+  h.run(10);
+  // 1000 + two full segments: the last 80 bytes of window are too small to send (silly-window avoidance).
+  assert.equal(server.recvQueue, 3920, "the window is full");
+  const sentB = outB();
+  const buf = new Uint8Array(8000);
+  assert.equal(server.recv(buf), 3920);
+  h.b.poll(h.now);
+  assert.equal(outB(), sentB + 1, "the window update");
+  h.run(10);
+  assert.ok(server.recvQueue > 0, "the rest flows");
+  // close: the FIN leaves at the next poll.
+  while (server.recv(buf) > 0) h.run(2);
+  const sentA = outA();
+  client.close();
+  h.a.poll(h.now);
+  assert.equal(outA(), sentA + 1, "the FIN");
+  h.run(4);
+  assert.equal(server.state, "CloseWait");
+  server.abort();
+  h.b.poll(h.now);
+  assert.equal(h.b.tableSizes.tcpConnections, 0, "aborted: out of the table at once");
+  h.run(4);
+  assert.equal(client.closeReason, "Reset");
 });

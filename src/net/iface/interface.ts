@@ -234,6 +234,12 @@ function limit(
   return v;
 }
 
+function checkOptions(where: string, options: unknown): void {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new InterfaceError("InvalidArgument", badArgument(where, "options", options, "an options object"));
+  }
+}
+
 function checkDevice(device: unknown): Device {
   const d = device as Partial<Device> | null;
   if (
@@ -482,8 +488,8 @@ export class Interface {
   /**
    * Opens a TCP connection to `ip:port` (a unicast host) from our address towards it and an
    * ephemeral port (RFC 6056); the SYN leaves at the next poll. `options` configure the socket
-   * (buffer sizes, Nagle, timers). The interface dispatches the socket on every poll until it is
-   * closed (then it leaves the connection table: a closed socket is not reused).
+   * (buffer sizes, Nagle, timers). Polls dispatch the socket whenever it has something to do until
+   * it is closed (then it leaves the connection table: a closed socket is not reused).
    * @throws {InterfaceError} `InvalidArgument` for a bad address or port or no route to `ip`;
    * `PortInUse` when the connection table is full or no ephemeral port is free towards the peer.
    * @throws {SocketError} `InvalidArgument` for bad `options`.
@@ -501,6 +507,7 @@ export class Interface {
         badArgument("Interface.connectTcp", "port", port, "a whole number 1–65535"),
       );
     }
+    checkOptions("Interface.connectTcp", options);
     const hop = this.#routes.nextHop(ip);
     if (hop < 0) {
       throw new InterfaceError(
@@ -526,6 +533,7 @@ export class Interface {
         badArgument("Interface.listenTcp", "port", port, "a whole number 1–65535"),
       );
     }
+    checkOptions("Interface.listenTcp", options);
     return this.#tcp.listen(port, options);
   }
 

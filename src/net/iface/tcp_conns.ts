@@ -2,7 +2,8 @@
  * The interface's TCP: connections by 4-tuple (a {@linkcode TcpTable}, O(1)), listeners by port,
  * segments demultiplexed to them, RST for segments that reach no connection (RFC 9293
  * 3.10.7.1), ephemeral ports per RFC 6056 (algorithm 3), and the sockets dispatched through the
- * interface's egress on every poll. The sockets themselves (`socket/tcp.ts`) know nothing of it.
+ * interface's egress when they have something to do. The sockets themselves (`socket/tcp.ts`)
+ * know nothing of it.
  *
  * @module
  */
@@ -22,8 +23,19 @@ export const EPHEMERAL_FIRST = 49152;
 /** Last ephemeral port. */
 export const EPHEMERAL_LAST = 65535;
 
-/** A connection in the table: its socket, its key, and the listener it came from (if any). */
+/**
+ * A connection in the table: its socket, its key, the listener it came from (if any), and what
+ * the last dispatch left: when the socket next needs one (`due`; 0: at once) and the socket's
+ * state, queues and `maySend` then. A socket with no segment since, no change made by the
+ * program (`send`, `recv`, `close`, `abort` all change one of those) and its time not come has
+ * nothing to send: its dispatch is skipped, so idle connections cost a few loads per poll.
+ */
 class TcpConn {
+  due = 0;
+  state = "";
+  sendQueue = -1;
+  recvQueue = -1;
+  maySend = false;
   constructor(
     readonly socket: TcpSocket,
     readonly localIp: number,
@@ -32,6 +44,24 @@ class TcpConn {
     readonly remotePort: number,
     readonly listener: TcpListener | null,
   ) {}
+
+  /** True when the program changed the socket since the last dispatch. */
+  touched(): boolean {
+    const s = this.socket;
+    return s.sendQueue !== this.sendQueue || s.recvQueue !== this.recvQueue || s.maySend !== this.maySend ||
+      s.state !== this.state;
+  }
+
+  /** Records what a dispatch left. */
+  dispatched(state: string): void {
+    const s = this.socket;
+    this.state = state;
+    this.sendQueue = s.sendQueue;
+    this.recvQueue = s.recvQueue;
+    this.maySend = s.maySend;
+    const at = s.pollAt();
+    this.due = at > 0 ? at : 0;
+  }
 }
 
 const NO_PAYLOAD = new ByteRing(1);
@@ -90,6 +120,7 @@ export class TcpConnections {
     const c = table === null ? undefined : table.get(dst, h.dstPort, src, h.srcPort);
     if (c !== undefined) {
       c.socket.process(now, src, dst, h, b, data, end - data);
+      c.due = 0; // whatever it answers goes out at this poll's dispatch
       return;
     }
     const l = this.#listeners.get(h.dstPort);
@@ -115,14 +146,15 @@ export class TcpConnections {
     stats.tcpNoConnection++;
     if (!linkUnicast) return;
     if (tcpResetFor(h, end - data, this.#rst)) {
-      egress.transmit(dst, src, this.#rst, NO_PAYLOAD, 0, 0);
-      stats.tcpResetsSent++;
+      if (egress.transmit(dst, src, this.#rst, NO_PAYLOAD, 0, 0)) stats.tcpResetsSent++;
+      else stats.deviceDropped++; // no buffer: the peer's next segment draws another
     }
   }
 
   /**
-   * Runs every connection's timers and sends what it has (through `egress`) at `now`; removes
-   * the connections that closed. Returns true when anything was sent.
+   * Dispatches the connections with something to do at `now` (a segment arrived, the program
+   * changed the socket, or a timer is due) through `egress`; removes the connections that
+   * closed. Returns true when anything was sent.
    */
   dispatch(now: number, egress: TcpEgress): boolean {
     const list = this.#conns;
@@ -131,6 +163,10 @@ export class TcpConnections {
     let fromListener = false;
     for (let i = 0; i < list.length; i++) {
       const c = list[i];
+      if (c.due > now && !c.touched()) {
+        list[keep++] = c; // nothing to send, no timer due
+        continue;
+      }
       const s = c.socket;
       sent += s.dispatch(now, egress);
       const state = s.state;
@@ -140,6 +176,7 @@ export class TcpConnections {
         if (c.listener !== null) fromListener = true;
         continue;
       }
+      c.dispatched(state);
       list[keep++] = c;
     }
     list.length = keep;
@@ -153,11 +190,9 @@ export class TcpConnections {
     let t = Infinity;
     const list = this.#conns;
     for (let i = 0; i < list.length; i++) {
-      const at = list[i].socket.pollAt();
-      if (at < t) {
-        if (at <= 0) return 0;
-        t = at;
-      }
+      const c = list[i];
+      if (c.due <= 0 || c.touched()) return 0;
+      if (c.due < t) t = c.due;
     }
     return t;
   }
