@@ -147,6 +147,11 @@ export interface TcpConfig {
    * when both SYNs carry SACK-permitted. Default true.
    */
   sack?: boolean;
+  /**
+   * Most challenge ACKs (RFC 5961 §7) per second (default 1000, Linux's
+   * `tcp_challenge_ack_limit`; 0 … 1000000; 0 sends none).
+   */
+  challengeAckLimit?: number;
 }
 
 /** Counters of one socket; they only grow (reset with {@linkcode TcpSocketStats.reset}). */
@@ -173,8 +178,13 @@ export class TcpSocketStats {
   windowProbes: number = 0;
   /** Keep-alive probes sent. */
   keepAlives: number = 0;
-  /** ACKs answering an in-window RST or a SYN in a synchronized state (RFC 5961). */
+  /**
+   * Challenge ACKs sent (RFC 5961): for an in-window RST, a SYN in a synchronized state, an ACK
+   * outside [SND.UNA − MAX.SND.WND, SND.MAX].
+   */
   challengeAcks: number = 0;
+  /** Challenge ACKs not sent: over `challengeAckLimit` in the current second. */
+  challengeAcksLimited: number = 0;
   /** RSTs sent. */
   resetsOut: number = 0;
   /** Dropped: sequence number outside the receive window. */
@@ -277,6 +287,9 @@ export class TcpSocket implements Disposable {
   readonly #sackBlk = new SackBlocks(); // what we report (receiver side)
   #highRxt = 0; // RFC 6675 HighRxt: end of the highest retransmission in this recovery
   #planSack = 0; // SACK blocks of the planned segment (filled in #out.sack)
+  readonly #challengeLimit: number;
+  #challengeStart = -Infinity; // start of the current one-second window
+  #challengeCount = 0;
 
   #state = CLOSED;
   #reason: TcpCloseReason = "None";
@@ -376,6 +389,7 @@ export class TcpSocket implements Disposable {
     this.#keepAliveProbes = ms("keepAliveProbes", 9, 1, 1000);
     const maxOoo = ms("maxOutOfOrder", 8, 1, 1024);
     this.#synRetries = ms("synRetries", 6, 0, 100);
+    this.#challengeLimit = ms("challengeAckLimit", 1000, 0, 1_000_000);
     if (config.nagle !== undefined && typeof config.nagle !== "boolean") {
       throw new SocketError("InvalidArgument", `TcpSocket: nagle ${config.nagle} is not a boolean`);
     }
@@ -935,8 +949,7 @@ export class TcpSocket implements Disposable {
     // 2. RST: exact match resets, in window draws a challenge ACK (RFC 5961 §3).
     if (flags & TCP_RST) {
       if (start !== 0) {
-        this.stats.challengeAcks++;
-        this.#ackNow = true;
+        this.#challenge(now);
         return;
       }
       if (this.#state === SYN_RECEIVED && this.#passive) {
@@ -948,8 +961,7 @@ export class TcpSocket implements Disposable {
     }
     // 3. SYN in a synchronized state: challenge ACK (RFC 5961 §4).
     if (flags & TCP_SYN) {
-      this.stats.challengeAcks++;
-      this.#ackNow = true;
+      this.#challenge(now);
       return;
     }
     // 4. ACK.
@@ -971,9 +983,11 @@ export class TcpSocket implements Disposable {
       this.#sndWl2 = h.ack;
     }
     const d = seqDiff(h.ack, this.#sndUna);
-    if (seqDiff(h.ack, this.#sndMax) > 0) {
+    // RFC 5961 §5.2: acceptable only in [SND.UNA − MAX.SND.WND, SND.MAX]; else dropped with a
+    // (rate-limited) challenge ACK. (SND.MAX: after a timeout SND.NXT went back.)
+    if (seqDiff(h.ack, this.#sndMax) > 0 || d < -this.#maxSndWnd) {
       this.stats.dropBadAck++;
-      this.#ackNow = true; // acknowledges something not yet sent
+      this.#challenge(now);
       return;
     }
     const window = h.window << this.#sndShift;
@@ -1501,6 +1515,21 @@ export class TcpSocket implements Disposable {
   /** Our TSval at `now` (ms ticks, RFC 7323 §5.4: 1 ms … 1 s); 0 for pollAt's planning. */
   #tsClock(now: number): number {
     return now >= 0 && now < Infinity ? (Math.floor(now) + this.#tsOffset) >>> 0 : 0;
+  }
+
+  /** A challenge ACK (RFC 5961), at most `challengeAckLimit` a second (§7). */
+  #challenge(now: number): void {
+    if (now - this.#challengeStart >= 1000) {
+      this.#challengeStart = now;
+      this.#challengeCount = 0;
+    }
+    if (this.#challengeCount >= this.#challengeLimit) {
+      this.stats.challengeAcksLimited++;
+      return;
+    }
+    this.#challengeCount++;
+    this.stats.challengeAcks++;
+    this.#ackNow = true;
   }
 
   /** Loss detected (RFC 5681 §3.2, RFC 6675 §5): the first unacknowledged segment at once. */
