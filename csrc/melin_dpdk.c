@@ -1096,6 +1096,68 @@ MDP_EXPORT uint32_t mdp_batch_tx_sized(uint16_t port, uint16_t queue, double bat
 	return rte_eth_tx_burst(port, queue, b.m, (uint16_t)n);
 }
 
+/* Moves entries [from, len) of every column to the front. */
+static inline void batch_shift(const struct batch *b, uint32_t from, uint32_t len)
+{
+	uint32_t k = len - from;
+	if (from == 0 || k == 0)
+		return;
+	memmove(b->m, b->m + from, k * sizeof(b->m[0]));
+	memmove(b->hdr, b->hdr + from, k * sizeof(b->hdr[0]));
+	memmove(b->start, b->start + from, k * sizeof(b->start[0]));
+	memmove(b->dlen, b->dlen + from, k * sizeof(b->dlen[0]));
+}
+
+/* The bit mdp_batch_tx_refill sets in its result when the refill failed. */
+#define MDP_REFILL_FAILED 0x10000u
+
+/* One call per flush for a sender that keeps spare mbufs in its batch: sets
+ * data_len and pkt_len of entries [0, n) from the dlen column (single-segment
+ * mbufs, as mdp_batch_tx_sized), sends them, moves entries [sent, len) to the
+ * front (the unsent first, then the spares), and, when fewer than fill_to
+ * remain, allocates the rest from mp (each given data_len bytes) and describes
+ * them against base. Returns the number sent, | MDP_REFILL_FAILED when the
+ * pool had too few mbufs (nothing allocated then). The caller checks
+ * n <= len <= cap, fill_to <= cap and data_len against the data room. */
+MDP_EXPORT uint32_t mdp_batch_tx_refill(uint16_t port, uint16_t queue, double batch, uint32_t cap, uint32_t n,
+					uint32_t len, double mp, uint32_t fill_to, uint32_t data_len, double base,
+					uint32_t base_len)
+{
+	struct batch b = batch_at(batch, cap);
+	for (uint32_t j = 0; j < n; j++) {
+		struct rte_mbuf *m = b.m[j];
+		if (m->nb_segs == 1)
+			m->data_len = (uint16_t)(m->pkt_len = b.dlen[j]);
+	}
+	uint32_t sent = n > 0 ? rte_eth_tx_burst(port, queue, b.m, (uint16_t)n) : 0;
+	batch_shift(&b, sent, len);
+	len -= sent;
+	if (fill_to <= len)
+		return sent;
+	uint32_t k = fill_to - len;
+	if (rte_pktmbuf_alloc_bulk((struct rte_mempool *)(uintptr_t)mp, b.m + len, k) != 0)
+		return sent | MDP_REFILL_FAILED;
+	for (uint32_t j = len; j < fill_to; j++)
+		b.m[j]->data_len = (uint16_t)(b.m[j]->pkt_len = data_len);
+	describe(&b, len, k, (uintptr_t)base, base_len);
+	return sent;
+}
+
+/* One call per poll for a receiver that keeps its last burst until the next:
+ * rte_pktmbuf_free_bulk of entries [0, free_n) (the whole batch: the caller
+ * checks), then rte_eth_rx_burst into [0, cap), described against base.
+ * Returns the number received. */
+MDP_EXPORT uint32_t mdp_batch_free_rx(uint16_t port, uint16_t queue, double batch, uint32_t cap, uint32_t free_n,
+				      double base, uint32_t base_len)
+{
+	struct batch b = batch_at(batch, cap);
+	if (free_n > 0)
+		rte_pktmbuf_free_bulk(b.m, free_n);
+	uint16_t got = rte_eth_rx_burst(port, queue, b.m, (uint16_t)cap);
+	describe(&b, 0, got, (uintptr_t)base, base_len);
+	return got;
+}
+
 /* ---- Runtime files ------------------------------------------------------
  * A primary EAL keeps its runtime files (config, fbarray memseg/memzone
  * backing files, mp_socket: about 6 MiB with --no-huge) in

@@ -116,6 +116,8 @@ let ffiBatchRx: Symbols["mdp_batch_rx"];
 let ffiBatchTx: Symbols["mdp_batch_tx"];
 let ffiBatchTxSized: Symbols["mdp_batch_tx_sized"];
 let ffiDescribe: Symbols["mdp_batch_describe"];
+let ffiTxRefill: Symbols["mdp_batch_tx_refill"];
+let ffiFreeRx: Symbols["mdp_batch_free_rx"];
 // Byte offsets in struct rte_mbuf (filled from the shim by loadLayout).
 let O_BUF_ADDR = -1;
 let O_DATA_OFF = 0;
@@ -139,6 +141,8 @@ function loadLayout(): void {
   ffiBatchTx = sym.mdp_batch_tx;
   ffiBatchTxSized = sym.mdp_batch_tx_sized;
   ffiDescribe = sym.mdp_batch_describe;
+  ffiTxRefill = sym.mdp_batch_tx_refill;
+  ffiFreeRx = sym.mdp_batch_free_rx;
   const l = new Int32Array(12);
   sym.mdp_mbuf_layout(l);
   [O_BUF_ADDR, O_DATA_OFF, O_REFCNT, O_NB_SEGS, O_PORT, O_PKT_LEN, O_DATA_LEN, O_BUF_LEN] = l;
@@ -342,6 +346,32 @@ export let batchTx: (b: MbufBatch, port: number, queue: number, count: number) =
 export let batchTxSized: (b: MbufBatch, port: number, queue: number, count: number) => number;
 /** The batch's data-length column, for a sender that fills mbufs and sends with batchTxSized. @internal */
 export let batchLengths: (b: MbufBatch) => Uint16Array;
+/** Set in batchTxRefill's result when the refill found too few mbufs in the pool (csrc). @internal */
+export const REFILL_FAILED = 0x10000;
+/**
+ * For a sender that keeps spare mbufs in the batch (one FFI call): sets the first `count` entries'
+ * lengths from the length column and sends them, moves the rest (unsent first, then spares) to the
+ * front, then tops the batch up to `fillTo` entries with mbufs of `dataLen` bytes from `pool` (at
+ * `poolAddr`, live: the caller checked). Returns how many the driver took, | REFILL_FAILED when
+ * the pool had too few mbufs (none taken then). The caller checks `count <= length`,
+ * `fillTo <= capacity` and `dataLen` against the pool's data room. @internal
+ */
+export let batchTxRefill: (
+  b: MbufBatch,
+  port: number,
+  queue: number,
+  count: number,
+  poolAddr: number,
+  pool: MbufPool,
+  fillTo: number,
+  dataLen: number,
+) => number;
+/**
+ * For a receiver that keeps its last burst until the next (one FFI call): frees every entry, then
+ * receives up to `capacity` packets of the port whose rx pool is `pool`, described. Returns how
+ * many arrived. @internal
+ */
+export let batchFreeRx: (b: MbufBatch, port: number, queue: number, pool: MbufPool) => number;
 /** Frees the first `count` entries (one FFI call); the caller then drops them. */
 let batchFree: (b: MbufBatch, count: number) => void;
 
@@ -765,6 +795,48 @@ export class MbufBatch {
     batchTx = (b, port, queue, count) => ffiBatchTx(port, queue, b.#blockAddr, count);
     batchTxSized = (b, port, queue, count) => ffiBatchTxSized(port, queue, b.#blockAddr, b.capacity, count);
     batchLengths = (b) => b.#dlen;
+    batchTxRefill = (b, port, queue, count, poolAddr, pool, fillTo, dataLen) => {
+      b.#assertPoolsLive("txBurst"); // C reads the mbufs it sends
+      const len = b.#length;
+      // Refilled entries are described against the pool's chunk when the batch holds only its mbufs.
+      const l = len === 0 || b.#pool === pool ? poolChunk.get(pool) ?? NO_CHUNK : b.#layout;
+      const r = ffiTxRefill(
+        port,
+        queue,
+        b.#blockAddr,
+        b.capacity,
+        count,
+        len,
+        poolAddr,
+        fillTo,
+        dataLen,
+        l.base,
+        l.len,
+      );
+      const sent = r & 0xffff;
+      const keep = len - sent;
+      b.#length = keep;
+      b.#described = Math.max(0, b.#described - sent);
+      if (keep === 0) b.#pool = null;
+      if ((r & REFILL_FAILED) === 0 && fillTo > keep) {
+        b.#commit(fillTo - keep, pool);
+        if (l.len > 0 && b.#described === keep) b.#described = fillTo;
+      }
+      return r;
+    };
+    batchFreeRx = (b, port, queue, pool) => {
+      b.#assertPoolsLive("rxBurst"); // C frees the held entries
+      const l = poolChunk.get(pool) ?? NO_CHUNK;
+      const n = ffiFreeRx(port, queue, b.#blockAddr, b.capacity, b.#length, l.base, l.len);
+      b.#length = 0;
+      b.#pool = null;
+      b.#described = 0;
+      if (n > 0) {
+        b.#commit(n, pool);
+        if (l.len > 0) b.#described = n;
+      }
+      return n;
+    };
     batchFree = (b, count) => ffiBatchFree(b.#blockAddr, 0, count);
   }
 
