@@ -719,7 +719,7 @@ export class MbufBatch {
     if (this.#length === 0) {
       this.#pool = pool;
       this.#mixed = false;
-      this.#layout = poolChunk.get(pool) ?? NO_CHUNK;
+      this.#layout = this.#chunkOf(pool);
     } else if (this.#pool !== pool) {
       this.#mixed = true;
     }
@@ -729,24 +729,28 @@ export class MbufBatch {
   /** Forgets the first `count` entries (freed or sent); the rest move to the front. */
   #drop(count: number): void {
     const keep = this.#length - count;
-    if (keep > 0) {
-      // One plain loop over the pointers' 32-bit words and the columns: four copyWithin calls cost
-      // ≈ 110 ns per burst (each a call into the runtime), far more than moving a burst's entries.
-      const w = this.#words;
-      const hdr = this.#hdr;
-      const start = this.#start;
-      const dlen = this.#dlen;
-      for (let i = 0, j = count; i < keep; i++, j++) {
-        w[2 * i] = w[2 * j];
-        w[2 * i + 1] = w[2 * j + 1];
-        hdr[i] = hdr[j];
-        start[i] = start[j];
-        dlen[i] = dlen[j];
-      }
-    }
+    if (keep > 0) this.#shift(count, keep); // out of line: the whole-burst case stays small to inline
     this.#length = keep;
-    this.#described = Math.max(0, this.#described - count);
+    const d = this.#described - count;
+    this.#described = d > 0 ? d : 0;
     if (keep === 0) this.#pool = null;
+  }
+
+  /** Moves entries [count, count + keep) to the front. */
+  #shift(count: number, keep: number): void {
+    // One plain loop over the pointers' 32-bit words and the columns: four copyWithin calls cost
+    // ≈ 110 ns per burst (each a call into the runtime), far more than moving a burst's entries.
+    const w = this.#words;
+    const hdr = this.#hdr;
+    const start = this.#start;
+    const dlen = this.#dlen;
+    for (let i = 0, j = count; i < keep; i++, j++) {
+      w[2 * i] = w[2 * j];
+      w[2 * i + 1] = w[2 * j + 1];
+      hdr[i] = hdr[j];
+      start[i] = start[j];
+      dlen[i] = dlen[j];
+    }
   }
 
   /** Throws unless every pool of the batch's mbufs is live. */
@@ -756,6 +760,10 @@ export class MbufBatch {
       if (this.#pool!.disposed) throw poolGone(what, this.#pool!);
       return;
     }
+    this.#assertMixedPoolsLive(what); // out of line: the one-pool case stays small to inline
+  }
+
+  #assertMixedPoolsLive(what: string): void {
     for (let i = 0; i < this.#length; i++) {
       const a = this.#addr(i);
       try {
@@ -799,7 +807,7 @@ export class MbufBatch {
       b.#assertPoolsLive("txBurst"); // C reads the mbufs it sends
       const len = b.#length;
       // Refilled entries are described against the pool's chunk when the batch holds only its mbufs.
-      const l = len === 0 || b.#pool === pool ? poolChunk.get(pool) ?? NO_CHUNK : b.#layout;
+      const l = len === 0 || b.#pool === pool ? b.#chunkOf(pool) : b.#layout;
       const r = ffiTxRefill(
         port,
         queue,
@@ -826,7 +834,7 @@ export class MbufBatch {
     };
     batchFreeRx = (b, port, queue, pool) => {
       b.#assertPoolsLive("rxBurst"); // C frees the held entries
-      const l = poolChunk.get(pool) ?? NO_CHUNK;
+      const l = b.#chunkOf(pool);
       const n = ffiFreeRx(port, queue, b.#blockAddr, b.capacity, b.#length, l.base, l.len);
       b.#length = 0;
       b.#pool = null;
@@ -840,9 +848,24 @@ export class MbufBatch {
     batchFree = (b, count) => ffiBatchFree(b.#blockAddr, 0, count);
   }
 
+  /**
+   * The first memory chunk of `pool` (NO_CHUNK when unmapped), remembered for the last pool asked:
+   * a Map lookup per burst costs more than the rest of the bookkeeping. A remembered chunk that
+   * was unmapped since has length 0 and a detached buffer, as NO_CHUNK: the same to every user.
+   */
+  #chunkOf(pool: MbufPool): Chunk {
+    if (pool === this.#chunkPool) return this.#chunkMemo;
+    const c = poolChunk.get(pool) ?? NO_CHUNK;
+    this.#chunkPool = pool;
+    this.#chunkMemo = c;
+    return c;
+  }
+  #chunkPool: MbufPool | null = null;
+  #chunkMemo: Chunk = NO_CHUNK;
+
   /** The chunk new entries of `pool` are described against. */
   #layoutFor(pool: MbufPool): Chunk {
-    if (this.#length === 0) this.#layout = poolChunk.get(pool) ?? NO_CHUNK;
+    if (this.#length === 0) this.#layout = this.#chunkOf(pool);
     return this.#layout;
   }
 
@@ -877,17 +900,31 @@ export class MbufBatch {
    * place and lengths, no allocation. The fastest way to walk a batch.
    */
   at(i: number): PacketView {
-    if (!(typeof i === "number" && (i >>> 0) === i && i < this.#length)) this.#check(i);
-    if (i >= this.#described) this.#describe();
+    // One test for the common case: described entries are a prefix of the live ones.
+    if (!(typeof i === "number" && (i >>> 0) === i && i < this.#described)) this.#atPrepare(i);
     const v = this.view;
     const st = this.#start[i];
-    const l = this.#layout;
-    if (st >= 0 && l.len !== 0) {
-      v.bytes = l.u8;
+    const u8 = this.#layout.u8;
+    // -1 (not in the layout chunk) fails too, and so does every start once the chunk is unmapped:
+    // its buffer is detached, length 0.
+    if ((st >>> 0) < u8.length) {
+      if (v.bytes !== u8) v.bytes = u8; // a compare costs less than a pointer store's write barrier
       v.start = st;
       v.length = this.#dlen[i];
       return v;
     }
+    return this.#atSlow(i);
+  }
+
+  /** Checks index `i` and describes the entries not described yet. */
+  #atPrepare(i: number): void {
+    if (!(typeof i === "number" && (i >>> 0) === i && i < this.#length)) this.#check(i);
+    if (i >= this.#described) this.#describe();
+  }
+
+  /** at() for an entry outside the layout chunk (or once that chunk is unmapped). */
+  #atSlow(i: number): PacketView {
+    const v = this.view;
     const o = this.#locateSlow(i, "at");
     const c = hit;
     v.length = c.u16[(o + O_DATA_LEN) >> 1];
