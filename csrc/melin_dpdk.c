@@ -1096,16 +1096,16 @@ MDP_EXPORT uint32_t mdp_batch_tx_sized(uint16_t port, uint16_t queue, double bat
 	return rte_eth_tx_burst(port, queue, b.m, (uint16_t)n);
 }
 
-/* Moves entries [from, len) of every column to the front. */
-static inline void batch_shift(const struct batch *b, uint32_t from, uint32_t len)
+/* Moves entries [from, len) to [to, ...) in every column (to < from). */
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) static void
+batch_move(const struct batch *b, uint32_t to, uint32_t from, uint32_t len)
 {
-	uint32_t k = len - from;
-	if (from == 0 || k == 0)
-		return;
-	memmove(b->m, b->m + from, k * sizeof(b->m[0]));
-	memmove(b->hdr, b->hdr + from, k * sizeof(b->hdr[0]));
-	memmove(b->start, b->start + from, k * sizeof(b->start[0]));
-	memmove(b->dlen, b->dlen + from, k * sizeof(b->dlen[0]));
+	for (uint32_t i = to, j = from; j < len; i++, j++) {
+		b->m[i] = b->m[j];
+		b->hdr[i] = b->hdr[j];
+		b->start[i] = b->start[j];
+		b->dlen[i] = b->dlen[j];
+	}
 }
 
 /* The bit mdp_batch_tx_refill sets in its result when the refill failed. */
@@ -1113,12 +1113,15 @@ static inline void batch_shift(const struct batch *b, uint32_t from, uint32_t le
 
 /* One call per flush for a sender that keeps spare mbufs in its batch: sets
  * data_len and pkt_len of entries [0, n) from the dlen column (single-segment
- * mbufs, as mdp_batch_tx_sized), sends them, moves entries [sent, len) to the
- * front (the unsent first, then the spares), and, when fewer than fill_to
- * remain, allocates the rest from mp (each given data_len bytes) and describes
- * them against base. Returns the number sent, | MDP_REFILL_FAILED when the
- * pool had too few mbufs (nothing allocated then). The caller checks
- * n <= len <= cap, fill_to <= cap and data_len against the data room. */
+ * mbufs, as mdp_batch_tx_sized) and sends them. The entries left move to the
+ * front: when all n went out, the last spares fill the n freed places (spares
+ * are interchangeable, so at burst 1 one entry moves, not a burst's worth);
+ * otherwise entries [sent, len) move in order, the unsent first. Then, when
+ * fewer than fill_to remain, the rest are allocated from mp (each given
+ * data_len bytes) and described against base. Returns the number sent, |
+ * MDP_REFILL_FAILED when the pool had too few mbufs (nothing allocated then).
+ * The caller checks n <= len <= cap, fill_to <= cap and data_len against the
+ * data room. */
 MDP_EXPORT uint32_t mdp_batch_tx_refill(uint16_t port, uint16_t queue, double batch, uint32_t cap, uint32_t n,
 					uint32_t len, double mp, uint32_t fill_to, uint32_t data_len, double base,
 					uint32_t base_len)
@@ -1130,7 +1133,12 @@ MDP_EXPORT uint32_t mdp_batch_tx_refill(uint16_t port, uint16_t queue, double ba
 			m->data_len = (uint16_t)(m->pkt_len = b.dlen[j]);
 	}
 	uint32_t sent = n > 0 ? rte_eth_tx_burst(port, queue, b.m, (uint16_t)n) : 0;
-	batch_shift(&b, sent, len);
+	if (sent == n) {
+		uint32_t k = len - n < n ? len - n : n;
+		batch_move(&b, 0, len - k, len);
+	} else {
+		batch_move(&b, 0, sent, len);
+	}
 	len -= sent;
 	if (fill_to <= len)
 		return sent;

@@ -350,8 +350,8 @@ export let batchLengths: (b: MbufBatch) => Uint16Array;
 export const REFILL_FAILED = 0x10000;
 /**
  * For a sender that keeps spare mbufs in the batch (one FFI call): sets the first `count` entries'
- * lengths from the length column and sends them, moves the rest (unsent first, then spares) to the
- * front, then tops the batch up to `fillTo` entries with mbufs of `dataLen` bytes from `pool` (at
+ * lengths from the length column and sends them, moves the rest to the front (when all were sent,
+ * the last entries fill the freed places; else the unsent come first, in order), then tops the batch up to `fillTo` entries with mbufs of `dataLen` bytes from `pool` (at
  * `poolAddr`, live: the caller checked). Returns how many the driver took, | REFILL_FAILED when
  * the pool had too few mbufs (none taken then). The caller checks `count <= length`,
  * `fillTo <= capacity` and `dataLen` against the pool's data room. @internal
@@ -824,7 +824,10 @@ export class MbufBatch {
       const sent = r & 0xffff;
       const keep = len - sent;
       b.#length = keep;
-      b.#described = Math.max(0, b.#described - sent);
+      // All sent: C moved spares from the end into the freed places, so the described entries are
+      // a prefix only if all were. Else the rest moved in order.
+      const d = b.#described;
+      b.#described = sent === count ? (d === len ? keep : 0) : (d > sent ? d - sent : 0);
       if (keep === 0) b.#pool = null;
       if ((r & REFILL_FAILED) === 0 && fillTo > keep) {
         b.#commit(fillTo - keep, pool);

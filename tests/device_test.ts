@@ -209,10 +209,34 @@ Deno.test("portTxRefill: lengths from the column; unsent and spares move to the 
   }
   assert.deepEqual(got.slice(-3), [100, 101, 102]);
 
+  // All sent: the last spares fill the freed places (spares are interchangeable), columns along.
+  pool.freeBulk(b, 3); // the unsent frames
+  assert.equal(pool.allocBulk(b, 3, 14), true);
+  const spares = Array.from({ length: 6 }, (_, i) => b.address(i + 2));
+  const spareStarts = Array.from({ length: 6 }, (_, i) => b.columns().start[i + 2]);
+  lengths[0] = 70;
+  lengths[1] = 71;
+  assert.equal(portTxRefill(port, 0, b, 2, pool, 0, 14), 2);
+  assert.equal(b.length, 6);
+  const now = Array.from({ length: 6 }, (_, i) => b.address(i));
+  assert.deepEqual([...now].sort(), [...spares].sort(), "the same spares, none lost or doubled");
+  for (let i = 0; i < 6; i++) {
+    assert.equal(
+      b.columns().start[i],
+      spareStarts[spares.indexOf(now[i])],
+      `start of entry ${i} moved with it`,
+    );
+    assert.equal(b.at(i).start, b.columns().start[i]);
+    assert.equal(b.dataLen(i), 14);
+  }
+  assert.equal(port.rxBurst(0, rx), 2);
+  assert.deepEqual([rx.dataLen(0), rx.dataLen(1)], [70, 71]);
+  pool.freeBulk(rx);
+
   // An empty pool: the send still happens, the refill is reported and takes nothing.
   const hog: { free(): void }[] = [];
   for (let m = pool.alloc(); m !== null; m = pool.alloc()) hog.push(m);
-  pool.freeBulk(b, 6);
+  pool.freeBulk(b, 4);
   assert.equal(b.length, 2);
   const r2 = portTxRefill(port, 0, b, 1, pool, 8, 14);
   assert.equal(r2 & 0xffff, 1, "sent");
