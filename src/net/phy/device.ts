@@ -68,6 +68,13 @@ function checkPortDeviceArgs(port: unknown, pool: unknown, options: unknown): vo
 const SPARE_LENGTH = 14;
 
 /**
+ * Spares a flush tops up at once (fewer when the burst is smaller). Topping up at every flush of
+ * one frame costs ≈ 20 ns per round trip (an alloc call's fixed cost); topping up a whole burst at
+ * once puts ≈ 60 ns on every 32nd, which lands in the p99. Eight at a time keeps both small.
+ */
+const REFILL_CHUNK = 8;
+
+/**
  * A DPDK port as a {@linkcode Device}: one rx and one tx batch, one FFI call per burst each way.
  * Transmit mbufs are kept as spares between polls (each flush sends and tops them up in the same
  * call), so a frame costs no FFI call of its own; a received burst is kept until the next
@@ -94,6 +101,8 @@ export class PortDevice implements Device, Disposable {
   #room: number;
   /** tx.length as of the last refill: entries [#filled, #spares) are spares, described. */
   #spares = 0;
+  /** A flush tops the spares up when at most this many are left (capacity - REFILL_CHUNK). */
+  #refillAt: number;
   /** Drops of flushes made inside txSlot, reported by the next flush(). */
   #carriedDrops = 0;
   #disposed = false;
@@ -114,6 +123,7 @@ export class PortDevice implements Device, Disposable {
     this.#rx = new MbufBatch(options.burst ?? 32);
     this.#tx = new MbufBatch(options.burst ?? 32);
     this.#lengths = batchLengths(this.#tx);
+    this.#refillAt = this.#tx.capacity - Math.min(REFILL_CHUNK, this.#tx.capacity);
     this.#starts = this.#tx.columns().start;
     this.#room = pool.dataRoom;
     // The largest frame the interface sends: the MTU, an Ethernet header and a VLAN tag.
@@ -226,10 +236,9 @@ export class PortDevice implements Device, Disposable {
   }
 
   /**
-   * Sends the filled entries and tops the spares back up to a full burst, in one FFI call; frees
-   * (drops, as a NIC would) the ones the driver's queue refused. Topping up at every flush costs a
-   * few ns (an alloc of as many mbufs as were sent) and spares the flush that would otherwise
-   * allocate a whole burst its spike.
+   * Sends the filled entries and, once REFILL_CHUNK or more spares are missing, tops them back up
+   * to a full burst, in the same FFI call; frees (drops, as a NIC would) the ones the driver's
+   * queue refused.
    */
   #send(): number {
     const n = this.#filled;
@@ -237,7 +246,8 @@ export class PortDevice implements Device, Disposable {
     this.#filled = 0;
     this.#spares = 0; // the batch shifts: txSlot refreshes its view of it
     const tx = this.#tx;
-    const r = portTxRefill(this.port, this.#queue, tx, n, this.#pool, tx.capacity, SPARE_LENGTH);
+    const fill = tx.length - n <= this.#refillAt ? tx.capacity : 0;
+    const r = portTxRefill(this.port, this.#queue, tx, n, this.#pool, fill, SPARE_LENGTH);
     const dropped = n - (r & 0xffff);
     if (dropped > 0) this.#pool.freeBulk(tx, dropped); // the unsent came first
     // The spares are described (in the columns' memory, or -1); a refill failure leaves fewer.
