@@ -682,7 +682,11 @@ export class MbufBatch {
   #block: ArrayBuffer;
   #blockAddr: number;
   #length = 0;
-  /** The pool of every mbuf in the batch, or null when empty or mixed. */
+  /**
+   * The pool of the first mbuf put in since the batch was last empty (of every mbuf unless
+   * #mixed); left as it is when the batch empties, so that refilling from the same pool stores
+   * nothing. Whenever it is a pool, #layout is that pool's chunk.
+   */
   #pool: MbufPool | null = null;
   #mixed = false;
 
@@ -717,9 +721,11 @@ export class MbufBatch {
 
   #commit(count: number, pool: MbufPool): void {
     if (this.#length === 0) {
-      this.#pool = pool;
+      if (this.#pool !== pool) {
+        this.#pool = pool;
+        this.#layout = this.#chunkOf(pool);
+      }
       this.#mixed = false;
-      this.#layout = this.#chunkOf(pool);
     } else if (this.#pool !== pool) {
       this.#mixed = true;
     }
@@ -733,7 +739,6 @@ export class MbufBatch {
     this.#length = keep;
     const d = this.#described - count;
     this.#described = d > 0 ? d : 0;
-    if (keep === 0) this.#pool = null;
   }
 
   /** Moves entries [count, count + keep) to the front. */
@@ -828,7 +833,6 @@ export class MbufBatch {
       // a prefix only if all were. Else the rest moved in order.
       const d = b.#described;
       b.#described = sent === count ? (d === len ? keep : 0) : (d > sent ? d - sent : 0);
-      if (keep === 0) b.#pool = null;
       if ((r & REFILL_FAILED) === 0 && fillTo > keep) {
         b.#commit(fillTo - keep, pool);
         if (l.len > 0 && b.#described === keep) b.#described = fillTo;
@@ -840,7 +844,6 @@ export class MbufBatch {
       const l = b.#chunkOf(pool);
       const n = ffiFreeRx(port, queue, b.#blockAddr, b.capacity, b.#length, l.base, l.len);
       b.#length = 0;
-      b.#pool = null;
       b.#described = 0;
       if (n > 0) {
         b.#commit(n, pool);
@@ -868,8 +871,7 @@ export class MbufBatch {
 
   /** The chunk new entries of `pool` are described against. */
   #layoutFor(pool: MbufPool): Chunk {
-    if (this.#length === 0) this.#layout = this.#chunkOf(pool);
-    return this.#layout;
+    return this.#length === 0 ? this.#chunkOf(pool) : this.#layout; // #commit then sets #layout
   }
 
   /**
