@@ -1142,12 +1142,10 @@ MDP_EXPORT uint32_t mdp_batch_tx_refill(uint16_t port, uint16_t queue, double ba
 	len -= sent;
 	if (fill_to <= len)
 		return sent;
-	uint32_t k = fill_to - len;
-	if (rte_pktmbuf_alloc_bulk((struct rte_mempool *)(uintptr_t)mp, b.m + len, k) != 0)
+	/* Through mdp_batch_alloc: a second call site of rte_pktmbuf_alloc_bulk
+	 * makes gcc stop inlining it there, which costs the bulk alloc ≈ 10 ns. */
+	if (mdp_batch_alloc(mp, batch, cap, len, fill_to - len, data_len, base, base_len) != 0)
 		return sent | MDP_REFILL_FAILED;
-	for (uint32_t j = len; j < fill_to; j++)
-		b.m[j]->data_len = (uint16_t)(b.m[j]->pkt_len = data_len);
-	describe(&b, len, k, (uintptr_t)base, base_len);
 	return sent;
 }
 
