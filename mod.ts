@@ -54,6 +54,23 @@ export { PcapError, PcapWriter } from "./src/net/phy/pcap.ts";
 export { VlanDemux } from "./src/net/phy/vlan.ts";
 export type { PcapErrorKind } from "./src/net/phy/pcap.ts";
 export { Interface, InterfaceError, UdpSocket } from "./src/net/iface/interface.ts";
+export {
+  ByteRing,
+  IsnGenerator,
+  SocketError,
+  TcpListener,
+  TcpListenerStats,
+  TcpSocket,
+  TcpSocketStats,
+} from "./src/net/socket/mod.ts";
+export type {
+  SocketErrorKind,
+  TcpCloseReason,
+  TcpConfig,
+  TcpEgress,
+  TcpListenerOptions,
+  TcpState,
+} from "./src/net/socket/mod.ts";
 export type {
   Datagram,
   InterfaceConfig,
@@ -62,5 +79,16 @@ export type {
   Ipv4Cidr,
   Route,
 } from "./src/net/iface/interface.ts";
+export { DatagramConn, Runner, Stack, StackError } from "./src/stack.ts";
+export type {
+  DatagramAddr,
+  ListenDatagramOptions,
+  Pollable,
+  PollHook,
+  RunnerOptions,
+  RunnerStats,
+  StackErrorKind,
+  StackOptions,
+} from "./src/stack.ts";
 export { BUILD_COMMAND, LibraryLoadError, SHIM_ENV_VAR } from "./src/ffi.ts";
 export type { LibraryLoadErrorKind } from "./src/ffi.ts";

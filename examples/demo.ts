@@ -10,9 +10,19 @@
  * says which flag (or root) it needs and falls back or is skipped.
  */
 import dgram from "node:dgram";
-import { Eal, EalError, internetChecksum, MbufBatch, Mempool, MempoolError, Port, Vdev } from "../mod.ts";
+import {
+  Eal,
+  EalError,
+  internetChecksum,
+  MbufBatch,
+  Mempool,
+  MempoolError,
+  Port,
+  Stack,
+  Vdev,
+} from "../mod.ts";
 import { lacking } from "./permissions.ts";
-import { serveUdpEcho, tapWithStack } from "./udp_echo.ts";
+import { echoDatagrams } from "./udp_echo.ts";
 
 /** Our side's MAC on the tap (locally administered). */
 const OUR_MAC = Uint8Array.of(0x02, 0x00, 0x5e, 0x10, 0x00, 0x02);
@@ -87,7 +97,9 @@ tryIt("a pool used after dispose", () => small.available);
 section("Live traffic");
 await liveTraffic(pool);
 
-section("The TCP/IP stack: the kernel pings our interface and talks to a UDP echo server on it");
+section(
+  "The TCP/IP stack via Stack.open: the kernel pings our interface and talks to a UDP echo server on it",
+);
 await kernelMeetsStack();
 
 section("Done: ports, pools and EAL are freed in reverse order as `using` scopes end");
@@ -243,22 +255,32 @@ async function kernelMeetsStack(): Promise<void> {
     console.log(`  a tap to the kernel ${cannot}; skipped`);
     return;
   }
-  using pool = Mempool.createWithSize("demo_stack", 4096);
-  using tap = await tapWithStack(pool, "st").catch((e) => {
-    console.log(`  no tap here (${e instanceof Error ? e.message : e}); skipped`);
-    return null;
-  });
-  if (tap === null) return;
-  console.log(`  our stack is ${tap.ourIp} on port ${tap.iface}'s far side; the kernel is ${tap.kernelIp}`);
-  const stop = new AbortController();
-  const server = serveUdpEcho(tap.stack, 7, stop.signal);
+  // One call: pool, net_tap device (which creates the kernel interface), port, interface.
+  const iface = `mdst${Deno.pid % 100000}`;
+  const x = (Deno.pid % 250) + 1; // 198.18.0.0/15: reserved for benchmarking (RFC 2544)
+  let opened: Stack;
   try {
-    await kernelPings(tap.ourIp);
-    await kernelTalksUdp(tap.kernelIp, tap.ourIp);
+    opened = Stack.open({ device: `net_tap_st${Deno.pid % 100000},iface=${iface}`, ip: `198.18.${x}.2/24` });
+  } catch (e) {
+    console.log(`  no tap here (${e instanceof Error ? e.message : e}); skipped`);
+    return;
+  }
+  await using stack = opened; // runner stopped, then interface, port, device and pool freed in order
+  await ip("addr", "add", `198.18.${x}.1/24`, "dev", iface); // the kernel's side of the wire
+  await ip("link", "set", "dev", iface, "up");
+  console.log(
+    `  Stack.open: we are ${stack.ip}/${stack.prefix} (mac ${stack.mac}) on port ${stack.port.id}; ` +
+      `the kernel is 198.18.${x}.1 on ${iface}`,
+  );
+  const conn = stack.listenDatagram({ port: 7 }); // starts the runner that polls the interface
+  const server = echoDatagrams(conn);
+  try {
+    await kernelPings(stack.ip);
+    await kernelTalksUdp(`198.18.${x}.1`, stack.ip);
   } finally {
-    stop.abort();
+    conn.close();
     console.log(
-      `  echoed ${await server} datagram(s); interface counters: ${JSON.stringify(tap.stack.stats)}`,
+      `  echoed ${await server} datagram(s); interface counters: ${JSON.stringify(stack.iface.stats)}`,
     );
   }
 }

@@ -1,87 +1,49 @@
 /**
- * A UDP echo server on the DPDK side: a net_tap port, our poll-driven IPv4 interface on it, and a
- * socket that sends every datagram back. The kernel side of the tap gets 198.18.X.1/24 (198.18.0.0/15
- * is reserved for benchmarking, so nothing real answers); the server is 198.18.X.2.
+ * A UDP echo server on the DPDK side of a tap: `Stack.open` brings the host up, a
+ * `DatagramConn` sends every datagram back, and everything is torn down on exit.
  *
- *   deno run --allow-ffi --allow-read --allow-env --allow-run=ip --allow-sys=uid examples/udp_echo.ts [seconds]
+ *   deno run --allow-ffi --allow-read --allow-env --allow-sys=uid examples/udp_echo.ts \
+ *     --tap dtap0 --ip 198.18.0.2/24 [--port 7] [--seconds S]
  *
- * Then, from the same machine: ping 198.18.X.2, or send UDP to 198.18.X.2 port 7.
+ * `--tap` creates the kernel interface; configure its side while the server runs
+ * (`ip addr add 198.18.0.1/24 dev dtap0 && ip link set dtap0 up`), then ping 198.18.0.2 or send
+ * UDP to its port. Prints `listening on IP:PORT` once serving; runs until SIGINT/SIGTERM or for S
+ * seconds.
  *
  * @module
  */
-import { Eal, Interface, Mempool, Port, PortDevice, Vdev } from "../mod.ts";
+import { type DatagramConn, Stack, StackError } from "../mod.ts";
+import { exampleArgs, tapDevice, untilStopped } from "./_args.ts";
 import { lacking } from "./permissions.ts";
 
-/** Serves UDP echo on `port` of `iface` until `signal` aborts; polls in a loop. Returns datagrams echoed. */
-export async function serveUdpEcho(iface: Interface, port: number, signal: AbortSignal): Promise<number> {
-  using socket = iface.bindUdp(port);
+/** Sends every datagram `conn` receives back to its sender, until `conn` closes. Returns how many. */
+export async function echoDatagrams(conn: DatagramConn): Promise<number> {
   let echoed = 0;
-  while (!signal.aborted) {
-    iface.poll(performance.now());
-    // Each datagram is read in place in the socket's ring and copied once, into the reply.
-    for (let n = socket.recvView(); n >= 0; n = socket.recvView()) {
-      if (socket.sendTo(socket.rxBytes, socket.lastIp, socket.lastPort, socket.rxStart, n)) echoed++;
+  try {
+    for await (const [data, from] of conn) {
+      if (await conn.send(data, from) > 0) echoed++;
     }
-    // Yield to the event loop (timers, child processes). A dedicated server would spin instead.
-    await new Promise((r) => setTimeout(r, 0));
+  } catch (e) {
+    if (!(e instanceof StackError && e.kind === "Closed")) throw e; // closed between receive and send
   }
   return echoed;
 }
 
-async function ip(...args: string[]): Promise<void> {
-  const out = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output();
-  if (!out.success) throw new Error(`ip ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).trim()}`);
-}
-
-/** A started net_tap port with the kernel side at 198.18.X.1/24, and our interface at 198.18.X.2. */
-export async function tapWithStack(pool: Mempool, tag: string) {
-  const iface = `md${tag}${Deno.pid % 100000}`.slice(0, 15);
-  const vdev = Vdev.attach(`net_tap_${tag}${Deno.pid % 100000}`, `iface=${iface}`);
-  const port = Port.open(vdev.portId, pool, { promiscuous: true });
-  try {
-    await ip("link", "set", "dev", iface, "addrgenmode", "none"); // no IPv6 link-local chatter
-    port.start();
-    const x = (Deno.pid % 250) + 1;
-    await ip("addr", "add", `198.18.${x}.1/24`, "dev", iface);
-    await ip("link", "set", "dev", iface, "up");
-    const device = new PortDevice(port, pool);
-    const stack = new Interface(device, {
-      mac: Uint8Array.of(0x02, 0x00, 0x5e, 0x10, 0x00, 0x02),
-      addresses: [{ ip: ((198 << 24) | (18 << 16) | (x << 8) | 2) >>> 0, prefix: 24 }],
-    });
-    return {
-      iface,
-      stack,
-      kernelIp: `198.18.${x}.1`,
-      ourIp: `198.18.${x}.2`,
-      [Symbol.dispose]() {
-        device[Symbol.dispose](); // its spare mbufs go back before the port closes
-        port.close();
-        vdev.detach();
-      },
-    };
-  } catch (e) {
-    port.close();
-    vdev.detach();
-    throw e;
-  }
-}
-
 if (import.meta.main) {
-  const cannot = lacking([{ name: "ffi" }, { name: "run", command: "ip" }], true);
-  const seconds = Number(Deno.args[0] ?? 30);
-  if (cannot !== null || !(seconds > 0 && seconds <= 86400)) {
-    console.error(
-      cannot === null
-        ? `udp_echo: the duration must be 1 to 86400 seconds, not ${JSON.stringify(Deno.args[0])}`
-        : `udp_echo ${cannot} (DPDK through FFI, a tap whose kernel side \`ip\` configures)`,
-    );
+  const args = exampleArgs("udp_echo", Deno.args, ["tap", "ip", "port", "seconds"], ["tap", "ip"]);
+  const cannot = lacking([{ name: "ffi" }, { name: "read" }, { name: "env" }], true);
+  if (cannot !== null) {
+    console.error(`udp_echo ${cannot} (DPDK through FFI, and a tap interface)`);
     Deno.exit(2);
   }
-  using _eal = Eal.init(Eal.devOptions());
-  using pool = Mempool.createWithSize("echo_pool", 4096);
-  using tap = await tapWithStack(pool, "echo");
-  console.log(`UDP echo on ${tap.ourIp}:7 for ${seconds} s (kernel side ${tap.iface}, ${tap.kernelIp})`);
-  const n = await serveUdpEcho(tap.stack, 7, AbortSignal.timeout(seconds * 1000));
-  console.log(`echoed ${n} datagrams; interface counters:`, tap.stack.stats);
+  const stopped = untilStopped(args.seconds);
+  await using stack = Stack.open({ device: tapDevice(args.tap!), ip: args.ip! });
+  using conn = stack.listenDatagram({ port: args.port ?? 7 });
+  stopped.addEventListener("abort", () => conn.close(), { once: true });
+  console.log(`listening on ${stack.ip}:${conn.addr.port} (UDP echo on ${args.tap}, mac ${stack.mac})`);
+  const echoed = await echoDatagrams(conn);
+  console.log(
+    `echoed ${echoed} datagrams (${stopped.reason?.message}); interface counters:`,
+    stack.iface.stats,
+  );
 }

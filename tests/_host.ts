@@ -60,3 +60,24 @@ import { arpFrame } from "./_fixtures.ts";
 export function arpRequest(mac: Uint8Array, ip: number, target: number): Uint8Array {
   return arpFrame(1, BROADCAST_MAC, mac, ip, new Uint8Array(6), target);
 }
+
+/**
+ * A device over `inner` whose buffers run out on demand (`starved = true`), like a PortDevice on
+ * an empty pool.
+ */
+export function starvable(inner: Device): Device & { starved: boolean } {
+  return {
+    starved: false,
+    get mtu() {
+      return inner.mtu;
+    },
+    get txBytes() {
+      return inner.txBytes;
+    },
+    receive: (f) => inner.receive(f),
+    txSlot(len) {
+      return this.starved ? -1 : inner.txSlot(len);
+    },
+    flush: () => inner.flush(),
+  };
+}

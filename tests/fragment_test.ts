@@ -126,3 +126,17 @@ Deno.test("reassembly: tiny fragments are charged their overhead; at most MAX_FR
   assert.equal(q.size, 0);
   assert.equal(q.memory, 0);
 });
+
+Deno.test("reassembly: nextDeadline is the oldest datagram's timeout, Infinity when none", () => {
+  const r = new Reassembler(8, 1 << 20, 1000);
+  assert.equal(r.nextDeadline, Infinity);
+  const f = frag(0, 16);
+  r.add(info(0, true, 1), f, 0, 20, f.length, true, 50);
+  r.add(info(0, true, 2), f, 0, 20, f.length, true, 70);
+  assert.equal(r.nextDeadline, 1050);
+  r.expire(1050, () => {});
+  assert.equal(r.nextDeadline, 1070);
+  const last = frag(16, 8);
+  r.add(info(16, false, 2), last, 0, 20, last.length, true, 80); // completes datagram 2
+  assert.equal(r.nextDeadline, Infinity);
+});

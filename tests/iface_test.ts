@@ -1,7 +1,7 @@
 /** The interface against another interface over an in-memory link (no DPDK needed). */
 import assert from "node:assert/strict";
+import { starvable } from "./_host.ts";
 import {
-  type Device,
   emitEthernet,
   emitIcmp,
   emitIpv4,
@@ -75,17 +75,7 @@ Deno.test("the UDP send path writes the same header bytes as emitIpv4 / emitUdp"
 
 Deno.test("while the device has no free buffer, datagrams wait in the socket's bounded queue, in order", () => {
   const [la, lb] = LoopbackDevice.pair();
-  // A device whose buffers run out on demand, like a PortDevice on an empty pool.
-  let starved = false;
-  const dev: Device = {
-    mtu: la.mtu,
-    get txBytes() {
-      return la.txBytes;
-    },
-    receive: (f) => la.receive(f),
-    txSlot: (len) => (starved ? -1 : la.txSlot(len)),
-    flush: () => la.flush(),
-  };
+  const dev = starvable(la);
   const a = new Interface(dev, { mac: A_MAC, addresses: [{ ip: A_IP, prefix: 24 }] });
   const b = new Interface(lb, { mac: B_MAC, addresses: [{ ip: B_IP, prefix: 24 }] });
   using sa = a.bindUdp(5000, 3);
@@ -98,13 +88,13 @@ Deno.test("while the device has no free buffer, datagrams wait in the socket's b
   };
   sa.sendTo(Uint8Array.of(0), B_IP, 6000);
   run(0); // ARP resolved, datagram 0 delivered
-  starved = true;
+  dev.starved = true;
   for (let i = 1; i <= 5; i++) assert.equal(sa.sendTo(Uint8Array.of(i), B_IP, 6000), i <= 3, `datagram ${i}`);
   assert.equal(sa.txDropped, 2, "the queue holds 3; two were dropped and counted");
   assert.equal(a.stats.deviceDropped, 0, "queued datagrams are not device drops");
   run(10);
   assert.equal(sb.queued, 1, "nothing left while starved");
-  starved = false;
+  dev.starved = false;
   run(20);
   assert.deepEqual(Array.from({ length: sb.queued }, () => sb.recvFrom()!.data[0]), [0, 1, 2, 3]);
 });

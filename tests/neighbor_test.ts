@@ -84,3 +84,21 @@ Deno.test("PendingTable: an idle table costs one comparison, however much it hel
   for (let now = 11; now < 10_000; now++) assert.equal(t.due(now, () => asked++), 0);
   assert.equal(asked, 0);
 });
+
+Deno.test("PendingTable.nextDue: the next request or give-up; Infinity when empty; never late", () => {
+  const t = new PendingTable(4, 4, 1000, 100, 2);
+  assert.equal(t.nextDue, Infinity);
+  t.requested(t.open(1)!, 0);
+  assert.equal(t.nextDue, 100);
+  t.requested(t.open(2)!, 30);
+  assert.equal(t.nextDue, 100, "the earlier entry first");
+  t.due(100, () => {});
+  assert.equal(t.nextDue, 130, "1 asked again at 100 (due 200); 2 is due at 130");
+  t.take(2); // resolved: the stale time may stay, it is never later than the truth
+  assert.ok(t.nextDue <= 200);
+  t.due(t.nextDue, () => {});
+  assert.equal(t.nextDue, 200, "recomputed by due");
+  t.due(200, () => {});
+  assert.equal(t.size, 0, "given up after 2 requests");
+  assert.equal(t.nextDue, Infinity);
+});

@@ -100,6 +100,12 @@ export class Reassembler {
     return this.#map.size;
   }
 
+  /** When the oldest datagram in flight times out (ms), or `Infinity` when none is in flight. */
+  get nextDeadline(): number {
+    for (const d of this.#map.values()) return d.deadline; // map order is deadline order
+    return Infinity;
+  }
+
   /** Bytes held, as charged to the budget (payload plus {@linkcode FRAGMENT_OVERHEAD} per fragment). */
   get memory(): number {
     return this.#memory;

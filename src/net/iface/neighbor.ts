@@ -133,6 +133,15 @@ export class PendingTable {
     return this.#map.size;
   }
 
+  /**
+   * When {@linkcode PendingTable.due} next has work (a request to repeat or an entry to give up),
+   * in ms; `Infinity` when no neighbour is being resolved. Never later than the true time; earlier
+   * when the entry that was due first has been resolved since (the next `due` recomputes it).
+   */
+  get nextDue(): number {
+    return this.#map.size === 0 ? Infinity : this.#nextDue;
+  }
+
   /** The entry for `ip`, if it is being resolved. */
   get(ip: number): PendingEntry | undefined {
     return this.#map.get(ip);

@@ -6,7 +6,7 @@
  */
 import { badArgument, isIntIn, isU32 } from "../args.ts";
 import { ipv4ToString } from "../wire/mod.ts";
-import { InterfaceError } from "./error.ts";
+import { InterfaceError } from "../error.ts";
 
 /** An address on the interface: `ip` (u32) with its prefix length. */
 export interface Ipv4Cidr {

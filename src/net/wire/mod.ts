@@ -43,3 +43,4 @@ export {
   parseIcmp,
 } from "./icmp.ts";
 export { emitUdp, parseUdp, UDP_HEADER_LENGTH, UdpHeader } from "./udp.ts";
+export * from "./tcp.ts";

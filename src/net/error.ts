@@ -1,5 +1,6 @@
 /**
- * The interface layer's error type.
+ * The error type of the interface and its sockets (one class for both layers, so a program catches
+ * one type whichever raised it).
  *
  * @module
  */

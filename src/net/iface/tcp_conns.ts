@@ -1,0 +1,289 @@
+/**
+ * The interface's TCP: connections by 4-tuple (a {@linkcode TcpTable}, O(1)), listeners by port,
+ * segments demultiplexed to them, RST for segments that reach no connection (RFC 9293
+ * 3.10.7.1), ephemeral ports per RFC 6056 (algorithm 3), and the sockets dispatched through the
+ * interface's egress when they have something to do. The sockets themselves (`socket/tcp.ts`)
+ * know nothing of it.
+ *
+ * @module
+ */
+import { parseTcp, TCP_ACK, TCP_RST, TCP_SYN, TcpHeader } from "../wire/tcp.ts";
+import { ipv4ToString } from "../wire/ipv4.ts";
+import { type TcpConfig, type TcpEgress, tcpResetFor, TcpSocket } from "../socket/tcp.ts";
+import { TcpListener, type TcpListenerOptions } from "../socket/tcp_listener.ts";
+import { TcpTable } from "../socket/tcp_table.ts";
+import { IsnGenerator } from "../socket/isn.ts";
+import { ByteRing } from "../socket/ring.ts";
+import { SocketError } from "../socket/error.ts";
+import { InterfaceError } from "../error.ts";
+import type { InterfaceStats } from "./interface.ts";
+
+/** First and last ephemeral port (RFC 6056 section 3.2: IANA's dynamic range). */
+export const EPHEMERAL_FIRST = 49152;
+/** Last ephemeral port. */
+export const EPHEMERAL_LAST = 65535;
+
+/**
+ * A connection in the table: its socket, its key, the listener it came from (if any), and what
+ * the last dispatch left: when the socket next needs one (`due`; 0: at once) and the socket's
+ * state, queues and `maySend` then. A socket with no segment since, no change made by the
+ * program (`send`, `recv`, `close`, `abort` all change one of those) and its time not come has
+ * nothing to send: its dispatch is skipped, so idle connections cost a few loads per poll.
+ */
+class TcpConn {
+  due = 0;
+  state = "";
+  sendQueue = -1;
+  recvQueue = -1;
+  maySend = false;
+  constructor(
+    readonly socket: TcpSocket,
+    readonly localIp: number,
+    readonly localPort: number,
+    readonly remoteIp: number,
+    readonly remotePort: number,
+    readonly listener: TcpListener | null,
+  ) {}
+
+  /** True when the program changed the socket since the last dispatch. */
+  touched(): boolean {
+    const s = this.socket;
+    return s.sendQueue !== this.sendQueue || s.recvQueue !== this.recvQueue || s.maySend !== this.maySend ||
+      s.state !== this.state;
+  }
+
+  /** Records what a dispatch left. */
+  dispatched(state: string): void {
+    const s = this.socket;
+    this.state = state;
+    this.sendQueue = s.sendQueue;
+    this.recvQueue = s.recvQueue;
+    this.maySend = s.maySend;
+    const at = s.pollAt();
+    this.due = at > 0 ? at : 0;
+  }
+}
+
+const NO_PAYLOAD = new ByteRing(1);
+
+/** The TCP connections and listeners of one interface. */
+export class TcpConnections {
+  /** Made on the first connect or listen: an interface without TCP pays nothing for it. */
+  #table: TcpTable<TcpConn> | null = null;
+  readonly #capacity: number;
+  readonly #conns: TcpConn[] = [];
+  readonly #listeners = new Map<number, TcpListener>();
+  readonly #stats: InterfaceStats;
+  readonly #ports = new IsnGenerator();
+  #nextEphemeral: number;
+  readonly #in = new TcpHeader();
+  readonly #rst = new TcpHeader();
+  readonly #failed: TcpSocket[] = [];
+
+  /** At most `capacity` connections; counters in `stats`. */
+  constructor(capacity: number, stats: InterfaceStats) {
+    this.#capacity = capacity;
+    this.#stats = stats;
+    this.#nextEphemeral = crypto.getRandomValues(new Uint16Array(1))[0];
+  }
+
+  /** Connections in the table (listeners' handshakes included). */
+  get size(): number {
+    return this.#conns.length;
+  }
+
+  /** True when there is anything to dispatch. */
+  get active(): boolean {
+    return this.#conns.length > 0;
+  }
+
+  /**
+   * Handles the TCP segment `b[off .. end)` from `src` to `dst` (one of our addresses) at `now`,
+   * arrived as a link-layer unicast or not; RSTs go out through `egress`.
+   * @throws {WireError} for a malformed segment or a bad checksum (the interface counts it).
+   */
+  receive(
+    now: number,
+    src: number,
+    dst: number,
+    b: Uint8Array,
+    off: number,
+    end: number,
+    linkUnicast: boolean,
+    egress: TcpEgress,
+  ): void {
+    const h = this.#in;
+    const data = parseTcp(b, off, end, src, dst, h);
+    const stats = this.#stats;
+    stats.tcpSegmentsIn++;
+    const table = this.#table;
+    const c = table === null ? undefined : table.get(dst, h.dstPort, src, h.srcPort);
+    if (c !== undefined) {
+      c.socket.process(now, src, dst, h, b, data, end - data);
+      c.due = 0; // whatever it answers goes out at this poll's dispatch
+      return;
+    }
+    const l = this.#listeners.get(h.dstPort);
+    if (l !== undefined && (h.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN) {
+      if (this.#conns.length >= this.#capacity) {
+        stats.tcpConnectionsFull++; // dropped: the peer retries its SYN
+        return;
+      }
+      let s: TcpSocket | null = null;
+      try {
+        s = l.onSyn(now, src, dst, h);
+      } catch (e) {
+        if (!(e instanceof SocketError && e.kind === "Disposed")) throw e;
+        this.#listeners.delete(h.dstPort); // the program disposed it: the port is closed
+      }
+      if (s !== null) {
+        this.#add(new TcpConn(s, dst, h.dstPort, src, h.srcPort, l));
+        return;
+      }
+      if (this.#listeners.has(h.dstPort)) return; // a full queue: dropped and counted by the listener
+    }
+    // No connection takes it: RST unless it is one, never to a link-layer broadcast (RFC 1122 4.2.3.10).
+    stats.tcpNoConnection++;
+    if (!linkUnicast) return;
+    if (tcpResetFor(h, end - data, this.#rst)) {
+      if (egress.transmit(dst, src, this.#rst, NO_PAYLOAD, 0, 0)) stats.tcpResetsSent++;
+      else stats.deviceDropped++; // no buffer: the peer's next segment draws another
+    }
+  }
+
+  /**
+   * Dispatches the connections with something to do at `now` (a segment arrived, the program
+   * changed the socket, or a timer is due) through `egress`; removes the connections that
+   * closed. Returns true when anything was sent.
+   */
+  dispatch(now: number, egress: TcpEgress): boolean {
+    const list = this.#conns;
+    let sent = 0;
+    let keep = 0;
+    let fromListener = false;
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i];
+      if (c.due > now && !c.touched()) {
+        list[keep++] = c; // nothing to send, no timer due
+        continue;
+      }
+      const s = c.socket;
+      sent += s.dispatch(now, egress);
+      const state = s.state;
+      // Closed, or a listener's handshake back in Listen (failed): the 4-tuple is free again.
+      if (state === "Closed" || state === "Listen") {
+        this.#table!.delete(c.localIp, c.localPort, c.remoteIp, c.remotePort);
+        if (c.listener !== null) fromListener = true;
+        continue;
+      }
+      c.dispatched(state);
+      list[keep++] = c;
+    }
+    list.length = keep;
+    if (fromListener) this.#recycle();
+    this.#stats.tcpSegmentsOut += sent;
+    return sent > 0;
+  }
+
+  /** When a connection next needs a dispatch: 0 for now, a time in ms, `Infinity` for never. */
+  pollAt(): number {
+    let t = Infinity;
+    const list = this.#conns;
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i];
+      if (c.due <= 0 || c.touched()) return 0;
+      if (c.due < t) t = c.due;
+    }
+    return t;
+  }
+
+  /**
+   * A socket connecting from `localIp` to `remoteIp:remotePort` (the SYN leaves on the next
+   * poll), on an ephemeral port.
+   * @throws {InterfaceError} `PortInUse` when no ephemeral port is free towards that peer, or the
+   * table is full; {@linkcode SocketError} for bad socket options.
+   */
+  connect(localIp: number, remoteIp: number, remotePort: number, config: TcpConfig, now: number): TcpSocket {
+    if (this.#conns.length >= this.#capacity) {
+      throw new InterfaceError(
+        "PortInUse",
+        `Interface.connectTcp: the connection table is full (${this.#capacity}; see tcpMaxConnections)`,
+      );
+    }
+    const port = this.#ephemeralPort(localIp, remoteIp, remotePort);
+    const s = new TcpSocket(config);
+    s.connect(localIp, port, remoteIp, remotePort, now);
+    this.#add(new TcpConn(s, localIp, port, remoteIp, remotePort, null));
+    return s;
+  }
+
+  /**
+   * A listener on `port` (any of our addresses).
+   * @throws {InterfaceError} `PortInUse` when a listener holds the port; {@linkcode SocketError}
+   * for bad options.
+   */
+  listen(port: number, options: TcpListenerOptions): TcpListener {
+    const old = this.#listeners.get(port);
+    if (old !== undefined && !isDisposed(old)) {
+      throw new InterfaceError("PortInUse", `TCP port ${port} is already listening`);
+    }
+    const l = new TcpListener(0, port, options);
+    this.#tableOf();
+    this.#listeners.set(port, l);
+    return l;
+  }
+
+  #add(c: TcpConn): void {
+    this.#tableOf().set(c.localIp, c.localPort, c.remoteIp, c.remotePort, c);
+    this.#conns.push(c);
+  }
+
+  #tableOf(): TcpTable<TcpConn> {
+    return this.#table ??= new TcpTable<TcpConn>(this.#capacity);
+  }
+
+  /**
+   * RFC 6056 algorithm 3 (double-hash port selection): a keyed hash of the peer picks where the
+   * search starts, a counter moves it on; the first port with no connection to that peer and no
+   * listener is taken.
+   */
+  #ephemeralPort(localIp: number, remoteIp: number, remotePort: number): number {
+    const count = EPHEMERAL_LAST - EPHEMERAL_FIRST + 1;
+    const offset = this.#ports.portOffset(localIp, remoteIp, remotePort);
+    for (let k = 0; k < count; k++) {
+      const port = EPHEMERAL_FIRST + ((offset + this.#nextEphemeral) >>> 0) % count;
+      this.#nextEphemeral = (this.#nextEphemeral + 1) & 0xffff;
+      if (this.#listeners.has(port)) continue;
+      if (this.#tableOf().get(localIp, port, remoteIp, remotePort) === undefined) return port;
+    }
+    throw new InterfaceError(
+      "PortInUse",
+      `Interface.connectTcp: every ephemeral port (${EPHEMERAL_FIRST}–${EPHEMERAL_LAST}) has a connection ` +
+        `to ${ipv4ToString(remoteIp)}:${remotePort}`,
+    );
+  }
+
+  /** Hands the listeners' failed handshakes back to their pools (they have left the table). */
+  #recycle(): void {
+    for (const [port, l] of this.#listeners) {
+      try {
+        l.takeFailed(this.#failed);
+      } catch (e) {
+        if (!(e instanceof SocketError && e.kind === "Disposed")) throw e;
+        this.#listeners.delete(port);
+      }
+    }
+    this.#failed.length = 0;
+  }
+}
+
+/** True when the program disposed `l` (a call on it then throws `Disposed`). */
+function isDisposed(l: TcpListener): boolean {
+  try {
+    l.takeFailed([]);
+    return false;
+  } catch (e) {
+    if (e instanceof SocketError && e.kind === "Disposed") return true;
+    throw e;
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * A fixed-size byte ring: the send and receive buffers of a TCP socket. Positions are counted
+ * from the read end (`0` is the oldest byte); storage never grows and nothing is allocated after
+ * construction.
+ *
+ * @module
+ */
+import { copyAndSumRaw } from "../wire/checksum.ts";
+import { badArgument } from "../args.ts";
+import { SocketError } from "./error.ts";
+
+/** The largest ring: 1 GiB (window scaling reaches 2^30). */
+export const MAX_RING_CAPACITY = 1 << 30;
+
+/** A fixed-capacity FIFO of bytes with random access to the unread bytes and the free space. */
+export class ByteRing {
+  /** The ring's memory. Read it at {@linkcode ByteRing.indexOf} positions, for zero-copy access. */
+  readonly storage: Uint8Array;
+  /** A view of {@linkcode ByteRing.storage} for word-wise copies. */
+  readonly view: DataView;
+  #head = 0; // storage index of position 0
+  #length = 0;
+
+  /**
+   * Creates a ring of `capacity` bytes.
+   * @throws {SocketError} `InvalidArgument` unless `capacity` is a whole number in 1 … 2^30.
+   */
+  constructor(capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_RING_CAPACITY) {
+      throw new SocketError(
+        "InvalidArgument",
+        `ByteRing: capacity ${capacity} is not a whole number in 1 … ${MAX_RING_CAPACITY}`,
+      );
+    }
+    this.storage = new Uint8Array(capacity);
+    this.view = new DataView(this.storage.buffer);
+  }
+
+  /** Size in bytes. */
+  get capacity(): number {
+    return this.storage.length;
+  }
+  /** Bytes held. */
+  get length(): number {
+    return this.#length;
+  }
+  /** Bytes that can still be written. */
+  get free(): number {
+    return this.storage.length - this.#length;
+  }
+
+  /** Empties the ring. */
+  clear(): void {
+    this.#head = 0;
+    this.#length = 0;
+  }
+
+  /** The storage index of position `pos` (0 = oldest byte; `length` = the first free byte). */
+  indexOf(pos: number): number {
+    const i = this.#head + pos;
+    const cap = this.storage.length;
+    return i >= cap ? i - cap : i;
+  }
+
+  /** How many bytes from position `pos` on are contiguous in storage (up to `max`). */
+  contiguous(pos: number, max: number): number {
+    const room = this.storage.length - this.indexOf(pos);
+    return max < room ? max : room;
+  }
+
+  /**
+   * Appends up to `length` bytes of `src[from ..]`; returns how many fit.
+   */
+  write(src: Uint8Array, from: number, length: number): number {
+    checkSource("ByteRing.write", src, from, length);
+    const n = length < this.free ? length : this.free;
+    this.writeAt(this.#length, src, from, n);
+    this.#length += n;
+    return n;
+  }
+
+  /**
+   * Copies `length` bytes of `src[from ..]` into the free space at position `pos` (≥ `length`),
+   * without making them readable: {@linkcode ByteRing.commit} does that. Out-of-order data lands
+   * here. `pos + length` must stay within the capacity.
+   */
+  writeAt(pos: number, src: Uint8Array, from: number, length: number): void {
+    checkSource("ByteRing.writeAt", src, from, length);
+    if (!(pos >= 0 && pos + length <= this.storage.length)) {
+      throw bad(
+        "ByteRing.writeAt",
+        "pos",
+        pos,
+        `0–${this.storage.length - length} (the capacity less length)`,
+      );
+    }
+    const first = this.contiguous(pos, length);
+    const sv = viewFor(src, 1);
+    copyRaw(this.storage, this.view, this.indexOf(pos), src, sv, from, first);
+    if (first < length) copyRaw(this.storage, this.view, 0, src, sv, from + first, length - first);
+  }
+
+  /** Makes `n` bytes written past the end (by `writeAt`, or into storage directly) readable. */
+  commit(n: number): void {
+    if (!(n >= 0 && n <= this.free)) throw bad("ByteRing.commit", "n", n, `0–${this.free} (the free bytes)`);
+    this.#length += n;
+  }
+
+  /** Copies `length` bytes from position `pos` into `dst[to ..]`, leaving them in the ring. */
+  peek(pos: number, dst: Uint8Array, to: number, length: number): void {
+    checkSource("ByteRing.peek", dst, to, length);
+    this.#checkHeld("ByteRing.peek", pos, length);
+    const first = this.contiguous(pos, length);
+    const dv = viewFor(dst, 0);
+    copyRaw(dst, dv, to, this.storage, this.view, this.indexOf(pos), first);
+    if (first < length) copyRaw(dst, dv, to + first, this.storage, this.view, 0, length - first);
+  }
+
+  /**
+   * Copies `length` bytes from position `pos` into `dst[to ..]` and returns their running
+   * Internet-checksum sum (as `sumWords` over the copy), for a transmit path that sums as it copies.
+   */
+  peekAndSum(pos: number, dst: DataView, to: number, length: number): number {
+    if (!(dst instanceof DataView) || !(to >= 0 && length >= 0 && to + length <= dst.byteLength)) {
+      throw bad("ByteRing.peekAndSum", "to", to, "a range within dst (a DataView)");
+    }
+    this.#checkHeld("ByteRing.peekAndSum", pos, length);
+    const first = this.contiguous(pos, length);
+    let sum = copyAndSumRaw(dst, to, this.view, this.indexOf(pos), first);
+    if (first < length) {
+      let s2 = copyAndSumRaw(dst, to + first, this.view, 0, length - first);
+      s2 = (s2 & 0xffff) + (s2 >>> 16);
+      // The second part starts at an odd offset of the segment: its bytes sit in the other half of each word.
+      if (first & 1) s2 = ((s2 & 0xff) << 8) | (s2 >>> 8);
+      sum += s2;
+    }
+    return sum;
+  }
+
+  /** Drops `n` bytes (≤ `length`) from the read end. */
+  consume(n: number): void {
+    if (!(n >= 0 && n <= this.#length)) {
+      throw bad("ByteRing.consume", "n", n, `0–${this.#length} (the bytes held)`);
+    }
+    this.#head = this.indexOf(n);
+    this.#length -= n;
+    // The head stays where it is even when empty: bytes written past the end (out of order) keep their place.
+  }
+
+  /** Moves up to `length` bytes into `dst[to ..]`; returns how many. */
+  read(dst: Uint8Array, to: number, length: number): number {
+    checkSource("ByteRing.read", dst, to, length);
+    const n = length < this.#length ? length : this.#length;
+    this.peek(0, dst, to, n);
+    this.consume(n);
+    return n;
+  }
+
+  /** Throws unless `[pos, pos + length)` lies within the bytes held (or written past them, up to the capacity). */
+  #checkHeld(what: string, pos: number, length: number): void {
+    if (!(pos >= 0 && length >= 0 && pos + length <= this.storage.length)) {
+      throw bad(what, "pos", pos, `a range within the ${this.storage.length}-byte ring`);
+    }
+  }
+}
+
+function bad(where: string, name: string, value: unknown, allowed: string): SocketError {
+  return new SocketError("InvalidArgument", badArgument(where, name, value, allowed));
+}
+
+/** Throws unless `b` is a Uint8Array holding `[from, from + length)` (whole numbers). */
+function checkSource(where: string, b: Uint8Array, from: number, length: number): void {
+  if (!(b instanceof Uint8Array)) throw bad(where, "bytes", b, "a Uint8Array");
+  if (
+    !(Number.isInteger(from) && Number.isInteger(length) && from >= 0 && length >= 0 &&
+      from + length <= b.length)
+  ) {
+    throw bad(where, "range", `[${from}, ${from} + ${length})`, `within the ${b.length} bytes`);
+  }
+}
+
+/**
+ * Copies `length` bytes from `src[from ..]` to `dst[to ..]` without allocating (no subarray):
+ * whole words through `DataView`s when both are long enough, bytes otherwise.
+ */
+export function copyBytes(dst: Uint8Array, to: number, src: Uint8Array, from: number, length: number): void {
+  checkSource("copyBytes", src, from, length);
+  checkSource("copyBytes", dst, to, length);
+  copyRaw(dst, viewFor(dst, 0), to, src, viewFor(src, 1), from, length);
+}
+
+/**
+ * {@linkcode copyBytes} without the checks (the ring checked its ranges), with each side's
+ * `DataView`: the ring passes its own, so many rings never thrash the cache of outside views.
+ */
+function copyRaw(
+  dst: Uint8Array,
+  dv: DataView,
+  to: number,
+  src: Uint8Array,
+  sv: DataView,
+  from: number,
+  length: number,
+): void {
+  let i = 0;
+  if (length >= 16) {
+    // Unrolled by four: twice as fast as one word per iteration in V8 (≈310 vs ≈650 ns per 1460 bytes).
+    for (; i + 15 < length; i += 16) {
+      dv.setUint32(to + i, sv.getUint32(from + i, true), true);
+      dv.setUint32(to + i + 4, sv.getUint32(from + i + 4, true), true);
+      dv.setUint32(to + i + 8, sv.getUint32(from + i + 8, true), true);
+      dv.setUint32(to + i + 12, sv.getUint32(from + i + 12, true), true);
+    }
+    for (; i + 3 < length; i += 4) dv.setUint32(to + i, sv.getUint32(from + i, true), true);
+  }
+  for (; i < length; i++) dst[to + i] = src[from + i];
+}
+
+// Cached DataViews of the last outside buffers (destination and source): packets come from a few
+// long-lived arrays (a pool's memory), so a view is made once per array, not per copy.
+const cachedArrays: (Uint8Array | null)[] = [null, null];
+const cachedViews: DataView[] = [new DataView(new ArrayBuffer(0)), new DataView(new ArrayBuffer(0))];
+
+function viewFor(b: Uint8Array, slot: number): DataView {
+  if (cachedArrays[slot] !== b) {
+    cachedArrays[slot] = b;
+    cachedViews[slot] = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+  return cachedViews[slot];
+}

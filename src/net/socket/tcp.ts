@@ -1,0 +1,1414 @@
+/**
+ * A TCP connection (RFC 9293) as a pure state machine: it is fed segments (a parsed header and
+ * a payload view) at a virtual time `now` in milliseconds, emits segments through a narrow
+ * {@linkcode TcpEgress} when {@linkcode TcpSocket.dispatch} is called, and says in
+ * {@linkcode TcpSocket.pollAt} when it next needs to be. It knows nothing of interfaces, ports
+ * or mbufs; the interface demultiplexes by 4-tuple and calls it.
+ *
+ * Sequence numbers are unsigned 32-bit numbers compared with `seqDiff` (mod 2^32). After
+ * construction nothing is allocated per segment: the rings, the assembler and the outbound
+ * header are preallocated.
+ *
+ * @module
+ */
+import {
+  seqDiff,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_HEADER_LENGTH,
+  TCP_MAX_WINDOW_SCALE,
+  TCP_PSH,
+  TCP_RST,
+  TCP_SYN,
+  TcpHeader,
+} from "../wire/tcp.ts";
+import { Assembler } from "./assembler.ts";
+import { checkInteger, SocketError } from "./error.ts";
+import { IsnGenerator } from "./isn.ts";
+import { ByteRing, MAX_RING_CAPACITY } from "./ring.ts";
+
+/** Connection states (RFC 9293 §3.3.2). */
+export type TcpState =
+  | "Closed"
+  | "Listen"
+  | "SynSent"
+  | "SynReceived"
+  | "Established"
+  | "FinWait1"
+  | "FinWait2"
+  | "CloseWait"
+  | "Closing"
+  | "LastAck"
+  | "TimeWait";
+
+const CLOSED = 0;
+const LISTEN = 1;
+const SYN_SENT = 2;
+const SYN_RECEIVED = 3;
+const ESTABLISHED = 4;
+const FIN_WAIT_1 = 5;
+const FIN_WAIT_2 = 6;
+const CLOSE_WAIT = 7;
+const CLOSING = 8;
+const LAST_ACK = 9;
+const TIME_WAIT = 10;
+const STATE_NAMES: readonly TcpState[] = [
+  "Closed",
+  "Listen",
+  "SynSent",
+  "SynReceived",
+  "Established",
+  "FinWait1",
+  "FinWait2",
+  "CloseWait",
+  "Closing",
+  "LastAck",
+  "TimeWait",
+];
+
+/**
+ * Why a connection ended (or `"None"` while it has not): `"Closed"` (an orderly close on both
+ * sides), `"Reset"` (the peer sent RST), `"Refused"` (RST answering our SYN), `"TimedOut"` (the
+ * user timeout or the keep-alive probes ran out), `"Aborted"` (our {@linkcode TcpSocket.abort}).
+ */
+export type TcpCloseReason = "None" | "Closed" | "Reset" | "Refused" | "TimedOut" | "Aborted";
+
+/** Where a socket sends its segments: the interface, a test pipe, … */
+export interface TcpEgress {
+  /**
+   * The largest IPv4 packet the link carries (IP header, TCP header and payload): the socket
+   * advertises an MSS of `mtu - 40` and never sends a segment whose packet would exceed it.
+   */
+  readonly mtu: number;
+  /**
+   * Sends one segment from `src` to `dst` (u32 IPv4 addresses): the header `h` (its options
+   * included; the checksum is the egress's to compute) and `length` payload bytes at positions
+   * `from …` of `payload` (see {@linkcode ByteRing.peek} / {@linkcode ByteRing.peekAndSum}, or
+   * `indexOf`/`contiguous` for a copy of its own). Returns false when it cannot send now (no
+   * buffer, neighbour unresolved): the socket then tries again on its next dispatch. `h` is
+   * reused after the call returns.
+   */
+  transmit(src: number, dst: number, h: TcpHeader, payload: ByteRing, from: number, length: number): boolean;
+}
+
+/** Options of a {@linkcode TcpSocket}; every field has a default. Times in milliseconds. */
+export interface TcpConfig {
+  /** Receive ring size in bytes (default 65536; 1 … 2^30). */
+  rxBufferSize?: number;
+  /** Send ring size in bytes (default 65536; 1 … 2^30). */
+  txBufferSize?: number;
+  /** Nagle's algorithm (RFC 896): hold small segments while data is unacknowledged. Default false. */
+  nagle?: boolean;
+  /**
+   * Longest delay of an ACK (default 40; 0 acknowledges every segment at once). An ACK still
+   * goes out at least every second full-sized segment.
+   */
+  ackDelay?: number;
+  /** Retransmission timeout before any RTT sample (default 1000, RFC 6298). */
+  initialRto?: number;
+  /** Lower bound of the RTO (default 200, as Linux; RFC 6298 suggests 1000). */
+  minRto?: number;
+  /** Upper bound of the RTO after backoff (default 60000). */
+  maxRto?: number;
+  /** Time in TIME-WAIT: 2 MSL (default 60000). */
+  timeWait?: number;
+  /** Abort when sent data stays unacknowledged this long (RFC 5482; default 300000; 0: never). */
+  userTimeout?: number;
+  /** Idle time before the first keep-alive probe (default 0: no keep-alive). */
+  keepAlive?: number;
+  /** Time between unanswered keep-alive probes (default 75000). */
+  keepAliveInterval?: number;
+  /** Unanswered keep-alive probes before aborting (default 9). */
+  keepAliveProbes?: number;
+  /**
+   * Retransmissions of our SYN (or SYN-ACK) before the handshake is given up (default 6, as Linux:
+   * ≈ 2 minutes with backoff; 0 … 100). A passive socket then returns to LISTEN, an active one closes
+   * with `"TimedOut"`.
+   */
+  synRetries?: number;
+  /** Disjoint out-of-order ranges kept for reassembly (default 8; 1 … 1024). */
+  maxOutOfOrder?: number;
+  /** Source of initial sequence numbers (default: one per process with a random key). */
+  isn?: IsnGenerator;
+}
+
+/** Counters of one socket; they only grow (reset with {@linkcode TcpSocketStats.reset}). */
+export class TcpSocketStats {
+  /** Segments fed to the socket. */
+  segmentsIn: number = 0;
+  /** Segments sent. */
+  segmentsOut: number = 0;
+  /** Payload bytes accepted into the receive ring (in order or not). */
+  bytesIn: number = 0;
+  /** Payload bytes sent, retransmissions included. */
+  bytesOut: number = 0;
+  /** Segments that carried already-sent sequence space again (RTO, fast retransmit). */
+  retransmits: number = 0;
+  /** Retransmission timer expirations. */
+  timeouts: number = 0;
+  /** Fast retransmits on three duplicate ACKs. */
+  fastRetransmits: number = 0;
+  /** Duplicate ACKs received. */
+  duplicateAcks: number = 0;
+  /** Segments kept out of order for reassembly. */
+  outOfOrder: number = 0;
+  /** Zero-window probes sent. */
+  windowProbes: number = 0;
+  /** Keep-alive probes sent. */
+  keepAlives: number = 0;
+  /** ACKs answering an in-window RST or a SYN in a synchronized state (RFC 5961). */
+  challengeAcks: number = 0;
+  /** RSTs sent. */
+  resetsOut: number = 0;
+  /** Dropped: sequence number outside the receive window. */
+  dropOutOfWindow: number = 0;
+  /** Dropped: no ACK flag in a synchronized state, or an unacceptable ACK. */
+  dropBadAck: number = 0;
+  /** Dropped: out-of-order data when the assembler had no range left. */
+  dropAssemblerFull: number = 0;
+  /** Dropped bytes: payload beyond the receive ring's free space. */
+  dropWindowFull: number = 0;
+  /** Dropped: payload after the peer's FIN (or in a state that takes none). */
+  dropAfterFin: number = 0;
+  /** Dropped: segments a socket in its state ignores (e.g. no SYN in LISTEN). */
+  dropIgnored: number = 0;
+
+  /** Sets every counter to 0. */
+  reset(): void {
+    for (const k of Object.keys(this) as (keyof TcpSocketStats)[]) {
+      if (typeof this[k] === "number") (this as unknown as Record<string, number>)[k] = 0;
+    }
+  }
+}
+
+let defaultIsn: IsnGenerator | null = null;
+
+/** The smallest MSS taken from a peer (Linux's `TCP_MIN_SND_MSS`). */
+const MIN_PEER_MSS = 48;
+
+// What the next segment is (see #plan).
+const NONE = 0;
+const SEND_RST = 1;
+const SEND_SYN = 2;
+const SEND_DATA = 3; // data and/or FIN, or a pure ACK
+
+/**
+ * One TCP connection endpoint. Drive it with {@linkcode TcpSocket.process} (inbound segments),
+ * {@linkcode TcpSocket.dispatch} (outbound) and {@linkcode TcpSocket.pollAt}; use it with
+ * {@linkcode TcpSocket.connect} / {@linkcode TcpSocket.listen}, `send`/`recv` (copying) or
+ * `sendView`/`recvView` (in place), {@linkcode TcpSocket.close} (FIN) and
+ * {@linkcode TcpSocket.abort} (RST).
+ */
+export class TcpSocket implements Disposable {
+  /** Counters. */
+  readonly stats: TcpSocketStats = new TcpSocketStats();
+  readonly #rx: ByteRing;
+  readonly #tx: ByteRing;
+  readonly #asm: Assembler;
+  readonly #out = new TcpHeader();
+  readonly #isn: IsnGenerator;
+  readonly #nagle: boolean;
+  readonly #ackDelay: number;
+  readonly #initialRto: number;
+  readonly #minRto: number;
+  readonly #maxRto: number;
+  readonly #timeWait: number;
+  readonly #userTimeout: number;
+  readonly #keepAlive: number;
+  readonly #keepAliveInterval: number;
+  readonly #keepAliveProbes: number;
+  readonly #ourShift: number; // the window scale we offer
+  readonly #synRetries: number;
+  #synRetransmits = 0;
+
+  #state = CLOSED;
+  #reason: TcpCloseReason = "None";
+  #disposed = false;
+  #passive = false; // entered SYN-RECEIVED from LISTEN
+  #localIp = 0;
+  #localPort = 0;
+  #remoteIp = 0;
+  #remotePort = 0;
+  #listenIp = 0;
+
+  // Send sequence space.
+  #iss = 0;
+  #sndUna = 0;
+  #sndNxt = 0;
+  #sndMax = 0; // highest sequence number sent + 1
+  #sndWnd = 0; // bytes (scaled)
+  #sndWl1 = 0;
+  #sndWl2 = 0;
+  #maxSndWnd = 0;
+  #sndShift = 0; // applied to the peer's window field
+  #rcvShift = 0; // applied to ours
+  #peerMss = 536;
+  #peerOfferedScale = false;
+  #mss = 536; // effective send MSS, from the last dispatch's MTU
+  #rcvMss = 536; // what we advertise
+  #finQueued = false; // close() called: a FIN follows the data
+  #finSent = false; // our FIN went out at least once (it is the last sequence number)
+  #synAcked = false;
+
+  // Receive sequence space.
+  #irs = 0;
+  #rcvNxt = 0;
+  #rcvAdvRight = 0; // rcvNxt + the window last advertised
+  #rxFin = false;
+
+  // Timers (-1: not armed) and retransmission state.
+  #rtoAt = -1;
+  #ackAt = -1;
+  #timeWaitAt = -1;
+  #unackedSince = -1;
+  #lastRecv = 0;
+  #keepAliveSent = 0;
+  #keepAliveDue = false;
+  #probeDue = false;
+  #rto: number;
+  #srtt = -1;
+  #rttvar = 0;
+  #rttActive = false;
+  #rttSeq = 0;
+  #rttTime = 0;
+  #dupAcks = 0;
+  #fastRetransmit = false; // send one segment from SND.UNA (fast retransmit, RTO, partial ACK)
+  #inRecovery = false;
+  #recover = 0; // SND.MAX when loss was detected (RFC 6582): ACKs below it are partial
+  #acksOwed = 0; // immediate ACKs owed beyond one (one per out-of-order segment)
+
+  // ACK state.
+  #ackNow = false;
+  #fullSegments = 0;
+  #rstPending = false;
+  #rstSeq = 0;
+  #rstAck = 0;
+  #rstFlags = 0;
+  #rstSrcIp = 0;
+  #rstDstIp = 0;
+  #rstDstPort = 0;
+
+  // The plan for the next segment (#plan → transmit → #commit).
+  #planSeq = 0;
+  #planPos = 0;
+  #planLen = 0;
+  #planFlags = 0;
+
+  /**
+   * Creates a closed socket with its rings.
+   * @throws {SocketError} `InvalidArgument` for an option out of range.
+   */
+  constructor(config: TcpConfig = {}) {
+    const rxSize = config.rxBufferSize ?? 65536;
+    const txSize = config.txBufferSize ?? 65536;
+    checkInteger("TcpSocket: rxBufferSize", rxSize, 1, MAX_RING_CAPACITY);
+    checkInteger("TcpSocket: txBufferSize", txSize, 1, MAX_RING_CAPACITY);
+    const ms = (name: keyof TcpConfig, def: number, min: number, max = 2 ** 31) => {
+      const v = (config[name] as number | undefined) ?? def;
+      checkInteger(`TcpSocket: ${name}`, v, min, max);
+      return v;
+    };
+    this.#ackDelay = ms("ackDelay", 40, 0, 500);
+    this.#minRto = ms("minRto", 200, 1);
+    this.#maxRto = ms("maxRto", 60000, this.#minRto);
+    this.#initialRto = ms("initialRto", 1000, this.#minRto, this.#maxRto);
+    this.#timeWait = ms("timeWait", 60000, 0);
+    this.#userTimeout = ms("userTimeout", 300000, 0);
+    this.#keepAlive = ms("keepAlive", 0, 0);
+    this.#keepAliveInterval = ms("keepAliveInterval", 75000, 1);
+    this.#keepAliveProbes = ms("keepAliveProbes", 9, 1, 1000);
+    const maxOoo = ms("maxOutOfOrder", 8, 1, 1024);
+    this.#synRetries = ms("synRetries", 6, 0, 100);
+    if (config.nagle !== undefined && typeof config.nagle !== "boolean") {
+      throw new SocketError("InvalidArgument", `TcpSocket: nagle ${config.nagle} is not a boolean`);
+    }
+    if (config.isn !== undefined && !(config.isn instanceof IsnGenerator)) {
+      throw new SocketError("InvalidArgument", "TcpSocket: isn is not an IsnGenerator");
+    }
+    this.#nagle = config.nagle ?? false;
+    this.#isn = config.isn ?? (defaultIsn ??= new IsnGenerator());
+    this.#rx = new ByteRing(rxSize);
+    this.#tx = new ByteRing(txSize);
+    this.#asm = new Assembler(maxOoo);
+    this.#rto = this.#initialRto;
+    let shift = 0;
+    while (shift < TCP_MAX_WINDOW_SCALE && rxSize >>> shift > 0xffff) shift++;
+    this.#ourShift = shift;
+  }
+
+  // ---- State and addresses ----------------------------------------------------------------
+
+  /** The connection state. */
+  get state(): TcpState {
+    return STATE_NAMES[this.#state];
+  }
+  /** Why the connection ended, `"None"` while it has not (reset by `connect`/`listen`). */
+  get closeReason(): TcpCloseReason {
+    return this.#reason;
+  }
+  /** Local address (u32). */
+  get localIp(): number {
+    return this.#localIp;
+  }
+  /** Local port. */
+  get localPort(): number {
+    return this.#localPort;
+  }
+  /** Remote address (u32; 0 while listening). */
+  get remoteIp(): number {
+    return this.#remoteIp;
+  }
+  /** Remote port (0 while listening). */
+  get remotePort(): number {
+    return this.#remotePort;
+  }
+  /** True in states where the connection can carry data both ways or one way (not Closed, Listen, TimeWait). */
+  get isOpen(): boolean {
+    return this.#state !== CLOSED && this.#state !== LISTEN && this.#state !== TIME_WAIT;
+  }
+  /** True once the handshake completed and until the connection closed. */
+  get isEstablished(): boolean {
+    return this.#state >= ESTABLISHED && this.#state !== TIME_WAIT;
+  }
+  /** The MSS this socket sends with: min(peer's MSS, MTU − 40). */
+  get mss(): number {
+    return this.#mss;
+  }
+  /** The current retransmission timeout (ms). */
+  get rto(): number {
+    return this.#rto;
+  }
+  /** The smoothed RTT (ms), or -1 before the first sample. */
+  get srtt(): number {
+    return this.#srtt;
+  }
+  /** The peer's receive window in bytes (scaled). */
+  get sendWindow(): number {
+    return this.#sndWnd;
+  }
+  /** Window scale shifts in use: [ours (applied to our window field), the peer's]. */
+  get windowScales(): [number, number] {
+    return [this.#rcvShift, this.#sndShift];
+  }
+  /** Bytes queued in the send ring (unacknowledged or unsent). */
+  get sendQueue(): number {
+    return this.#tx.length;
+  }
+  /** Bytes ready to be read. */
+  get recvQueue(): number {
+    return this.#rx.length;
+  }
+  /** Free bytes of the send ring. */
+  get sendCapacity(): number {
+    return this.#tx.free;
+  }
+  /** True while `send` accepts data (connecting or established, not yet closed by us). */
+  get maySend(): boolean {
+    const s = this.#state;
+    return !this.#finQueued &&
+      (s === SYN_SENT || s === SYN_RECEIVED || s === ESTABLISHED || s === CLOSE_WAIT);
+  }
+  /** True while data is buffered or may still arrive (false once the peer's FIN and all data were read, or closed). */
+  get mayRecv(): boolean {
+    return this.#rx.length > 0 || (!this.#rxFin && this.#state !== CLOSED);
+  }
+
+  // ---- Opening and closing ------------------------------------------------------------------
+
+  /**
+   * Active open: sends a SYN from `localIp:localPort` to `remoteIp:remotePort` on the next
+   * dispatch. `now` picks the initial sequence number (RFC 6528).
+   * @throws {SocketError} `InvalidState` unless closed; `InvalidArgument` for an address or port 0 or out of range.
+   */
+  connect(localIp: number, localPort: number, remoteIp: number, remotePort: number, now: number): void {
+    this.#live();
+    if (this.#state !== CLOSED) throw new SocketError("InvalidState", `connect: the socket is ${this.state}`);
+    checkInteger("connect: localIp", localIp, 1, 0xffffffff); // the checksum needs the real source
+    checkInteger("connect: remoteIp", remoteIp, 1, 0xffffffff);
+    checkInteger("connect: localPort", localPort, 1, 0xffff);
+    checkInteger("connect: remotePort", remotePort, 1, 0xffff);
+    checkTime("connect", now);
+    this.#reset();
+    this.#localIp = localIp;
+    this.#localPort = localPort;
+    this.#remoteIp = remoteIp;
+    this.#remotePort = remotePort;
+    this.#iss = this.#isn.next(localIp, localPort, remoteIp, remotePort, now);
+    this.#sndUna = this.#sndNxt = this.#sndMax = this.#iss;
+    this.#lastRecv = now;
+    this.#state = SYN_SENT;
+  }
+
+  /**
+   * Passive open: waits for a SYN to `localPort` (on `localIp`, 0 for any address).
+   * @throws {SocketError} `InvalidState` unless closed; `InvalidArgument` for a port out of range.
+   */
+  listen(localIp: number, localPort: number): void {
+    this.#live();
+    if (this.#state !== CLOSED) throw new SocketError("InvalidState", `listen: the socket is ${this.state}`);
+    checkInteger("listen: localIp", localIp, 0, 0xffffffff);
+    checkInteger("listen: localPort", localPort, 1, 0xffff);
+    this.#reset();
+    this.#listenIp = localIp;
+    this.#localIp = localIp;
+    this.#localPort = localPort;
+    this.#state = LISTEN;
+  }
+
+  /**
+   * Closes our sending half: a FIN follows the queued data (half-close; receiving goes on until
+   * the peer's FIN). A listening or connecting socket closes at once. Idempotent.
+   */
+  close(): void {
+    this.#live();
+    switch (this.#state) {
+      case LISTEN:
+      case SYN_SENT:
+        this.#toClosed("Closed");
+        return;
+      case SYN_RECEIVED:
+      case ESTABLISHED:
+        this.#queueFin();
+        // SYN-RECEIVED moves to FIN-WAIT-1 once established (RFC 9293: after the handshake).
+        if (this.#state === ESTABLISHED) this.#state = FIN_WAIT_1;
+        return;
+      case CLOSE_WAIT:
+        this.#queueFin();
+        this.#state = LAST_ACK;
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Resets the connection: an RST goes out on the next dispatch (in synchronized states), then Closed. */
+  abort(): void {
+    this.#live();
+    const s = this.#state;
+    if (s === SYN_RECEIVED || (s >= ESTABLISHED && s !== TIME_WAIT)) {
+      this.#queueRst(this.#sndNxt, 0, TCP_RST, this.#localIp, this.#remoteIp, this.#remotePort);
+    }
+    if (s !== CLOSED) this.#toClosed("Aborted");
+  }
+
+  /** Aborts an open connection (see {@linkcode TcpSocket.abort}); later calls are typed `Disposed` errors. Idempotent. */
+  [Symbol.dispose](): void {
+    if (this.#disposed) return;
+    if (this.#state !== CLOSED) this.abort();
+    this.#disposed = true;
+  }
+
+  // ---- Data ---------------------------------------------------------------------------------
+
+  /**
+   * Queues up to `length` bytes (default: the rest) of `src[offset ..]` for sending; returns how many fit in the
+   * send ring (0 when full).
+   * @throws {SocketError} `InvalidState` after `close` or outside a connection; `InvalidArgument` for a bad range.
+   */
+  send(src: Uint8Array, offset: number = 0, length?: number): number {
+    this.#checkSend();
+    const n = checkRange("send", src, offset, length);
+    return this.#tx.write(src, offset, n);
+  }
+
+  /**
+   * Zero-copy send: the number of free bytes contiguous in the send ring, to be written at
+   * `txBytes[txOffset ..]`; then {@linkcode TcpSocket.sendCommit} says how many were written.
+   */
+  sendView(): number {
+    this.#checkSend();
+    return this.#tx.contiguous(this.#tx.length, this.#tx.free);
+  }
+  /** The send ring's memory (see {@linkcode TcpSocket.sendView}). */
+  get txBytes(): Uint8Array {
+    return this.#tx.storage;
+  }
+  /** Where in {@linkcode TcpSocket.txBytes} the free space {@linkcode TcpSocket.sendView} reported starts. */
+  get txOffset(): number {
+    return this.#tx.indexOf(this.#tx.length);
+  }
+  /**
+   * Queues `n` bytes written at `txBytes[txOffset ..]`.
+   * @throws {SocketError} `InvalidArgument` when `n` exceeds what `sendView` reported.
+   */
+  sendCommit(n: number): void {
+    this.#checkSend();
+    checkInteger("sendCommit: n", n, 0, this.#tx.contiguous(this.#tx.length, this.#tx.free));
+    this.#tx.commit(n);
+  }
+
+  /**
+   * Moves up to `length` (default: the rest of `dst`) received bytes into `dst[offset ..]`. Returns how many; 0 when none is
+   * buffered now; -1 at the end of the stream (the peer's FIN and all data read, or the
+   * connection gone).
+   * @throws {SocketError} `InvalidArgument` for a bad range.
+   */
+  recv(dst: Uint8Array, offset: number = 0, length?: number): number {
+    this.#live();
+    const n = checkRange("recv", dst, offset, length);
+    if (this.#rx.length === 0) return this.mayRecv ? 0 : -1;
+    return this.#rx.read(dst, offset, n);
+  }
+
+  /**
+   * Zero-copy receive: the number of received bytes contiguous at `rxBytes[rxOffset ..]` (0 when
+   * none; -1 at the end of the stream, as `recv`). Release them with {@linkcode TcpSocket.recvRelease}.
+   */
+  recvView(): number {
+    this.#live();
+    if (this.#rx.length === 0) return this.mayRecv ? 0 : -1;
+    return this.#rx.contiguous(0, this.#rx.length);
+  }
+  /** The receive ring's memory (see {@linkcode TcpSocket.recvView}). */
+  get rxBytes(): Uint8Array {
+    return this.#rx.storage;
+  }
+  /** Where in {@linkcode TcpSocket.rxBytes} the bytes {@linkcode TcpSocket.recvView} reported start. */
+  get rxOffset(): number {
+    return this.#rx.indexOf(0);
+  }
+  /**
+   * Releases `n` bytes of those `recvView` reported.
+   * @throws {SocketError} `InvalidArgument` when `n` exceeds them.
+   */
+  recvRelease(n: number): void {
+    this.#live();
+    checkInteger("recvRelease: n", n, 0, this.#rx.contiguous(0, this.#rx.length));
+    this.#rx.consume(n);
+  }
+
+  // ---- Driving -------------------------------------------------------------------------------
+
+  /**
+   * Feeds one inbound segment addressed to this socket (the interface matched its 4-tuple, or
+   * its port for a listening socket) at time `now`: `h` parsed by `parseTcp` (checksum
+   * verified), its payload `payload[offset .. offset + length)`. Never throws on segment content;
+   * what to answer goes out on the next dispatch.
+   * @throws {SocketError} `InvalidArgument` for a payload range outside `payload` or a bad `now`.
+   */
+  process(
+    now: number,
+    src: number,
+    dst: number,
+    h: TcpHeader,
+    payload: Uint8Array,
+    offset: number,
+    length: number,
+  ): void {
+    // Cheap checks of the caller's numbers (a bad range or time is a bug in the caller, not the wire).
+    if (
+      !(h instanceof TcpHeader) || !(payload instanceof Uint8Array) || typeof now !== "number" ||
+      typeof offset !== "number" || typeof length !== "number" || typeof src !== "number" ||
+      typeof dst !== "number" ||
+      !(now >= 0 && offset >= 0 && length >= 0 && offset + length <= payload.length)
+    ) {
+      throw new SocketError(
+        "InvalidArgument",
+        `process: needs a TcpHeader, numbers, a time ≥ 0 and a range within a Uint8Array payload; got ` +
+          `now ${String(now)}, offset ${String(offset)}, length ${String(length)}`,
+      );
+    }
+    this.stats.segmentsIn++;
+    // The interface demultiplexes; a segment for another endpoint is still never taken.
+    if (
+      h.dstPort !== this.#localPort ||
+      (this.#state !== LISTEN && this.#state !== CLOSED &&
+        (src !== this.#remoteIp || h.srcPort !== this.#remotePort || dst !== this.#localIp))
+    ) {
+      this.stats.dropIgnored++;
+      return;
+    }
+    switch (this.#state) {
+      case CLOSED:
+        this.stats.dropIgnored++; // the interface answers segments to no connection (tcpResetFor)
+        return;
+      case LISTEN:
+        return this.#onListen(now, src, dst, h);
+      case SYN_SENT:
+        return this.#onSynSent(now, h);
+    }
+    this.#onSynchronized(now, h, payload, offset, length);
+  }
+
+  /**
+   * Sends what is due at `now` through `egress` (handshake, data, FIN, ACKs, probes,
+   * retransmissions, RST), running the timers first. Returns the number of segments sent.
+   * @throws {SocketError} `InvalidArgument` for a bad `now`.
+   */
+  dispatch(now: number, egress: TcpEgress): number {
+    if (typeof now !== "number" || !(now >= 0)) {
+      throw new SocketError("InvalidArgument", `dispatch: now ${String(now)} is not a time ≥ 0 (ms)`);
+    }
+    if (typeof egress?.transmit !== "function" || !(egress.mtu >= 41)) {
+      throw new SocketError("InvalidArgument", "dispatch: egress must have transmit() and an mtu ≥ 41");
+    }
+    this.#timers(now);
+    const mtu = egress.mtu < 0xffff ? egress.mtu : 0xffff; // an IPv4 packet's length field
+    this.#rcvMss = Math.max(mtu - 40, 1);
+    this.#mss = Math.max(Math.min(this.#peerMss, mtu - 40), 1);
+    let sent = 0;
+    for (let guard = 0; guard < 256; guard++) {
+      const kind = this.#plan(now, mtu);
+      if (kind === NONE) break;
+      const src = kind === SEND_RST ? this.#rstSrcIp : this.#localIp;
+      const dst = kind === SEND_RST ? this.#rstDstIp : this.#remoteIp;
+      if (!egress.transmit(src, dst, this.#out, this.#tx, this.#planPos, this.#planLen)) break;
+      this.#commit(now, kind);
+      sent++;
+    }
+    // Persist timer: data waits for a window and nothing is in flight to draw an ACK.
+    if (this.#rtoAt < 0 && this.#sndMax === this.#sndUna && this.#canSendData()) {
+      if (this.#tx.length > seqDiff(this.#sndNxt, this.#sndUna)) this.#rtoAt = now + this.#rto;
+    }
+    return sent;
+  }
+
+  /**
+   * When {@linkcode TcpSocket.dispatch} next needs to run: 0 when something is due now, a time
+   * in ms for the nearest timer, `Infinity` when nothing is pending.
+   */
+  pollAt(): number {
+    if (this.#plan(Number.NEGATIVE_INFINITY, this.#mss + 40) !== NONE) return 0;
+    let t = Infinity;
+    if (this.#rtoAt >= 0 && this.#rtoAt < t) t = this.#rtoAt;
+    if (this.#ackAt >= 0 && this.#ackAt < t) t = this.#ackAt;
+    if (this.#timeWaitAt >= 0 && this.#timeWaitAt < t) t = this.#timeWaitAt;
+    if (this.#userTimeout > 0 && this.#unackedSince >= 0) {
+      const u = this.#unackedSince + this.#userTimeout;
+      if (u < t) t = u;
+    }
+    const k = this.#keepAliveTime();
+    if (k >= 0 && k < t) t = k;
+    return t;
+  }
+
+  // ---- Inbound ------------------------------------------------------------------------------
+
+  #onListen(now: number, src: number, dst: number, h: TcpHeader): void {
+    const flags = h.flags;
+    if (flags & TCP_RST) return;
+    if (flags & TCP_ACK) {
+      this.#queueRst(h.ack, 0, TCP_RST, dst, src, h.srcPort);
+      return;
+    }
+    if ((flags & TCP_SYN) === 0) {
+      this.stats.dropIgnored++;
+      return;
+    }
+    if (this.#listenIp !== 0 && dst !== this.#listenIp) {
+      this.stats.dropIgnored++;
+      return;
+    }
+    this.#localIp = dst;
+    this.#remoteIp = src;
+    this.#remotePort = h.srcPort;
+    this.#takeSynOptions(h);
+    this.#irs = h.seq;
+    this.#rcvNxt = (h.seq + 1) >>> 0;
+    this.#rcvAdvRight = (this.#rcvNxt + this.#synWindow()) >>> 0;
+    this.#iss = this.#isn.next(dst, this.#localPort, src, h.srcPort, now);
+    this.#sndUna = this.#sndNxt = this.#sndMax = this.#iss;
+    this.#sndWnd = h.window; // never scaled in a SYN
+    this.#sndWl1 = h.seq;
+    this.#sndWl2 = this.#iss;
+    this.#maxSndWnd = h.window;
+    this.#lastRecv = now;
+    this.#passive = true;
+    this.#state = SYN_RECEIVED;
+  }
+
+  #onSynSent(now: number, h: TcpHeader): void {
+    const flags = h.flags;
+    const hasAck = (flags & TCP_ACK) !== 0;
+    if (hasAck && (seqDiff(h.ack, this.#iss) <= 0 || seqDiff(h.ack, this.#sndMax) > 0)) {
+      if ((flags & TCP_RST) === 0) {
+        this.#queueRst(h.ack, 0, TCP_RST, this.#localIp, this.#remoteIp, h.srcPort);
+      }
+      this.stats.dropBadAck++;
+      return;
+    }
+    if (flags & TCP_RST) {
+      if (hasAck) this.#toClosed("Refused");
+      else this.stats.dropIgnored++;
+      return;
+    }
+    if ((flags & TCP_SYN) === 0) {
+      this.stats.dropIgnored++;
+      return;
+    }
+    this.#takeSynOptions(h);
+    this.#irs = h.seq;
+    this.#rcvNxt = (h.seq + 1) >>> 0;
+    this.#rcvAdvRight = (this.#rcvNxt + this.#synWindow()) >>> 0;
+    this.#lastRecv = now;
+    if (hasAck) {
+      this.#ackAdvance(now, h.ack);
+      this.#sndWnd = h.window; // SYN-ACK: unscaled
+      this.#maxSndWnd = h.window;
+      this.#sndWl1 = h.seq;
+      this.#sndWl2 = h.ack;
+      this.#state = ESTABLISHED;
+      this.#ackNow = true;
+    } else {
+      // Simultaneous open: answer with SYN-ACK (our SYN again, now with ACK).
+      this.#state = SYN_RECEIVED;
+      this.#sndNxt = this.#iss;
+      this.#sndWnd = h.window;
+      this.#maxSndWnd = h.window;
+      this.#sndWl1 = h.seq;
+      this.#sndWl2 = this.#iss;
+    }
+  }
+
+  #takeSynOptions(h: TcpHeader): void {
+    // No MSS (or 0): RFC 9293's default. A tiny one is raised to Linux's floor (TCP_MIN_SND_MSS):
+    // a peer must not make us send a segment per byte.
+    this.#peerMss = h.mss > 0 ? (h.mss < MIN_PEER_MSS ? MIN_PEER_MSS : h.mss) : 536;
+    this.#peerOfferedScale = h.windowScale >= 0;
+    if (this.#peerOfferedScale && (this.#state === SYN_SENT || this.#state === LISTEN)) {
+      // Scaling holds only if both SYNs carry the option; ours always does (SYN-ACK: when theirs did).
+      this.#sndShift = Math.min(h.windowScale, TCP_MAX_WINDOW_SCALE);
+      this.#rcvShift = this.#ourShift;
+    } else {
+      this.#sndShift = 0;
+      this.#rcvShift = 0;
+    }
+  }
+
+  #onSynchronized(now: number, h: TcpHeader, payload: Uint8Array, offset: number, length: number): void {
+    const flags = h.flags;
+    const seq = h.seq;
+    const finAt = (seq + length) >>> 0; // where a FIN of this segment sits
+    const segLen = length + ((flags & TCP_SYN) ? 1 : 0) + ((flags & TCP_FIN) ? 1 : 0);
+    const wnd = seqDiff(this.#rcvAdvRight, this.#rcvNxt) > 0 ? seqDiff(this.#rcvAdvRight, this.#rcvNxt) : 0;
+    const start = seqDiff(seq, this.#rcvNxt);
+    // 1. Sequence number acceptable? (RFC 9293 §3.10.7.4)
+    let acceptable: boolean;
+    if (segLen === 0) acceptable = wnd === 0 ? start === 0 : start >= 0 && start < wnd;
+    else if (wnd === 0) acceptable = false;
+    else {
+      const last = start + segLen - 1;
+      acceptable = (start >= 0 && start < wnd) || (last >= 0 && last < wnd);
+    }
+    // A zero window still takes the ACK (and RST) of a segment at RCV.NXT; its data is dropped.
+    if (!acceptable && wnd === 0 && start === 0) {
+      this.stats.dropWindowFull += length;
+      length = 0;
+      acceptable = true;
+    }
+    if (!acceptable) {
+      this.stats.dropOutOfWindow++;
+      if (flags & TCP_RST) return;
+      if (this.#state === SYN_RECEIVED && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && seq === this.#irs) {
+        this.#sndNxt = this.#iss; // a retransmitted SYN: our SYN-ACK was lost
+        return;
+      }
+      if (this.#state === TIME_WAIT && (flags & TCP_FIN)) this.#timeWaitAt = now + this.#timeWait;
+      this.#ackNow = true;
+      return;
+    }
+    this.#lastRecv = now;
+    this.#keepAliveSent = 0;
+    // 2. RST: exact match resets, in window draws a challenge ACK (RFC 5961 §3).
+    if (flags & TCP_RST) {
+      if (start !== 0) {
+        this.stats.challengeAcks++;
+        this.#ackNow = true;
+        return;
+      }
+      if (this.#state === SYN_RECEIVED && this.#passive) {
+        this.#backToListen();
+        return;
+      }
+      this.#toClosed(this.#state === SYN_RECEIVED ? "Refused" : "Reset");
+      return;
+    }
+    // 3. SYN in a synchronized state: challenge ACK (RFC 5961 §4).
+    if (flags & TCP_SYN) {
+      this.stats.challengeAcks++;
+      this.#ackNow = true;
+      return;
+    }
+    // 4. ACK.
+    if ((flags & TCP_ACK) === 0) {
+      this.stats.dropBadAck++;
+      return;
+    }
+    if (this.#state === SYN_RECEIVED) {
+      if (seqDiff(h.ack, this.#sndUna) <= 0 || seqDiff(h.ack, this.#sndMax) > 0) {
+        this.#queueRst(h.ack, 0, TCP_RST, this.#localIp, this.#remoteIp, this.#remotePort);
+        this.stats.dropBadAck++;
+        return;
+      }
+      this.#state = this.#finQueued ? FIN_WAIT_1 : ESTABLISHED;
+      this.#sndWnd = h.window << this.#sndShift;
+      this.#maxSndWnd = this.#sndWnd;
+      this.#sndWl1 = seq;
+      this.#sndWl2 = h.ack;
+    }
+    const d = seqDiff(h.ack, this.#sndUna);
+    if (seqDiff(h.ack, this.#sndMax) > 0) {
+      this.stats.dropBadAck++;
+      this.#ackNow = true; // acknowledges something not yet sent
+      return;
+    }
+    const window = h.window << this.#sndShift;
+    if (d >= 0) {
+      // Window update (RFC 9293 §3.10.7.4, SND.WL1/WL2).
+      const w1 = seqDiff(seq, this.#sndWl1);
+      const windowChanged = window !== this.#sndWnd;
+      if (w1 > 0 || (w1 === 0 && seqDiff(h.ack, this.#sndWl2) >= 0)) {
+        this.#sndWnd = window;
+        this.#sndWl1 = seq;
+        this.#sndWl2 = h.ack;
+        if (window > this.#maxSndWnd) this.#maxSndWnd = window;
+      }
+      if (d > 0) {
+        this.#ackAdvance(now, h.ack);
+      } else if (length === 0 && (flags & TCP_FIN) === 0 && this.#sndMax !== this.#sndUna) {
+        // A duplicate ACK (RFC 5681 §2); ACKs of zero-window probes are not.
+        if (!windowChanged && window !== 0) {
+          this.stats.duplicateAcks++;
+          if (++this.#dupAcks === 3 && !this.#inRecovery) {
+            this.#fastRetransmit = true;
+            this.#inRecovery = true;
+            this.#recover = this.#sndMax;
+            this.stats.fastRetransmits++;
+          }
+        }
+        // A zero window answered: the peer is alive, the user timeout starts over.
+        if (window === 0 && this.#unackedSince >= 0) this.#unackedSince = now;
+      }
+    }
+    // Our FIN acknowledged?
+    const finAcked = this.#finSent && this.#sndUna === this.#sndMax;
+    switch (this.#state) {
+      case FIN_WAIT_1:
+        if (finAcked) this.#state = FIN_WAIT_2;
+        break;
+      case CLOSING:
+        if (finAcked) this.#toTimeWait(now);
+        break;
+      case LAST_ACK:
+        if (finAcked) {
+          this.#toClosed("Closed");
+          return;
+        }
+        break;
+    }
+    // 5. Payload.
+    if (length > 0) {
+      const s = this.#state;
+      if (s !== ESTABLISHED && s !== FIN_WAIT_1 && s !== FIN_WAIT_2) {
+        this.stats.dropAfterFin++;
+        length = 0;
+      }
+    }
+    if (length > 0) {
+      const skip = start < 0 ? -start : 0; // bytes already received
+      const off = start < 0 ? 0 : start;
+      let n = length - skip;
+      if (n < 0) n = 0;
+      const room = this.#rx.free - off;
+      if (n > room) {
+        this.stats.dropWindowFull += n - (room > 0 ? room : 0);
+        n = room > 0 ? room : 0;
+      }
+      if (n > 0) {
+        if (off === 0) {
+          this.#rx.writeAt(this.#rx.length, payload, offset + skip, n);
+          const hadHoles = !this.#asm.isEmpty;
+          this.#asm.advance(n);
+          const more = this.#asm.removeFront();
+          this.#rx.commit(n + more);
+          this.#rcvNxt = (this.#rcvNxt + n + more) >>> 0;
+          this.stats.bytesIn += n;
+          if (hadHoles) this.#ackNow = true; // a hole filled: tell the sender at once
+          else if (!this.#ackNow) this.#scheduleAck(now, length + h.headerLength - TCP_HEADER_LENGTH);
+        } else if (this.#asm.add(off, n)) {
+          this.#rx.writeAt(this.#rx.length + off, payload, offset + skip, n);
+          this.stats.outOfOrder++;
+          this.stats.bytesIn += n;
+          // A duplicate ACK per such segment: what drives the sender's fast retransmit.
+          if (this.#ackNow && this.#acksOwed < 16) this.#acksOwed++;
+          this.#ackNow = true;
+        } else {
+          this.stats.dropAssemblerFull++;
+          this.#ackNow = true;
+        }
+      }
+    }
+    // 6. FIN: taken only when every byte before it is in (else the peer sends it again).
+    const finInOrder = (flags & TCP_FIN) !== 0 && this.#rcvNxt === finAt;
+    if (finInOrder && !this.#rxFin) {
+      const s = this.#state;
+      if (s === ESTABLISHED || s === FIN_WAIT_1 || s === FIN_WAIT_2 || s === SYN_RECEIVED) {
+        this.#rxFin = true;
+        this.#rcvNxt = (this.#rcvNxt + 1) >>> 0;
+        this.#ackNow = true;
+        if (s === ESTABLISHED || s === SYN_RECEIVED) this.#state = CLOSE_WAIT;
+        else if (s === FIN_WAIT_2 || finAcked) this.#toTimeWait(now);
+        else this.#state = CLOSING;
+      }
+    } else if (finInOrder && this.#state === TIME_WAIT) {
+      this.#ackNow = true;
+      this.#timeWaitAt = now + this.#timeWait;
+    }
+  }
+
+  /** Full-sized segments are acknowledged every second one; others within the ACK delay. */
+  #scheduleAck(now: number, sizeWithOptions: number): void {
+    if (this.#ackDelay === 0) {
+      this.#ackNow = true;
+      return;
+    }
+    if (sizeWithOptions >= Math.min(this.#rcvMss, this.#peerMss) && ++this.#fullSegments >= 2) {
+      this.#ackNow = true;
+      return;
+    }
+    if (this.#ackAt < 0) this.#ackAt = now + this.#ackDelay;
+  }
+
+  /** SND.UNA moves to `ack` (after SND.UNA, not after SND.MAX): frees acknowledged bytes, samples the RTT. */
+  #ackAdvance(now: number, ack: number): void {
+    let acked = seqDiff(ack, this.#sndUna);
+    if (!this.#synAcked) {
+      acked--; // our SYN
+      this.#synAcked = true;
+    }
+    const data = acked < this.#tx.length ? acked : this.#tx.length; // beyond: our FIN
+    this.#tx.consume(data);
+    this.#sndUna = ack >>> 0;
+    if (seqDiff(this.#sndNxt, this.#sndUna) < 0) this.#sndNxt = this.#sndUna;
+    this.#dupAcks = 0;
+    this.#fastRetransmit = false;
+    if (this.#inRecovery) {
+      // A partial ACK (RFC 6582): the next hole is lost too, resend it at once.
+      if (seqDiff(ack, this.#recover) < 0) this.#fastRetransmit = true;
+      else this.#inRecovery = false;
+    }
+    if (this.#rttActive && seqDiff(ack, this.#rttSeq) >= 0) {
+      this.#rttActive = false;
+      this.#rttSample(now - this.#rttTime);
+    }
+    if (this.#sndUna === this.#sndMax) {
+      this.#rtoAt = -1;
+      this.#unackedSince = -1;
+    } else {
+      this.#rtoAt = now + this.#rto;
+      this.#unackedSince = now;
+    }
+  }
+
+  /** RFC 6298 §2: SRTT, RTTVAR and RTO from one sample (Karn: only segments sent once). */
+  #rttSample(r: number): void {
+    if (r < 0) r = 0;
+    if (this.#srtt < 0) {
+      this.#srtt = r;
+      this.#rttvar = r / 2;
+    } else {
+      this.#rttvar = 0.75 * this.#rttvar + 0.25 * Math.abs(this.#srtt - r);
+      this.#srtt = 0.875 * this.#srtt + 0.125 * r;
+    }
+    const rto = this.#srtt + Math.max(1, 4 * this.#rttvar);
+    this.#rto = Math.min(Math.max(Math.ceil(rto), this.#minRto), this.#maxRto);
+  }
+
+  // ---- Timers -------------------------------------------------------------------------------
+
+  #timers(now: number): void {
+    const s = this.#state;
+    if (s === CLOSED || s === LISTEN) return;
+    if (s === TIME_WAIT) {
+      if (now >= this.#timeWaitAt) this.#toClosed("Closed");
+      return;
+    }
+    if (this.#userTimeout > 0 && this.#unackedSince >= 0 && now - this.#unackedSince >= this.#userTimeout) {
+      this.#toClosed("TimedOut");
+      return;
+    }
+    const k = this.#keepAliveTime();
+    if (k >= 0 && now >= k) {
+      if (this.#keepAliveSent >= this.#keepAliveProbes) {
+        this.#toClosed("TimedOut");
+        return;
+      }
+      this.#keepAliveDue = true;
+    }
+    if (this.#rtoAt >= 0 && now >= this.#rtoAt) {
+      this.#rtoAt = -1;
+      this.stats.timeouts++;
+      this.#rto = Math.min(this.#rto * 2, this.#maxRto);
+      this.#rttActive = false; // Karn: no sample from a retransmitted segment
+      this.#dupAcks = 0;
+      if (this.#state === SYN_SENT || this.#state === SYN_RECEIVED) {
+        if (this.#synRetransmits++ >= this.#synRetries) {
+          if (this.#passive) this.#backToListen();
+          else this.#toClosed("TimedOut");
+          return;
+        }
+        this.#sndNxt = this.#iss; // the SYN again
+      } else if (this.#sndMax !== this.#sndUna) {
+        // Resend the oldest unacknowledged segment; partial ACKs then repair the rest one hole
+        // per round trip (rather than resending the whole window at once).
+        this.#fastRetransmit = true;
+        this.#inRecovery = true;
+        this.#recover = this.#sndMax;
+      } else {
+        this.#probeDue = true; // persist timer: a probe goes out whatever the window
+      }
+    }
+  }
+
+  /** When the next keep-alive probe is due, or -1. */
+  #keepAliveTime(): number {
+    if (this.#keepAlive === 0) return -1;
+    const s = this.#state;
+    if (s !== ESTABLISHED && s !== CLOSE_WAIT) return -1;
+    if (this.#sndMax !== this.#sndUna || this.#tx.length > 0) return -1;
+    return this.#lastRecv + this.#keepAlive + this.#keepAliveSent * this.#keepAliveInterval;
+  }
+
+  // ---- Outbound -----------------------------------------------------------------------------
+
+  /**
+   * Decides the next segment and fills `#out` (and the plan fields) without changing state.
+   * `now` = -Infinity asks only for what is due regardless of timers (for pollAt).
+   */
+  #plan(now: number, mtu: number): number {
+    const o = this.#out;
+    const s = this.#state;
+    if (this.#rstPending) {
+      o.reset();
+      o.srcPort = this.#localPort;
+      o.dstPort = this.#remotePort;
+      o.dstPort = this.#rstDstPort;
+      o.seq = this.#rstSeq;
+      o.ack = this.#rstAck;
+      o.flags = this.#rstFlags;
+      this.#planLen = 0;
+      this.#planPos = 0;
+      return SEND_RST;
+    }
+    if (s === CLOSED || s === LISTEN) return NONE;
+    if ((s === SYN_SENT || s === SYN_RECEIVED) && this.#sndNxt === this.#iss) {
+      o.reset();
+      o.srcPort = this.#localPort;
+      o.dstPort = this.#remotePort;
+      o.seq = this.#iss;
+      o.flags = s === SYN_SENT ? TCP_SYN : TCP_SYN | TCP_ACK;
+      o.ack = s === SYN_SENT ? 0 : this.#rcvNxt;
+      o.mss = Math.min(Math.max(mtu - 40, 1), 0xffff);
+      if (s === SYN_SENT || this.#peerOfferedScale) o.windowScale = this.#ourShift;
+      o.window = this.#synWindow();
+      this.#planSeq = this.#iss;
+      this.#planLen = 0;
+      this.#planPos = 0;
+      this.#planFlags = o.flags;
+      return SEND_SYN;
+    }
+    if (s === SYN_SENT) return NONE;
+    // SYN-RECEIVED with the SYN-ACK out: nothing but ACKs until established.
+    const canSend = this.#canSendData();
+    let seq = this.#sndNxt;
+    let len = 0;
+    let fin = false;
+    let probe = false;
+    if (canSend) {
+      const txLen = this.#tx.length;
+      const maxPayload = Math.max(Math.min(this.#mss, mtu - 40), 1);
+      if (this.#fastRetransmit) {
+        seq = this.#sndUna;
+        const inFlight = seqDiff(this.#sndMax, this.#sndUna);
+        len = Math.min(maxPayload, txLen, inFlight);
+        fin = this.#finSent && len === txLen && len < inFlight;
+      } else {
+        const pos = seqDiff(seq, this.#sndUna);
+        const unsent = txLen - pos;
+        const win = seqDiff((this.#sndUna + this.#sndWnd) >>> 0, seq);
+        if (unsent > 0) {
+          len = Math.min(unsent, maxPayload, win > 0 ? win : 0);
+          if (len > 0 && len < maxPayload && len < unsent && len < (this.#maxSndWnd >>> 1)) {
+            len = 0; // silly-window avoidance: wait for a bigger window (the persist timer overrides)
+          }
+          // Nagle: hold a runt while data is in flight, but not the last one before our FIN.
+          if (
+            len > 0 && len < maxPayload && this.#nagle && this.#sndMax !== this.#sndUna &&
+            !(this.#finQueued && len === unsent)
+          ) len = 0;
+          if (len === 0 && this.#probeDue) {
+            len = Math.min(unsent, maxPayload, win > 1 ? win : 1);
+            probe = win <= 0;
+          }
+        }
+        fin = this.#finQueued && pos + len === txLen; // the FIN follows the last byte
+      }
+    }
+    const ackDue = this.#ackNow || (this.#ackAt >= 0 && now >= this.#ackAt) || this.#windowUpdateDue();
+    let keepAlive = false;
+    if (len === 0 && !fin && !ackDue) {
+      if (this.#keepAliveDue) keepAlive = true;
+      else return NONE;
+    }
+    o.reset();
+    o.srcPort = this.#localPort;
+    o.dstPort = this.#remotePort;
+    o.seq = keepAlive ? (this.#sndNxt - 1) >>> 0 : seq >>> 0;
+    o.ack = this.#rcvNxt;
+    const last = len > 0 && seqDiff(seq, this.#sndUna) + len === this.#tx.length;
+    o.flags = TCP_ACK | (fin ? TCP_FIN : 0) | (last ? TCP_PSH : 0);
+    o.window = this.#windowField();
+    this.#planSeq = seq;
+    this.#planPos = len > 0 ? seqDiff(seq, this.#sndUna) : 0; // (past the data once the FIN is out)
+    this.#planLen = len;
+    this.#planFlags = (fin ? TCP_FIN : 0) | (keepAlive ? 0x100 : 0) | (probe ? 0x200 : 0);
+    // Data segments carry no options yet, so `mss` bounds them under the MTU; options added
+    // later (timestamps, SACK) must come off the payload.
+    return SEND_DATA;
+  }
+
+  /** Commits the segment `#plan` described, once the egress took it. */
+  #commit(now: number, kind: number): void {
+    this.stats.segmentsOut++;
+    if (kind === SEND_RST) {
+      this.#rstPending = false;
+      this.stats.resetsOut++;
+      return;
+    }
+    // Every segment but an RST carries our current window and acknowledges RCV.NXT.
+    if (this.#acksOwed > 0) this.#acksOwed--;
+    else this.#ackNow = false;
+    this.#ackAt = -1;
+    this.#fullSegments = 0;
+    const right = (this.#rcvNxt + (this.#out.window << this.#rcvShift)) >>> 0;
+    if (kind === SEND_SYN) {
+      this.#rcvAdvRight = (this.#rcvNxt + this.#out.window) >>> 0;
+    } else if (seqDiff(right, this.#rcvAdvRight) > 0) this.#rcvAdvRight = right;
+    if (kind === SEND_SYN) {
+      if (seqDiff(this.#sndMax, this.#iss) > 0) this.stats.retransmits++;
+      this.#armRto(now, this.#iss, 1);
+      this.#sndNxt = (this.#iss + 1) >>> 0;
+      if (seqDiff(this.#sndNxt, this.#sndMax) > 0) this.#sndMax = this.#sndNxt;
+      return;
+    }
+    const f = this.#planFlags;
+    if (f & 0x100) {
+      this.stats.keepAlives++;
+      this.#keepAliveSent++;
+      this.#keepAliveDue = false;
+      return;
+    }
+    const len = this.#planLen;
+    const segLen = len + ((f & TCP_FIN) ? 1 : 0);
+    if (segLen === 0) return; // a pure ACK
+    const seq = this.#planSeq;
+    if (f & 0x200) this.stats.windowProbes++;
+    this.#probeDue = false;
+    this.stats.bytesOut += len;
+    if (seqDiff(seq, this.#sndMax) < 0) this.stats.retransmits++;
+    if (f & TCP_FIN) this.#finSent = true;
+    this.#armRto(now, seq, segLen);
+    if (this.#fastRetransmit) {
+      this.#fastRetransmit = false;
+      this.#rttActive = false;
+      return;
+    }
+    this.#sndNxt = (seq + segLen) >>> 0;
+    if (seqDiff(this.#sndNxt, this.#sndMax) > 0) this.#sndMax = this.#sndNxt;
+  }
+
+  #armRto(now: number, seq: number, segLen: number): void {
+    if (this.#rtoAt < 0) this.#rtoAt = now + this.#rto;
+    if (this.#unackedSince < 0) this.#unackedSince = now;
+    // Time one segment at a time, only new data (Karn).
+    if (!this.#rttActive && seqDiff((seq + segLen) >>> 0, this.#sndMax) > 0) {
+      this.#rttActive = true;
+      this.#rttSeq = (seq + segLen) >>> 0;
+      this.#rttTime = now;
+    }
+  }
+
+  /** Our window field: free receive space, scaled, never moving the right edge left, RFC 9293 SWS rule. */
+  #windowField(): number {
+    const free = this.#rx.free;
+    const advertised = seqDiff(this.#rcvAdvRight, this.#rcvNxt);
+    let w = free;
+    const threshold = Math.min(this.#rx.capacity >>> 1, this.#rcvMss);
+    if (advertised >= 0 && w > advertised && w - advertised < threshold) w = advertised;
+    if (advertised > w) w = advertised; // never shrink (rounding aside)
+    w = w >>> this.#rcvShift;
+    return w > 0xffff ? 0xffff : w;
+  }
+
+  /** True when reading freed enough space to tell the peer (receiver SWS avoidance). */
+  #windowUpdateDue(): boolean {
+    const s = this.#state;
+    if (s !== ESTABLISHED && s !== FIN_WAIT_1 && s !== FIN_WAIT_2) return false;
+    const advertised = seqDiff(this.#rcvAdvRight, this.#rcvNxt);
+    const most = 0xffff * 2 ** this.#rcvShift; // the largest window the field can say
+    const could = this.#rx.free < most ? this.#rx.free : most;
+    const gain = could - (advertised > 0 ? advertised : 0);
+    return gain >= Math.min(this.#rx.capacity >>> 1, this.#rcvMss) && gain >= 1 << this.#rcvShift;
+  }
+
+  // ---- Helpers ------------------------------------------------------------------------------
+
+  /** True in the states that send data and FIN. */
+  #canSendData(): boolean {
+    const s = this.#state;
+    return s === ESTABLISHED || s === CLOSE_WAIT || s === FIN_WAIT_1 || s === CLOSING || s === LAST_ACK;
+  }
+
+  /** The window a SYN or SYN-ACK advertises (never scaled). */
+  #synWindow(): number {
+    return this.#rx.free > 0xffff ? 0xffff : this.#rx.free;
+  }
+
+  #queueFin(): void {
+    this.#finQueued = true;
+  }
+
+  #queueRst(seq: number, ack: number, flags: number, src: number, dst: number, dstPort: number): void {
+    this.#rstPending = true;
+    this.#rstSeq = seq >>> 0;
+    this.#rstAck = ack >>> 0;
+    this.#rstFlags = flags;
+    this.#rstSrcIp = src;
+    this.#rstDstIp = dst;
+    this.#rstDstPort = dstPort;
+  }
+
+  #toTimeWait(now: number): void {
+    this.#state = TIME_WAIT;
+    this.#timeWaitAt = now + this.#timeWait;
+    this.#rtoAt = -1;
+    this.#unackedSince = -1;
+  }
+
+  #toClosed(reason: TcpCloseReason): void {
+    this.#state = CLOSED;
+    this.#reason = reason;
+    this.#rtoAt = -1;
+    this.#ackAt = -1;
+    this.#timeWaitAt = -1;
+    this.#unackedSince = -1;
+    this.#ackNow = false;
+    this.#acksOwed = 0;
+    this.#fastRetransmit = false;
+    this.#inRecovery = false;
+    this.#keepAliveDue = false;
+    this.#probeDue = false;
+    this.#tx.clear();
+    this.#asm.clear();
+  }
+
+  #backToListen(): void {
+    const port = this.#localPort;
+    const ip = this.#listenIp;
+    this.#reset();
+    this.#localIp = ip;
+    this.#listenIp = ip;
+    this.#localPort = port;
+    this.#state = LISTEN;
+  }
+
+  #reset(): void {
+    this.#rx.clear();
+    this.#tx.clear();
+    this.#asm.clear();
+    this.#reason = "None";
+    this.#passive = false;
+    this.#remoteIp = 0;
+    this.#remotePort = 0;
+    this.#listenIp = 0;
+    this.#sndWnd = this.#maxSndWnd = 0;
+    this.#sndShift = this.#rcvShift = 0;
+    this.#peerMss = 536;
+    this.#peerOfferedScale = false;
+    this.#finQueued = false;
+    this.#finSent = false;
+    this.#synAcked = false;
+    this.#synRetransmits = 0;
+    this.#rxFin = false;
+    this.#rtoAt =
+      this.#ackAt =
+      this.#timeWaitAt =
+      this.#unackedSince =
+        -1;
+    this.#keepAliveSent = 0;
+    this.#keepAliveDue = this.#probeDue = false;
+    this.#rto = this.#initialRto;
+    this.#srtt = -1;
+    this.#rttvar = 0;
+    this.#rttActive = false;
+    this.#dupAcks = 0;
+    this.#fastRetransmit = false;
+    this.#inRecovery = false;
+    this.#acksOwed = 0;
+    this.#ackNow = false;
+    this.#fullSegments = 0;
+    this.#rstPending = false;
+  }
+
+  #checkSend(): void {
+    this.#live();
+    if (!this.maySend) {
+      throw new SocketError(
+        "InvalidState",
+        `send: the socket is ${this.state}${this.#finQueued ? " and closed for sending" : ""}`,
+      );
+    }
+  }
+
+  #live(): void {
+    if (this.#disposed) throw new SocketError("Disposed", "TcpSocket: used after dispose");
+  }
+}
+
+/** Checks `b[offset .. offset + length)` (`length` defaults to the rest) and returns the length. */
+function checkRange(what: string, b: Uint8Array, offset: number, length: number | undefined): number {
+  if (!(b instanceof Uint8Array)) throw new SocketError("InvalidArgument", `${what}: not a Uint8Array`);
+  checkInteger(`${what}: offset`, offset, 0, b.length);
+  if (length === undefined) return b.length - offset;
+  checkInteger(`${what}: length`, length, 0, b.length - offset);
+  return length;
+}
+
+function checkTime(what: string, now: number): void {
+  if (!Number.isFinite(now) || now < 0) {
+    throw new SocketError("InvalidArgument", `${what}: now ${now} is not a finite time ≥ 0 (ms)`);
+  }
+}
+
+/**
+ * Fills `out` with the RST that answers a segment `h` (of `length` payload bytes) that no
+ * connection takes (RFC 9293 §3.10.7.1), ports swapped. Returns false when `h` is itself an RST
+ * (never answered).
+ * @throws {SocketError} `InvalidArgument` for headers of the wrong kind or a length beyond 16 bits.
+ */
+export function tcpResetFor(h: TcpHeader, length: number, out: TcpHeader): boolean {
+  if (!(h instanceof TcpHeader) || !(out instanceof TcpHeader)) {
+    throw new SocketError("InvalidArgument", "tcpResetFor: h and out must be TcpHeaders");
+  }
+  checkInteger("tcpResetFor: length", length, 0, 0xffff);
+  if (h.flags & TCP_RST) return false;
+  out.reset();
+  out.srcPort = h.dstPort;
+  out.dstPort = h.srcPort;
+  if (h.flags & TCP_ACK) {
+    out.seq = h.ack;
+    out.flags = TCP_RST;
+  } else {
+    out.ack = (h.seq + length + ((h.flags & TCP_SYN) ? 1 : 0) + ((h.flags & TCP_FIN) ? 1 : 0)) >>> 0;
+    out.flags = TCP_RST | TCP_ACK;
+  }
+  return true;
+}
+
+/** The socket's flags of a segment it sent, for tests and traces: e.g. `"SYN|ACK"`. */
+export function tcpFlagsToString(flags: number): string {
+  const names = ["FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"];
+  const out: string[] = [];
+  for (let i = 0; i < 8; i++) if (flags & (1 << i)) out.push(names[i]);
+  return out.join("|") || "-";
+}

@@ -1,0 +1,183 @@
+/**
+ * The storage under TCP sockets: the byte ring (wrap-around, out-of-order writes, sums), the
+ * out-of-order assembler (merging, bounds) against a reference model, and SipHash-2-4 against
+ * the reference vectors of its authors.
+ */
+import assert from "node:assert/strict";
+import {
+  Assembler,
+  ByteRing,
+  copyBytes,
+  IsnGenerator,
+  SipHash24,
+  SocketError,
+} from "../src/net/socket/mod.ts";
+import { sumWords } from "../src/net/wire/mod.ts";
+import { rng } from "./_tcp_harness.ts";
+
+function kindOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof SocketError, `expected a SocketError, got ${e}`);
+    return e.kind;
+  }
+  assert.fail("nothing thrown");
+}
+
+Deno.test("ByteRing: FIFO across the wrap, partial writes when full, peek without consuming", () => {
+  const r = new ByteRing(10);
+  assert.equal(r.write(Uint8Array.of(1, 2, 3, 4, 5, 6, 7), 0, 7), 7);
+  const out = new Uint8Array(10);
+  assert.equal(r.read(out, 0, 5), 5);
+  assert.deepEqual(out.subarray(0, 5), Uint8Array.of(1, 2, 3, 4, 5));
+  assert.equal(r.write(Uint8Array.of(8, 9, 10, 11, 12, 13, 14, 15, 16), 0, 9), 8, "only 8 fit");
+  assert.equal(r.length, 10);
+  assert.equal(r.free, 0);
+  assert.equal(r.contiguous(0, 10), 5, "positions 0..4 sit at the end of storage");
+  r.peek(3, out, 0, 6);
+  assert.deepEqual(out.subarray(0, 6), Uint8Array.of(9, 10, 11, 12, 13, 14));
+  assert.equal(r.read(out, 0, 10), 10);
+  assert.deepEqual(out, Uint8Array.of(6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  assert.equal(r.read(out, 0, 10), 0);
+});
+
+Deno.test("ByteRing: bytes written past the end keep their place when the ring empties (out-of-order data)", () => {
+  const r = new ByteRing(8);
+  r.write(Uint8Array.of(1, 2, 3), 0, 3);
+  r.writeAt(5, Uint8Array.of(60, 70), 0, 2); // positions 5, 6: not readable yet
+  const out = new Uint8Array(8);
+  r.read(out, 0, 3); // empty now
+  r.writeAt(0, Uint8Array.of(30, 40), 0, 2); // positions 0, 1 (the old 3, 4)
+  r.commit(4);
+  assert.equal(r.read(out, 0, 4), 4);
+  assert.deepEqual(out.subarray(0, 4), Uint8Array.of(30, 40, 60, 70));
+});
+
+Deno.test("ByteRing: peekAndSum equals a copy then sumWords, whatever the wrap and parity", () => {
+  const rand = rng(11);
+  for (let n = 0; n < 300; n++) {
+    const cap = 1 + Math.floor(rand() * 64);
+    const r = new ByteRing(cap);
+    const pre = Math.floor(rand() * cap);
+    r.write(new Uint8Array(pre), 0, pre);
+    r.consume(pre);
+    const src = Uint8Array.from({ length: cap }, () => Math.floor(rand() * 256));
+    r.write(src, 0, cap);
+    const from = Math.floor(rand() * cap);
+    const len = Math.floor(rand() * (cap - from + 1));
+    const dst = new Uint8Array(80);
+    const at = Math.floor(rand() * 8);
+    const sum = r.peekAndSum(from, new DataView(dst.buffer), at, len);
+    assert.deepEqual(dst.subarray(at, at + len), src.subarray(from, from + len));
+    const fold = (s: number) => {
+      while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+      return s;
+    };
+    assert.equal(
+      fold(sum),
+      fold(sumWords(src, from, from + len)),
+      `cap ${cap} pre ${pre} from ${from} len ${len}`,
+    );
+  }
+});
+
+Deno.test("ByteRing: capacity is validated", () => {
+  for (const c of [0, -1, 1.5, 2 ** 31]) {
+    assert.equal(kindOf(() => new ByteRing(c)), "InvalidArgument", `${c}`);
+  }
+});
+
+Deno.test("Assembler: merges touching and overlapping ranges, refuses one range too many, advances", () => {
+  const a = new Assembler(3);
+  assert.ok(a.add(10, 5)); // [10,15)
+  assert.ok(a.add(20, 5)); // [20,25)
+  assert.ok(a.add(30, 5)); // [30,35)
+  assert.equal(a.add(40, 1), false, "a fourth disjoint range");
+  assert.equal(a.count, 3);
+  assert.ok(a.add(15, 5), "fills [15,20): joins two ranges");
+  assert.deepEqual([a.count, a.start(0), a.end(0), a.start(1), a.end(1)], [2, 10, 25, 30, 35]);
+  assert.ok(a.add(0, 100), "covers everything");
+  assert.deepEqual([a.count, a.start(0), a.end(0)], [1, 0, 100]);
+  assert.equal(a.removeFront(), 100);
+  assert.ok(a.isEmpty);
+  a.add(5, 5);
+  assert.equal(a.removeFront(), 0, "the front is missing");
+  a.add(20, 5);
+  a.advance(7); // 7 bytes arrived in order: [5,10) → [0,3), [20,25) → [13,18)
+  assert.deepEqual([a.start(0), a.end(0), a.start(1), a.end(1)], [0, 3, 13, 18]);
+  assert.equal(a.removeFront(), 3);
+  assert.deepEqual([a.count, a.start(0), a.end(0)], [1, 10, 15]);
+  a.advance(20);
+  assert.ok(a.isEmpty);
+  assert.equal(kindOf(() => new Assembler(0)), "InvalidArgument");
+});
+
+Deno.test("Assembler: random segments against a bitmap model", () => {
+  const rand = rng(5);
+  for (let round = 0; round < 200; round++) {
+    const a = new Assembler(4);
+    const have = new Uint8Array(200);
+    for (let k = 0; k < 30; k++) {
+      const off = Math.floor(rand() * 150);
+      const len = 1 + Math.floor(rand() * 30);
+      if (a.add(off, len)) have.fill(1, off, off + len);
+      // The model: ranges are exactly the runs of 1s.
+      const runs: number[] = [];
+      for (let i = 0; i < have.length; i++) {
+        if (have[i] && (i === 0 || !have[i - 1])) runs.push(i);
+        if (have[i] && (i === have.length - 1 || !have[i + 1])) runs.push(i + 1);
+      }
+      const got: number[] = [];
+      for (let i = 0; i < a.count; i++) got.push(a.start(i), a.end(i));
+      assert.deepEqual(got, runs, `round ${round} step ${k}`);
+      assert.ok(a.count <= 4);
+    }
+  }
+});
+
+Deno.test("SipHash-2-4: the reference vectors (key 00..0f, messages 00..n-1)", () => {
+  const key = Uint8Array.from({ length: 16 }, (_, i) => i);
+  const h = new SipHash24(key);
+  const msg = Uint8Array.from({ length: 64 }, (_, i) => i);
+  const want: [number, string][] = [
+    [0, "726fdb47dd0e0e31"],
+    [1, "74f839c593dc67fd"],
+    [8, "93f5f5799a932462"],
+    [12, "751e8fbc860ee5fb"],
+    [15, "a129ca6149be45e5"],
+  ];
+  for (const [n, hex] of want) {
+    h.hash(msg, 0, n);
+    assert.equal(h.hi.toString(16).padStart(8, "0") + h.lo.toString(16).padStart(8, "0"), hex, `length ${n}`);
+  }
+  // hash3 is the 12-byte hash of three little-endian words.
+  const lo = h.hash3(0x03020100, 0x07060504, 0x0b0a0908);
+  assert.equal(h.hi.toString(16).padStart(8, "0") + lo.toString(16).padStart(8, "0"), "751e8fbc860ee5fb");
+  assert.equal(kindOf(() => new SipHash24(new Uint8Array(15))), "InvalidArgument");
+});
+
+Deno.test("ISNs (RFC 6528): keyed per 4-tuple, advancing with the 4 µs clock", () => {
+  const g = new IsnGenerator(new Uint8Array(16).fill(1));
+  const a = g.next(1, 1000, 2, 80, 0);
+  assert.equal(g.next(1, 1000, 2, 80, 1), (a + 250) >>> 0, "250 ticks per millisecond");
+  assert.notEqual(g.next(1, 1001, 2, 80, 0), a, "another port, another number");
+  assert.notEqual(new IsnGenerator(new Uint8Array(16).fill(2)).next(1, 1000, 2, 80, 0), a, "another key");
+  const r1 = new IsnGenerator().next(1, 1000, 2, 80, 0);
+  const r2 = new IsnGenerator().next(1, 1000, 2, 80, 0);
+  assert.notEqual(r1, r2, "random keys differ");
+  assert.notEqual(g.portOffset(1, 2, 80), g.portOffset(1, 2, 81));
+});
+
+Deno.test("copyBytes: every length 0 … 100 at unaligned offsets equals a byte loop", () => {
+  const src = Uint8Array.from({ length: 256 }, (_, i) => (i * 37 + 11) & 0xff);
+  for (let len = 0; len <= 100; len++) {
+    for (const [to, from] of [[0, 0], [1, 3], [7, 2], [3, 5]]) {
+      const dst = new Uint8Array(128).fill(0xee);
+      copyBytes(dst, to, src, from, len);
+      const want = new Uint8Array(128).fill(0xee);
+      for (let i = 0; i < len; i++) want[to + i] = src[from + i];
+      assert.deepEqual(dst, want, `len ${len} to ${to} from ${from}`);
+    }
+  }
+});
