@@ -457,7 +457,7 @@ async function suite(layout: "packed" | "page"): Promise<Result[]> {
     for (let n = echo.recvView(); n >= 0; n = echo.recvView()) {
       echo.sendTo(echo.rxBytes, echo.lastIp, echo.lastPort, echo.rxStart, n);
     }
-    iface.poll(0);
+    iface.flush(); // the replies out now, not at the next poll
     echoed += C.mdb_wire_receive();
   }
 

@@ -25,9 +25,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_alarm.h>
 #include <rte_dev.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
+#include <rte_interrupts.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -307,6 +309,66 @@ static uint32_t drain_rx(uint16_t port, uint16_t nb_rxq)
 	return total;
 }
 
+/*
+ * Drain and stop run on EAL's interrupt thread, not on the caller's: drivers
+ * handle link events there and change the same device state without a lock
+ * against the application. net_memif (22.11) does: when its peer goes away
+ * (e.g. the other end of a pair in this process was just stopped), the
+ * interrupt thread runs memif_disconnect() on the device, which frees its
+ * shared-memory regions and control channel; a concurrent rte_eth_dev_stop
+ * runs memif_disconnect() too, so both free the same regions (double free
+ * in rte_free, SIGSEGV on the interrupt thread), or the interrupt thread goes
+ * on with a device that rte_eth_dev_close already freed. Callbacks on that
+ * thread run one at a time, so a stop run there as an alarm callback cannot
+ * overlap the driver's handler; once stopped, the driver has unregistered its
+ * handler and no longer touches the device from there.
+ */
+struct stop_call {
+	uint16_t port, nb_rxq;
+	int32_t rc;
+	int done;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
+
+static int32_t drain_and_stop(uint16_t port, uint16_t nb_rxq)
+{
+	drain_rx(port, nb_rxq);
+	return rte_eth_dev_stop(port);
+}
+
+static void stop_call_run(void *arg)
+{
+	struct stop_call *c = arg;
+	int32_t rc = drain_and_stop(c->port, c->nb_rxq);
+	pthread_mutex_lock(&c->lock);
+	c->rc = rc;
+	c->done = 1;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* drain_and_stop on the interrupt thread (see above), waiting for it; on the
+ * caller's thread only when that is the interrupt thread or no alarm can be set. */
+static int32_t stop_on_intr_thread(uint16_t port, uint16_t nb_rxq)
+{
+	if (rte_thread_is_intr())
+		return drain_and_stop(port, nb_rxq);
+	struct stop_call c = {
+		.port = port,
+		.nb_rxq = nb_rxq,
+		.lock = PTHREAD_MUTEX_INITIALIZER,
+		.cond = PTHREAD_COND_INITIALIZER,
+	};
+	if (rte_eal_alarm_set(1, stop_call_run, &c) != 0)
+		return drain_and_stop(port, nb_rxq);
+	pthread_mutex_lock(&c.lock);
+	while (!c.done)
+		pthread_cond_wait(&c.cond, &c.lock);
+	pthread_mutex_unlock(&c.lock);
+	return c.rc;
+}
+
 /* Ends EAL for the whole process; called with eal_lock held once no isolate
  * uses it. Every pool generation goes to 0 first: the memory goes with EAL. */
 static int32_t eal_end_locked(void)
@@ -341,10 +403,8 @@ static void release_isolate_locked(int32_t s)
 	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++) {
 		if (port_owner[p] != s + 1)
 			continue;
-		if (port_started[p]) {
-			drain_rx(p, port_rx_queues[p]);
-			rte_eth_dev_stop(p);
-		}
+		if (port_started[p])
+			stop_on_intr_thread(p, port_rx_queues[p]);
 		rte_eth_dev_close(p);
 		port_owner[p] = 0;
 		port_started[p] = 0;
@@ -613,11 +673,11 @@ MDP_EXPORT int32_t mdp_eth_start(uint16_t port)
 }
 
 /* Drains the receive queues (see drain_rx; a stopped port's burst functions are
- * DPDK's dummies, so this must come first), then rte_eth_dev_stop. */
+ * DPDK's dummies, so this must come first), then rte_eth_dev_stop, both on
+ * EAL's interrupt thread (see stop_on_intr_thread). */
 MDP_EXPORT int32_t mdp_eth_stop(uint16_t port, uint16_t nb_rxq)
 {
-	drain_rx(port, nb_rxq);
-	int32_t rc = rte_eth_dev_stop(port);
+	int32_t rc = stop_on_intr_thread(port, nb_rxq);
 	if (rc == 0)
 		port_started[port] = 0;
 	return rc;
@@ -1094,6 +1154,74 @@ MDP_EXPORT uint32_t mdp_batch_tx_sized(uint16_t port, uint16_t queue, double bat
 			m->data_len = (uint16_t)(m->pkt_len = b.dlen[j]);
 	}
 	return rte_eth_tx_burst(port, queue, b.m, (uint16_t)n);
+}
+
+/* Moves entries [from, len) to [to, ...) in every column (to < from). */
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) static void
+batch_move(const struct batch *b, uint32_t to, uint32_t from, uint32_t len)
+{
+	for (uint32_t i = to, j = from; j < len; i++, j++) {
+		b->m[i] = b->m[j];
+		b->hdr[i] = b->hdr[j];
+		b->start[i] = b->start[j];
+		b->dlen[i] = b->dlen[j];
+	}
+}
+
+/* The bit mdp_batch_tx_refill sets in its result when the refill failed. */
+#define MDP_REFILL_FAILED 0x10000u
+
+/* One call per flush for a sender that keeps spare mbufs in its batch: sets
+ * data_len and pkt_len of entries [0, n) from the dlen column (single-segment
+ * mbufs, as mdp_batch_tx_sized) and sends them. The entries left move to the
+ * front: when all n went out, the last spares fill the n freed places (spares
+ * are interchangeable, so at burst 1 one entry moves, not a burst's worth);
+ * otherwise entries [sent, len) move in order, the unsent first. Then, when
+ * fewer than fill_to remain, the rest are allocated from mp (each given
+ * data_len bytes) and described against base. Returns the number sent, |
+ * MDP_REFILL_FAILED when the pool had too few mbufs (nothing allocated then).
+ * The caller checks n <= len <= cap, fill_to <= cap and data_len against the
+ * data room. */
+MDP_EXPORT uint32_t mdp_batch_tx_refill(uint16_t port, uint16_t queue, double batch, uint32_t cap, uint32_t n,
+					uint32_t len, double mp, uint32_t fill_to, uint32_t data_len, double base,
+					uint32_t base_len)
+{
+	struct batch b = batch_at(batch, cap);
+	for (uint32_t j = 0; j < n; j++) {
+		struct rte_mbuf *m = b.m[j];
+		if (m->nb_segs == 1)
+			m->data_len = (uint16_t)(m->pkt_len = b.dlen[j]);
+	}
+	uint32_t sent = n > 0 ? rte_eth_tx_burst(port, queue, b.m, (uint16_t)n) : 0;
+	if (sent == n) {
+		uint32_t k = len - n < n ? len - n : n;
+		batch_move(&b, 0, len - k, len);
+	} else {
+		batch_move(&b, 0, sent, len);
+	}
+	len -= sent;
+	if (fill_to <= len)
+		return sent;
+	/* Through mdp_batch_alloc: a second call site of rte_pktmbuf_alloc_bulk
+	 * makes gcc stop inlining it there, which costs the bulk alloc ≈ 10 ns. */
+	if (mdp_batch_alloc(mp, batch, cap, len, fill_to - len, data_len, base, base_len) != 0)
+		return sent | MDP_REFILL_FAILED;
+	return sent;
+}
+
+/* One call per poll for a receiver that keeps its last burst until the next:
+ * rte_pktmbuf_free_bulk of entries [0, free_n) (the whole batch: the caller
+ * checks), then rte_eth_rx_burst into [0, cap), described against base.
+ * Returns the number received. */
+MDP_EXPORT uint32_t mdp_batch_free_rx(uint16_t port, uint16_t queue, double batch, uint32_t cap, uint32_t free_n,
+				      double base, uint32_t base_len)
+{
+	struct batch b = batch_at(batch, cap);
+	if (free_n > 0)
+		rte_pktmbuf_free_bulk(b.m, free_n);
+	uint16_t got = rte_eth_rx_burst(port, queue, b.m, (uint16_t)cap);
+	describe(&b, 0, got, (uintptr_t)base, base_len);
+	return got;
 }
 
 /* ---- Runtime files ------------------------------------------------------

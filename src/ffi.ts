@@ -109,6 +109,36 @@ export const SYMBOLS = {
   mdp_batch_rx: { parameters: ["u16", "u16", "f64", "u32", "u32", "f64", "u32"], result: "u32" },
   mdp_batch_tx: { parameters: ["u16", "u16", "f64", "u32"], result: "u32" },
   mdp_batch_tx_sized: { parameters: ["u16", "u16", "f64", "u32", "u32"], result: "u32" },
+  // Send with lengths from the column, unsent and spares to the front, refill to fill_to: one call per flush
+  mdp_batch_tx_refill: {
+    parameters: [
+      "u16", // uint16_t port
+      "u16", // uint16_t queue
+      "f64", // double batch (block address)
+      "u32", // uint32_t cap
+      "u32", // uint32_t n (entries to send)
+      "u32", // uint32_t len (entries in the batch)
+      "f64", // double mp (pool to refill from)
+      "u32", // uint32_t fill_to
+      "u32", // uint32_t data_len (of refilled mbufs)
+      "f64", // double base (chunk to describe against)
+      "u32", // uint32_t base_len
+    ],
+    result: "u32", // sent | 0x10000 when the refill failed
+  },
+  // Free the previous burst, receive and describe the next: one call per poll
+  mdp_batch_free_rx: {
+    parameters: [
+      "u16", // uint16_t port
+      "u16", // uint16_t queue
+      "f64", // double batch (block address)
+      "u32", // uint32_t cap
+      "u32", // uint32_t free_n (the batch's length)
+      "f64", // double base
+      "u32", // uint32_t base_len
+    ],
+    result: "u32", // received
+  },
   mdp_mbuf_tx_cksum_ipv4: { parameters: ["f64", "u32", "u32", "u32"], result: "i32" },
   mdp_copy_cksum: { parameters: ["f64", "f64", "u32"], result: "u32" },
   // DPDK exports: ports and devices

@@ -116,6 +116,8 @@ let ffiBatchRx: Symbols["mdp_batch_rx"];
 let ffiBatchTx: Symbols["mdp_batch_tx"];
 let ffiBatchTxSized: Symbols["mdp_batch_tx_sized"];
 let ffiDescribe: Symbols["mdp_batch_describe"];
+let ffiTxRefill: Symbols["mdp_batch_tx_refill"];
+let ffiFreeRx: Symbols["mdp_batch_free_rx"];
 // Byte offsets in struct rte_mbuf (filled from the shim by loadLayout).
 let O_BUF_ADDR = -1;
 let O_DATA_OFF = 0;
@@ -139,6 +141,8 @@ function loadLayout(): void {
   ffiBatchTx = sym.mdp_batch_tx;
   ffiBatchTxSized = sym.mdp_batch_tx_sized;
   ffiDescribe = sym.mdp_batch_describe;
+  ffiTxRefill = sym.mdp_batch_tx_refill;
+  ffiFreeRx = sym.mdp_batch_free_rx;
   const l = new Int32Array(12);
   sym.mdp_mbuf_layout(l);
   [O_BUF_ADDR, O_DATA_OFF, O_REFCNT, O_NB_SEGS, O_PORT, O_PKT_LEN, O_DATA_LEN, O_BUF_LEN] = l;
@@ -342,6 +346,32 @@ export let batchTx: (b: MbufBatch, port: number, queue: number, count: number) =
 export let batchTxSized: (b: MbufBatch, port: number, queue: number, count: number) => number;
 /** The batch's data-length column, for a sender that fills mbufs and sends with batchTxSized. @internal */
 export let batchLengths: (b: MbufBatch) => Uint16Array;
+/** Set in batchTxRefill's result when the refill found too few mbufs in the pool (csrc). @internal */
+export const REFILL_FAILED = 0x10000;
+/**
+ * For a sender that keeps spare mbufs in the batch (one FFI call): sets the first `count` entries'
+ * lengths from the length column and sends them, moves the rest to the front (when all were sent,
+ * the last entries fill the freed places; else the unsent come first, in order), then tops the batch up to `fillTo` entries with mbufs of `dataLen` bytes from `pool` (at
+ * `poolAddr`, live: the caller checked). Returns how many the driver took, | REFILL_FAILED when
+ * the pool had too few mbufs (none taken then). The caller checks `count <= length`,
+ * `fillTo <= capacity` and `dataLen` against the pool's data room. @internal
+ */
+export let batchTxRefill: (
+  b: MbufBatch,
+  port: number,
+  queue: number,
+  count: number,
+  poolAddr: number,
+  pool: MbufPool,
+  fillTo: number,
+  dataLen: number,
+) => number;
+/**
+ * For a receiver that keeps its last burst until the next (one FFI call): frees every entry, then
+ * receives up to `capacity` packets of the port whose rx pool is `pool`, described. Returns how
+ * many arrived. @internal
+ */
+export let batchFreeRx: (b: MbufBatch, port: number, queue: number, pool: MbufPool) => number;
 /** Frees the first `count` entries (one FFI call); the caller then drops them. */
 let batchFree: (b: MbufBatch, count: number) => void;
 
@@ -652,7 +682,11 @@ export class MbufBatch {
   #block: ArrayBuffer;
   #blockAddr: number;
   #length = 0;
-  /** The pool of every mbuf in the batch, or null when empty or mixed. */
+  /**
+   * The pool of the first mbuf put in since the batch was last empty (of every mbuf unless
+   * #mixed); left as it is when the batch empties, so that refilling from the same pool stores
+   * nothing. Whenever it is a pool, #layout is that pool's chunk.
+   */
   #pool: MbufPool | null = null;
   #mixed = false;
 
@@ -687,9 +721,11 @@ export class MbufBatch {
 
   #commit(count: number, pool: MbufPool): void {
     if (this.#length === 0) {
-      this.#pool = pool;
+      if (this.#pool !== pool) {
+        this.#pool = pool;
+        this.#layout = this.#chunkOf(pool);
+      }
       this.#mixed = false;
-      this.#layout = poolChunk.get(pool) ?? NO_CHUNK;
     } else if (this.#pool !== pool) {
       this.#mixed = true;
     }
@@ -699,24 +735,27 @@ export class MbufBatch {
   /** Forgets the first `count` entries (freed or sent); the rest move to the front. */
   #drop(count: number): void {
     const keep = this.#length - count;
-    if (keep > 0) {
-      // One plain loop over the pointers' 32-bit words and the columns: four copyWithin calls cost
-      // ≈ 110 ns per burst (each a call into the runtime), far more than moving a burst's entries.
-      const w = this.#words;
-      const hdr = this.#hdr;
-      const start = this.#start;
-      const dlen = this.#dlen;
-      for (let i = 0, j = count; i < keep; i++, j++) {
-        w[2 * i] = w[2 * j];
-        w[2 * i + 1] = w[2 * j + 1];
-        hdr[i] = hdr[j];
-        start[i] = start[j];
-        dlen[i] = dlen[j];
-      }
-    }
+    if (keep > 0) this.#shift(count, keep); // out of line: the whole-burst case stays small to inline
     this.#length = keep;
-    this.#described = Math.max(0, this.#described - count);
-    if (keep === 0) this.#pool = null;
+    const d = this.#described - count;
+    this.#described = d > 0 ? d : 0;
+  }
+
+  /** Moves entries [count, count + keep) to the front. */
+  #shift(count: number, keep: number): void {
+    // One plain loop over the pointers' 32-bit words and the columns: four copyWithin calls cost
+    // ≈ 110 ns per burst (each a call into the runtime), far more than moving a burst's entries.
+    const w = this.#words;
+    const hdr = this.#hdr;
+    const start = this.#start;
+    const dlen = this.#dlen;
+    for (let i = 0, j = count; i < keep; i++, j++) {
+      w[2 * i] = w[2 * j];
+      w[2 * i + 1] = w[2 * j + 1];
+      hdr[i] = hdr[j];
+      start[i] = start[j];
+      dlen[i] = dlen[j];
+    }
   }
 
   /** Throws unless every pool of the batch's mbufs is live. */
@@ -726,6 +765,10 @@ export class MbufBatch {
       if (this.#pool!.disposed) throw poolGone(what, this.#pool!);
       return;
     }
+    this.#assertMixedPoolsLive(what); // out of line: the one-pool case stays small to inline
+  }
+
+  #assertMixedPoolsLive(what: string): void {
     for (let i = 0; i < this.#length; i++) {
       const a = this.#addr(i);
       try {
@@ -765,13 +808,70 @@ export class MbufBatch {
     batchTx = (b, port, queue, count) => ffiBatchTx(port, queue, b.#blockAddr, count);
     batchTxSized = (b, port, queue, count) => ffiBatchTxSized(port, queue, b.#blockAddr, b.capacity, count);
     batchLengths = (b) => b.#dlen;
+    batchTxRefill = (b, port, queue, count, poolAddr, pool, fillTo, dataLen) => {
+      b.#assertPoolsLive("txBurst"); // C reads the mbufs it sends
+      const len = b.#length;
+      // Refilled entries are described against the pool's chunk when the batch holds only its mbufs.
+      const l = len === 0 || b.#pool === pool ? b.#chunkOf(pool) : b.#layout;
+      const r = ffiTxRefill(
+        port,
+        queue,
+        b.#blockAddr,
+        b.capacity,
+        count,
+        len,
+        poolAddr,
+        fillTo,
+        dataLen,
+        l.base,
+        l.len,
+      );
+      const sent = r & 0xffff;
+      const keep = len - sent;
+      b.#length = keep;
+      // All sent: C moved spares from the end into the freed places, so the described entries are
+      // a prefix only if all were. Else the rest moved in order.
+      const d = b.#described;
+      b.#described = sent === count ? (d === len ? keep : 0) : (d > sent ? d - sent : 0);
+      if ((r & REFILL_FAILED) === 0 && fillTo > keep) {
+        b.#commit(fillTo - keep, pool);
+        if (l.len > 0 && b.#described === keep) b.#described = fillTo;
+      }
+      return r;
+    };
+    batchFreeRx = (b, port, queue, pool) => {
+      b.#assertPoolsLive("rxBurst"); // C frees the held entries
+      const l = b.#chunkOf(pool);
+      const n = ffiFreeRx(port, queue, b.#blockAddr, b.capacity, b.#length, l.base, l.len);
+      b.#length = 0;
+      b.#described = 0;
+      if (n > 0) {
+        b.#commit(n, pool);
+        if (l.len > 0) b.#described = n;
+      }
+      return n;
+    };
     batchFree = (b, count) => ffiBatchFree(b.#blockAddr, 0, count);
   }
 
+  /**
+   * The first memory chunk of `pool` (NO_CHUNK when unmapped), remembered for the last pool asked:
+   * a Map lookup per burst costs more than the rest of the bookkeeping. A remembered chunk that
+   * was unmapped since has length 0 and a detached buffer, as NO_CHUNK: the same to every user.
+   */
+  #chunkOf(pool: MbufPool): Chunk {
+    if (pool === this.#chunkPool) return this.#chunkMemo;
+    const c = poolChunk.get(pool) ?? NO_CHUNK;
+    this.#chunkPool = pool;
+    this.#chunkMemo = c;
+    return c;
+  }
+  #chunkPool: MbufPool | null = null;
+  #chunkMemo: Chunk = NO_CHUNK;
+
   /** The chunk new entries of `pool` are described against. */
   #layoutFor(pool: MbufPool): Chunk {
-    if (this.#length === 0) this.#layout = poolChunk.get(pool) ?? NO_CHUNK;
-    return this.#layout;
+    return this.#length === 0 ? this.#chunkOf(pool) : this.#layout; // #commit then sets #layout
   }
 
   /**
@@ -805,17 +905,31 @@ export class MbufBatch {
    * place and lengths, no allocation. The fastest way to walk a batch.
    */
   at(i: number): PacketView {
-    if (!(typeof i === "number" && (i >>> 0) === i && i < this.#length)) this.#check(i);
-    if (i >= this.#described) this.#describe();
+    // One test for the common case: described entries are a prefix of the live ones.
+    if (!(typeof i === "number" && (i >>> 0) === i && i < this.#described)) this.#atPrepare(i);
     const v = this.view;
     const st = this.#start[i];
-    const l = this.#layout;
-    if (st >= 0 && l.len !== 0) {
-      v.bytes = l.u8;
+    const u8 = this.#layout.u8;
+    // -1 (not in the layout chunk) fails too, and so does every start once the chunk is unmapped:
+    // its buffer is detached, length 0.
+    if ((st >>> 0) < u8.length) {
+      if (v.bytes !== u8) v.bytes = u8; // a compare costs less than a pointer store's write barrier
       v.start = st;
       v.length = this.#dlen[i];
       return v;
     }
+    return this.#atSlow(i);
+  }
+
+  /** Checks index `i` and describes the entries not described yet. */
+  #atPrepare(i: number): void {
+    if (!(typeof i === "number" && (i >>> 0) === i && i < this.#length)) this.#check(i);
+    if (i >= this.#described) this.#describe();
+  }
+
+  /** at() for an entry outside the layout chunk (or once that chunk is unmapped). */
+  #atSlow(i: number): PacketView {
+    const v = this.view;
     const o = this.#locateSlow(i, "at");
     const c = hit;
     v.length = c.u16[(o + O_DATA_LEN) >> 1];

@@ -21,8 +21,10 @@ import { holdPool, isMempool, type Mempool } from "./mempool.ts";
 import {
   batchAssertPoolsLive,
   batchDrop,
+  batchFreeRx,
   batchRx,
   batchTx,
+  batchTxRefill,
   batchTxSized,
   mbufArg,
   MbufBatch,
@@ -204,6 +206,28 @@ let eal: Int32Array;
  * (`batchLengths`): for a sender that filled single-segment mbufs it allocated. @internal
  */
 export let portTxSized: (port: Port, queue: number, batch: MbufBatch, count: number) => number;
+
+/**
+ * For a sender that keeps spare mbufs in its batch (net/phy/device.ts), one FFI call: sends the
+ * first `count` entries as `portTxSized`, moves the rest to the front and tops the batch up to
+ * `fillTo` with mbufs of `dataLen` bytes from `pool` (see `batchTxRefill`; the caller checks
+ * `count`, `fillTo` and `dataLen`). Returns the number sent, | REFILL_FAILED. @internal
+ */
+export let portTxRefill: (
+  port: Port,
+  queue: number,
+  batch: MbufBatch,
+  count: number,
+  pool: Mempool,
+  fillTo: number,
+  dataLen: number,
+) => number;
+
+/**
+ * For a receiver that keeps its last burst until the next (net/phy/device.ts), one FFI call: frees
+ * every entry of `batch`, then receives into it from `queue` (see `batchFreeRx`). @internal
+ */
+export let portFreeRx: (port: Port, queue: number, batch: MbufBatch) => number;
 
 function portArg(port: number): ArgError {
   return (message) => new PortError("InvalidArgument", port, message);
@@ -604,6 +628,16 @@ export class Port implements Disposable {
 
   static {
     portTxSized = (p, queue, batch, count) => p.#tx(queue, batch, count, true);
+    portTxRefill = (p, queue, batch, count, pool, fillTo, dataLen) => {
+      if (!p.#started || eal[0] !== EAL_STATE_RUNNING) p.#notRunning("txBurst");
+      if (!((queue >>> 0) === queue && queue < p.txQueues)) throw p.#badQueue(queue, p.txQueues, "tx");
+      return batchTxRefill(batch, p.id, queue, count, pool.address, pool, fillTo, dataLen);
+    };
+    portFreeRx = (p, queue, batch) => {
+      if (!p.#started || eal[0] !== EAL_STATE_RUNNING) p.#notRunning("rxBurst");
+      if (!((queue >>> 0) === queue && queue < p.rxQueues)) throw p.#badQueue(queue, p.rxQueues, "rx");
+      return batchFreeRx(batch, p.id, queue, p.pool);
+    };
   }
 
   #notRunning(what: string): never {

@@ -4,6 +4,8 @@ import { MbufBatch, MbufError, Mempool, PortDevice, PortError } from "../mod.ts"
 import { thrown } from "./_assert.ts";
 import { testEal, uniqueName } from "./_eal.ts";
 import { ringPort } from "./_ring.ts";
+import { batchLengths, REFILL_FAILED } from "../src/mbuf.ts";
+import { portFreeRx, portTxRefill } from "../src/port.ts";
 
 testEal();
 
@@ -159,4 +161,163 @@ Deno.test("PortDevice: port, pool, queue, burst and MTU are checked up front", (
   assert.equal(pool.inUse, before, "a refused device took nothing");
   using dev = new PortDevice(port, pool);
   assert.equal(thrown(() => dev.receive(any(null)), PortError).kind, "InvalidArgument");
+});
+
+Deno.test("portTxRefill: lengths from the column; unsent and spares move to the front in order; top-up", () => {
+  using setup = ringPort("refill", 4096);
+  const { pool, port } = setup;
+  // Fill net_ring's ring until it refuses, then make room for exactly 3 frames.
+  const fill = new MbufBatch(256);
+  for (;;) {
+    assert.equal(pool.allocBulk(fill, fill.free, 60), true);
+    if (port.txBurst(0, fill) < 256) break;
+  }
+  pool.freeBulk(fill);
+  const three = new MbufBatch(3);
+  assert.equal(port.rxBurst(0, three), 3);
+  pool.freeBulk(three);
+
+  const b = new MbufBatch(8);
+  assert.equal(pool.allocBulk(b, 8, 14), true);
+  const addrs = Array.from({ length: 8 }, (_, i) => b.address(i));
+  const lengths = batchLengths(b);
+  for (let i = 0; i < 8; i++) lengths[i] = 100 + i; // frames 0..5 get lengths 100..105; 6, 7 stay spares
+  const inUse = pool.inUse;
+  const r = portTxRefill(port, 0, b, 6, pool, 8, 14);
+  assert.equal(r, 3, "three sent, refill fine");
+  assert.equal(b.length, 8, "topped up to fill_to");
+  assert.deepEqual(Array.from({ length: 5 }, (_, i) => b.address(i)), addrs.slice(3), "unsent, then spares");
+  const c = b.columns();
+  for (let i = 0; i < 5; i++) {
+    assert.equal(c.length[i], 103 + i, `length column moved with entry ${i}`);
+    assert.equal(b.dataLen(i), i < 3 ? 103 + i : 14, `entry ${i}'s mbuf (the unsent got their lengths)`);
+  }
+  for (let i = 5; i < 8; i++) {
+    assert.ok(!addrs.includes(b.address(i)), `entry ${i} is a fresh mbuf`);
+    assert.ok(c.start[i] >= 0, `entry ${i} described`);
+    assert.equal(c.length[i], 14);
+    assert.equal(b.dataLen(i), 14);
+    assert.equal(b.at(i).start, c.start[i]);
+  }
+  assert.equal(pool.inUse, inUse + 3, "three fresh mbufs; the three sent wait in the ring");
+  // The three sent arrive last, with the lengths from the column.
+  const rx = new MbufBatch(256);
+  const got: number[] = [];
+  for (let n = port.rxBurst(0, rx); n > 0; n = port.rxBurst(0, rx)) {
+    for (let i = 0; i < n; i++) got.push(rx.dataLen(i));
+    pool.freeBulk(rx);
+  }
+  assert.deepEqual(got.slice(-3), [100, 101, 102]);
+
+  // All sent: the last spares fill the freed places (spares are interchangeable), columns along.
+  pool.freeBulk(b, 3); // the unsent frames
+  assert.equal(pool.allocBulk(b, 3, 14), true);
+  const spares = Array.from({ length: 6 }, (_, i) => b.address(i + 2));
+  const spareStarts = Array.from({ length: 6 }, (_, i) => b.columns().start[i + 2]);
+  lengths[0] = 70;
+  lengths[1] = 71;
+  assert.equal(portTxRefill(port, 0, b, 2, pool, 0, 14), 2);
+  assert.equal(b.length, 6);
+  const now = Array.from({ length: 6 }, (_, i) => b.address(i));
+  assert.deepEqual([...now].sort(), [...spares].sort(), "the same spares, none lost or doubled");
+  for (let i = 0; i < 6; i++) {
+    assert.equal(
+      b.columns().start[i],
+      spareStarts[spares.indexOf(now[i])],
+      `start of entry ${i} moved with it`,
+    );
+    assert.equal(b.at(i).start, b.columns().start[i]);
+    assert.equal(b.dataLen(i), 14);
+  }
+  assert.equal(port.rxBurst(0, rx), 2);
+  assert.deepEqual([rx.dataLen(0), rx.dataLen(1)], [70, 71]);
+  pool.freeBulk(rx);
+
+  // An empty pool: the send still happens, the refill is reported and takes nothing.
+  const hog: { free(): void }[] = [];
+  for (let m = pool.alloc(); m !== null; m = pool.alloc()) hog.push(m);
+  pool.freeBulk(b, 4);
+  assert.equal(b.length, 2);
+  const r2 = portTxRefill(port, 0, b, 1, pool, 8, 14);
+  assert.equal(r2 & 0xffff, 1, "sent");
+  assert.equal(r2 & REFILL_FAILED, REFILL_FAILED, "refill failure reported");
+  assert.equal(b.length, 1, "only the spare is left");
+  assert.equal(port.rxBurst(0, rx), 1);
+  pool.freeBulk(rx);
+  pool.freeBulk(b);
+  for (const m of hog) m.free();
+  assert.equal(pool.inUse, 0, "nothing leaked");
+});
+
+Deno.test("portFreeRx frees the held burst and receives the next in one call", () => {
+  using setup = ringPort("freerx", 1024);
+  const { pool, port } = setup;
+  const tx = new MbufBatch(8);
+  assert.equal(pool.allocBulk(tx, 5, 70), true);
+  assert.equal(port.txBurst(0, tx), 5);
+  const rx = new MbufBatch(8);
+  assert.equal(pool.allocBulk(rx, 2, 10), true);
+  assert.equal(pool.inUse, 7);
+  assert.equal(portFreeRx(port, 0, rx), 5);
+  assert.equal(pool.inUse, 5, "the two held were freed");
+  assert.equal(rx.length, 5);
+  const c = rx.columns();
+  for (let i = 0; i < 5; i++) {
+    assert.equal(c.length[i], 70);
+    assert.equal(rx.at(i).start, c.start[i]);
+  }
+  assert.equal(portFreeRx(port, 0, rx), 0);
+  assert.equal(rx.length, 0);
+  assert.equal(pool.inUse, 0, "nothing leaked");
+  port.stop();
+  assert.equal(thrown(() => portFreeRx(port, 0, rx), PortError).kind, "NotStarted");
+  assert.equal(thrown(() => portTxRefill(port, 0, tx, 0, pool, 8, 14), PortError).kind, "NotStarted");
+});
+
+Deno.test("PortDevice: partial sends keep frame order; a received burst is held until the next receive", () => {
+  using setup = ringPort("order", 4096);
+  const { pool, port } = setup;
+  const dev = new PortDevice(port, pool, { burst: 64 });
+  let dropped = 0;
+  for (let k = 0; k < 2048; k++) {
+    const at = dev.txSlot(60);
+    assert.ok(at >= 0);
+    dev.txBytes[at] = k & 0xff;
+    dev.txBytes[at + 1] = k >> 8;
+    if (k % 64 === 63) dropped += dev.flush();
+  }
+  assert.ok(dropped > 0, "some frames found the ring full");
+  const seen: number[] = [];
+  let held = 0;
+  for (let n = dev.receive((b, s) => seen.push(b[s] | (b[s + 1] << 8))); n > 0;) {
+    held = n;
+    assert.ok(pool.inUse >= held, "the burst is held after receive");
+    n = dev.receive((b, s) => seen.push(b[s] | (b[s + 1] << 8)));
+  }
+  assert.ok(held > 0);
+  assert.equal(seen.length + dropped, 2048);
+  for (let i = 1; i < seen.length; i++) {
+    assert.ok(seen[i] > seen[i - 1], `frame ${seen[i]} after ${seen[i - 1]}`);
+  }
+  dev[Symbol.dispose]();
+  assert.equal(pool.inUse, 0, "dispose returned spares and the held burst");
+});
+
+Deno.test("PortDevice: an empty pool refuses slots until a receive frees the held burst", () => {
+  using setup = ringPort("lowpool", 64);
+  const { pool, port } = setup;
+  using dev = new PortDevice(port, pool, { burst: 8 });
+  const hog: { free(): void }[] = [];
+  for (let m = pool.alloc(); m !== null; m = pool.alloc()) hog.push(m);
+  for (const m of hog.splice(0, 8)) m.free(); // exactly one burst's worth left
+  for (let k = 0; k < 8; k++) assert.ok(dev.txSlot(60) >= 0, `slot ${k}`);
+  assert.equal(dev.flush(), 0);
+  assert.equal(dev.txSlot(60), -1, "the top-up after the flush found the pool empty");
+  assert.equal(dev.receive(() => {}), 8);
+  assert.equal(dev.txSlot(60), -1, "the received burst is still held");
+  assert.equal(dev.receive(() => {}), 0);
+  assert.ok(dev.txSlot(60) >= 0, "freed by the next receive");
+  dev[Symbol.dispose]();
+  for (const m of hog) m.free();
+  assert.equal(pool.inUse, 0);
 });

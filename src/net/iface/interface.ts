@@ -643,6 +643,15 @@ export class Interface {
     return at === null ? null : at > now ? at - now : 0;
   }
 
+  /**
+   * Sends the frames written since the last poll or flush now, without receiving or any other
+   * work (what {@linkcode Interface.poll} does last): for an application that answers right after
+   * a poll and wants its replies out before the next one.
+   */
+  flush(): void {
+    this.#egress.flush();
+  }
+
   #onReassemblyTimeout = (quote: Uint8Array, linkUnicast: boolean) => {
     // RFC 792 / 1122 3.3.2: time exceeded (fragment reassembly) when the first fragment came.
     this.#sendIcmpError(ICMP_TIME_EXCEEDED, ICMP_FRAGMENT_TIMEOUT, 0, quote, 0, quote.length, linkUnicast);
