@@ -68,6 +68,9 @@ async function memifPair() {
     a,
     b,
     async [Symbol.asyncDispose]() {
+      // Both runners stop before either side closes: DPDK 22.11's net_memif frees a device's
+      // regions on its interrupt thread when the peer hangs up, racing a burst still running on it.
+      await Promise.all([a.stop(), b.stop()]);
       await b[Symbol.asyncDispose]();
       await a[Symbol.asyncDispose]();
       await Deno.remove(socket).catch(() => {});
