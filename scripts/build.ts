@@ -1,5 +1,5 @@
 /**
- * Builds the C shim (and the C benchmark) against the system's DPDK.
+ * Builds the C shim (and the C benchmarks' libraries) against the system's DPDK.
  *
  * - Installs DPDK through apt when `pkg-config --exists libdpdk` fails and we are root on
  *   Debian/Ubuntu; otherwise stops with a message that says what to install.
@@ -143,6 +143,20 @@ const TARGETS: Target[] = [
     out: "libmelin_bench.so",
     sources: ["bench.c"],
     opt: "-O3",
+    extraLibs: [
+      "-Wl,--no-as-needed",
+      "-lrte_eal",
+      "-lrte_ethdev",
+      "-lrte_mbuf",
+      "-lrte_ring",
+      "-lrte_net_ring",
+      "-Wl,--as-needed",
+    ],
+  },
+  {
+    // The crossed net_ring port pair of the TCP benchmark (bench/tcp_bench.ts).
+    out: "libmelin_tcp_bench.so",
+    sources: ["tcp_bench.c"],
     extraLibs: [
       "-Wl,--no-as-needed",
       "-lrte_eal",
