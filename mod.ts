@@ -79,8 +79,11 @@ export type {
   Ipv4Cidr,
   Route,
 } from "./src/net/iface/interface.ts";
-export { DatagramConn, Runner, Stack, StackError } from "./src/stack.ts";
+export { DatagramConn, Runner, Stack, StackError, TcpConn, TcpListenerConn } from "./src/stack.ts";
 export type {
+  ConnectOptions,
+  ListenOptions,
+  TcpAddr,
   DatagramAddr,
   ListenDatagramOptions,
   Pollable,
