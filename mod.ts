@@ -82,16 +82,16 @@ export type {
 export { DatagramConn, Runner, Stack, StackError, TcpConn, TcpListenerConn } from "./src/stack.ts";
 export type {
   ConnectOptions,
-  ListenOptions,
-  TcpAddr,
   DatagramAddr,
   ListenDatagramOptions,
+  ListenOptions,
   Pollable,
   PollHook,
   RunnerOptions,
   RunnerStats,
   StackErrorKind,
   StackOptions,
+  TcpAddr,
 } from "./src/stack.ts";
 export { BUILD_COMMAND, LibraryLoadError, SHIM_ENV_VAR } from "./src/ffi.ts";
 export type { LibraryLoadErrorKind } from "./src/ffi.ts";

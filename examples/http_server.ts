@@ -165,7 +165,12 @@ export async function serveHttp(conn: TcpConn): Promise<number> {
       } else {
         ok = await reader.body(length, () => Promise.resolve()); // read and drop
         if (req.method === "GET" && req.path === "/") {
-          await sendText(conn, "200 OK", "Hello from @melin/dpdk: HTTP over DPDK, TCP in TypeScript.\n", close);
+          await sendText(
+            conn,
+            "200 OK",
+            "Hello from @melin/dpdk: HTTP over DPDK, TCP in TypeScript.\n",
+            close,
+          );
         } else if (req.method === "GET" && bytes !== null && Number(bytes[1]) <= MAX_BYTES) {
           const n = Number(bytes[1]);
           await conn.write(responseHead("200 OK", n, close, "application/octet-stream"));

@@ -69,6 +69,8 @@ if (import.meta.main) {
     new Promise<[number, number]>((r) => setTimeout(() => r([-1, -1]), 200)),
   ]);
   console.log(
-    `echoed ${bytes < 0 ? "?" : bytes} bytes on ${conns < 0 ? "?" : conns} connections (${stopped.reason?.message})`,
+    `echoed ${bytes < 0 ? "?" : bytes} bytes on ${
+      conns < 0 ? "?" : conns
+    } connections (${stopped.reason?.message})`,
   );
 }

@@ -479,7 +479,9 @@ export class Stack implements Disposable, AsyncDisposable {
         ip = parseIpv4Address(o.hostname);
       } catch {
         throw stackArg(
-          `connect: hostname must be a dotted IPv4 address such as "198.18.0.1", got ${describeValue(o.hostname)}`,
+          `connect: hostname must be a dotted IPv4 address such as "198.18.0.1", got ${
+            describeValue(o.hostname)
+          }`,
         );
       }
       const socket = this.iface.connectTcp(ip, port, o.socket ?? {});

@@ -5,7 +5,7 @@
  * connection, a reset, bad arguments and use after close; teardown with connections open.
  */
 import assert from "node:assert/strict";
-import { Stack, StackError, TcpConn } from "../mod.ts";
+import { Stack, StackError, type TcpConn } from "../mod.ts";
 import { testEal } from "./_eal.ts";
 import { runTag, sh } from "./_net.ts";
 
