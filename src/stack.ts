@@ -2,7 +2,8 @@
  * One call to bring a host up: {@linkcode Stack.open} starts EAL (or uses the running one), makes
  * the packet pool, attaches the virtual device, opens and starts its port, and puts an IPv4
  * {@linkcode Interface} on it; `using` tears it all down in reverse order. A {@linkcode Runner}
- * polls it from the event loop, and {@linkcode Stack.listenDatagram} gives UDP shaped like Deno's.
+ * polls it from the event loop; {@linkcode Stack.listenDatagram} gives UDP, and
+ * {@linkcode Stack.connect} / {@linkcode Stack.listen} TCP, shaped like Deno's.
  *
  * @module
  */
