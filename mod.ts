@@ -81,16 +81,19 @@ export type {
   Ipv4Cidr,
   Route,
 } from "./src/net/iface/interface.ts";
-export { DatagramConn, Runner, Stack, StackError } from "./src/stack.ts";
+export { DatagramConn, Runner, Stack, StackError, TcpConn, TcpListenerConn } from "./src/stack.ts";
 export type {
+  ConnectOptions,
   DatagramAddr,
   ListenDatagramOptions,
+  ListenOptions,
   Pollable,
   PollHook,
   RunnerOptions,
   RunnerStats,
   StackErrorKind,
   StackOptions,
+  TcpAddr,
 } from "./src/stack.ts";
 export { BUILD_COMMAND, LibraryLoadError, SHIM_ENV_VAR } from "./src/ffi.ts";
 export type { LibraryLoadErrorKind } from "./src/ffi.ts";

@@ -23,6 +23,7 @@ import {
 } from "../mod.ts";
 import { lacking } from "./permissions.ts";
 import { echoDatagrams } from "./udp_echo.ts";
+import { serveHttpListener } from "./http_server.ts";
 
 /** Our side's MAC on the tap (locally administered). */
 const OUR_MAC = Uint8Array.of(0x02, 0x00, 0x5e, 0x10, 0x00, 0x02);
@@ -98,7 +99,8 @@ section("Live traffic");
 await liveTraffic(pool);
 
 section(
-  "The TCP/IP stack via Stack.open: the kernel pings our interface and talks to a UDP echo server on it",
+  "The TCP/IP stack via Stack.open: the kernel pings our interface, talks to a UDP echo server on it, " +
+    "and its curl fetches from our HTTP server",
 );
 await kernelMeetsStack();
 
@@ -274,10 +276,16 @@ async function kernelMeetsStack(): Promise<void> {
   );
   const conn = stack.listenDatagram({ port: 7 }); // starts the runner that polls the interface
   const server = echoDatagrams(conn);
+  const http = stack.listen({ port: 80 }); // examples/http_server.ts's handler, over DPDK
+  const httpServer = serveHttpListener(http);
   try {
     await kernelPings(stack.ip);
     await kernelTalksUdp(`198.18.${x}.1`, stack.ip);
+    await kernelCurls(stack.ip);
   } finally {
+    http.close();
+    const [httpConns] = await httpServer;
+    console.log(`  HTTP: served ${httpConns} connection(s)`);
     conn.close();
     console.log(
       `  echoed ${await server} datagram(s); interface counters: ${JSON.stringify(stack.iface.stats)}`,
@@ -326,4 +334,42 @@ async function kernelTalksUdp(kernelIp: string, ourIp: string): Promise<void> {
   } finally {
     sock.close();
   }
+}
+
+/** The kernel's `curl` fetches `/` and 1 MiB of `/bytes/N` from our HTTP server on port 80. */
+async function kernelCurls(ourIp: string): Promise<void> {
+  const cannot = lacking([{ name: "run", command: "curl" }]);
+  if (cannot !== null) {
+    console.log(`  the kernel's curl ${cannot}; skipped`);
+    return;
+  }
+  for (const path of ["/", "/bytes/1048576"]) {
+    const out = await new Deno.Command("curl", {
+      args: [
+        "-sS",
+        "--max-time",
+        "10",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{size_download} bytes in %{time_total} s",
+        `http://${ourIp}${path}`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output().catch((e) => ({
+      success: false,
+      stdout: new Uint8Array(),
+      stderr: new TextEncoder().encode(String(e)),
+    }));
+    const text = new TextDecoder().decode(out.success ? out.stdout : out.stderr).trim();
+    console.log(`  curl http://${ourIp}${path} → ${text}`);
+  }
+  const hello = await new Deno.Command("curl", {
+    args: ["-sS", "--max-time", "10", `http://${ourIp}/`],
+    stdout: "piped",
+    stderr: "null",
+  })
+    .output().then((o) => new TextDecoder().decode(o.stdout).trim(), () => "");
+  if (hello !== "") console.log(`  | ${hello}`);
 }

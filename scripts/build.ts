@@ -13,7 +13,8 @@
 const root = new URL("../", import.meta.url);
 const buildDir = new URL("build/", root);
 // iproute2 and ethtool: the tests and the demo set up the kernel side of tap and veth interfaces;
-// iputils-ping: the kernel's own ping is a peer of the network stack; tcpdump reads our pcap files.
+// iputils-ping: the kernel's own ping is a peer of the network stack; tcpdump reads our pcap files;
+// curl, socat and nftables: kernel HTTP/TCP peers of the examples and random loss on a tap.
 const REQUIRED_PACKAGES = [
   "dpdk",
   "libdpdk-dev",
@@ -23,6 +24,9 @@ const REQUIRED_PACKAGES = [
   "ethtool",
   "iputils-ping",
   "tcpdump",
+  "curl",
+  "socat",
+  "nftables",
 ];
 
 async function run(
@@ -70,7 +74,10 @@ async function haveToolchain(): Promise<boolean> {
   const ethtool = await run("ethtool", ["--version"], { quiet: true });
   const ping = await run("ping", ["-V"], { quiet: true });
   const tcpdump = await run("tcpdump", ["--version"], { quiet: true });
-  return dpdk.ok && gcc.ok && ip.ok && ethtool.ok && ping.ok && tcpdump.ok;
+  const curl = await run("curl", ["--version"], { quiet: true });
+  const socat = await run("socat", ["-V"], { quiet: true });
+  const nft = await run("nft", ["--version"], { quiet: true });
+  return dpdk.ok && gcc.ok && ip.ok && ethtool.ok && ping.ok && tcpdump.ok && curl.ok && socat.ok && nft.ok;
 }
 
 /** Makes sure DPDK's headers, pkg-config file and a C compiler are present. */
@@ -81,7 +88,7 @@ async function ensureDpdk(): Promise<void> {
   } (DPDK 22.11 or later with its pkg-config file, and gcc)`;
   if (Deno.uid() !== 0) {
     fail(
-      `DPDK development files or a tool (gcc, ip, ethtool, ping, tcpdump) are missing and we are not root, so they cannot be installed here.\n` +
+      `DPDK development files or a tool (gcc, ip, ethtool, ping, tcpdump, curl, socat, nft) are missing and we are not root, so they cannot be installed here.\n` +
         `Install ${what}, e.g.:\n  sudo apt-get install -y ${
           REQUIRED_PACKAGES.join(" ")
         }\nthen run this command again.`,
@@ -89,7 +96,7 @@ async function ensureDpdk(): Promise<void> {
   }
   if (!(await isDebianLike()) || !(await run("apt-get", ["--version"], { quiet: true })).ok) {
     fail(
-      `DPDK development files or a tool (gcc, ip, ethtool, ping, tcpdump) are missing and this is not a Debian/Ubuntu system with apt-get.\n` +
+      `DPDK development files or a tool (gcc, ip, ethtool, ping, tcpdump, curl, socat, nft) are missing and this is not a Debian/Ubuntu system with apt-get.\n` +
         `Install ${what} with your system's package manager (check: pkg-config --modversion libdpdk).`,
     );
   }

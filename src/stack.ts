@@ -2,7 +2,8 @@
  * One call to bring a host up: {@linkcode Stack.open} starts EAL (or uses the running one), makes
  * the packet pool, attaches the virtual device, opens and starts its port, and puts an IPv4
  * {@linkcode Interface} on it; `using` tears it all down in reverse order. A {@linkcode Runner}
- * polls it from the event loop, and {@linkcode Stack.listenDatagram} gives UDP shaped like Deno's.
+ * polls it from the event loop; {@linkcode Stack.listenDatagram} gives UDP, and
+ * {@linkcode Stack.connect} / {@linkcode Stack.listen} TCP, shaped like Deno's.
  *
  * @module
  */
@@ -13,11 +14,13 @@ import { Port, Vdev } from "./port.ts";
 import { PortDevice } from "./net/phy/device.ts";
 import { PcapWriter } from "./net/phy/pcap.ts";
 import { Interface } from "./net/iface/interface.ts";
-import { ipv4ToString } from "./net/wire/mod.ts";
+import { ipv4ToString, parseIpv4Address } from "./net/wire/mod.ts";
 import { checkBool, checkInt, checkOptions, checkString, describeValue, orDefault } from "./validate.ts";
 import { stackArg, StackError } from "./stack/error.ts";
 import { Runner, type RunnerOptions } from "./stack/runner.ts";
 import { DatagramConn } from "./stack/datagram.ts";
+import { TcpConn, type TcpHost, TcpListenerConn } from "./stack/tcp.ts";
+import type { TcpConfig } from "./net/socket/tcp.ts";
 
 export { StackError } from "./stack/error.ts";
 export type { StackErrorKind } from "./stack/error.ts";
@@ -25,6 +28,8 @@ export { Runner } from "./stack/runner.ts";
 export type { Pollable, PollHook, RunnerOptions, RunnerStats } from "./stack/runner.ts";
 export { DatagramConn } from "./stack/datagram.ts";
 export type { DatagramAddr } from "./stack/datagram.ts";
+export { TcpConn, TcpListenerConn } from "./stack/tcp.ts";
+export type { TcpAddr } from "./stack/tcp.ts";
 
 const logger = getLogger(["melin-dpdk", "stack"]);
 
@@ -93,6 +98,32 @@ export interface ListenDatagramOptions {
   port: number;
   /** Datagrams each of the socket's queues holds before dropping (default 64, 1–65536). */
   capacity?: number;
+}
+
+/** Options of {@linkcode Stack.connect}, as `Deno.connect` takes them. */
+export interface ConnectOptions {
+  /** The peer's dotted IPv4 address (no name resolution). */
+  hostname: string;
+  /** The peer's port, 1–65535. */
+  port: number;
+  /** Only `"tcp"` (as `Deno.connect`). */
+  transport?: "tcp";
+  /** Options of the socket (ring sizes, timeouts, Nagle, …; see `TcpConfig`). */
+  socket?: TcpConfig;
+}
+
+/** Options of {@linkcode Stack.listen}, as `Deno.listen` takes them. */
+export interface ListenOptions {
+  /** The local TCP port, 1–65535 (on all our addresses). */
+  port: number;
+  /** Established connections waiting for `accept` (default 128, 1–65535). */
+  backlog?: number;
+  /** Connections in the handshake at once (default: the backlog, 1–65535). */
+  synBacklog?: number;
+  /** Only `"tcp"` (as `Deno.listen`). */
+  transport?: "tcp";
+  /** Options of the accepted connections' sockets (see `TcpConfig`). */
+  socket?: TcpConfig;
 }
 
 /** The driver name plus a suffix, as `Vdev.attach` wants it (the same rule, checked before anything is made). */
@@ -269,6 +300,8 @@ export class Stack implements Disposable, AsyncDisposable {
   readonly mtu: number;
   #ownsPool: boolean;
   #conns = new Set<DatagramConn>();
+  #tcp = new Set<TcpConn | TcpListenerConn>();
+  #tcpHost: TcpHost;
   #closed = false;
 
   private constructor(parts: {
@@ -295,6 +328,7 @@ export class Stack implements Disposable, AsyncDisposable {
     this.prefix = parts.prefix;
     this.mac = macString(parts.iface.mac);
     this.mtu = parts.mtu;
+    this.#tcpHost = { runner: parts.runner, forget: (c) => void this.#tcp.delete(c) };
   }
 
   /**
@@ -418,7 +452,85 @@ export class Stack implements Disposable, AsyncDisposable {
   }
 
   /**
-   * Tears everything down in reverse order: the runner, the datagram sockets, the device's spare
+   * Opens a TCP connection to `hostname:port` (like `Deno.connect`) from an ephemeral port and
+   * starts the runner; resolves once the handshake completed.
+   * @throws {StackError} `InvalidArgument` for bad options, `Closed` after dispose (rejections);
+   * `ConnectionRefused` when the peer answered with RST, `TimedOut` when it never answered
+   * (`socket.synRetries`), `RunnerFailed`.
+   * @throws {InterfaceError} (rejection) `InvalidArgument` with no route to the peer, `PortInUse`
+   * when no ephemeral port is free or the connection table is full.
+   * @throws {SocketError} (rejection) `InvalidArgument` for bad `socket` options.
+   */
+  connect(options: ConnectOptions): Promise<TcpConn> {
+    try {
+      this.#alive("connect");
+      const o = checkOptions<ConnectOptions>(stackArg, "connect options", options, [
+        "hostname",
+        "port",
+        "transport",
+        "socket",
+      ]);
+      if (o.transport !== undefined && o.transport !== "tcp") {
+        throw stackArg(`connect: transport must be "tcp" or omitted, got ${describeValue(o.transport)}`);
+      }
+      const port = checkInt(stackArg, "connect: port", o.port, 1, 0xffff);
+      let ip: number;
+      try {
+        if (typeof o.hostname !== "string") throw new Error();
+        ip = parseIpv4Address(o.hostname);
+      } catch {
+        throw stackArg(
+          `connect: hostname must be a dotted IPv4 address such as "198.18.0.1", got ${
+            describeValue(o.hostname)
+          }`,
+        );
+      }
+      const socket = this.iface.connectTcp(ip, port, o.socket ?? {});
+      const conn = new TcpConn(socket, this.#tcpHost);
+      this.#tcp.add(conn);
+      this.runner.start();
+      this.runner.wake();
+      return conn.established();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Listens for TCP connections on `port` (like `Deno.listen`) and starts the runner.
+   * @throws {StackError} `InvalidArgument`, `Closed`.
+   * @throws {InterfaceError} `PortInUse` when a listener holds the port.
+   * @throws {SocketError} `InvalidArgument` for bad `socket` options or backlogs.
+   */
+  listen(options: ListenOptions): TcpListenerConn {
+    this.#alive("listen");
+    const o = checkOptions<ListenOptions>(stackArg, "listen options", options, [
+      "port",
+      "backlog",
+      "synBacklog",
+      "transport",
+      "socket",
+    ]);
+    if (o.transport !== undefined && o.transport !== "tcp") {
+      throw stackArg(`listen: transport must be "tcp" or omitted, got ${describeValue(o.transport)}`);
+    }
+    const port = checkInt(stackArg, "listen: port", o.port, 1, 0xffff);
+    const backlog = checkInt(stackArg, "listen: backlog", orDefault(o.backlog, 128), 1, 0xffff);
+    const synBacklog = checkInt(stackArg, "listen: synBacklog", orDefault(o.synBacklog, backlog), 1, 0xffff);
+    const l = this.iface.listenTcp(port, { backlog, synBacklog, ...(o.socket ? { socket: o.socket } : {}) });
+    const conn = new TcpListenerConn(l, this.ip, this.#tcpHost, (s) => {
+      const c = new TcpConn(s, this.#tcpHost);
+      this.#tcp.add(c);
+      return c;
+    });
+    this.#tcp.add(conn);
+    this.runner.start();
+    return conn;
+  }
+
+  /**
+   * Tears everything down in reverse order: the runner, the TCP connections and listeners (reset),
+   * the datagram sockets, the device's spare
    * mbufs, the port (stopped and closed), the virtual device (a tap's kernel interface goes with
    * it), and the pool if the stack made it. Each layer is closed even when another fails.
    * Idempotent.
@@ -429,6 +541,7 @@ export class Stack implements Disposable, AsyncDisposable {
     this.#closed = true;
     const steps = [
       () => this.runner[Symbol.dispose](),
+      ...[...this.#tcp].map((c) => () => c instanceof TcpConn ? c.shutdown() : c.close()),
       ...[...this.#conns].map((c) => () => c.close()),
       () => this.device[Symbol.dispose](),
       () => this.port.close(),

@@ -14,11 +14,21 @@
  *   waiting receives get this error, and so does `stop()`.
  * - `"TeardownFailed"`: one or more layers failed to close; the others were still closed
  *   (`cause` holds the errors, an `AggregateError` when several).
+ * - `"ConnectionRefused"`: the peer answered our SYN with RST (nothing listens on that port).
+ * - `"ConnectionReset"`: the peer reset an open connection (RST); reads and writes get it.
+ * - `"TimedOut"`: a connection was given up: its SYN, its data or its keep-alives went unanswered.
  *
  * Failures of a lower layer during {@linkcode Stack.open} keep their own class (`EalError`,
  * `MempoolError`, `PortError`, `InterfaceError`): everything made before is torn down first.
  */
-export type StackErrorKind = "InvalidArgument" | "Closed" | "RunnerFailed" | "TeardownFailed";
+export type StackErrorKind =
+  | "InvalidArgument"
+  | "Closed"
+  | "RunnerFailed"
+  | "TeardownFailed"
+  | "ConnectionRefused"
+  | "ConnectionReset"
+  | "TimedOut";
 
 /** A host-layer error; `kind` says which. */
 export class StackError extends Error {

@@ -1,0 +1,340 @@
+/**
+ * The TCP examples driven by their command lines, with the Linux kernel as the peer over net_tap
+ * (each example creates its tap with --tap; the test configures the kernel side with `ip`): `curl`
+ * against examples/http_server.ts (`/`, `/bytes/N` up to 16 MiB, `POST /echo`, 404, persistent
+ * connections), kernel clients against examples/tcp_echo.ts (1 B … 16 MiB byte-exact both ways, 100
+ * connections at once), examples/tcp_client.ts against a kernel echo server (1 B … 16 MiB), and
+ * both again with 10 % of the frames dropped each way by nftables on the tap.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { interfaceExists, runTag, sh } from "./_net.ts";
+
+const root = new URL("../", import.meta.url).pathname;
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+const X = (Deno.pid % 250) + 1;
+let subnetCounter = 0;
+/** 198.19.X.128/28 upwards (tests/stack_test.ts takes 198.19.X.16 … 127). */
+function subnet() {
+  const base = 128 + 16 * (subnetCounter++ % 8);
+  return {
+    ours: `198.19.${X}.${base + 2}`,
+    kernel: `198.19.${X}.${base + 1}`,
+    cidr: `198.19.${X}.${base + 2}/28`,
+    kernelCidr: `198.19.${X}.${base + 1}/28`,
+  };
+}
+let tapCounter = 0;
+const tapName = () => `mdh${runTag()}${tapCounter++}`;
+
+function pattern(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = i % 251;
+  return b;
+}
+/** `n` random bytes (getRandomValues gives at most 64 KiB a call). */
+function random(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, Math.min(n, i + 65536)));
+  return b;
+}
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+async function waitFor(done: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await done())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+/** An example as a child process with its tap's kernel side configured; stdout collected. */
+async function example(name: string, args: string[], net = subnet(), beforeUp?: () => void) {
+  const tap = tapName();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-ffi",
+      "--allow-read",
+      "--allow-env",
+      "--allow-sys=uid",
+      `${root}examples/${name}.ts`,
+      "--tap",
+      tap,
+      "--ip",
+      net.cidr,
+      ...args,
+    ],
+    cwd: root,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let out = "";
+  let err = "";
+  const reading = Promise.all([
+    (async () => {
+      for await (const s of child.stdout.pipeThrough(new TextDecoderStream())) out += s;
+    })(),
+    (async () => {
+      for await (const s of child.stderr.pipeThrough(new TextDecoderStream())) err += s;
+    })(),
+  ]);
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  const run = {
+    child,
+    tap,
+    net,
+    stdout: () => out,
+    async finish(ms: number) {
+      const s = await within(status, ms, `${name} to exit`).catch((e) => {
+        if (!exited) child.kill("SIGKILL"); // our child, by its pid
+        throw new Error(`${e.message}\nstdout:\n${out}\nstderr:\n${err}`);
+      });
+      await reading;
+      await Deno.remove(`/var/run/dpdk/melin-dpdk-${child.pid}`, { recursive: true }).catch(() => {});
+      return { code: s.code, stdout: out, stderr: err };
+    },
+    async [Symbol.asyncDispose]() {
+      if (!exited) child.kill("SIGTERM");
+      await run.finish(10_000).catch(() => {});
+    },
+  };
+  try {
+    await waitFor(() => exited || interfaceExists(tap), 20_000, `${name} to create ${tap}`);
+    if (!exited) {
+      await sh("ip", "link", "set", "dev", tap, "addrgenmode", "none");
+      await sh("ip", "addr", "add", net.kernelCidr, "dev", tap);
+      beforeUp?.(); // e.g. bind a kernel server to the address before the link comes up
+      await sh("ip", "link", "set", "dev", tap, "up");
+    }
+  } catch (e) {
+    await run[Symbol.asyncDispose]();
+    throw e;
+  }
+  return run;
+}
+
+type Run = Awaited<ReturnType<typeof example>>;
+
+async function listening(run: Run): Promise<void> {
+  const re = new RegExp(`^listening on ${run.net.ours.replaceAll(".", "\\.")}:\\d+`, "m");
+  await waitFor(() => re.test(run.stdout()), 20_000, `"listening on" from ${run.tap}`).catch(async (e) => {
+    const r = await run.finish(1000).catch((x) => ({ stdout: String(x), stderr: "" }));
+    throw new Error(`${e.message}\n${r.stdout}\n${r.stderr}`);
+  });
+}
+
+async function curl(...args: string[]): Promise<{ code: number; body: Uint8Array; stderr: string }> {
+  const out = await new Deno.Command("curl", {
+    args: ["-sS", "--max-time", "60", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, body: out.stdout, stderr: dec(out.stderr) };
+}
+
+/** Random loss on `tap` both ways, in an nftables table of our own; dispose deletes it. */
+async function loss(tap: string, tenths = 1): Promise<AsyncDisposable> {
+  const table = `mdp${runTag()}${tapCounter}`;
+  await sh("nft", "add", "table", "inet", table);
+  const dispose = async () => void (await sh("nft", "delete", "table", "inet", table).catch(() => ""));
+  try {
+    for (const [hook, dir] of [["output", "oifname"], ["input", "iifname"]]) {
+      await sh("nft", "add", "chain", "inet", table, hook, `{ type filter hook ${hook} priority 0 ; }`);
+      await sh(
+        "nft",
+        "add",
+        "rule",
+        "inet",
+        table,
+        hook,
+        dir,
+        tap,
+        "numgen",
+        "random",
+        "mod",
+        "10",
+        "<",
+        `${tenths}`,
+        "drop",
+      );
+    }
+  } catch (e) {
+    await dispose();
+    throw e;
+  }
+  return { [Symbol.asyncDispose]: dispose };
+}
+
+/** Sends `data` to `host:port` from the kernel, half-closes, reads to the end. */
+async function kernelExchange(host: string, port: number, data: Uint8Array): Promise<Uint8Array> {
+  const conn = await Deno.connect({ hostname: host, port });
+  try {
+    const writing = (async () => {
+      for (let off = 0; off < data.length; off += 65536) {
+        await conn.write(data.subarray(off, off + 65536)).then(async (n) => {
+          for (let done = n; done < Math.min(65536, data.length - off);) {
+            done += await conn.write(data.subarray(off + done, Math.min(off + 65536, data.length)));
+          }
+        });
+      }
+      await conn.closeWrite();
+    })();
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    const buf = new Uint8Array(65536);
+    for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+      chunks.push(buf.slice(0, n));
+      total += n;
+    }
+    await writing;
+    const all = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) {
+      all.set(c, at);
+      at += c.length;
+    }
+    return all;
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("examples/http_server.ts answers the kernel's curl", async (t) => {
+  await using run = await example("http_server", ["--port", "8080", "--seconds", "120"]);
+  await listening(run);
+  const base = `http://${run.net.ours}:8080`;
+  await t.step("GET / → 200 and a short text", async () => {
+    const r = await curl("-f", `${base}/`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(dec(r.body), /HTTP over DPDK/);
+  });
+  await t.step("GET /bytes/N, 0 … 16 MiB, sha256 checked", async () => {
+    for (const n of [0, 1, 250, 251, 1460, 65536, 1_000_003, 16 * 1024 * 1024]) {
+      const r = await curl("-f", `${base}/bytes/${n}`);
+      assert.equal(r.code, 0, `${n}: ${r.stderr}`);
+      assert.equal(r.body.length, n);
+      assert.equal(sha(r.body), sha(pattern(n)), `/bytes/${n}`);
+    }
+  });
+  await t.step("POST /echo returns the body (small, and 3 MB with Expect: 100-continue)", async () => {
+    const small = await curl("-f", "--data-binary", "hello, echo", `${base}/echo`);
+    assert.equal(dec(small.body), "hello, echo");
+    const file = await Deno.makeTempFile();
+    try {
+      const data = random(65536 * 48);
+      await Deno.writeFile(file, data);
+      const r = await curl("-f", "--data-binary", `@${file}`, `${base}/echo`);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(sha(r.body), sha(data));
+    } finally {
+      await Deno.remove(file);
+    }
+  });
+  await t.step("anything else → 404; several requests on one persistent connection", async () => {
+    const r = await curl(
+      "-w",
+      "%{http_code}\n",
+      ...[`${base}/nope`, `${base}/`, `${base}/bytes/10`].flatMap((u) => ["-o", "/dev/null", u]),
+    );
+    assert.equal(dec(r.body), "404\n200\n200\n");
+    const v = await curl(
+      "-v",
+      ...[`${base}/`, `${base}/bytes/5`, `${base}/`].flatMap((u) => ["-o", "/dev/null", u]),
+    );
+    assert.match(v.stderr, /Re-using existing connection|Reusing existing/i, v.stderr);
+    assert.equal((v.stderr.match(/Connected to /g) ?? []).length, 1, v.stderr);
+  });
+  await t.step("SIGTERM: exits 0 and the tap is gone", async () => {
+    run.child.kill("SIGTERM");
+    const out = await run.finish(15_000);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /^served \d+ connections \(stopped by a signal\)/m);
+    assert.equal(await interfaceExists(run.tap), false);
+  });
+});
+
+Deno.test("examples/tcp_echo.ts echoes kernel clients byte-exact, 100 at once, and through 10 % loss", async (t) => {
+  await using run = await example("tcp_echo", ["--port", "7007", "--seconds", "300"]);
+  await listening(run);
+  await t.step("1 B … 16 MiB, both ways", async () => {
+    for (const n of [1, 1000, 65536, 1_000_000, 16 * 1024 * 1024]) {
+      const data = crypto.getRandomValues(new Uint8Array(n > 65536 ? 65536 : n));
+      const full = new Uint8Array(n);
+      for (let i = 0; i < n; i += data.length) full.set(data.subarray(0, Math.min(data.length, n - i)), i);
+      const back = await within(kernelExchange(run.net.ours, 7007, full), 120_000, `echo of ${n} bytes`);
+      assert.equal(back.length, n);
+      assert.equal(sha(back), sha(full), `${n} bytes`);
+    }
+  });
+  await t.step("100 concurrent connections all complete", async () => {
+    const results = await within(
+      Promise.all(Array.from({ length: 100 }, (_, i) => {
+        const data = pattern(10_000 + i);
+        return kernelExchange(run.net.ours, 7007, data).then((b) => sha(b) === sha(data));
+      })),
+      120_000,
+      "100 connections",
+    );
+    assert.equal(results.filter((ok) => ok).length, 100);
+  });
+  await t.step("2 MiB with 10 % of the frames dropped each way", async () => {
+    await using _loss = await loss(run.tap);
+    const data = crypto.getRandomValues(new Uint8Array(65536)).slice();
+    const full = new Uint8Array(2 * 1024 * 1024);
+    for (let i = 0; i < full.length; i += data.length) full.set(data, i);
+    const back = await within(kernelExchange(run.net.ours, 7007, full), 180_000, "echo through loss");
+    assert.equal(sha(back), sha(full));
+  });
+});
+
+Deno.test("examples/tcp_client.ts fetches from a kernel echo server byte-exact, also through 10 % loss", async (t) => {
+  const cases = [[1, false], [65536, false], [1_000_000, false], [16 * 1024 * 1024, false], [
+    2 * 1024 * 1024,
+    true,
+  ]] as const;
+  for (const [n, lossy] of cases) {
+    await t.step(`${n} bytes${lossy ? " with 10 % loss each way" : ""}`, async () => {
+      const net = subnet();
+      // A port for the kernel server: free on the wildcard, so free on the tap's address too.
+      const probe = Deno.listen({ hostname: "0.0.0.0", port: 0 });
+      const port = (probe.addr as Deno.NetAddr).port;
+      probe.close();
+      let server: Deno.TcpListener | null = null;
+      let serving: Promise<void> = Promise.resolve();
+      const args = ["--connect", `${net.kernel}:${port}`, "--send", `${n}`, "--seconds", "150"];
+      await using run = await example("tcp_client", args, net, () => {
+        // Bound before the link comes up: the client's SYN never meets a closed port.
+        const l = Deno.listen({ hostname: net.kernel, port });
+        server = l;
+        serving = (async () => {
+          for await (const conn of l) conn.readable.pipeTo(conn.writable).catch(() => {});
+        })().catch(() => {});
+      });
+      try {
+        assert.ok(server !== null, "the kernel server is up");
+        await using _loss = lossy ? await loss(run.tap) : { [Symbol.asyncDispose]: async () => {} };
+        const out = await run.finish(170_000);
+        assert.equal(out.code, 0, out.stdout + out.stderr);
+        assert.match(out.stdout, new RegExp(`^sent ${n} received ${n} sha256 ${sha(pattern(n))}$`, "m"));
+      } finally {
+        (server as Deno.TcpListener | null)?.close();
+        await serving;
+      }
+    });
+  }
+});
