@@ -8,6 +8,14 @@
 import { copyAndSumRaw } from "../wire/checksum.ts";
 import { badArgument } from "../args.ts";
 import { SocketError } from "./error.ts";
+import { copySum } from "../copy.ts";
+
+/**
+ * Copies from this size up go to C (`copySum`: rte_memcpy with the sum, one FFI call): a segment's
+ * worth of bytes costs ≈ 60 ns there against ≈ 300 in the unrolled JS loop below, and bulk TCP moves
+ * every byte through a ring three times. Below it the JS loop wins (no call, inlined).
+ */
+const C_COPY_FROM = 256;
 
 /** The largest ring: 1 GiB (window scaling reaches 2^30). */
 export const MAX_RING_CAPACITY = 1 << 30;
@@ -202,6 +210,10 @@ function copyRaw(
   from: number,
   length: number,
 ): void {
+  if (length >= C_COPY_FROM) {
+    copySum(dv, to, sv, from, length);
+    return;
+  }
   let i = 0;
   if (length >= 16) {
     // Unrolled by four: twice as fast as one word per iteration in V8 (≈310 vs ≈650 ns per 1460 bytes).
