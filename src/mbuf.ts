@@ -882,7 +882,8 @@ export class MbufBatch {
 
   /** The mapped memory that holds packet `i`'s data; index it from {@linkcode MbufBatch.dataIndex}. */
   bytes(i: number): Uint8Array {
-    dataOf(hit, this.#header(i));
+    const o = this.#header(i); // first: it sets `hit`, which dataOf reads
+    dataOf(hit, o);
     return hit.u8;
   }
 
