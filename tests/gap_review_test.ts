@@ -33,17 +33,3 @@ Deno.test("Gap: UdpSocket.sendTo with a detached buffer is InvalidArgument, not 
   );
 });
 
-Deno.test("Gap: a Worker that ends strands nothing: its vdev name and its pool's name can be used again (child)", async () => {
-  const script = new URL("./child/gap_worker_exit.ts", import.meta.url).pathname;
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-ffi", "--allow-env", "--allow-read", script],
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(30_000),
-  }).output();
-  const line = new TextDecoder().decode(r.stdout).split("\n").find((l) => l.startsWith("{"));
-  assert.ok(line, new TextDecoder().decode(r.stderr).slice(-2000));
-  // Reviewed code: { threadGone: true, vdev: "AttachFailed", pool: "CreateFailed" }: the Worker's
-  // vdev stays attached with no port, and its pool (8 mbufs out, reachable by nobody) is never freed.
-  assert.deepEqual(JSON.parse(line), { threadGone: true, vdev: "reattached", pool: 64 });
-});
