@@ -467,7 +467,7 @@ export class Mbuf implements Disposable {
     checkLength("read", length, 0xffffffff);
     if (out === undefined) {
       out = new Uint8Array(length);
-    } else if (!(out instanceof Uint8Array)) {
+    } else if (!(out instanceof Uint8Array) || (out.buffer as ArrayBuffer).detached === true) {
       throw typeError(mbufArg, "read: out", out, "a Uint8Array");
     } else if (out.length < length) {
       throw new MbufError("InvalidArgument", `read: out holds ${out.length} < ${length} bytes`);

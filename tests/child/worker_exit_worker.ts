@@ -2,7 +2,8 @@
 /** The Worker of worker_exit.ts: ends holding a vdev, a started port and 8 mbufs. */
 import { Eal, MbufBatch, Mempool, Port, Vdev } from "../../mod.ts";
 
-let keep: unknown[] = [];
+/** What the Worker holds until it ends (so nothing is collected before). */
+export let keep: unknown[] = [];
 self.onmessage = (e: MessageEvent<string[] | string>) => {
   if (e.data === "end") {
     keep = [];
