@@ -217,6 +217,8 @@ struct pool_entry {
 	int32_t owner;		/* isolate slot of the owner, -1 when none (lookup of a foreign pool) */
 	int32_t borrowers;
 	int32_t free_pending;
+	/* Its owner ended while borrowers held handles: the last of them frees it. */
+	int32_t orphaned;
 	uint32_t borrowed[MDP_MAX_ISOLATES / 32];
 };
 static struct pool_entry pool_reg[MDP_MAX_POOLS];
@@ -227,6 +229,13 @@ static int32_t pool_next_gen = 1;
 static int32_t port_owner[RTE_MAX_ETHPORTS];
 static uint16_t port_rx_queues[RTE_MAX_ETHPORTS];
 static uint8_t port_started[RTE_MAX_ETHPORTS];
+
+/* Vdevs attached through Vdev.attach, by port id: the attaching isolate (slot
+ * + 1; 0: none) and the device name, so that an isolate that ends detaches
+ * them (see release_isolate_locked). */
+#define MDP_VDEV_NAME_MAX 64
+static int32_t vdev_owner[RTE_MAX_ETHPORTS];
+static char vdev_name[RTE_MAX_ETHPORTS][MDP_VDEV_NAME_MAX];
 
 static int borrowed_by(const struct pool_entry *e, int32_t iso)
 {
@@ -259,7 +268,8 @@ static void pool_unborrow_locked(int32_t s, int32_t iso)
 		return;
 	e->borrowed[iso / 32] &= ~(1u << (iso % 32));
 	e->borrowers--;
-	if (e->free_pending && e->borrowers == 0) {
+	if ((e->free_pending || e->orphaned) && e->borrowers == 0) {
+		pool_gen[s] = 0;
 		rte_mempool_free(e->mp);
 		pool_entry_clear(s);
 	}
@@ -376,6 +386,7 @@ static int32_t eal_end_locked(void)
 	for (int32_t s = 0; s < MDP_MAX_POOLS; s++)
 		pool_entry_clear(s);
 	memset(port_owner, 0, sizeof(port_owner));
+	memset(vdev_owner, 0, sizeof(vdev_owner));
 	eal_state = MDP_EAL_CLEANED_UP;
 	return rte_eal_cleanup();
 }
@@ -393,9 +404,41 @@ static int32_t leave_locked(int32_t s)
 	return eal_end_locked();
 }
 
-/* Lets go of everything the isolate of slot s still holds: closes the ports it
- * claimed (rx queues drained first), frees the pools it owns that have no mbuf
- * out (others become ownerless and stay), and drops its borrowed handles. */
+/* Detaches the vdevs isolate s attached (its ports are closed already); one
+ * whose port another isolate has open passes to that isolate. */
+static void release_vdevs_locked(int32_t s)
+{
+	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++) {
+		if (vdev_owner[p] != s + 1)
+			continue;
+		if (port_owner[p] != 0 && port_owner[p] != s + 1) {
+			vdev_owner[p] = port_owner[p];
+			continue;
+		}
+		vdev_owner[p] = 0;
+		rte_eal_hotplug_remove("vdev", vdev_name[p]);
+	}
+}
+
+/* Lets go of everything the isolate of slot s still holds; called when it can
+ * no longer touch DPDK (its thread exited, a new isolate took its thread, or
+ * it called Eal.cleanup). Nothing is stranded:
+ * - the ports it claimed are closed (rx queues drained first);
+ * - the vdevs it attached are detached, unless another isolate has the vdev's
+ *   port open: that isolate then inherits it (detached when it ends);
+ * - its pools are freed, even with mbufs out, when no other isolate holds a
+ *   borrowed handle (Mempool.lookup); otherwise they stay, orphaned, and the
+ *   last borrower to let go frees them (pool_unborrow_locked);
+ * - its borrowed handles are dropped.
+ * Why freeing a pool with mbufs out is safe here: the isolate's batches and
+ * Mbufs died with it (or throw CleanedUp), so nobody can use or free those
+ * mbufs. An mbuf of the pool can be anywhere else only through a port queue:
+ * its own ports were just closed and drained; a port of another isolate
+ * takes its rx mbufs from a pool that isolate holds a handle to (then it is a
+ * borrower and the pool stays); and the library's ports cannot hand a tx'd
+ * mbuf to a port of another isolate (each net_ring vdev has rings of its own;
+ * memif, tap and af_packet copy). Only rings shared between ports by C code
+ * outside the library could, and those are not covered. */
 static void release_isolate_locked(int32_t s)
 {
 	if (eal_state != MDP_EAL_RUNNING)
@@ -409,6 +452,7 @@ static void release_isolate_locked(int32_t s)
 		port_owner[p] = 0;
 		port_started[p] = 0;
 	}
+	release_vdevs_locked(s);
 	unsigned lcore = rte_lcore_id();
 	for (int32_t i = 0; i < MDP_MAX_POOLS; i++) {
 		struct pool_entry *e = &pool_reg[i];
@@ -421,10 +465,12 @@ static void release_isolate_locked(int32_t s)
 		}
 		pool_unborrow_locked(i, s);
 		if (e->mp != NULL && e->owner == s && !e->free_pending) {
-			if (rte_mempool_in_use_count(e->mp) == 0)
+			if (e->borrowers == 0) {
 				pool_free_locked(i);
-			else
+			} else {
 				e->owner = -1;
+				e->orphaned = 1;
+			}
 		}
 	}
 }
@@ -623,7 +669,9 @@ MDP_EXPORT int32_t mdp_pool_free(int32_t slot, int32_t gen, int32_t disown, uint
 			pool_free_locked(slot);
 			rc = 0;
 		} else if (disown) {
-			e->owner = -1;
+			/* Eal.cleanup of the owner: release_isolate_locked, which runs
+			 * next (mdp_eal_leave, after the ports are closed), frees it or
+			 * leaves it to its borrowers. */
 			rc = 1;
 		} else {
 			rc = -EBUSY;
@@ -660,6 +708,32 @@ MDP_EXPORT void mdp_port_release(uint16_t port, int32_t iso)
 		port_started[port] = 0;
 	}
 	pthread_mutex_unlock(&eal_lock);
+}
+
+/* Records that isolate `iso` attached vdev `name` (Vdev.attach), whose port
+ * is `port`, so that it is detached if the isolate ends without detaching it.
+ * Returns 0, or -ENAMETOOLONG. */
+MDP_EXPORT int32_t mdp_vdev_claim(uint16_t port, int32_t iso, const char *name)
+{
+	if (strlen(name) >= MDP_VDEV_NAME_MAX)
+		return -ENAMETOOLONG;
+	pthread_mutex_lock(&eal_lock);
+	vdev_owner[port] = iso + 1;
+	strcpy(vdev_name[port], name);
+	pthread_mutex_unlock(&eal_lock);
+	return 0;
+}
+
+/* Vdev.detach: the vdev of `port` is removed (rte_eal_hotplug_remove) under
+ * the lock, and its claim is dropped. Returns rte_eal_hotplug_remove's result. */
+MDP_EXPORT int32_t mdp_vdev_detach(uint16_t port, const char *name)
+{
+	pthread_mutex_lock(&eal_lock);
+	int32_t rc = rte_eal_hotplug_remove("vdev", name);
+	if (rc == 0 && strcmp(vdev_name[port], name) == 0)
+		vdev_owner[port] = 0;
+	pthread_mutex_unlock(&eal_lock);
+	return rc;
 }
 
 /* rte_eth_dev_start, recorded so that the port is drained and stopped if its

@@ -100,6 +100,8 @@ export const SYMBOLS = {
   // Port claims (one isolate per port) and start/stop that the shim records; stop drains rx first
   mdp_port_claim: { parameters: ["u16", "i32", "u16"], result: "i32" }, // port, iso, nb_rxq
   mdp_port_release: { parameters: ["u16", "i32"], result: "void" }, // port, iso
+  mdp_vdev_claim: { parameters: ["u16", "i32", "buffer"], result: "i32" }, // port, iso, const char *name
+  mdp_vdev_detach: { parameters: ["u16", "buffer"], result: "i32" }, // uint16_t port, const char *name
   mdp_eth_start: { parameters: ["u16"], result: "i32" }, // uint16_t port
   mdp_eth_stop: { parameters: ["u16", "u16"], result: "i32" }, // uint16_t port, uint16_t nb_rxq
   // Batches: one memory block passed by address (csrc: "Batches"), so no typed array is marshalled.

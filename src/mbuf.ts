@@ -497,7 +497,7 @@ export class Mbuf implements Disposable {
     checkLength("read", length, 0xffffffff);
     if (out === undefined) {
       out = new Uint8Array(length);
-    } else if (!(out instanceof Uint8Array)) {
+    } else if (!(out instanceof Uint8Array) || (out.buffer as ArrayBuffer).detached === true) {
       throw typeError(mbufArg, "read: out", out, "a Uint8Array");
     } else if (out.length < length) {
       throw new MbufError("InvalidArgument", `read: out holds ${out.length} < ${length} bytes`);
@@ -996,7 +996,8 @@ export class MbufBatch {
 
   /** The mapped memory that holds packet `i`'s data; index it from {@linkcode MbufBatch.dataIndex}. */
   bytes(i: number): Uint8Array {
-    dataOf(hit, this.#header(i));
+    const o = this.#header(i); // first: it sets `hit`, which dataOf reads
+    dataOf(hit, o);
     return hit.u8;
   }
 

@@ -803,6 +803,8 @@ export class Vdev implements Disposable {
         } was probed but created no port (e.g. net_af_packet with a missing iface)`,
       );
     }
+    // Recorded in the shim: detached if this isolate ends without detaching it.
+    s.mdp_vdev_claim(out[0], isolateSlot(), cString(name));
     logger.info("Attached vdev {spec} as port {port}", { spec, port: out[0] });
     return new Vdev(name, args, out[0]);
   }
@@ -826,7 +828,7 @@ export class Vdev implements Disposable {
     this.#attached = false;
     this.#untrack();
     if (ealStateWord()[0] !== EAL_STATE_RUNNING) return; // EAL cleanup removed every device
-    const rc = dpdk().rte_eal_hotplug_remove(cString("vdev"), cString(this.name));
+    const rc = dpdk().mdp_vdev_detach(this.portId, cString(this.name));
     if (rc !== 0) throw new PortError("DetachFailed", this.portId, `Could not remove vdev ${this.name}`, -rc);
   }
 

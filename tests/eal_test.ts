@@ -430,3 +430,32 @@ Deno.test("a Worker's port on a borrowed pool keeps that pool's memory after its
   assert.equal(by["worker-free-rx"].kind, "Disposed");
   assert.equal(by.recreate.returned, "512", "the name is free once the last handle let go");
 });
+
+/** Runs tests/child/worker_exit.ts (mode "" or "borrowed"); its one JSON line. */
+async function workerExit(mode: string): Promise<Record<string, unknown>> {
+  const script = new URL("./child/worker_exit.ts", import.meta.url).pathname;
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-ffi", "--allow-env", "--allow-read", script, mode],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(30_000),
+  }).output();
+  const line = new TextDecoder().decode(r.stdout).split("\n").find((l) => l.startsWith("{"));
+  assert.ok(line, new TextDecoder().decode(r.stderr).slice(-2000));
+  return JSON.parse(line);
+}
+
+Deno.test("a Worker that ends strands nothing: its vdev is detached, its pool (8 mbufs out in its batch) freed (child process)", async () => {
+  assert.deepEqual(await workerExit(""), { threadGone: true, vdev: "reattached", pool: 64 });
+});
+
+Deno.test("a Worker's pool another isolate looked up outlives the Worker for that handle; its dispose frees it (child process)", async () => {
+  assert.deepEqual(await workerExit("borrowed"), {
+    threadGone: true,
+    vdev: "reattached",
+    borrowedAlloc: true,
+    borrowedAvailable: 504,
+    whileBorrowed: "CreateFailed",
+    pool: 64,
+  });
+});

@@ -28,10 +28,11 @@ const B_IP = parseIpv4Address("198.18.9.2");
 const A_MAC = Uint8Array.of(2, 0, 0, 0, 0, 0xa);
 const B_MAC = Uint8Array.of(2, 0, 0, 0, 0, 0xb);
 
-function hosts(options: Partial<InterfaceConfig> = {}) {
+/** A and B on one link; B gets `bOptions` (by default the same as A). */
+function hosts(options: Partial<InterfaceConfig> = {}, bOptions: Partial<InterfaceConfig> = options) {
   const [da, db] = LoopbackDevice.pair();
   const a = new Interface(da, { mac: A_MAC, addresses: [{ ip: A_IP, prefix: 24 }], ...options });
-  const b = new Interface(db, { mac: B_MAC, addresses: [{ ip: B_IP, prefix: 24 }], ...options });
+  const b = new Interface(db, { mac: B_MAC, addresses: [{ ip: B_IP, prefix: 24 }], ...bOptions });
   let now = 0;
   const run = (rounds = 6) => {
     for (let i = 0; i < rounds; i++) {
@@ -278,7 +279,7 @@ Deno.test("routing: off-link destinations go to a route's next hop, else the def
     [{ routes: [{ ip: parseIpv4Address("192.0.2.0"), prefix: 24, via: B_IP }] }, routed],
   ];
   for (const [config, dst] of cases) {
-    const { a, b, run } = hosts(config);
+    const { a, b, run } = hosts(config, {}); // B's gateway would be itself
     using s = a.bindUdp(5000);
     s.sendTo(Uint8Array.of(1, 2, 3), dst, 53);
     run();

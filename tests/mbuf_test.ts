@@ -449,3 +449,27 @@ Deno.test("Mbuf.copy, Port.open and PortDevice accept real pools only: a look-al
   assert.equal(by.device.kind, "InvalidArgument");
   assert.equal(by["copy-real"].returned, "8");
 });
+
+Deno.test("MbufBatch.bytes(i) is the memory of packet i's pool, whichever chunk was looked up before", () => {
+  using a = Mempool.createWithSize(uniqueName("gap_a"), 64);
+  using b = Mempool.createWithSize(uniqueName("gap_b"), 64);
+  const ba = new MbufBatch(4);
+  const bb = new MbufBatch(4);
+  try {
+    a.allocBulk(ba, 1, 16);
+    b.allocBulk(bb, 1, 16);
+    ba.data(0).fill(0x22);
+    bb.data(0).fill(0x11);
+    bb.dataLen(0); // the last lookup was in b's memory
+    // The documented way to write packet 0 of `ba` without a view per packet:
+    const mem = ba.bytes(0);
+    const at = ba.dataIndex(0);
+    mem.fill(0x77, at, at + 16);
+    // bytes(i) must look packet i up before it reads the chunk found (else: the previous one, b's).
+    assert.equal(bb.data(0)[0], 0x11, "pool b's mbuf was not written");
+    assert.equal(ba.data(0)[0], 0x77, "the write reached packet 0 of batch a");
+  } finally {
+    a.freeBulk(ba);
+    b.freeBulk(bb);
+  }
+});

@@ -58,6 +58,13 @@ function check(cases: Case[]): void {
 const any = (v: unknown): any => v;
 const IE = InterfaceError;
 
+/** A Uint8Array whose buffer was transferred away. */
+function detached(): Uint8Array {
+  const b = new Uint8Array(8);
+  structuredClone(b.buffer, { transfer: [b.buffer] });
+  return b;
+}
+
 Deno.test("Interface: the constructor refuses bad devices, MACs, addresses and limits", () => {
   const dev = new LoopbackDevice();
   const ok = { mac: US_MAC, addresses: [{ ip: US, prefix: 24 }] };
@@ -174,6 +181,38 @@ Deno.test("Interface: the constructor refuses bad devices, MACs, addresses and l
       "promiscuous",
     ],
     ["pcap not a writer", () => new Interface(dev, cfg({ pcap: {} })), IE, "InvalidArgument", "pcap"],
+    ...["0.0.0.0", "255.255.255.255", "224.0.0.1", "127.0.0.1", "240.0.0.1", "10.0.0.255"].map((
+      bad,
+    ): Case => [
+      `address ${bad}`,
+      () => new Interface(dev, cfg({ addresses: [{ ip: parseIpv4Address(bad), prefix: 24 }] })),
+      IE,
+      "InvalidArgument",
+      `addresses[0].ip must be a unicast host address`,
+    ]),
+    [
+      "duplicate address",
+      () => new Interface(dev, cfg({ addresses: [{ ip: US, prefix: 24 }, { ip: US, prefix: 16 }] })),
+      IE,
+      "InvalidArgument",
+      "addresses[1].ip",
+    ],
+    ["gateway ourselves", () => new Interface(dev, cfg({ gateway: US })), IE, "InvalidArgument", "gateway"],
+    ["gateway NaN", () => new Interface(dev, cfg({ gateway: NaN })), IE, "InvalidArgument", "NaN"],
+    [
+      "route via NaN",
+      () => new Interface(dev, cfg({ routes: [{ ip: 0x0a000000, prefix: 8, via: NaN }] })),
+      IE,
+      "InvalidArgument",
+      "NaN",
+    ],
+    [
+      "a typo in a key",
+      () => new Interface(dev, cfg({ maxNeighbours: 8 })),
+      IE,
+      "InvalidArgument",
+      "maxNeighbours",
+    ],
   ];
   check(cases);
 });
@@ -183,6 +222,7 @@ Deno.test("Interface and UdpSocket: bindUdp, sendTo, recvInto, neighbour, poll",
   const i = h.iface;
   const s = i.bindUdp(5000, 2);
   const d = new Uint8Array(10);
+  const gone = detached();
   check([
     ["bindUdp NaN", () => i.bindUdp(NaN), IE, "InvalidArgument", "NaN"],
     ["bindUdp 0", () => i.bindUdp(0), IE, "InvalidArgument", "1–65535"],
@@ -226,6 +266,9 @@ Deno.test("Interface and UdpSocket: bindUdp, sendTo, recvInto, neighbour, poll",
     ["sendTo length BigInt", () => s.sendTo(d, US + 1, 9, 0, any(2n)), IE, "InvalidArgument", "2n"],
     ["sendTo too large", () => s.sendTo(new Uint8Array(1473), US + 1, 9), IE, "TooLarge", "1473"],
     ["recvInto text", () => s.recvInto(any("x")), IE, "InvalidArgument", "out"],
+    ["sendTo detached", () => s.sendTo(gone, US + 1, 9), IE, "InvalidArgument", "detached"],
+    ["recvInto detached", () => s.recvInto(gone), IE, "InvalidArgument", "detached"],
+    ["isUnicastPeer NaN", () => i.isUnicastPeer(NaN), IE, "InvalidArgument", "NaN"],
     ["neighbour NaN", () => i.neighbour(NaN), IE, "InvalidArgument", "ip"],
     ["poll NaN", () => i.poll(NaN), IE, "InvalidArgument", "now"],
     ["poll text", () => i.poll(any("1")), IE, "InvalidArgument", "now"],
@@ -233,7 +276,7 @@ Deno.test("Interface and UdpSocket: bindUdp, sendTo, recvInto, neighbour, poll",
   ]);
   assert.equal(s.txDropped, 0, "nothing was queued by a refused call");
   s.close();
-  check([["sendTo after close", () => s.sendTo(d, US + 1, 9), IE, "InvalidArgument", "closed"]]);
+  check([["sendTo after close", () => s.sendTo(d, US + 1, 9), IE, "Closed", "closed"]]);
 });
 
 Deno.test("PcapWriter: paths, snap lengths, write ranges and times; a closed writer is Closed", async () => {
@@ -250,6 +293,7 @@ Deno.test("PcapWriter: paths, snap lengths, write ranges and times; a closed wri
       ["snap NaN", () => new PcapWriter(path + ".x", NaN), PE, "InvalidArgument", "snapLength"],
       ["a directory", () => new PcapWriter("/"), PE, "OpenFailed", "/"],
       ["write text", () => w.write(any("abc"), 0, 3), PE, "InvalidArgument", "bytes"],
+      ["write detached", () => w.write(detached(), 0, 0), PE, "InvalidArgument", "detached"],
       ["start -1", () => w.write(b, -1, 2), PE, "InvalidArgument", "start"],
       ["start 1.5", () => w.write(b, 1.5, 2), PE, "InvalidArgument", "start"],
       ["past the end", () => w.write(b, 5, 6), PE, "InvalidArgument", "10"],
@@ -321,6 +365,15 @@ Deno.test("wire helpers: views, offsets, header objects, emitted fields, address
       WE,
       "BadField",
       "etherType",
+    ],
+    ["sumWords detached", () => sumWords(detached(), 0, 0), WE, "InvalidArgument", "detached"],
+    ["viewOf detached", () => viewOf(detached()), WE, "InvalidArgument", "detached"],
+    [
+      "parse a detached buffer",
+      () => parseIpv4(detached(), 0, 0, new Ipv4Header()),
+      WE,
+      "Truncated",
+      "needs",
     ],
     ["sumWords -1", () => sumWords(b, -1, 4), WE, "InvalidArgument", "start"],
     ["sumWords past the end", () => sumWords(b, 0, 65), WE, "InvalidArgument", "end"],

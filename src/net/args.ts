@@ -23,7 +23,11 @@ export function shown(value: unknown): string {
       return "a function";
     default:
       if (value === null) return "null";
-      if (value instanceof Uint8Array) return `a Uint8Array of ${value.length} bytes`;
+      if (value instanceof Uint8Array) {
+        return isDetached(value)
+          ? "a Uint8Array of a detached buffer"
+          : `a Uint8Array of ${value.length} bytes`;
+      }
       if (Array.isArray(value)) return `an array of ${value.length}`;
       return `an object (${Object.prototype.toString.call(value).slice(8, -1)})`;
   }
@@ -37,6 +41,19 @@ export function badArgument(where: string, name: string, value: unknown, allowed
 /** True when `v` is a whole number (a JS number, not a BigInt) in `[lo, hi]`. */
 export function isIntIn(v: unknown, lo: number, hi: number): v is number {
   return typeof v === "number" && Number.isInteger(v) && v >= lo && v <= hi;
+}
+
+/** True when `b`'s buffer was transferred away (a DataView of it or FFI use would throw TypeError). */
+export function isDetached(b: Uint8Array): boolean {
+  return (b.buffer as ArrayBuffer).detached === true;
+}
+
+/**
+ * True when `v` is a Uint8Array whose buffer is not detached: every public entry that takes bytes
+ * checks this, so a transferred buffer is an `InvalidArgument`, never a TypeError from inside.
+ */
+export function isBytes(v: unknown): v is Uint8Array {
+  return v instanceof Uint8Array && !isDetached(v);
 }
 
 /** True when `v` is a u32 (a whole number 0 … 2³² − 1): how IPv4 addresses are passed. */

@@ -8,12 +8,13 @@
 /**
  * Why an interface or socket call was refused:
  * - `"InvalidArgument"`: a configuration value or argument out of range (the message names it, shows
- *   the value and the allowed range), or a call on a closed socket.
+ *   the value and the allowed range).
+ * - `"Closed"`: a call on a UDP socket after its `close()`.
  * - `"PortInUse"`: the UDP port is already bound.
  * - `"TooLarge"`: a payload that cannot be sent (see the message for the limit), or a buffer too
  *   small for the datagram to be received.
  */
-export type InterfaceErrorKind = "InvalidArgument" | "PortInUse" | "TooLarge";
+export type InterfaceErrorKind = "InvalidArgument" | "Closed" | "PortInUse" | "TooLarge";
 
 /** The interface's errors: a bad configuration or call; `kind` says which. */
 export class InterfaceError extends Error {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { isBytes } from "../net/args.ts";
 import { InterfaceError, type UdpSocket } from "../net/iface/interface.ts";
 import { ipv4ToString, parseIpv4Address } from "../net/wire/mod.ts";
 import { checkInt, describeValue } from "../validate.ts";
@@ -77,7 +78,7 @@ export class DatagramConn implements AsyncIterable<[Uint8Array, DatagramAddr]>, 
    * stays queued.
    */
   receive(buf?: Uint8Array): Promise<[Uint8Array, DatagramAddr]> {
-    if (buf !== undefined && !(buf instanceof Uint8Array)) {
+    if (buf !== undefined && !isBytes(buf)) {
       return Promise.reject(
         stackArg(`DatagramConn.receive: buf must be a Uint8Array or omitted, got ${describeValue(buf)}`),
       );
@@ -104,7 +105,7 @@ export class DatagramConn implements AsyncIterable<[Uint8Array, DatagramAddr]>, 
   send(data: Uint8Array, addr: { hostname: string; port: number }): Promise<number> {
     try {
       if (this.#closed) throw this.#closedError("send");
-      if (!(data instanceof Uint8Array)) {
+      if (!isBytes(data)) {
         throw stackArg(`DatagramConn.send: data must be a Uint8Array, got ${describeValue(data)}`);
       }
       if (typeof addr !== "object" || addr === null) {

@@ -137,6 +137,34 @@ export interface InterfaceConfig {
   pcap?: PcapWriter;
 }
 
+/** Every key of {@linkcode InterfaceConfig}: any other (a typo such as `maxNeighbours`) is refused. */
+const CONFIG_KEYS: ReadonlySet<string> = new Set(
+  [
+    "mac",
+    "addresses",
+    "routes",
+    "gateway",
+    "promiscuous",
+    "arpExpiryMs",
+    "arpRequestIntervalMs",
+    "arpMaxRequests",
+    "arpQueueLimit",
+    "arpQueueBytes",
+    "neighborCacheLimit",
+    "pendingLimit",
+    "icmpErrorsPerSecond",
+    "icmpErrorBurst",
+    "icmpHostIntervalMs",
+    "icmpHostBurst",
+    "vlan",
+    "reassemblyMaxDatagrams",
+    "reassemblyMaxBytes",
+    "reassemblyTimeoutMs",
+    "tcpMaxConnections",
+    "pcap",
+  ] satisfies (keyof InterfaceConfig)[],
+);
+
 /** What the interface counted. */
 export interface InterfaceStats {
   /** Frames received. */
@@ -348,6 +376,16 @@ export class Interface {
         badArgument("Interface", "config", config, "an InterfaceConfig object"),
       );
     }
+    for (const key of Object.keys(config)) {
+      if (!CONFIG_KEYS.has(key)) {
+        throw new InterfaceError(
+          "InvalidArgument",
+          `Interface: config has an unknown key ${JSON.stringify(key)}; known keys: ${
+            [...CONFIG_KEYS].join(", ")
+          }`,
+        );
+      }
+    }
     const mac = config.mac;
     if (!(mac instanceof Uint8Array) || mac.length !== 6 || (mac[0] & 1) !== 0 || mac.every((x) => x === 0)) {
       throw new InterfaceError(
@@ -448,7 +486,13 @@ export class Interface {
    * class E, a broadcast of our subnets or one of our addresses (RFC 1122 3.2.1.3).
    */
   isUnicastPeer(ip: number): boolean {
-    return isU32(ip) && this.#routes.isUnicastPeer(ip);
+    if (!isU32(ip)) {
+      throw new InterfaceError(
+        "InvalidArgument",
+        badArgument("Interface.isUnicastPeer", "ip", ip, "a u32 IPv4 address"),
+      );
+    }
+    return this.#routes.isUnicastPeer(ip);
   }
 
   /**

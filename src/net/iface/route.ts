@@ -92,8 +92,31 @@ export class Routes {
     this.#subnets = addresses.map((a, i) => {
       const { ip, prefix } = checkCidr(where, `addresses[${i}]`, a);
       const mask = maskOf(prefix);
-      return { ip, prefix, mask, broadcast: prefix >= 31 ? -1 : (ip | ~mask) >>> 0 };
+      const broadcast = prefix >= 31 ? -1 : (ip | ~mask) >>> 0;
+      const top = ip >>> 24;
+      // RFC 1122 3.2.1.3: a host's own address is a unicast one (else every reply would go astray).
+      if (top === 0 || top === 127 || top >= 224 || ip === broadcast) {
+        throw new InterfaceError(
+          "InvalidArgument",
+          badArgument(
+            where,
+            `addresses[${i}].ip`,
+            ipv4ToString(ip),
+            "a unicast host address (not 0/8, 127/8, multicast 224/4, 240/4 or the subnet's broadcast)",
+          ),
+        );
+      }
+      return { ip, prefix, mask, broadcast };
     });
+    for (let i = 1; i < this.#subnets.length; i++) {
+      const ip = this.#subnets[i].ip;
+      if (this.#subnets.findIndex((s) => s.ip === ip) !== i) {
+        throw new InterfaceError(
+          "InvalidArgument",
+          badArgument(where, `addresses[${i}].ip`, ipv4ToString(ip), "an address not listed before"),
+        );
+      }
+    }
     this.primary = this.#subnets[0].ip;
     if (!Array.isArray(routes) || routes.length > MAX_ROUTES) {
       throw new InterfaceError(
@@ -110,21 +133,23 @@ export class Routes {
           badArgument(
             where,
             `routes[${i}].via`,
-            typeof via === "number" ? ipv4ToString(via) : via,
+            isU32(via) ? ipv4ToString(via) : via,
             "an address on one of our subnets",
           ),
         );
       }
       return { ip, prefix, mask: maskOf(prefix), via };
     }).sort((a, b) => b.prefix - a.prefix); // longest prefix first: the first match wins
-    if (gateway !== undefined && (!isU32(gateway) || this.onLink(gateway) === undefined)) {
+    if (
+      gateway !== undefined && (!isU32(gateway) || this.onLink(gateway) === undefined || this.isOurs(gateway))
+    ) {
       throw new InterfaceError(
         "InvalidArgument",
         badArgument(
           where,
           "gateway",
-          typeof gateway === "number" ? ipv4ToString(gateway) : gateway,
-          "an address on one of our subnets",
+          isU32(gateway) ? ipv4ToString(gateway) : gateway,
+          "another host's address on one of our subnets",
         ),
       );
     }

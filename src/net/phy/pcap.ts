@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { badArgument, isFiniteFrom, isIntIn, shown } from "../args.ts";
+import { badArgument, isBytes, isFiniteFrom, isIntIn, shown } from "../args.ts";
 
 /**
  * Why a capture call failed:
@@ -85,8 +85,11 @@ export class PcapWriter implements Disposable {
    * written), `Closed` after close, `WriteFailed` when the file refuses the write.
    */
   write(bytes: Uint8Array, start: number, length: number, timeMs: number = Date.now()): void {
-    if (!(bytes instanceof Uint8Array)) {
-      throw new PcapError("InvalidArgument", badArgument("PcapWriter.write", "bytes", bytes, "a Uint8Array"));
+    if (!isBytes(bytes)) {
+      throw new PcapError(
+        "InvalidArgument",
+        badArgument("PcapWriter.write", "bytes", bytes, "a Uint8Array (not detached)"),
+      );
     }
     if (!isIntIn(start, 0, bytes.length) || !isIntIn(length, 0, bytes.length - start)) {
       throw new PcapError(

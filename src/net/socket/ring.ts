@@ -6,7 +6,7 @@
  * @module
  */
 import { copyAndSumRaw } from "../wire/checksum.ts";
-import { badArgument } from "../args.ts";
+import { badArgument, isBytes } from "../args.ts";
 import { SocketError } from "./error.ts";
 import { copySum } from "../copy.ts";
 
@@ -178,7 +178,7 @@ function bad(where: string, name: string, value: unknown, allowed: string): Sock
 
 /** Throws unless `b` is a Uint8Array holding `[from, from + length)` (whole numbers). */
 function checkSource(where: string, b: Uint8Array, from: number, length: number): void {
-  if (!(b instanceof Uint8Array)) throw bad(where, "bytes", b, "a Uint8Array");
+  if (!isBytes(b)) throw bad(where, "bytes", b, "a Uint8Array (not detached)");
   if (
     !(Number.isInteger(from) && Number.isInteger(length) && from >= 0 && length >= 0 &&
       from + length <= b.length)

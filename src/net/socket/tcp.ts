@@ -22,6 +22,7 @@ import {
   TCP_SYN,
   TcpHeader,
 } from "../wire/tcp.ts";
+import { isBytes } from "../args.ts";
 import { Assembler } from "./assembler.ts";
 import { Congestion, type TcpCongestionControl, type TcpCongestionState } from "./congestion.ts";
 import { checkInteger, SocketError } from "./error.ts";
@@ -1677,7 +1678,9 @@ export class TcpSocket implements Disposable {
 
 /** Checks `b[offset .. offset + length)` (`length` defaults to the rest) and returns the length. */
 function checkRange(what: string, b: Uint8Array, offset: number, length: number | undefined): number {
-  if (!(b instanceof Uint8Array)) throw new SocketError("InvalidArgument", `${what}: not a Uint8Array`);
+  if (!isBytes(b)) {
+    throw new SocketError("InvalidArgument", `${what}: not a Uint8Array (or its buffer is detached)`);
+  }
   checkInteger(`${what}: offset`, offset, 0, b.length);
   if (length === undefined) return b.length - offset;
   checkInteger(`${what}: length`, length, 0, b.length - offset);

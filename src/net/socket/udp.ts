@@ -7,7 +7,7 @@
  * @module
  */
 import { ipv4ToString } from "../wire/mod.ts";
-import { badArgument, isIntIn, isU32, shown } from "../args.ts";
+import { badArgument, isBytes, isIntIn, isU32, shown } from "../args.ts";
 import { InterfaceError } from "../error.ts";
 import { copySum, ViewCache } from "../copy.ts";
 import type { SlotRing } from "./slot_ring.ts";
@@ -90,7 +90,7 @@ export class UdpSocket implements Disposable {
    * socket's send queue (or, for an unresolved neighbour, the ARP queue) and leaves at a later poll.
    * Returns false when the send queue is full (the datagram is dropped and counted in
    * {@linkcode UdpSocket.txDropped}).
-   * @throws {InterfaceError} `InvalidArgument` for a closed socket, a bad address (not a unicast
+   * @throws {InterfaceError} `Closed` after {@linkcode UdpSocket.close}; `InvalidArgument` for a bad address (not a unicast
    * host: see {@linkcode Interface.isUnicastPeer}), port, offset or length;
    * `TooLarge` when the payload exceeds the socket's `maxPayload` (by default the MTU minus 28
    * bytes of headers; see {@linkcode Interface.bindUdp}).
@@ -132,10 +132,13 @@ export class UdpSocket implements Disposable {
   #refuse(data: unknown, ip: unknown, port: unknown, off: unknown): void {
     const where = "UdpSocket.sendTo";
     if (this.#closed) {
-      throw new InterfaceError("InvalidArgument", `${where}: UDP socket ${this.port} is closed`);
+      throw new InterfaceError("Closed", `${where}: UDP socket ${this.port} is closed`);
     }
-    if (!(data instanceof Uint8Array)) {
-      throw new InterfaceError("InvalidArgument", badArgument(where, "data", data, "a Uint8Array"));
+    if (!isBytes(data)) {
+      throw new InterfaceError(
+        "InvalidArgument",
+        badArgument(where, "data", data, "a Uint8Array (not detached)"),
+      );
     }
     if (!isU32(ip)) {
       throw new InterfaceError("InvalidArgument", badArgument(where, "ip", ip, "a u32 IPv4 address"));
@@ -199,10 +202,10 @@ export class UdpSocket implements Disposable {
    * @throws {InterfaceError} `TooLarge` when `out` is too small (the datagram stays queued).
    */
   recvInto(out: Uint8Array): number {
-    if (!(out instanceof Uint8Array)) {
+    if (!isBytes(out)) {
       throw new InterfaceError(
         "InvalidArgument",
-        badArgument("UdpSocket.recvInto", "out", out, "a Uint8Array"),
+        badArgument("UdpSocket.recvInto", "out", out, "a Uint8Array (not detached)"),
       );
     }
     const r = this.#rx;

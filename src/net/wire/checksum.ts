@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { badArgument, isIntIn } from "../args.ts";
+import { badArgument, isBytes, isIntIn } from "../args.ts";
 import { dataView, WireError } from "./error.ts";
 
 function invalid(where: string, name: string, value: unknown, allowed: string): WireError {
@@ -30,7 +30,7 @@ function checkSum(where: string, sum: unknown): void {
  * @throws {WireError} `InvalidArgument` for a range outside `bytes` or a bad sum.
  */
 export function sumWords(bytes: Uint8Array, start: number, end: number, sum: number = 0): number {
-  if (!(bytes instanceof Uint8Array)) throw invalid("sumWords", "bytes", bytes, "a Uint8Array");
+  if (!isBytes(bytes)) throw invalid("sumWords", "bytes", bytes, "a Uint8Array (not detached)");
   checkRange("sumWords", start, end, bytes.length);
   checkSum("sumWords", sum);
   sum = foldOnce(sum);
@@ -149,6 +149,6 @@ export function copyAndSumRaw(
  * @throws {WireError} `InvalidArgument` when `b` is not a Uint8Array.
  */
 export function viewOf(b: Uint8Array): DataView {
-  if (!(b instanceof Uint8Array)) throw invalid("viewOf", "b", b, "a Uint8Array");
+  if (!isBytes(b)) throw invalid("viewOf", "b", b, "a Uint8Array (not detached)");
   return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
