@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <rte_alarm.h>
@@ -60,6 +61,7 @@ enum {
 };
 
 static void mdp_runtime_files_remove_at_exit(int started);
+static void sweep_stale_runtime_dirs(void);
 
 static pthread_mutex_t eal_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Read without a call from TypeScript through a view of its address, so that
@@ -109,6 +111,7 @@ MDP_EXPORT int32_t mdp_eal_init(const char *args, uint32_t len, int32_t argc, in
 				argv[i] = p;
 				p += strlen(p) + 1;
 			}
+			sweep_stale_runtime_dirs();
 			if (rte_eal_init(argc, argv) < 0) {
 				*out_errno = failed_errno = rte_errno;
 				free(copy); /* EAL did not start: nothing refers to it. */
@@ -1309,10 +1312,11 @@ MDP_EXPORT uint32_t mdp_batch_free_rx(uint16_t port, uint16_t queue, double batc
 
 static char *runtime_dir;
 
-/* The directory holds plain files only (DPDK creates no subdirectories). */
-static void remove_runtime_dir(void)
+/* Removes an EAL runtime directory: it holds plain files only (DPDK creates
+ * no subdirectories). */
+static void remove_dir_files(const char *dir)
 {
-	DIR *d = runtime_dir != NULL ? opendir(runtime_dir) : NULL;
+	DIR *d = opendir(dir);
 	if (d == NULL)
 		return;
 	struct dirent *e;
@@ -1320,11 +1324,17 @@ static void remove_runtime_dir(void)
 	while ((e = readdir(d)) != NULL) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", runtime_dir, e->d_name) < (int)sizeof(path))
+		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < (int)sizeof(path))
 			unlink(path);
 	}
 	closedir(d);
-	rmdir(runtime_dir);
+	rmdir(dir);
+}
+
+static void remove_runtime_dir(void)
+{
+	if (runtime_dir != NULL)
+		remove_dir_files(runtime_dir);
 }
 
 /* True when a process other than this one holds the lock on the runtime
@@ -1341,6 +1351,47 @@ static int runtime_dir_locked_by_other(const char *dir)
 	int other = fcntl(fd, F_GETLK, &lock) != 0 || lock.l_type != F_UNLCK;
 	close(fd);
 	return other;
+}
+
+/* The directory EAL puts runtime directories in, as eal_create_runtime_dir
+ * chooses it: /var/run/dpdk for root, else $XDG_RUNTIME_DIR/dpdk or /tmp/dpdk. */
+static void runtime_parent_dir(char *out, size_t cap)
+{
+	const char *base = "/var/run";
+	if (getuid() != 0) {
+		const char *xdg = getenv("XDG_RUNTIME_DIR");
+		base = xdg != NULL ? xdg : "/tmp";
+	}
+	snprintf(out, cap, "%s/dpdk", base);
+}
+
+/* Removes the runtime directories our dev prefix (melin-dpdk-<pid>, see
+ * Eal.devOptions) left behind: atexit does not run on a signal (Ctrl-C,
+ * SIGTERM, SIGKILL), and each holds about 6 MiB. Only a directory of exactly
+ * that pattern whose pid is gone (kill → ESRCH) and whose config lock nobody
+ * holds is removed: a live process's, or one of a pid taken again, stays. */
+static void sweep_stale_runtime_dirs(void)
+{
+	char parent[2048], dir[4096];
+	runtime_parent_dir(parent, sizeof(parent));
+	DIR *d = opendir(parent);
+	if (d == NULL)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		const char *digits = e->d_name + strlen("melin-dpdk-");
+		if (strncmp(e->d_name, "melin-dpdk-", strlen("melin-dpdk-")) != 0 || *digits == '\0' ||
+		    strlen(digits) > 9 || strspn(digits, "0123456789") != strlen(digits))
+			continue;
+		long pid = strtol(digits, NULL, 10);
+		if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (snprintf(dir, sizeof(dir), "%s/%s", parent, e->d_name) >= (int)sizeof(dir))
+			continue;
+		if (!runtime_dir_locked_by_other(dir))
+			remove_dir_files(dir);
+	}
+	closedir(d);
 }
 
 /* Called by mdp_eal_init with started = 1 once EAL runs as the primary, or 0

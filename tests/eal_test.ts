@@ -384,6 +384,54 @@ Deno.test("a normal exit leaves no runtime files behind, with or without Eal.cle
   }
 });
 
+/** Starts the "hold-dev" child scenario and waits until EAL runs in it; returns it and its runtime dir. */
+async function holdDev(): Promise<{ child: Deno.ChildProcess; dir: string }> {
+  const scenarios = new URL("./child/scenarios.ts", import.meta.url).pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-ffi", "--allow-env", "--allow-read", scenarios, "hold-dev"],
+    stdout: "piped",
+    stderr: "null",
+    stdin: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  const deadline = Date.now() + 20_000;
+  while (!seen.includes("\n") && Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += value;
+  }
+  reader.releaseLock();
+  const dir = JSON.parse(seen.split("\n")[0]).value as string;
+  return { child, dir };
+}
+
+Deno.test("init removes the runtime dirs of killed dev processes, never a live one's (child processes)", async () => {
+  const killed = await holdDev();
+  const live = await holdDev();
+  try {
+    assert.equal(killed.dir, `/var/run/dpdk/melin-dpdk-${killed.child.pid}`);
+    killed.child.kill("SIGTERM");
+    await killed.child.status;
+    assert.ok(exists(killed.dir), "a SIGTERM leaves the runtime dir (atexit does not run)");
+    assert.ok(exists(live.dir));
+    const r = await runChild("init");
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!exists(killed.dir), `${killed.dir} of a dead process was swept at init`);
+    assert.ok(exists(live.dir), `${live.dir} of a live process was kept`);
+    assert.ok([...Deno.readDirSync(live.dir)].length > 0, "and its files");
+  } finally {
+    for (const h of [killed, live]) {
+      try {
+        h.child.kill("SIGKILL");
+      } catch { /* ended already */ }
+      await h.child.status;
+      await h.child.stdout.cancel().catch(() => {});
+      await Deno.remove(h.dir, { recursive: true }).catch(() => {});
+    }
+  }
+});
+
 Deno.test("Mbuf.copy into an object that only looks like a pool is a typed error, not a crash (child)", async () => {
   const r = await runChild("copy-fake-pool");
   assert.equal(r.code, 0, r.stderr);

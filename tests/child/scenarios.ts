@@ -176,6 +176,13 @@ switch (scenario) {
     await new Promise((r) => setTimeout(r, 20_000));
     break;
   }
+  case "hold-dev": {
+    // Starts EAL with the dev options (runtime dir melin-dpdk-<pid>), then waits to be killed.
+    Eal.init(Eal.devOptions({ memoryMb: 64 }));
+    report("ready", Eal.runtimeDir);
+    await new Promise((r) => setTimeout(r, 20_000));
+    break;
+  }
   case "worker-lcore": {
     const eal = Eal.init(Eal.devOptions({ memoryMb: 64 }));
     report("main-lcore", eal.lcoreId);
