@@ -322,6 +322,11 @@ class Direction {
   #schedule(h: Held, now: number): void {
     const f = this.#f;
     const s = this.stats;
+    if (this.held >= this.#maxHeld) {
+      s.heldOverflow++;
+      this.release(h);
+      return;
+    }
     let at = now;
     if (f.rate > 0) {
       const q = this.#queue;
@@ -352,11 +357,6 @@ class Direction {
       }
       this.#tokens = tokens - h.len;
       this.#bucketAt = at;
-    }
-    if (this.held >= this.#maxHeld) {
-      s.heldOverflow++;
-      this.release(h);
-      return;
     }
     at += f.delayMs;
     if (f.jitterMs > 0) at += this.#rng.next() * f.jitterMs;
