@@ -1671,6 +1671,83 @@ export class TcpSocket implements Disposable {
     }
   }
 
+  // ---- For the listener (SYN cookies, TIME-WAIT reuse) -----------------------------------------
+
+  /**
+   * @internal For a listener that validated a SYN cookie (RFC 4987): makes this closed socket
+   * the SYN-RECEIVED end of the handshake the cookie stands for, our SYN-ACK (ISN `iss`) sent
+   * and not retransmitted, so that feeding it the peer's ACK (`process`) establishes it.
+   * `peerMss` is the MSS the cookie carries, `windowScale` the peer's shift (-1: none), `sack`
+   * and `timestamps` what the SYN-ACK agreed to, `tsRecent` the ACK's TSval.
+   */
+  cookieHandshake(
+    listenIp: number,
+    localIp: number,
+    localPort: number,
+    remoteIp: number,
+    remotePort: number,
+    iss: number,
+    irs: number,
+    peerMss: number,
+    windowScale: number,
+    sack: boolean,
+    timestamps: boolean,
+    tsRecent: number,
+    now: number,
+  ): void {
+    this.#live();
+    if (this.#state !== CLOSED) {
+      throw new SocketError("InvalidState", `cookieHandshake: the socket is ${this.state}`);
+    }
+    this.#reset();
+    this.#listenIp = listenIp;
+    this.#localIp = localIp;
+    this.#localPort = localPort;
+    this.#remoteIp = remoteIp;
+    this.#remotePort = remotePort;
+    this.#peerMss = peerMss;
+    this.#peerOfferedScale = windowScale >= 0;
+    this.#sndShift = windowScale >= 0 ? Math.min(windowScale, TCP_MAX_WINDOW_SCALE) : 0;
+    this.#rcvShift = windowScale >= 0 ? this.#ourShift : 0;
+    this.#tsOk = timestamps && this.#tsOffer;
+    this.#sackOk = sack && this.#sackOffer;
+    if (this.#tsOk) this.#tsRecent = tsRecent;
+    this.#irs = irs >>> 0;
+    this.#rcvNxt = (irs + 1) >>> 0;
+    this.#lastAckSent = this.#rcvNxt;
+    this.#rcvAdvRight = (this.#rcvNxt + this.#synWindow()) >>> 0;
+    this.#iss = iss >>> 0;
+    this.#sndUna = this.#iss;
+    this.#sndNxt = this.#sndMax = (iss + 1) >>> 0;
+    this.#tsOffset = this.#iss; // the SYN-ACK's TSval came from this clock (SynCookies.tsVal)
+    this.#sndWl1 = irs >>> 0;
+    this.#sndWl2 = this.#iss;
+    this.#lastRecv = now;
+    this.#passive = true;
+    this.#state = SYN_RECEIVED;
+  }
+
+  /**
+   * @internal RFC 6191 / RFC 9293 §3.10.7.4 (as Linux decides it): true when this socket is in
+   * TIME-WAIT and `h` is a SYN (no ACK, no RST) that may open a new incarnation of the
+   * connection: a timestamp newer than the last one seen (when this connection used them), or
+   * else a sequence number above RCV.NXT — and the timestamp not older (PAWS).
+   */
+  timeWaitReusableBy(h: TcpHeader): boolean {
+    if (this.#state !== TIME_WAIT || (h.flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) return false;
+    if (this.#tsOk && h.hasTimestamps) {
+      const d = seqDiff(h.tsVal, this.#tsRecent);
+      if (d < 0) return false; // PAWS
+      if (d > 0) return true;
+    }
+    return seqDiff(h.seq, this.#rcvNxt) > 0;
+  }
+
+  /** @internal Ends TIME-WAIT at once (its 4-tuple goes to a new connection): Closed, nothing sent. */
+  endTimeWait(): void {
+    if (this.#state === TIME_WAIT) this.#toClosed("Closed");
+  }
+
   #live(): void {
     if (this.#disposed) throw new SocketError("Disposed", "TcpSocket: used after dispose");
   }
