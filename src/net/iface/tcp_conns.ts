@@ -120,17 +120,16 @@ export class TcpConnections {
     stats.tcpSegmentsIn++;
     const table = this.#table;
     const c = table === null ? undefined : table.get(dst, h.dstPort, src, h.srcPort);
-    const l = this.#listeners.get(h.dstPort);
     if (c !== undefined) {
-      if (l === undefined || !c.socket.timeWaitReusableBy(h) || isDisposed(l)) {
+      if ((h.flags & TCP_SYN) === 0 || !this.#reuses(c, h)) {
         c.socket.process(now, src, dst, h, b, data, end - data);
         c.due = 0; // whatever it answers goes out at this poll's dispatch
         return;
       }
       // RFC 6191: a new SYN ends TIME-WAIT; the listener takes it as a new connection.
       this.#retire(c);
-      l.stats.timeWaitReused++;
     }
+    const l = this.#listeners.get(h.dstPort);
     const kind = h.flags & (TCP_SYN | TCP_ACK | TCP_RST);
     if (l !== undefined && kind === TCP_ACK) {
       if (this.#conns.length >= this.#capacity) {
@@ -269,6 +268,15 @@ export class TcpConnections {
     this.#tableOf();
     this.#listeners.set(port, l);
     return l;
+  }
+
+  /** True when the SYN `h` may end `c`'s TIME-WAIT (RFC 6191) for a live listener on its port. */
+  #reuses(c: TcpConn, h: TcpHeader): boolean {
+    if (!c.socket.timeWaitReusableBy(h)) return false;
+    const l = this.#listeners.get(h.dstPort);
+    if (l === undefined || isDisposed(l)) return false;
+    l.stats.timeWaitReused++;
+    return true;
   }
 
   /** Ends `c` (in TIME-WAIT) at once: out of the table now, out of the list at the next dispatch. */
