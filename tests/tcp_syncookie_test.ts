@@ -327,3 +327,37 @@ Deno.test("SYN cookies over the interface: 20 000 SYNs leave its tables and queu
   assert.equal(rst.flags, TCP_RST);
   assert.equal(l.stats.cookiesRejected, 1);
 });
+
+Deno.test("SYN cookies over the interface: with the connection table full a cookie's ACK is dropped, not reset", () => {
+  const w = wireHost({ tcpMaxConnections: 2 });
+  w.learnPeer();
+  using l = w.iface.listenTcp(80, { synBacklog: 1 });
+  const spec = { dstMac: US_MAC, srcMac: PEER_MAC, src: PEER, dst: US, protocol: IPPROTO_TCP };
+  const send = (o: SegSpec) => {
+    w.inject(ipFrame(spec, seg(o, PEER, US)[1]));
+    return w.sent().map((f) => {
+      const r = new TcpHeader();
+      parseTcp(f, 34, f.length, US, PEER, r);
+      return r;
+    });
+  };
+  const stray = { flags: TCP_ACK, seq: 1, ack: 777, srcPort: 9 };
+  send({ flags: TCP_SYN, seq: 1, srcPort: 1 }); // fills the SYN queue (table: 1)
+  const [sa] = send({ flags: TCP_SYN, seq: 1, srcPort: 2 });
+  assert.equal(l.stats.cookiesSent, 1);
+  w.iface.connectTcp(PEER, 5000); // table: 2, full
+  assert.equal(w.iface.tableSizes.tcpConnections, 2);
+  assert.deepEqual(
+    send({ flags: TCP_ACK, seq: 2, ack: sa.seq + 1, srcPort: 2 }).filter((r) => r.flags & TCP_RST),
+    [],
+  );
+  assert.equal(w.iface.stats.tcpConnectionsFull, 1);
+  assert.equal(send(stray).filter((r) => r.flags & TCP_RST).length, 0, "cookies pending: no RST while full");
+  // Two slots after the last cookie, an ACK to the listener is reset as before.
+  w.now += 2 * SYN_COOKIE_SLOT_MS;
+  w.iface.poll(w.now);
+  w.sent();
+  w.learnPeer(); // (the neighbour entry expired meanwhile)
+  assert.equal(w.iface.tableSizes.tcpConnections, 2, "still full");
+  assert.equal(send({ ...stray, srcPort: 10 }).filter((r) => r.flags & TCP_RST).length, 1);
+});

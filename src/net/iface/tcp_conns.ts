@@ -131,11 +131,12 @@ export class TcpConnections {
     }
     const l = this.#listeners.get(h.dstPort);
     const kind = h.flags & (TCP_SYN | TCP_ACK | TCP_RST);
-    if (l !== undefined && kind === TCP_ACK) {
-      if (this.#conns.length >= this.#capacity) {
-        stats.tcpConnectionsFull++; // maybe a cookie's ACK: dropped, the peer retries
+    if (l !== undefined && kind === TCP_ACK && this.#conns.length >= this.#capacity) {
+      if (l.cookiesPending(now)) {
+        stats.tcpConnectionsFull++; // maybe a cookie's ACK: dropped (not reset), the peer retries
         return;
       }
+    } else if (l !== undefined && kind === TCP_ACK) {
       let r: TcpSocket | "drop" | null = null;
       try {
         r = l.onAck(now, src, dst, h, b, data, end - data);

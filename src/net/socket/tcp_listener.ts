@@ -246,7 +246,7 @@ export class TcpListener implements Disposable {
     const cookies = this.#cookies;
     if (cookies === null || (h.flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_ACK) return null;
     if (this.#localIp !== 0 && dst !== this.#localIp) return null;
-    if (!(now - this.#lastCookieAt < 2 * SYN_COOKIE_SLOT_MS)) return null; // no cookies lately
+    if (!this.cookiesPending(now)) return null; // no cookie can be valid
     const iss = (h.ack - 1) >>> 0;
     const irs = (h.seq - 1) >>> 0;
     const mss = cookies.check(now, dst, this.#localPort, src, h.srcPort, irs, iss);
@@ -288,6 +288,14 @@ export class TcpListener implements Disposable {
     this.#ready[(this.#readyHead + this.#readyCount) % this.#ready.length] = s;
     this.#readyCount++;
     return s;
+  }
+
+  /**
+   * @internal True when an ACK at `now` may carry one of this listener's cookies (some went out
+   * in the last two time slots): `onAck` checks it.
+   */
+  cookiesPending(now: number): boolean {
+    return this.#cookies !== null && now - this.#lastCookieAt < 2 * SYN_COOKIE_SLOT_MS;
   }
 
   /**
