@@ -29,210 +29,33 @@ import { checkInteger, SocketError } from "./error.ts";
 import { IsnGenerator } from "./isn.ts";
 import { SackBlocks, SackScoreboard } from "./sack.ts";
 import { ByteRing, MAX_RING_CAPACITY } from "./ring.ts";
+import {
+  CLOSE_WAIT,
+  CLOSED,
+  CLOSING,
+  ESTABLISHED,
+  FIN_WAIT_1,
+  FIN_WAIT_2,
+  LAST_ACK,
+  LISTEN,
+  STATE_NAMES,
+  SYN_RECEIVED,
+  SYN_SENT,
+  type TcpCloseReason,
+  type TcpConfig,
+  type TcpEgress,
+  TcpSocketStats,
+  type TcpState,
+  TIME_WAIT,
+} from "./tcp_config.ts";
 
-/** Connection states (RFC 9293 §3.3.2). */
-export type TcpState =
-  | "Closed"
-  | "Listen"
-  | "SynSent"
-  | "SynReceived"
-  | "Established"
-  | "FinWait1"
-  | "FinWait2"
-  | "CloseWait"
-  | "Closing"
-  | "LastAck"
-  | "TimeWait";
-
-const CLOSED = 0;
-const LISTEN = 1;
-const SYN_SENT = 2;
-const SYN_RECEIVED = 3;
-const ESTABLISHED = 4;
-const FIN_WAIT_1 = 5;
-const FIN_WAIT_2 = 6;
-const CLOSE_WAIT = 7;
-const CLOSING = 8;
-const LAST_ACK = 9;
-const TIME_WAIT = 10;
-const STATE_NAMES: readonly TcpState[] = [
-  "Closed",
-  "Listen",
-  "SynSent",
-  "SynReceived",
-  "Established",
-  "FinWait1",
-  "FinWait2",
-  "CloseWait",
-  "Closing",
-  "LastAck",
-  "TimeWait",
-];
-
-/**
- * Why a connection ended (or `"None"` while it has not): `"Closed"` (an orderly close on both
- * sides), `"Reset"` (the peer sent RST), `"Refused"` (RST answering our SYN), `"TimedOut"` (the
- * user timeout or the keep-alive probes ran out), `"Aborted"` (our {@linkcode TcpSocket.abort}).
- */
-export type TcpCloseReason = "None" | "Closed" | "Reset" | "Refused" | "TimedOut" | "Aborted";
-
-/** Where a socket sends its segments: the interface, a test pipe, … */
-export interface TcpEgress {
-  /**
-   * The largest IPv4 packet the link carries (IP header, TCP header and payload): the socket
-   * advertises an MSS of `mtu - 40` and never sends a segment whose packet would exceed it.
-   */
-  readonly mtu: number;
-  /**
-   * Sends one segment from `src` to `dst` (u32 IPv4 addresses): the header `h` (its options
-   * included; the checksum is the egress's to compute) and `length` payload bytes at positions
-   * `from …` of `payload` (see {@linkcode ByteRing.peek} / {@linkcode ByteRing.peekAndSum}, or
-   * `indexOf`/`contiguous` for a copy of its own). Returns false when it cannot send now (no
-   * buffer, neighbour unresolved): the socket then tries again on its next dispatch. `h` is
-   * reused after the call returns.
-   */
-  transmit(src: number, dst: number, h: TcpHeader, payload: ByteRing, from: number, length: number): boolean;
-}
-
-/** Options of a {@linkcode TcpSocket}; every field has a default. Times in milliseconds. */
-export interface TcpConfig {
-  /** Receive ring size in bytes (default 65536; 1 … 2^30). */
-  rxBufferSize?: number;
-  /** Send ring size in bytes (default 65536; 1 … 2^30). */
-  txBufferSize?: number;
-  /** Nagle's algorithm (RFC 896): hold small segments while data is unacknowledged. Default false. */
-  nagle?: boolean;
-  /**
-   * Longest delay of an ACK (default 40; 0 acknowledges every segment at once). An ACK still
-   * goes out at least every second full-sized segment.
-   */
-  ackDelay?: number;
-  /** Retransmission timeout before any RTT sample (default 1000, RFC 6298). */
-  initialRto?: number;
-  /** Lower bound of the RTO (default 200, as Linux; RFC 6298 suggests 1000). */
-  minRto?: number;
-  /** Upper bound of the RTO after backoff (default 60000). */
-  maxRto?: number;
-  /** Time in TIME-WAIT: 2 MSL (default 60000). */
-  timeWait?: number;
-  /** Abort when sent data stays unacknowledged this long (RFC 5482; default 300000; 0: never). */
-  userTimeout?: number;
-  /** Idle time before the first keep-alive probe (default 0: no keep-alive). */
-  keepAlive?: number;
-  /** Time between unanswered keep-alive probes (default 75000). */
-  keepAliveInterval?: number;
-  /** Unanswered keep-alive probes before aborting (default 9). */
-  keepAliveProbes?: number;
-  /**
-   * Retransmissions of our SYN (or SYN-ACK) before the handshake is given up (default 6, as Linux:
-   * ≈ 2 minutes with backoff; 0 … 100). A passive socket then returns to LISTEN, an active one closes
-   * with `"TimedOut"`.
-   */
-  synRetries?: number;
-  /** Disjoint out-of-order ranges kept for reassembly (default 8; 1 … 1024). */
-  maxOutOfOrder?: number;
-  /** Source of initial sequence numbers (default: one per process with a random key). */
-  isn?: IsnGenerator;
-  /**
-   * Congestion control (default `"newreno"`, RFC 5681/6582; `"cubic"`, RFC 9438; `"none"`: only
-   * the peer's window limits the sender, for a point-to-point link the user owns).
-   */
-  congestionControl?: TcpCongestionControl;
-  /**
-   * Offer timestamps (RFC 7323: an RTT sample from every ACK, PAWS); used when both SYNs carry
-   * the option. Default true. They take 12 bytes of every segment's payload.
-   */
-  timestamps?: boolean;
-  /**
-   * Offer selective acknowledgments (RFC 2018; RFC 6675 loss recovery, RFC 2883 D-SACK); used
-   * when both SYNs carry SACK-permitted. Default true.
-   */
-  sack?: boolean;
-  /**
-   * Most challenge ACKs (RFC 5961 §7) per second (default 1000, Linux's
-   * `tcp_challenge_ack_limit`; 0 … 1000000; 0 sends none).
-   */
-  challengeAckLimit?: number;
-}
-
-/** Counters of one socket; they only grow (reset with {@linkcode TcpSocketStats.reset}). */
-export class TcpSocketStats {
-  /** Segments fed to the socket. */
-  segmentsIn: number = 0;
-  /** Segments sent. */
-  segmentsOut: number = 0;
-  /** Payload bytes accepted into the receive ring (in order or not). */
-  bytesIn: number = 0;
-  /** Payload bytes sent, retransmissions included. */
-  bytesOut: number = 0;
-  /** Segments that carried already-sent sequence space again (RTO, fast retransmit). */
-  retransmits: number = 0;
-  /** Retransmission timer expirations. */
-  timeouts: number = 0;
-  /** Fast retransmits on three duplicate ACKs. */
-  fastRetransmits: number = 0;
-  /** Duplicate ACKs received. */
-  duplicateAcks: number = 0;
-  /** Segments kept out of order for reassembly. */
-  outOfOrder: number = 0;
-  /** Zero-window probes sent. */
-  windowProbes: number = 0;
-  /** Keep-alive probes sent. */
-  keepAlives: number = 0;
-  /**
-   * Challenge ACKs sent (RFC 5961): for an in-window RST, a SYN in a synchronized state, an ACK
-   * outside [SND.UNA − MAX.SND.WND, SND.MAX].
-   */
-  challengeAcks: number = 0;
-  /** Challenge ACKs not sent: over `challengeAckLimit` in the current second. */
-  challengeAcksLimited: number = 0;
-  /** RSTs sent. */
-  resetsOut: number = 0;
-  /** Dropped: sequence number outside the receive window. */
-  dropOutOfWindow: number = 0;
-  /** Dropped: no ACK flag in a synchronized state, or an unacceptable ACK. */
-  dropBadAck: number = 0;
-  /** Dropped: out-of-order data when the assembler had no range left. */
-  dropAssemblerFull: number = 0;
-  /** Dropped bytes: payload beyond the receive ring's free space. */
-  dropWindowFull: number = 0;
-  /** Dropped: payload after the peer's FIN (or in a state that takes none). */
-  dropAfterFin: number = 0;
-  /** Dropped: segments a socket in its state ignores (e.g. no SYN in LISTEN). */
-  dropIgnored: number = 0;
-  /** Dropped: an old timestamp (PAWS, RFC 7323 §5). */
-  dropPaws: number = 0;
-  /** RTT samples taken (from timestamps, or one timed segment per round trip without). */
-  rttSamples: number = 0;
-  /** ACKs we sent with SACK blocks. */
-  sackAcksOut: number = 0;
-  /** D-SACK blocks we sent (a duplicate arrived, RFC 2883). */
-  dsacksOut: number = 0;
-  /** D-SACK blocks received: a retransmission of ours was unnecessary. */
-  dsacksIn: number = 0;
-  /** Holes resent in SACK recovery (RFC 6675 NextSeg rule 1). */
-  sackRetransmits: number = 0;
-  /** Fast recoveries entered (three duplicate ACKs, or RFC 6675's IsLost). */
-  recoveries: number = 0;
-  /** Partial ACKs in fast recovery (RFC 6582): each resent the next hole. */
-  partialAcks: number = 0;
-  /** Windows cut back to IW after an idle period (RFC 5681 §4.1). */
-  idleRestarts: number = 0;
-  /** Gauge (not reset): the congestion window in bytes, as of the last process/dispatch. */
-  cwnd: number = 0;
-  /** Gauge (not reset): the slow-start threshold in bytes. */
-  ssthresh: number = 0;
-  /** Gauge (not reset): the congestion state. */
-  congestionState: TcpCongestionState = "Open";
-
-  /** Sets every counter to 0 (the gauges `cwnd`, `ssthresh`, `congestionState` stay). */
-  reset(): void {
-    for (const k of Object.keys(this) as (keyof TcpSocketStats)[]) {
-      if (k === "cwnd" || k === "ssthresh") continue;
-      if (typeof this[k] === "number") (this as unknown as Record<string, number>)[k] = 0;
-    }
-  }
-}
+export {
+  type TcpCloseReason,
+  type TcpConfig,
+  type TcpEgress,
+  TcpSocketStats,
+  type TcpState,
+} from "./tcp_config.ts";
 
 let defaultIsn: IsnGenerator | null = null;
 
@@ -1669,6 +1492,83 @@ export class TcpSocket implements Disposable {
         `send: the socket is ${this.state}${this.#finQueued ? " and closed for sending" : ""}`,
       );
     }
+  }
+
+  // ---- For the listener (SYN cookies, TIME-WAIT reuse) -----------------------------------------
+
+  /**
+   * @internal For a listener that validated a SYN cookie (RFC 4987): makes this closed socket
+   * the SYN-RECEIVED end of the handshake the cookie stands for, our SYN-ACK (ISN `iss`) sent
+   * and not retransmitted, so that feeding it the peer's ACK (`process`) establishes it.
+   * `peerMss` is the MSS the cookie carries, `windowScale` the peer's shift (-1: none), `sack`
+   * and `timestamps` what the SYN-ACK agreed to, `tsRecent` the ACK's TSval.
+   */
+  cookieHandshake(
+    listenIp: number,
+    localIp: number,
+    localPort: number,
+    remoteIp: number,
+    remotePort: number,
+    iss: number,
+    irs: number,
+    peerMss: number,
+    windowScale: number,
+    sack: boolean,
+    timestamps: boolean,
+    tsRecent: number,
+    now: number,
+  ): void {
+    this.#live();
+    if (this.#state !== CLOSED) {
+      throw new SocketError("InvalidState", `cookieHandshake: the socket is ${this.state}`);
+    }
+    this.#reset();
+    this.#listenIp = listenIp;
+    this.#localIp = localIp;
+    this.#localPort = localPort;
+    this.#remoteIp = remoteIp;
+    this.#remotePort = remotePort;
+    this.#peerMss = peerMss;
+    this.#peerOfferedScale = windowScale >= 0;
+    this.#sndShift = windowScale >= 0 ? Math.min(windowScale, TCP_MAX_WINDOW_SCALE) : 0;
+    this.#rcvShift = windowScale >= 0 ? this.#ourShift : 0;
+    this.#tsOk = timestamps && this.#tsOffer;
+    this.#sackOk = sack && this.#sackOffer;
+    if (this.#tsOk) this.#tsRecent = tsRecent;
+    this.#irs = irs >>> 0;
+    this.#rcvNxt = (irs + 1) >>> 0;
+    this.#lastAckSent = this.#rcvNxt;
+    this.#rcvAdvRight = (this.#rcvNxt + this.#synWindow()) >>> 0;
+    this.#iss = iss >>> 0;
+    this.#sndUna = this.#iss;
+    this.#sndNxt = this.#sndMax = (iss + 1) >>> 0;
+    this.#tsOffset = this.#iss; // the SYN-ACK's TSval came from this clock (SynCookies.tsVal)
+    this.#sndWl1 = irs >>> 0;
+    this.#sndWl2 = this.#iss;
+    this.#lastRecv = now;
+    this.#passive = true;
+    this.#state = SYN_RECEIVED;
+  }
+
+  /**
+   * @internal RFC 6191 / RFC 9293 §3.10.7.4 (as Linux decides it): true when this socket is in
+   * TIME-WAIT and `h` is a SYN (no ACK, no RST) that may open a new incarnation of the
+   * connection: a timestamp newer than the last one seen (when this connection used them), or
+   * else a sequence number above RCV.NXT — and the timestamp not older (PAWS).
+   */
+  timeWaitReusableBy(h: TcpHeader): boolean {
+    if (this.#state !== TIME_WAIT || (h.flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) return false;
+    if (this.#tsOk && h.hasTimestamps) {
+      const d = seqDiff(h.tsVal, this.#tsRecent);
+      if (d < 0) return false; // PAWS
+      if (d > 0) return true;
+    }
+    return seqDiff(h.seq, this.#rcvNxt) > 0;
+  }
+
+  /** @internal Ends TIME-WAIT at once (its 4-tuple goes to a new connection): Closed, nothing sent. */
+  endTimeWait(): void {
+    if (this.#state === TIME_WAIT) this.#toClosed("Closed");
   }
 
   #live(): void {
