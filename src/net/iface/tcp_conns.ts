@@ -174,6 +174,10 @@ export class TcpConnections {
         return;
       } else return; // a full queue: dropped and counted by the listener
     }
+    if (kind === 0 && l !== undefined && this.#listeners.has(h.dstPort)) {
+      l.stats.droppedNoSynAck++; // neither SYN, ACK nor RST to a listening port: dropped, no RST
+      return;
+    }
     // No connection takes it: RST unless it is one, never to a link-layer broadcast (RFC 1122 4.2.3.10).
     stats.tcpNoConnection++;
     if (!linkUnicast) return;

@@ -54,6 +54,11 @@ export class TcpListenerStats {
   timeWaitReused: number = 0;
   /** Closed accepted sockets given back with `release` and reused for a later connection. */
   socketsReused: number = 0;
+  /**
+   * Segments to the port with none of SYN, ACK, RST (a bare FIN, data without ACK): dropped
+   * without an answer (RFC 9293 3.10.7.2, LISTEN "fourth"), counted by the interface.
+   */
+  droppedNoSynAck: number = 0;
 }
 
 /** A pooled socket's standing, for {@linkcode TcpListener.release}. */
