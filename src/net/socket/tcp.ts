@@ -83,7 +83,7 @@ export class TcpSocket implements Disposable {
   readonly #asm: Assembler;
   readonly #out = new TcpHeader();
   readonly #isn: IsnGenerator;
-  readonly #nagle: boolean;
+  #nagle: boolean;
   readonly #ackDelay: number;
   readonly #initialRto: number;
   readonly #minRto: number;
@@ -285,6 +285,16 @@ export class TcpSocket implements Disposable {
   /** The smoothed RTT (ms), or -1 before the first sample. */
   get srtt(): number {
     return this.#srtt;
+  }
+  /** Nagle's algorithm (RFC 896) on this socket: settable at any time, as `TCP_NODELAY` (default from the config). */
+  get nagle(): boolean {
+    return this.#nagle;
+  }
+  set nagle(on: boolean) {
+    if (typeof on !== "boolean") {
+      throw new SocketError("InvalidArgument", `nagle: ${String(on)} is not a boolean`);
+    }
+    this.#nagle = on;
   }
   /** The congestion control algorithm. */
   get congestionControl(): TcpCongestionControl {
@@ -749,6 +759,7 @@ export class TcpSocket implements Disposable {
     // A zero window still takes the ACK (and RST) of a segment at RCV.NXT; its data is dropped.
     if (!acceptable && wnd === 0 && start === 0) {
       this.stats.dropWindowFull += length;
+      if (length > 0) this.#ackNow = true; // a zero-window probe is answered (RFC 9293 §3.8.6.1)
       length = 0;
       acceptable = true;
     }
@@ -783,8 +794,13 @@ export class TcpSocket implements Disposable {
       this.#toClosed(this.#state === SYN_RECEIVED ? "Refused" : "Reset");
       return;
     }
-    // 3. SYN in a synchronized state: challenge ACK (RFC 5961 §4).
+    // 3. SYN in a synchronized state: challenge ACK (RFC 5961 §4). A passive SYN-RECEIVED returns
+    // to LISTEN (RFC 9293 §3.10.7.4, fourth).
     if (flags & TCP_SYN) {
+      if (this.#state === SYN_RECEIVED && this.#passive) {
+        this.#backToListen();
+        return;
+      }
       this.#challenge(now);
       return;
     }
@@ -1334,6 +1350,10 @@ export class TcpSocket implements Disposable {
     const mss = Math.max(Math.min(this.#peerMss, this.#rcvMss), 1);
     this.#cc.init(mss, this.#synRetransmits > 0);
     this.#recover = this.#sndUna;
+    // RFC 6298 §5.7: a SYN timed out and no RTT sample yet: data starts with an RTO of 3 s.
+    if (this.#synRetransmits > 0 && this.#srtt < 0 && this.#rto < 3000) {
+      this.#rto = Math.min(3000, this.#maxRto);
+    }
   }
 
   /** Our TSval at `now` (ms ticks, RFC 7323 §5.4: 1 ms … 1 s); 0 for pollAt's planning. */
