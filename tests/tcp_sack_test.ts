@@ -200,7 +200,7 @@ Deno.test("RFC 6675 scoreboard: IsLost, pipe and NextSeg by hand", () => {
 });
 
 Deno.test("RFC 6675 recovery on a socket: the holes resent in order, SACKed data never, new data within cwnd − pipe", () => {
-  const c = conn();
+  const c = conn({ rack: false }); // RFC 6675 alone (RACK: tcp_recovery_test.ts)
   c.s.send(new Uint8Array(30 * MSS));
   const first = c.out(0);
   assert.equal(first.length, 10, "IW");
@@ -238,7 +238,7 @@ Deno.test("RFC 6675 recovery on a socket: the holes resent in order, SACKed data
 });
 
 Deno.test("SACK: after a timeout, go-back-N skips what the peer SACKed", () => {
-  const c = conn({ initialRto: 1000 });
+  const c = conn({ initialRto: 1000, rack: false });
   c.s.send(new Uint8Array(10 * MSS));
   c.out(0);
   c.ack(10, 0, [[2 * MSS, 4 * MSS]]); // one SACK, not enough for IsLost
