@@ -6,8 +6,9 @@
  * retransmission found by RACK. Segment i of our data spans [1 + 1000·i, 1 + 1000·(i + 1)).
  */
 import assert from "node:assert/strict";
-import type { TcpConfig } from "../src/net/socket/mod.ts";
-import { TCP_ACK } from "../src/net/wire/mod.ts";
+import { SackScoreboard, type TcpConfig } from "../src/net/socket/mod.ts";
+import { RackRecords } from "../src/net/socket/tcp_rack.ts";
+import { TCP_ACK, TcpHeader } from "../src/net/wire/mod.ts";
 import { data, type Fixture, synReceived } from "./_tcp_harness.ts";
 
 const A = TCP_ACK;
@@ -145,4 +146,34 @@ Deno.test("RACK-TLP: the option is validated and off without SACK", () => {
   f.out(20);
   f.put(30, A, 1, seg(1));
   assert.equal(f.s.pollAt(), 30 + 200, "no probe timer: the RTO");
+});
+
+Deno.test("RACK records: bounded (the last one grows when full), pipe, SACK marks, lost and resent", () => {
+  const r = new RackRecords(4);
+  const sb = new SackScoreboard(8);
+  r.clear(100);
+  for (let i = 0; i < 6; i++) r.sent(100 + 10 * i, 10, i); // six segments of 10 bytes at t = i
+  assert.equal(r.count, 4, "the fourth record took segments 3…5 (sent at 5, the latest)");
+  assert.equal(r.pipe(), 60, "every byte counted once");
+  // The peer SACKs [120, 130) (segment 2, sent at 2) at t = 10: RACK.rtt 8.
+  const h = new TcpHeader();
+  h.sackCount = 1;
+  h.sack[0] = 120;
+  h.sack[1] = 130;
+  sb.update(h, 100, 160);
+  r.onAck(10, 100, sb, -1, 0, 5);
+  assert.equal(r.pipe(), 50);
+  assert.equal(r.detectLoss(7.5, 0), 0, "inside RACK.rtt still");
+  assert.equal(r.timeout, 8, "segment 0: sent at 0, + RACK.rtt 8");
+  assert.equal(r.detectLoss(10, 0), 2, "segments 0 and 1, sent before 2, lost after RACK.rtt");
+  assert.equal(r.timeout, -1, "the merged record was sent after: no timer for it");
+  assert.equal(r.pipe(), 30);
+  assert.deepEqual([r.nextLost(100), r.lostEnd], [0, 10]);
+  r.sent(100, 10, 11); // segment 0 resent
+  assert.equal(r.pipe(), 40);
+  assert.deepEqual([r.nextLost(100), r.lostEnd], [10, 20]);
+  r.onTimeout();
+  assert.equal(r.pipe(), 0, "after an RTO everything not SACKed is lost");
+  r.onAck(20, 130, new SackScoreboard(1), -1, 0, 5);
+  assert.deepEqual([r.count, r.pipe(), r.nextLost(130)], [1, 0, 0], "the cumulative ACK removed three");
 });

@@ -117,7 +117,7 @@ export class TcpSocket implements Disposable {
   #challengeCount = 0;
   // RACK-TLP (RFC 8985), with SACK.
   readonly #rackOffer: boolean;
-  readonly #rack = new RackRecords(256);
+  readonly #rack: RackRecords;
   #rackAt = -1; // the reordering timer
   #ptoAt = -1; // the probe timeout
   #tlpDue = false; // the PTO fired: send a probe
@@ -244,6 +244,8 @@ export class TcpSocket implements Disposable {
       throw new SocketError("InvalidArgument", `TcpSocket: rack ${config.rack} is not a boolean`);
     }
     this.#rackOffer = config.rack ?? true;
+    // A record per segment in flight: the send ring over 512-byte segments (beyond: the last grows).
+    this.#rack = new RackRecords(Math.min(Math.max(Math.ceil(txSize / 512) + 2, 16), 4096));
     this.#nagle = config.nagle ?? false;
     this.#isn = config.isn ?? (defaultIsn ??= new IsnGenerator());
     this.#rx = new ByteRing(rxSize);
@@ -1000,6 +1002,7 @@ export class TcpSocket implements Disposable {
         if (!this.#sackOk) {
           this.#fastRetransmit = true;
           this.#cc.onPartialAck(data, this.#mss);
+          this.#dupAcks = DUP_THRESH; // still in recovery: every further duplicate inflates cwnd (step 4)
         }
       } else {
         this.#inRecovery = false;
