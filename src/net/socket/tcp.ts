@@ -1464,7 +1464,8 @@ export class TcpSocket implements Disposable {
     if (!this.#sb.isEmpty) rk.markLostBelow(this.#sndUna, this.#sb.lostEnd(this.#mss));
     if (!this.#sb.isEmpty || this.#inRecovery || this.#rackAt >= 0) this.#rackTimer(now);
     if (!this.#tlpActive) return;
-    if (dsack && this.#tlpRetrans && h.sack[1] === this.#tlpEnd) {
+    const dsackEnd = seqDiff(this.#tlpEnd, h.sack[1]); // 1: the probe carried our FIN
+    if (dsack && this.#tlpRetrans && dsackEnd >= 0 && dsackEnd <= 1) {
       this.#tlpActive = false; // the probe was a duplicate: nothing was lost
     } else if (seqDiff(h.ack, this.#tlpEnd) > 0 || (!this.#tlpRetrans && h.ack === this.#tlpEnd)) {
       this.#tlpActive = false;
@@ -1563,7 +1564,8 @@ export class TcpSocket implements Disposable {
   #toTimeWait(now: number): void {
     this.#state = TIME_WAIT;
     this.#timeWaitAt = now + this.#timeWait;
-    this.#rtoAt = -1;
+    this.#rtoAt = this.#ptoAt = this.#rackAt = -1;
+    this.#tlpDue = false;
     this.#unackedSince = -1;
   }
 
