@@ -1475,6 +1475,7 @@ export class TcpSocket implements Disposable {
         this.#cc.onFastRetransmit(now, flight, this.#mss, true);
         this.#cc.onRecoveryEnd(now, flight, this.#mss);
       }
+      this.#armPto(now); // the episode is over: the next probe may be armed
     }
   }
 
