@@ -119,6 +119,19 @@ Deno.test("RACK: a segment is lost once one sent after it is SACKed and RACK.rtt
   assert.equal(h.s.pollAt(), 30 + 200);
 });
 
+Deno.test("RACK: a D-SACK widens the reordering window (reo_wnd_mult, RFC 8985 §6.2 step 4)", () => {
+  for (const dsack of [false, true]) {
+    const f = conn();
+    f.s.send(data(4 * MSS));
+    f.out(20);
+    f.put(30, A, 1, seg(1)); // 0 arrives
+    // 2 SACKed, 1 missing; with a D-SACK of 0 (a duplicate the peer saw) or not.
+    f.put(31, A, 1, seg(1), { sack: dsack ? [[seg(0), seg(1)], [seg(2), seg(3)]] : [[seg(2), seg(3)]] });
+    // RACK.rtt 11, sent at 20: 31 + reo_wnd; min_RTT 10: reo_wnd 2.5, or 5 after the D-SACK.
+    assert.equal(f.s.pollAt(), dsack ? 36 : 34);
+  }
+});
+
 Deno.test("RACK: a lost retransmission is found once data sent after it is SACKed (no RTO)", () => {
   const f = conn({ txBufferSize: 1 << 20 });
   f.s.send(data(30 * MSS));

@@ -1007,6 +1007,7 @@ export class TcpSocket implements Disposable {
       } else {
         this.#inRecovery = false;
         this.#cc.onRecoveryEnd(now, seqDiff(this.#sndMax, this.#sndUna), this.#mss);
+        if (this.#rackOffer && this.#sackOk) this.#rack.adaptReoWnd(this.#sndUna, this.#sndNxt, false, true);
       }
     } else {
       this.#cc.onAck(now, data, this.#mss, this.#srtt);
@@ -1461,6 +1462,7 @@ export class TcpSocket implements Disposable {
   #rackOnAck(now: number, h: TcpHeader, dsack: number): void {
     const rk = this.#rack;
     rk.onAck(now, this.#sndUna, this.#sb, this.#inTsEcr, this.#tsOffset, this.#minRtt);
+    rk.adaptReoWnd(this.#sndUna, this.#sndNxt, dsack > 0, false);
     if (!this.#sb.isEmpty) rk.markLostBelow(this.#sndUna, this.#sb.lostEnd(this.#mss));
     if (!this.#sb.isEmpty || this.#inRecovery || this.#rackAt >= 0) this.#rackTimer(now);
     if (!this.#tlpActive) return;
@@ -1485,7 +1487,7 @@ export class TcpSocket implements Disposable {
     // RACK.reo_wnd (§6.2 step 4): none in recovery before reordering is seen, else min_RTT/4 ≤ SRTT.
     let reo = 0;
     if (rk.reorderingSeen || (!this.#inRecovery && this.#sb.sackedBytes < DUP_THRESH * this.#mss)) {
-      const q = this.#minRtt < Infinity ? this.#minRtt / 4 : 0;
+      const q = this.#minRtt < Infinity ? (rk.reoWndMult * this.#minRtt) / 4 : 0;
       reo = this.#srtt >= 0 && this.#srtt < q ? this.#srtt : q;
     }
     const n = rk.detectLoss(now, reo);

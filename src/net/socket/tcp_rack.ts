@@ -40,6 +40,10 @@ export class RackRecords {
   reorderingSeen = false;
   /** When the reordering timer should run detectLoss again, or -1 (set by detectLoss). */
   timeout = -1;
+  /** RACK.reo_wnd_mult: grows by one per round trip that brought a D-SACK (§6.2 step 4). */
+  reoWndMult = 1;
+  #reoWndPersist = 0;
+  #dsackRound = -1; // RACK.dsack_round (SND.NXT when the last D-SACK came), -1: none
 
   /** Up to `capacity` records (segments beyond merge into the last one: later detection, never wrong). */
   constructor(capacity = 256) {
@@ -64,6 +68,24 @@ export class RackRecords {
     this.#rackRtt = 0;
     this.reorderingSeen = false;
     this.timeout = -1;
+    this.reoWndMult = 1;
+    this.#reoWndPersist = 0;
+    this.#dsackRound = -1;
+  }
+
+  /**
+   * RFC 8985 §6.2 step 4's adaptation, on each ACK: a D-SACK (`dsack`) in a round without one
+   * widens the reordering window by min_RTT/4 for 16 recoveries; `recoveryEnded` counts them.
+   */
+  adaptReoWnd(sndUna: number, sndNxt: number, dsack: boolean, recoveryEnded: boolean): void {
+    if (this.#dsackRound >= 0 && seqDiff(sndUna, this.#dsackRound) >= 0) this.#dsackRound = -1;
+    if (this.#dsackRound < 0 && dsack) {
+      this.#dsackRound = sndNxt >>> 0;
+      this.reoWndMult++;
+      this.#reoWndPersist = 16;
+    } else if (recoveryEnded && --this.#reoWndPersist <= 0) {
+      this.reoWndMult = 1;
+    }
   }
 
   #at(i: number): number {
