@@ -7,65 +7,46 @@ import assert from "node:assert/strict";
 import dgram from "node:dgram";
 import { Interface, PortDevice } from "../mod.ts";
 import { testEal } from "./_eal.ts";
+import { pollUntil, runPolling, u32 } from "./_kernel.ts";
 import { ipString, kernelLink } from "./_net.ts";
-import { openTap, type Tap } from "./_tap.ts";
+import { openTap, type Tap, tapInterface } from "./_tap.ts";
 
 testEal();
 
-function u32(ip: Uint8Array): number {
-  return ((ip[0] << 24) | (ip[1] << 16) | (ip[2] << 8) | ip[3]) >>> 0;
-}
-
 const OUR_MAC = Uint8Array.of(0x02, 0x00, 0x5e, 0x10, 0x00, 0x02);
 
-/** Polls `iface` until `done()` or `ms` pass, yielding to the event loop between polls. */
-async function pollUntil(iface: Interface, done: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done() && Date.now() < deadline) {
-    iface.poll(performance.now());
-    await new Promise((r) => setTimeout(r, 1));
+/** Polls `iface` until `done()` or `ms` pass, sleeping 1 ms between polls. */
+function poll(iface: Interface, done: () => boolean, ms = 5000): Promise<void> {
+  return pollUntil(iface, done, ms, { every: 1, sleepMs: 1 });
+}
+
+/** The kernel's `ping -c 3 -s size` of `ip`, run to its end while `iface` is polled. */
+function ping(iface: Interface, ip: Uint8Array, size: number) {
+  return runPolling(iface, "ping", ["-c", "3", "-i", "0.2", "-W", "2", "-s", `${size}`, ipString(ip)]);
+}
+
+/** A kernel UDP socket on the tap's kernel address; what it receives lands in `inbox`. */
+async function kernelUdp(tap: Tap) {
+  const sock = dgram.createSocket("udp4");
+  try {
+    await new Promise<void>((resolve, reject) => {
+      sock.once("error", reject);
+      sock.bind(0, ipString(tap.kernelIp), () => resolve());
+    });
+  } catch (e) {
+    sock.close();
+    throw e;
   }
-}
-
-/** Runs `cmd args` to its end while polling `iface`; returns its status and output. */
-async function runPolling(iface: Interface, cmd: string, args: string[]) {
-  const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).spawn();
-  let finished = false;
-  const status = child.output().then((o) => {
-    finished = true;
-    return o;
-  });
-  await pollUntil(iface, () => finished, 10_000);
-  const out = await status;
-  return {
-    success: out.success,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
-
-/** Our interface on the tap's port; disposing it returns the device's spare mbufs. */
-function stack(tap: Tap): { iface: Interface } & Disposable {
-  const device = new PortDevice(tap.port, tap.pool);
-  const iface = new Interface(device, { mac: OUR_MAC, addresses: [{ ip: u32(tap.ourIp), prefix: 24 }] });
-  return { iface, [Symbol.dispose]: () => device[Symbol.dispose]() };
+  const inbox: Uint8Array[] = [];
+  sock.on("message", (m) => inbox.push(new Uint8Array(m)));
+  return { sock, port: sock.address().port, inbox, [Symbol.dispose]: () => sock.close() };
 }
 
 Deno.test("the kernel's ping gets replies from our stack (the kernel resolves us by ARP)", async () => {
-  using tap = await openTap();
-  using s = stack(tap);
+  using tap = await openTap({ tag: "mdn" });
+  using s = tapInterface(tap, OUR_MAC);
   const iface = s.iface;
-  const out = await runPolling(iface, "ping", [
-    "-c",
-    "3",
-    "-i",
-    "0.2",
-    "-W",
-    "2",
-    "-s",
-    "56",
-    ipString(tap.ourIp),
-  ]);
+  const out = await ping(iface, tap.ourIp, 56);
   const text = out.stdout;
   assert.equal(out.success, true, `ping failed:\n${text}${out.stderr}`);
   assert.match(text, /3 packets transmitted, 3 received/);
@@ -83,57 +64,36 @@ Deno.test("the kernel's ping gets replies from our stack (the kernel resolves us
 });
 
 Deno.test("UDP both ways between a kernel socket and our socket, 1 byte up to the MTU", async () => {
-  using tap = await openTap();
-  using s = stack(tap);
+  using tap = await openTap({ tag: "mdn" });
+  using s = tapInterface(tap, OUR_MAC);
   const iface = s.iface;
   using ours = iface.bindUdp(7000);
-  const kernel = dgram.createSocket("udp4");
-  try {
-    await new Promise<void>((resolve, reject) => {
-      kernel.once("error", reject);
-      kernel.bind(0, ipString(tap.kernelIp), () => resolve());
-    });
-    const kernelPort = kernel.address().port;
-    const inbox: Uint8Array[] = [];
-    kernel.on("message", (m) => inbox.push(new Uint8Array(m)));
+  using k = await kernelUdp(tap);
+  const { sock: kernel, port: kernelPort, inbox } = k;
+  for (const size of [1, 7, 512, 1471, 1472]) {
+    const toUs = Uint8Array.from({ length: size }, (_, i) => (i * 31 + size) & 0xff);
+    kernel.send(toUs, 7000, ipString(tap.ourIp));
+    await poll(iface, () => ours.queued > 0);
+    const got = ours.recvFrom();
+    assert.ok(got, `kernel → us, ${size} bytes`);
+    assert.deepEqual(got.data, toUs);
+    assert.equal(got.ip, u32(tap.kernelIp));
+    assert.equal(got.port, kernelPort);
 
-    for (const size of [1, 7, 512, 1471, 1472]) {
-      const toUs = Uint8Array.from({ length: size }, (_, i) => (i * 31 + size) & 0xff);
-      kernel.send(toUs, 7000, ipString(tap.ourIp));
-      await pollUntil(iface, () => ours.queued > 0);
-      const got = ours.recvFrom();
-      assert.ok(got, `kernel → us, ${size} bytes`);
-      assert.deepEqual(got.data, toUs);
-      assert.equal(got.ip, u32(tap.kernelIp));
-      assert.equal(got.port, kernelPort);
-
-      const toKernel = toUs.map((b) => b ^ 0x5a);
-      assert.equal(ours.sendTo(toKernel, u32(tap.kernelIp), kernelPort), true);
-      await pollUntil(iface, () => inbox.length > 0);
-      assert.deepEqual(inbox.shift(), toKernel, `us → kernel, ${size} bytes`);
-    }
-    assert.deepEqual(iface.neighbour(u32(tap.kernelIp)), tap.kernelMac, "we resolved the kernel by ARP");
-    assert.equal(iface.stats.rxMalformed, 0);
-  } finally {
-    kernel.close();
+    const toKernel = toUs.map((b) => b ^ 0x5a);
+    assert.equal(ours.sendTo(toKernel, u32(tap.kernelIp), kernelPort), true);
+    await poll(iface, () => inbox.length > 0);
+    assert.deepEqual(inbox.shift(), toKernel, `us → kernel, ${size} bytes`);
   }
+  assert.deepEqual(iface.neighbour(u32(tap.kernelIp)), tap.kernelMac, "we resolved the kernel by ARP");
+  assert.equal(iface.stats.rxMalformed, 0);
 });
 
 Deno.test("the kernel's ping -s 3000 (fragmented both ways) gets its replies", async () => {
-  using tap = await openTap();
-  using s = stack(tap);
+  using tap = await openTap({ tag: "mdn" });
+  using s = tapInterface(tap, OUR_MAC);
   const iface = s.iface;
-  const out = await runPolling(iface, "ping", [
-    "-c",
-    "3",
-    "-i",
-    "0.2",
-    "-W",
-    "2",
-    "-s",
-    "3000",
-    ipString(tap.ourIp),
-  ]);
+  const out = await ping(iface, tap.ourIp, 3000);
   const text = out.stdout;
   assert.equal(out.success, true, `ping failed:\n${text}${out.stderr}`);
   assert.match(text, /3 packets transmitted, 3 received/);
@@ -143,36 +103,26 @@ Deno.test("the kernel's ping -s 3000 (fragmented both ways) gets its replies", a
 });
 
 Deno.test("UDP of 8000 bytes both ways between a kernel socket and ours, whole", async () => {
-  using tap = await openTap();
-  using s = stack(tap);
+  using tap = await openTap({ tag: "mdn" });
+  using s = tapInterface(tap, OUR_MAC);
   const iface = s.iface;
   using ours = iface.bindUdp(7001, 8, 8000);
-  const kernel = dgram.createSocket("udp4");
-  try {
-    await new Promise<void>((resolve, reject) => {
-      kernel.once("error", reject);
-      kernel.bind(0, ipString(tap.kernelIp), () => resolve());
-    });
-    const kernelPort = kernel.address().port;
-    const inbox: Uint8Array[] = [];
-    kernel.on("message", (m) => inbox.push(new Uint8Array(m)));
-    const toUs = Uint8Array.from({ length: 8000 }, (_, i) => (i * 31 + 5) & 0xff);
-    kernel.send(toUs, 7001, ipString(tap.ourIp));
-    await pollUntil(iface, () => ours.queued > 0);
-    const got = ours.recvFrom();
-    assert.ok(got, "kernel → us: 8000 bytes");
-    assert.deepEqual(got.data, toUs);
-    assert.equal(got.port, kernelPort);
-    const toKernel = toUs.map((b) => b ^ 0xa5);
-    assert.equal(ours.sendTo(toKernel, u32(tap.kernelIp), kernelPort), true);
-    await pollUntil(iface, () => inbox.length > 0);
-    assert.deepEqual(inbox.shift(), toKernel, "us → kernel: 8000 bytes, reassembled by the kernel");
-    assert.ok(iface.stats.reassembled >= 1);
-    assert.equal(iface.stats.txFragments, 6);
-    assert.equal(iface.stats.rxMalformed, 0);
-  } finally {
-    kernel.close();
-  }
+  using k = await kernelUdp(tap);
+  const { sock: kernel, port: kernelPort, inbox } = k;
+  const toUs = Uint8Array.from({ length: 8000 }, (_, i) => (i * 31 + 5) & 0xff);
+  kernel.send(toUs, 7001, ipString(tap.ourIp));
+  await poll(iface, () => ours.queued > 0);
+  const got = ours.recvFrom();
+  assert.ok(got, "kernel → us: 8000 bytes");
+  assert.deepEqual(got.data, toUs);
+  assert.equal(got.port, kernelPort);
+  const toKernel = toUs.map((b) => b ^ 0xa5);
+  assert.equal(ours.sendTo(toKernel, u32(tap.kernelIp), kernelPort), true);
+  await poll(iface, () => inbox.length > 0);
+  assert.deepEqual(inbox.shift(), toKernel, "us → kernel: 8000 bytes, reassembled by the kernel");
+  assert.ok(iface.stats.reassembled >= 1);
+  assert.equal(iface.stats.txFragments, 6);
+  assert.equal(iface.stats.rxMalformed, 0);
 });
 
 /**
@@ -233,7 +183,7 @@ print(json.dumps(out))
 `;
 
 Deno.test("a VLAN 5 peer on the tap gets ARP and echo replies from our interface on VLAN 5, none without", async () => {
-  using tap = await openTap();
+  using tap = await openTap({ tag: "mdn" });
   const peerMac = Array.from(
     Uint8Array.of(2, 0, 0x5e, 0x10, 0x05, 0x01),
     (b) => b.toString(16).padStart(2, "0"),

@@ -23,7 +23,17 @@ import {
   Vdev,
 } from "../mod.ts";
 import { testEal, uniqueName } from "./_eal.ts";
-import { interfaceExists, runTag, sh } from "./_net.ts";
+import {
+  exampleOnTap,
+  kernelUp,
+  listening,
+  removeRuntimeDir,
+  runExample,
+  subnet28,
+  waitFor,
+  within,
+} from "./_kernel.ts";
+import { interfaceExists, runTag } from "./_net.ts";
 import { vdevName } from "./_ring.ts";
 
 testEal();
@@ -31,15 +41,6 @@ testEal();
 const root = new URL("../", import.meta.url).pathname;
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-
-/** `p`, or a rejection after `ms` naming `what` (the tests stay bounded in time). */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
 
 function isStackError(kind: StackError["kind"], message?: RegExp) {
   return (e: unknown) => {
@@ -50,28 +51,10 @@ function isStackError(kind: StackError["kind"], message?: RegExp) {
   };
 }
 
-/** Until `done()` holds or `ms` pass. */
-async function waitFor(done: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await done())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 // 198.18.0.0/15 is reserved for benchmarking (RFC 2544): other test files use 198.18.X.0/24,
-// this one 198.19.X.0/28 subnets, so that nothing collides when files run at once.
-const X = (Deno.pid % 250) + 1;
+// this one 198.19.X.16 … 127 (/28 subnets), so that nothing collides when files run at once.
 let subnetCounter = 0;
-function subnet(): { ours: string; kernel: string; cidr: string; kernelCidr: string } {
-  const base = 16 * (++subnetCounter);
-  return {
-    ours: `198.19.${X}.${base + 2}`,
-    kernel: `198.19.${X}.${base + 1}`,
-    cidr: `198.19.${X}.${base + 2}/28`,
-    kernelCidr: `198.19.${X}.${base + 1}/28`,
-  };
-}
+const subnet = () => subnet28(1 + (subnetCounter++ % 7));
 
 let tapCounter = 0;
 /** A kernel interface name and the matching net_tap device spec, unique to this run. */
@@ -469,8 +452,7 @@ Deno.test("over net_tap with the kernel as peer: ping answered, kernel UDP socke
     {
       await using s = Stack.open({ device, ip: net.cidr, pool });
       assert.equal(await interfaceExists(iface), true);
-      await sh("ip", "addr", "add", net.kernelCidr, "dev", iface);
-      await sh("ip", "link", "set", "dev", iface, "up");
+      await kernelUp(iface, net.kernelCidr);
       using conn = s.listenDatagram({ port: 7001 });
 
       const sock = dgram.createSocket("udp4");
@@ -700,14 +682,6 @@ memifTest("async code that sends after every receive does not starve timers", as
   assert.ok(ticks > 0, `a 1 ms interval never fired during ${rounds} round trips`);
 });
 
-/**
- * Removes the EAL runtime directory a child of ours named with its pid (`Eal.devOptions()`'s file
- * prefix), which a child killed by SIGKILL leaves behind.
- */
-async function removeRuntimeDir(pid: number): Promise<void> {
-  await Deno.remove(`/var/run/dpdk/melin-dpdk-${pid}`, { recursive: true }).catch(() => {});
-}
-
 /** Runs `code` (a module in the repository's root, importing ./mod.ts) in a child `deno eval`. */
 function evalChild(code: string) {
   return new Deno.Command(Deno.execPath(), {
@@ -758,64 +732,16 @@ Deno.test("a stopped runner does not keep the process alive; a running one does"
   });
 });
 
-/** `deno run` of examples/udp_echo.ts with `args`; stdout read line by line. */
-function udpEcho(args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-ffi",
-      "--allow-read",
-      "--allow-env",
-      "--allow-sys=uid",
-      `${root}examples/udp_echo.ts`,
-      ...args,
-    ],
-    cwd: root,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let text = "";
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const reading = (async () => {
-    for (let r = await reader.read(); !r.done; r = await reader.read()) text += r.value;
-  })();
-  const stderr = new Response(child.stderr).text();
-  return {
-    child,
-    stdout: () => text,
-    /** Resolves once stdout matches `re`. */
-    async waitFor(re: RegExp, ms: number): Promise<RegExpExecArray> {
-      const end = Date.now() + ms;
-      for (;;) {
-        const m = re.exec(text);
-        if (m) return m;
-        if (Date.now() > end) throw new Error(`no ${re} in udp_echo's output within ${ms} ms:\n${text}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    },
-    async finish(ms: number) {
-      const status = await within(child.status, ms, "udp_echo to exit").catch((e) => {
-        child.kill("SIGKILL");
-        throw e;
-      });
-      await reading;
-      await removeRuntimeDir(child.pid);
-      return { code: status.code, signal: status.signal, stdout: text, stderr: await stderr };
-    },
-  };
-}
+/** `deno run` of examples/udp_echo.ts with `args`. */
+const udpEcho = (args: string[]) => runExample("udp_echo", args);
 
 Deno.test("examples/udp_echo.ts by its command line, against a kernel UDP socket", async (t) => {
   await t.step("serves until SIGTERM, then tears down", async () => {
     const { iface } = tapSpec();
     const net = subnet();
-    const run = udpEcho(["--tap", iface, "--ip", net.cidr, "--port", "7007", "--seconds", "60"]);
+    const run = await exampleOnTap("udp_echo", iface, net, ["--port", "7007", "--seconds", "60"]);
     try {
-      await waitFor(() => interfaceExists(iface), 20_000, `udp_echo to create ${iface}`);
-      await sh("ip", "addr", "add", net.kernelCidr, "dev", iface);
-      await sh("ip", "link", "set", "dev", iface, "up");
-      await run.waitFor(new RegExp(`^listening on ${net.ours.replaceAll(".", "\\.")}:7007`, "m"), 20_000);
+      await listening(run, net.ours, 7007);
       const sock = dgram.createSocket("udp4");
       try {
         await new Promise<void>((r) => sock.bind(0, net.kernel, () => r()));

@@ -8,31 +8,17 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { interfaceExists, runTag, sh } from "./_net.ts";
+import { exampleOnTap, kernelExchange, listening, nftLoss, pattern, subnet28, within } from "./_kernel.ts";
+import { interfaceExists, runTag } from "./_net.ts";
 
-const root = new URL("../", import.meta.url).pathname;
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
-const X = (Deno.pid % 250) + 1;
 let subnetCounter = 0;
 /** 198.19.X.128/28 upwards (tests/stack_test.ts takes 198.19.X.16 … 127). */
-function subnet() {
-  const base = 128 + 16 * (subnetCounter++ % 8);
-  return {
-    ours: `198.19.${X}.${base + 2}`,
-    kernel: `198.19.${X}.${base + 1}`,
-    cidr: `198.19.${X}.${base + 2}/28`,
-    kernelCidr: `198.19.${X}.${base + 1}/28`,
-  };
-}
+const subnet = () => subnet28(8 + (subnetCounter++ % 8));
 let tapCounter = 0;
 const tapName = () => `mdh${runTag()}${tapCounter++}`;
 
-function pattern(n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = i % 251;
-  return b;
-}
 /** `n` random bytes (getRandomValues gives at most 64 KiB a call). */
 function random(n: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -41,101 +27,11 @@ function random(n: number): Uint8Array {
 }
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-async function waitFor(done: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await done())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
-
-/** An example as a child process with its tap's kernel side configured; stdout collected. */
+/** An example on a tap of its own whose kernel side is configured (see exampleOnTap). */
 async function example(name: string, args: string[], net = subnet(), beforeUp?: () => void) {
   const tap = tapName();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-ffi",
-      "--allow-read",
-      "--allow-env",
-      "--allow-sys=uid",
-      `${root}examples/${name}.ts`,
-      "--tap",
-      tap,
-      "--ip",
-      net.cidr,
-      ...args,
-    ],
-    cwd: root,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let out = "";
-  let err = "";
-  const reading = Promise.all([
-    (async () => {
-      for await (const s of child.stdout.pipeThrough(new TextDecoderStream())) out += s;
-    })(),
-    (async () => {
-      for await (const s of child.stderr.pipeThrough(new TextDecoderStream())) err += s;
-    })(),
-  ]);
-  let exited = false;
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
-  });
-  const run = {
-    child,
-    tap,
-    net,
-    stdout: () => out,
-    async finish(ms: number) {
-      const s = await within(status, ms, `${name} to exit`).catch((e) => {
-        if (!exited) child.kill("SIGKILL"); // our child, by its pid
-        throw new Error(`${e.message}\nstdout:\n${out}\nstderr:\n${err}`);
-      });
-      await reading;
-      await Deno.remove(`/var/run/dpdk/melin-dpdk-${child.pid}`, { recursive: true }).catch(() => {});
-      return { code: s.code, stdout: out, stderr: err };
-    },
-    async [Symbol.asyncDispose]() {
-      if (!exited) child.kill("SIGTERM");
-      await run.finish(10_000).catch(() => {});
-    },
-  };
-  try {
-    await waitFor(() => exited || interfaceExists(tap), 20_000, `${name} to create ${tap}`);
-    if (!exited) {
-      await sh("ip", "link", "set", "dev", tap, "addrgenmode", "none");
-      await sh("ip", "addr", "add", net.kernelCidr, "dev", tap);
-      beforeUp?.(); // e.g. bind a kernel server to the address before the link comes up
-      await sh("ip", "link", "set", "dev", tap, "up");
-    }
-  } catch (e) {
-    await run[Symbol.asyncDispose]();
-    throw e;
-  }
-  return run;
-}
-
-type Run = Awaited<ReturnType<typeof example>>;
-
-async function listening(run: Run): Promise<void> {
-  const re = new RegExp(`^listening on ${run.net.ours.replaceAll(".", "\\.")}:\\d+`, "m");
-  await waitFor(() => re.test(run.stdout()), 20_000, `"listening on" from ${run.tap}`).catch(async (e) => {
-    const r = await run.finish(1000).catch((x) => ({ stdout: String(x), stderr: "" }));
-    throw new Error(`${e.message}\n${r.stdout}\n${r.stderr}`);
-  });
+  const run = await exampleOnTap(name, tap, net, args, beforeUp);
+  return Object.assign(run, { tap, net });
 }
 
 async function curl(...args: string[]): Promise<{ code: number; body: Uint8Array; stderr: string }> {
@@ -147,76 +43,9 @@ async function curl(...args: string[]): Promise<{ code: number; body: Uint8Array
   return { code: out.code, body: out.stdout, stderr: dec(out.stderr) };
 }
 
-/** Random loss on `tap` both ways, in an nftables table of our own; dispose deletes it. */
-async function loss(tap: string, tenths = 1): Promise<AsyncDisposable> {
-  const table = `mdp${runTag()}${tapCounter}`;
-  await sh("nft", "add", "table", "inet", table);
-  const dispose = async () => void (await sh("nft", "delete", "table", "inet", table).catch(() => ""));
-  try {
-    for (const [hook, dir] of [["output", "oifname"], ["input", "iifname"]]) {
-      await sh("nft", "add", "chain", "inet", table, hook, `{ type filter hook ${hook} priority 0 ; }`);
-      await sh(
-        "nft",
-        "add",
-        "rule",
-        "inet",
-        table,
-        hook,
-        dir,
-        tap,
-        "numgen",
-        "random",
-        "mod",
-        "10",
-        "<",
-        `${tenths}`,
-        "drop",
-      );
-    }
-  } catch (e) {
-    await dispose();
-    throw e;
-  }
-  return { [Symbol.asyncDispose]: dispose };
-}
-
-/** Sends `data` to `host:port` from the kernel, half-closes, reads to the end. */
-async function kernelExchange(host: string, port: number, data: Uint8Array): Promise<Uint8Array> {
-  const conn = await Deno.connect({ hostname: host, port });
-  try {
-    const writing = (async () => {
-      for (let off = 0; off < data.length; off += 65536) {
-        await conn.write(data.subarray(off, off + 65536)).then(async (n) => {
-          for (let done = n; done < Math.min(65536, data.length - off);) {
-            done += await conn.write(data.subarray(off + done, Math.min(off + 65536, data.length)));
-          }
-        });
-      }
-      await conn.closeWrite();
-    })();
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    const buf = new Uint8Array(65536);
-    for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
-      chunks.push(buf.slice(0, n));
-      total += n;
-    }
-    await writing;
-    const all = new Uint8Array(total);
-    let at = 0;
-    for (const c of chunks) {
-      all.set(c, at);
-      at += c.length;
-    }
-    return all;
-  } finally {
-    conn.close();
-  }
-}
-
 Deno.test("examples/http_server.ts answers the kernel's curl", async (t) => {
   await using run = await example("http_server", ["--port", "8080", "--seconds", "120"]);
-  await listening(run);
+  await listening(run, run.net.ours);
   const base = `http://${run.net.ours}:8080`;
   await t.step("GET / → 200 and a short text", async () => {
     const r = await curl("-f", `${base}/`);
@@ -270,7 +99,7 @@ Deno.test("examples/http_server.ts answers the kernel's curl", async (t) => {
 
 Deno.test("examples/tcp_echo.ts echoes kernel clients byte-exact, 100 at once, and through 10 % loss", async (t) => {
   await using run = await example("tcp_echo", ["--port", "7007", "--seconds", "300"]);
-  await listening(run);
+  await listening(run, run.net.ours);
   await t.step("1 B … 16 MiB, both ways", async () => {
     for (const n of [1, 1000, 65536, 1_000_000, 16 * 1024 * 1024]) {
       const data = crypto.getRandomValues(new Uint8Array(n > 65536 ? 65536 : n));
@@ -293,7 +122,7 @@ Deno.test("examples/tcp_echo.ts echoes kernel clients byte-exact, 100 at once, a
     assert.equal(results.filter((ok) => ok).length, 100);
   });
   await t.step("2 MiB with 10 % of the frames dropped each way", async () => {
-    await using _loss = await loss(run.tap);
+    await using _loss = await nftLoss(run.tap, 10);
     const data = crypto.getRandomValues(new Uint8Array(65536)).slice();
     const full = new Uint8Array(2 * 1024 * 1024);
     for (let i = 0; i < full.length; i += data.length) full.set(data, i);
@@ -327,7 +156,7 @@ Deno.test("examples/tcp_client.ts fetches from a kernel echo server byte-exact, 
       });
       try {
         assert.ok(server !== null, "the kernel server is up");
-        await using _loss = lossy ? await loss(run.tap) : { [Symbol.asyncDispose]: async () => {} };
+        await using _loss = lossy ? await nftLoss(run.tap, 10) : { [Symbol.asyncDispose]: async () => {} };
         const out = await run.finish(170_000);
         assert.equal(out.code, 0, out.stdout + out.stderr);
         assert.match(out.stdout, new RegExp(`^sent ${n} received ${n} sha256 ${sha(pattern(n))}$`, "m"));

@@ -6,27 +6,21 @@
  * nobody listens on (the kernel must see our RST as "connection refused").
  */
 import assert from "node:assert/strict";
-import { type Device, Interface, PortDevice, type TcpSocket } from "../mod.ts";
+import type { Device, Interface, TcpSocket } from "../mod.ts";
 import { testEal } from "./_eal.ts";
+import { kernelEchoServer, kernelExchange, pattern, pollUntil, sendThenRead, u32 } from "./_kernel.ts";
 import { ipString } from "./_net.ts";
-import { openTap, type Tap } from "./_tap.ts";
+import { openTap, type Tap, tapInterface } from "./_tap.ts";
+import { assertBytes } from "./_tcp_harness.ts";
 
 testEal();
 
 const OUR_MAC = Uint8Array.of(0x02, 0x00, 0x5e, 0x10, 0x00, 0x0d);
 
-function u32(ip: Uint8Array): number {
-  return ((ip[0] << 24) | (ip[1] << 16) | (ip[2] << 8) | ip[3]) >>> 0;
-}
-
 function host(tap: Tap, loss = 0) {
-  const dev = new PortDevice(tap.port, tap.pool);
-  const lossy = loss > 0 ? new LossyDevice(dev, loss) : null;
-  const iface = new Interface(lossy ?? dev, {
-    mac: OUR_MAC,
-    addresses: [{ ip: u32(tap.ourIp), prefix: 24 }],
-  });
-  return { dev, iface, lossy, [Symbol.dispose]: () => dev[Symbol.dispose]() };
+  let lossy: LossyDevice | null = null;
+  const h = tapInterface(tap, OUR_MAC, loss > 0 ? (d) => (lossy = new LossyDevice(d, loss)) : undefined);
+  return { ...h, lossy: lossy as LossyDevice | null };
 }
 
 /**
@@ -65,29 +59,6 @@ class LossyDevice implements Device {
   }
   flush(): number {
     return this.inner.flush();
-  }
-}
-
-/** Polls `iface` until `done()` or `ms` pass, yielding to the event loop (the kernel's side runs there). */
-async function pollUntil(iface: Interface, done: () => boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  let n = 0;
-  while (!done() && Date.now() < deadline) {
-    iface.poll(performance.now());
-    if (++n % 8 === 0) await new Promise((r) => setTimeout(r, 0));
-  }
-}
-
-function pattern(n: number, seed = 0): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = (i + seed) % 251;
-  return b;
-}
-
-function assertSame(got: Uint8Array, want: Uint8Array, what: string): void {
-  assert.equal(got.length, want.length, `${what}: length`);
-  for (let i = 0; i < want.length; i++) {
-    if (got[i] !== want[i]) assert.fail(`${what}: byte ${i} is ${got[i]}, want ${want[i]}`);
   }
 }
 
@@ -136,7 +107,7 @@ function httpServer(listener: ReturnType<Interface["listenTcp"]>) {
 }
 
 Deno.test("TCP over the interface vs the kernel: curl fetches 0 B … 4 MiB from our listener", async () => {
-  using tap = await openTap();
+  using tap = await openTap({ tag: "mdi" });
   using h = host(tap);
   using listener = h.iface.listenTcp(8080, { backlog: 16 });
   const server = httpServer(listener);
@@ -160,7 +131,7 @@ Deno.test("TCP over the interface vs the kernel: curl fetches 0 B … 4 MiB from
       }, 25_000);
       const out = await waiting;
       assert.ok(out.success, `curl ${size}: ${new TextDecoder().decode(out.stderr)}`);
-      assertSame(await Deno.readFile(file), pattern(size), `curl body of ${size} bytes`);
+      assertBytes(await Deno.readFile(file), pattern(size), `curl body of ${size} bytes`);
     }
     assert.equal(server.served, 5);
     assert.equal(h.iface.stats.rxMalformed, 0, "every kernel segment parsed, checksums included");
@@ -170,7 +141,7 @@ Deno.test("TCP over the interface vs the kernel: curl fetches 0 B … 4 MiB from
 });
 
 Deno.test("TCP over the interface vs the kernel: connectTcp to a kernel echo server, 1 B … 16 MiB byte-exact", async (t) => {
-  using tap = await openTap();
+  using tap = await openTap({ tag: "mdi" });
   using h = host(tap);
   for (const size of [1, 1461, 1 << 20, 16 << 20]) {
     await t.step(`${size} bytes`, async () => void await echoThroughKernel(tap, h, size));
@@ -179,7 +150,7 @@ Deno.test("TCP over the interface vs the kernel: connectTcp to a kernel echo ser
 });
 
 Deno.test("TCP over the interface vs the kernel: 4 MiB echoed byte-exact with 2 % of frames lost each way", async () => {
-  using tap = await openTap();
+  using tap = await openTap({ tag: "mdi" });
   using h = host(tap, 0.02);
   const s = await echoThroughKernel(tap, h, 4 << 20);
   assert.ok(
@@ -190,63 +161,28 @@ Deno.test("TCP over the interface vs the kernel: 4 MiB echoed byte-exact with 2 
 });
 
 async function echoThroughKernel(tap: Tap, h: ReturnType<typeof host>, size: number): Promise<TcpSocket> {
-  using listener = Deno.listen({ hostname: ipString(tap.kernelIp), port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  const served = (async () => {
-    const conn = await listener.accept();
-    const buf = new Uint8Array(65536);
-    let total = 0;
-    for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
-      total += n;
-      for (let w = 0; w < n;) w += await conn.write(buf.subarray(w, n));
-    }
-    conn.close();
-    return total;
-  })();
+  using server = kernelEchoServer(ipString(tap.kernelIp));
+  const { port, served } = server;
   const s = h.iface.connectTcp(u32(tap.kernelIp), port, { rxBufferSize: 65536, txBufferSize: 65536 });
   const data = pattern(size, size);
   const got = new Uint8Array(size);
-  let sent = 0;
-  let received = 0;
-  let eof = false;
-  await pollUntil(h.iface, () => {
-    if (s.isEstablished && s.maySend && sent < size) {
-      sent += s.send(data, sent);
-      if (sent === size) s.close();
-    }
-    for (let n = s.recv(got, received); n !== 0; n = s.recv(got, received)) {
-      if (n < 0) {
-        eof = true;
-        break;
-      }
-      received += n;
-    }
-    return eof && (s.state === "TimeWait" || s.state === "Closed");
-  }, 60_000);
+  const c = sendThenRead(s, data, got);
+  await pollUntil(h.iface, c.step, 60_000);
   assert.equal(await served, size, "the kernel received every byte");
-  assert.equal(received, size, `state ${s.state}, sent ${sent}`);
-  assertSame(got, data, "echo");
+  assert.equal(c.received, size, `state ${s.state}, sent ${c.sent}`);
+  assertBytes(got, data, "echo");
   assert.equal(s.mss, 1460, "the kernel's MSS for a 1500-byte link");
   return s;
 }
 
 Deno.test("TCP over the interface vs the kernel: 100 concurrent kernel clients to our echo listener", async () => {
-  using tap = await openTap();
+  using tap = await openTap({ tag: "mdi" });
   using h = host(tap);
   using listener = h.iface.listenTcp(7070, { backlog: 128 });
   const clients = Array.from({ length: 100 }, async (_, i) => {
-    const conn = await Deno.connect({ hostname: ipString(tap.ourIp), port: 7070 });
     const data = pattern(1000 + i, i);
-    for (let w = 0; w < data.length;) w += await conn.write(data.subarray(w));
-    await conn.closeWrite();
-    const parts: Uint8Array[] = [];
-    const buf = new Uint8Array(4096);
-    for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) parts.push(buf.slice(0, n));
-    conn.close();
-    const got = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-    let at = 0;
-    for (const p of parts) got.set(p, (at += p.length) - p.length);
-    assertSame(got, data, `client ${i}`);
+    const got = await kernelExchange(ipString(tap.ourIp), 7070, data);
+    assertBytes(got, data, `client ${i}`);
     return got.length;
   });
   let done = 0;
@@ -274,7 +210,7 @@ Deno.test("TCP over the interface vs the kernel: 100 concurrent kernel clients t
 });
 
 Deno.test("TCP over the interface vs the kernel: a port nobody listens on refuses (our RST)", async () => {
-  using tap = await openTap();
+  using tap = await openTap({ tag: "mdi" });
   using h = host(tap);
   let outcome: unknown = null;
   Deno.connect({ hostname: ipString(tap.ourIp), port: 9 }).then(

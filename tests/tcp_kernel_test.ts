@@ -30,6 +30,7 @@ import {
   WireError,
 } from "../src/net/wire/mod.ts";
 import { testEal } from "./_eal.ts";
+import { kernelEchoServer, kernelExchange, pattern, pollUntil, sendThenRead, u32 } from "./_kernel.ts";
 import { ipString } from "./_net.ts";
 import { openTap, type Tap } from "./_tap.ts";
 import { assertBytes, rng } from "./_tcp_harness.ts";
@@ -37,10 +38,6 @@ import { assertBytes, rng } from "./_tcp_harness.ts";
 testEal();
 
 const OUR_MAC = Uint8Array.of(0x02, 0x00, 0x5e, 0x10, 0x00, 0x07);
-
-function u32(ip: Uint8Array): number {
-  return ((ip[0] << 24) | (ip[1] << 16) | (ip[2] << 8) | ip[3]) >>> 0;
-}
 
 /** The smallest host that carries TCP: ARP replies, IPv4 framing, one socket per local port. */
 class MiniHost implements TcpEgress, Disposable {
@@ -156,44 +153,6 @@ class MiniHost implements TcpEgress, Disposable {
   }
 }
 
-/** Polls `host` until `done()` or `ms` pass, yielding to the event loop (the kernel side runs there). */
-async function pollUntil(host: MiniHost, done: () => boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  let n = 0;
-  while (!done() && Date.now() < deadline) {
-    host.poll(performance.now());
-    if (++n % 8 === 0) await new Promise((r) => setTimeout(r, 0));
-  }
-}
-
-function pattern(n: number): Uint8Array {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = i % 251;
-  return b;
-}
-
-/** Reads everything from a kernel connection until EOF. */
-async function readAll(conn: Deno.Conn, into: Uint8Array[]): Promise<number> {
-  const buf = new Uint8Array(65536);
-  let total = 0;
-  for (;;) {
-    const n = await conn.read(buf);
-    if (n === null) return total;
-    into.push(buf.slice(0, n));
-    total += n;
-  }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 Deno.test("TCP against the kernel: our client sends 1 B … 16 MiB to a kernel echo server and gets it back byte-exact", async (t) => {
   for (const size of [1, 1460, 1461, 100_000, 16 << 20]) {
     await t.step(`${size} bytes`, async () => void await echoThroughKernel(size, 0));
@@ -206,52 +165,21 @@ Deno.test("TCP against the kernel: 4 MiB echoed byte-exact with 2 % of frames lo
 });
 
 async function echoThroughKernel(size: number, loss: number): Promise<{ lost: number }> {
-  using tap = await openTap();
+  using tap = await openTap({ tag: "mdk" });
   using host = new MiniHost(tap);
   host.loss = loss;
-  using listener = Deno.listen({ hostname: ipString(tap.kernelIp), port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
   // The kernel echoes everything, then closes after our FIN.
-  const served = (async () => {
-    const conn = await listener.accept();
-    const buf = new Uint8Array(65536);
-    let total = 0;
-    for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      total += n;
-      let w = 0;
-      while (w < n) w += await conn.write(buf.subarray(w, n));
-    }
-    conn.close();
-    return total;
-  })();
+  using server = kernelEchoServer(ipString(tap.kernelIp));
+  const { port, served } = server;
   const s = new TcpSocket({ rxBufferSize: 65536, txBufferSize: 65536 });
   host.sockets.set(41000, s);
   s.connect(host.ip, 41000, u32(tap.kernelIp), port, performance.now());
   const data = pattern(size);
   const got = new Uint8Array(size);
-  let sent = 0;
-  let recvd = 0;
-  let eof = false;
-  let closed = false;
-  await pollUntil(host, () => {
-    if (s.isEstablished && s.maySend && sent < data.length) sent += s.send(data, sent);
-    if (sent === data.length && !closed && s.maySend) {
-      s.close();
-      closed = true;
-    }
-    for (let n; (n = s.recv(got, recvd)) !== 0;) {
-      if (n < 0) {
-        eof = true;
-        break;
-      }
-      recvd += n;
-    }
-    return eof && (s.state === "TimeWait" || s.state === "Closed");
-  }, 30_000);
+  const c = sendThenRead(s, data, got);
+  await pollUntil(host, c.step, 30_000);
   assert.equal(await served, size, "the kernel received every byte");
-  assert.equal(recvd, size, `state ${s.state}, sent ${sent}, stats ${JSON.stringify(s.stats)}`);
+  assert.equal(c.received, size, `state ${s.state}, sent ${c.sent}, stats ${JSON.stringify(s.stats)}`);
   assertBytes(got, data, "echo");
   assert.equal(s.mss, host.mtu - 40, "the kernel's MSS for this link");
   assert.ok(s.windowScales[1] > 0, "the kernel scales its window");
@@ -262,23 +190,13 @@ async function echoThroughKernel(size: number, loss: number): Promise<{ lost: nu
 }
 
 Deno.test("TCP against the kernel: a kernel client sends 256 KiB to our listening socket, which echoes and closes", async () => {
-  using tap = await openTap();
+  using tap = await openTap({ tag: "mdk" });
   using host = new MiniHost(tap);
   const s = new TcpSocket({ rxBufferSize: 32768, txBufferSize: 32768 });
   s.listen(host.ip, 7007);
   host.sockets.set(7007, s);
   const data = pattern(256 << 10);
-  const client = (async () => {
-    const conn = await Deno.connect({ hostname: ipString(tap.ourIp), port: 7007 });
-    const parts: Uint8Array[] = [];
-    const reading = readAll(conn, parts);
-    let w = 0;
-    while (w < data.length) w += await conn.write(data.subarray(w));
-    await conn.closeWrite();
-    await reading;
-    conn.close();
-    return concat(parts);
-  })();
+  const client = kernelExchange(ipString(tap.ourIp), 7007, data);
   let done = false;
   client.finally(() => done = true);
   const buf = new Uint8Array(8192);
@@ -310,7 +228,7 @@ Deno.test("TCP against the kernel: a kernel client sends 256 KiB to our listenin
 });
 
 Deno.test("TCP against the kernel: a slow reader with a 4 KiB window stalls the kernel (zero window) without losing a byte", async () => {
-  using tap = await openTap();
+  using tap = await openTap({ tag: "mdk" });
   using host = new MiniHost(tap);
   const s = new TcpSocket({ rxBufferSize: 4096, txBufferSize: 4096 });
   s.listen(host.ip, 7008);
