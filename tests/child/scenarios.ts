@@ -191,9 +191,10 @@ switch (scenario) {
       worker.onmessage = (e) => resolve(e.data);
       worker.postMessage(eal.args);
     });
+    // Counted while the Worker lives: once its thread exits, the thread-exit hook unregisters it.
+    report("lcore-count", eal.lcoreCount);
     worker.terminate();
     report("worker", fromWorker);
-    report("lcore-count", eal.lcoreCount);
     break;
   }
   case "cleanup-with-port": {
