@@ -84,7 +84,7 @@ export class UdpSocket implements Disposable {
     this.port = port;
     this.#rx = rx;
     this.#tx = tx;
-    this.rxBytes = rx.bytes;
+    this.#rxBytes = rx.bytes;
   }
 
   /**
@@ -234,7 +234,8 @@ export class UdpSocket implements Disposable {
    * {@linkcode UdpSocket.lastIp} / {@linkcode UdpSocket.lastPort}) and stays there until the
    * interface's next poll, which may reuse the memory. On a DPDK port's device (`PortDevice`) that
    * memory is the received frame itself (the datagram was never copied; one not read before the next poll
-   * is copied into the socket's ring then), elsewhere the socket's ring.
+   * is copied into the socket's ring then), elsewhere the socket's ring. Read it, never write it:
+   * `rxBytes` is then the pool's whole memory, other packets and mbuf headers included.
    *
    * @example Echo every datagram, no copy on the way in
    * ```ts
@@ -254,10 +255,10 @@ export class UdpSocket implements Disposable {
     }
     // A compare costs less than a pointer store's write barrier: the array seldom changes.
     if (at < 0) {
-      if (this.rxBytes !== r.bytes) this.rxBytes = r.bytes;
+      if (this.#rxBytes !== r.bytes) this.#rxBytes = r.bytes;
       this.rxStart = i * r.slotSize;
     } else {
-      if (this.rxBytes !== r.lent) this.rxBytes = r.lent;
+      if (this.#rxBytes !== r.lent) this.#rxBytes = r.lent;
       this.rxStart = at;
     }
     this.lastIp = r.ip[i];
@@ -268,9 +269,12 @@ export class UdpSocket implements Disposable {
 
   /**
    * The memory that holds the datagram the last {@linkcode UdpSocket.recvView} returned (before
-   * the first: the socket's ring).
+   * the first: the socket's ring), to read only.
    */
-  rxBytes: Uint8Array;
+  get rxBytes(): Uint8Array {
+    return this.#rxBytes;
+  }
+  #rxBytes: Uint8Array;
 
   /** Where in {@linkcode UdpSocket.rxBytes} the datagram the last {@linkcode UdpSocket.recvView} returned starts. */
   rxStart = 0;
