@@ -39,13 +39,19 @@ import {
   WireError,
 } from "../wire/mod.ts";
 import { udpHeaderSum } from "../wire/udp.ts";
-import type { Device } from "../phy/device.ts";
+import { type Device, PortDevice } from "../phy/device.ts";
 import { type PcapError, PcapWriter } from "../phy/pcap.ts";
 import { badArgument, isIntIn, isU32 } from "../args.ts";
 import { ViewCache } from "../copy.ts";
 import { InterfaceError } from "../error.ts";
 import { MAX_SOCKET_QUEUE, UDP_SOCKET_TOKEN, UdpSocket } from "../socket/udp.ts";
-import { DELIVER_BAD_CHECKSUM, DELIVER_DROPPED, DELIVERED, SlotRing } from "../socket/slot_ring.ts";
+import {
+  DELIVER_BAD_CHECKSUM,
+  DELIVER_DROPPED,
+  DELIVERED,
+  LendTally,
+  SlotRing,
+} from "../socket/slot_ring.ts";
 import { NeighborCache, PendingTable } from "./neighbor.ts";
 import { type Ipv4Cidr, type Route, Routes } from "./route.ts";
 import { IcmpRateLimiter } from "./ratelimit.ts";
@@ -290,7 +296,10 @@ function checkDevice(device: unknown): Device {
 
 /** A poll-driven IPv4 host on one {@linkcode Device}. */
 export class Interface {
-  /** The link. */
+  /**
+   * The link. Receive from it only through {@linkcode Interface.poll}: on a `PortDevice`, the
+   * sockets may read datagrams in place in frames the device holds until its next `receive`.
+   */
   readonly device: Device;
   /** Our MAC. */
   readonly mac: Uint8Array;
@@ -362,6 +371,15 @@ export class Interface {
   #macLow = 0;
   #rxView = new ViewCache();
   #onFrame = (b: Uint8Array, s: number, l: number) => this.#receive(b, s, l);
+  /**
+   * The device when its received frames stay valid until its next `receive` (a
+   * {@linkcode PortDevice}: it frees a burst when it receives the next), else null. Then the
+   * receive fast path lends datagrams to their sockets in place (no copy), and the next poll
+   * copies the ones still unread into their rings before the device reuses the frames.
+   */
+  readonly #lender: PortDevice | null;
+  /** Lent datagrams not read yet, over all the sockets (each ring counts into it). */
+  readonly #lent = new LendTally();
 
   /**
    * An interface on `device` with `config`.
@@ -370,6 +388,7 @@ export class Interface {
    */
   constructor(device: Device, config: InterfaceConfig) {
     this.device = checkDevice(device);
+    this.#lender = device instanceof PortDevice ? device : null;
     if (typeof config !== "object" || config === null) {
       throw new InterfaceError(
         "InvalidArgument",
@@ -524,6 +543,10 @@ export class Interface {
     }
     if (this.#sockets.has(port)) throw new InterfaceError("PortInUse", `UDP port ${port} is already bound`);
     const rx = new SlotRing(capacity, maxPayload);
+    if (this.#lender !== null) {
+      rx.lender = this.#lender;
+      rx.tally = this.#lent;
+    }
     const s = new UdpSocket(this.#egress, port, rx, new SlotRing(capacity, maxPayload), UDP_SOCKET_TOKEN);
     this.#sockets.set(port, new UdpBinding(port, s, rx));
     return s;
@@ -583,6 +606,7 @@ export class Interface {
 
   /** The socket on `port` closed (through {@linkcode Egress.release}). */
   #unbind(port: number): void {
+    this.#sockets.get(port)?.rx.settle(); // its unread datagrams stay readable, in the ring
     this.#sockets.delete(port);
     if (this.#lastSocket?.port === port) this.#lastSocket = null;
   }
@@ -624,6 +648,8 @@ export class Interface {
     this.#now = now;
     const egress = this.#egress;
     egress.now = now;
+    // Datagrams lent in place and not read yet move into their rings before the frames go back.
+    if (this.#lent.unread > 0) this.#settle();
     let work = this.device.receive(this.#onFrame) > 0;
     if (egress.hasBacklog && egress.drainBacklog()) work = true;
     if (this.#tcp.active && this.#tcp.dispatch(now, egress)) work = true;
@@ -640,6 +666,11 @@ export class Interface {
     }
     egress.flush();
     return work;
+  }
+
+  /** Copies the unread lent datagrams into their rings (see #lender): only when the app left some. */
+  #settle(): void {
+    for (const b of this.#sockets.values()) if (b.rx.count > 0) b.rx.settle();
   }
 
   /**
@@ -841,7 +872,13 @@ export class Interface {
     const checksum = w4 & 0xffff;
     const srcPort = ports >>> 16;
     const partial = checksum === 0 ? -1 : udpHeaderSum(src, dst, srcPort, dstPort, udpLength, checksum);
-    const r = s.rx.deliver(v, l4 + 8, udpLength - 8, src, srcPort, partial);
+    const rx = s.rx;
+    let r: number;
+    if (this.#lender !== null) {
+      r = rx.lend(v, b, l4 + 8, udpLength - 8, src, srcPort, partial);
+    } else {
+      r = rx.deliver(v, l4 + 8, udpLength - 8, src, srcPort, partial);
+    }
     if (r !== DELIVERED) {
       if (r === DELIVER_DROPPED) s.socket.rxDropped++;
       else this.stats.rxMalformed++;

@@ -138,6 +138,11 @@ export class PortDevice implements Device, Disposable {
     this.#releasePool = holdPool(pool, `PortDevice on port ${port.id}`);
   }
 
+  /** True once disposed (the last received burst is back in its pool). */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
   receive(onFrame: (bytes: Uint8Array, start: number, length: number) => void): number {
     if (this.#disposed) throw disposedError("receive", this.port);
     if (typeof onFrame !== "function") {

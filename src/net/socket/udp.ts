@@ -53,7 +53,10 @@ export const UDP_SOCKET_TOKEN: unique symbol = Symbol("UdpSocket");
 export class UdpSocket implements Disposable {
   /** The local port. */
   readonly port: number;
-  /** Datagrams dropped because the receive queue was full. */
+  /**
+   * Datagrams dropped because the receive queue was full (or, on a `PortDevice` disposed with
+   * datagrams unread, because their frames went back to the pool).
+   */
   rxDropped = 0;
   /** Datagrams dropped because the send queue was full. */
   txDropped = 0;
@@ -81,6 +84,7 @@ export class UdpSocket implements Disposable {
     this.port = port;
     this.#rx = rx;
     this.#tx = tx;
+    this.#rxBytes = rx.bytes;
   }
 
   /**
@@ -188,10 +192,11 @@ export class UdpSocket implements Disposable {
   /** The oldest received datagram as a copy, or null. (See {@linkcode UdpSocket.recvInto} for no allocation.) */
   recvFrom(): Datagram | null {
     const r = this.#rx;
+    if (r.firstLost()) this.rxDropped += r.dropLost();
     if (r.count === 0) return null;
     const i = r.first;
-    const o = i * r.slotSize;
-    const d = { data: r.bytes.slice(o, o + r.len[i]), ip: r.ip[i], port: r.port[i] };
+    const o = r.firstStart();
+    const d = { data: r.firstBytes().slice(o, o + r.len[i]), ip: r.ip[i], port: r.port[i] };
     r.shift();
     return d;
   }
@@ -209,13 +214,14 @@ export class UdpSocket implements Disposable {
       );
     }
     const r = this.#rx;
+    if (r.firstLost()) this.rxDropped += r.dropLost();
     if (r.count === 0) return -1;
     const i = r.first;
     const len = r.len[i];
     if (out.length < len) {
       throw new InterfaceError("TooLarge", `UdpSocket.recvInto: ${len} bytes do not fit in ${out.length}`);
     }
-    copySum(this.#rxView.of(out), 0, r.view, i * r.slotSize, len); // the sum is not needed here
+    copySum(this.#rxView.of(out), 0, r.firstView(), r.firstStart(), len); // the sum is not needed here
     this.lastIp = r.ip[i];
     this.lastPort = r.port[i];
     r.shift();
@@ -226,7 +232,10 @@ export class UdpSocket implements Disposable {
    * Takes the oldest received datagram without copying it: returns its length, or -1 when none
    * is waiting. The payload is `rxBytes[rxStart .. rxStart + length)` (sender in
    * {@linkcode UdpSocket.lastIp} / {@linkcode UdpSocket.lastPort}) and stays there until the
-   * interface's next poll, which may reuse the slot.
+   * interface's next poll, which may reuse the memory. On a DPDK port's device (`PortDevice`) that
+   * memory is the received frame itself (the datagram was never copied; one not read before the next poll
+   * is copied into the socket's ring then), elsewhere the socket's ring. Read it, never write it:
+   * `rxBytes` is then the pool's whole memory, other packets and mbuf headers included.
    *
    * @example Echo every datagram, no copy on the way in
    * ```ts
@@ -239,24 +248,42 @@ export class UdpSocket implements Disposable {
     const r = this.#rx;
     if (r.count === 0) return -1;
     const i = r.first;
-    this.rxStart = i * r.slotSize;
+    const at = r.lentAt[i];
+    if (at >= 0 && r.lender.disposed) {
+      this.rxDropped += r.dropLost();
+      return this.recvView();
+    }
+    // A compare costs less than a pointer store's write barrier: the array seldom changes.
+    if (at < 0) {
+      if (this.#rxBytes !== r.bytes) this.#rxBytes = r.bytes;
+      this.rxStart = i * r.slotSize;
+    } else {
+      if (this.#rxBytes !== r.lent) this.#rxBytes = r.lent;
+      this.rxStart = at;
+    }
     this.lastIp = r.ip[i];
     this.lastPort = r.port[i];
     r.shift();
     return r.len[i];
   }
 
-  /** The receive ring's memory, where {@linkcode UdpSocket.recvView} leaves datagrams. */
+  /**
+   * The memory that holds the datagram the last {@linkcode UdpSocket.recvView} returned (before
+   * the first: the socket's ring), to read only.
+   */
   get rxBytes(): Uint8Array {
-    return this.#rx.bytes;
+    return this.#rxBytes;
   }
+  #rxBytes: Uint8Array;
 
   /** Where in {@linkcode UdpSocket.rxBytes} the datagram the last {@linkcode UdpSocket.recvView} returned starts. */
   rxStart = 0;
 
   /** Datagrams waiting to be read. */
   get queued(): number {
-    return this.#rx.count;
+    const r = this.#rx;
+    if (r.firstLost()) this.rxDropped += r.dropLost();
+    return r.count;
   }
 
   /** Unbinds the port. Idempotent. */
