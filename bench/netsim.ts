@@ -8,8 +8,8 @@
  * ISNs come from a keyed generator, the faults from seeded ones: the same cell gives the same
  * numbers on every run and machine (up to the ephemeral port numbers, which no figure depends on).
  *
- * Used by tests/netsim_test.ts (the grid of tests/netsim/grid.md) and by the
- * `tcp_goodput_loss_1pct` row of bench/tcp_bench.ts.
+ * Used by tests/netsim_test.ts (the grids of tests/netsim/grid.md) and by the
+ * `tcp_goodput_loss_1pct*` rows of bench/tcp_bench.ts.
  *
  * @module
  */
@@ -32,7 +32,7 @@ export interface NetsimCell {
   loss: number;
   /** One-way delay, ms (each way). */
   delayMs: number;
-  /** The bottleneck's rate on the data direction, bytes/s (default 1 250 000: 10 Mbit/s). */
+  /** The bottleneck's rate on the data direction, bytes/s (default 1 250 000: 10 Mbit/s; 0: none). */
   rateBytesPerSec?: number;
   /** Frames its drop-tail queue holds (default 64). */
   queueFrames?: number;
@@ -49,6 +49,25 @@ export interface NetsimCell {
   /** Congestion control of the senders (default the socket's: NewReno). */
   congestionControl?: TcpConfig["congestionControl"];
 }
+
+/**
+ * The path of the bench's `tcp_goodput_loss_1pct` rows and of the grid's 64 KiB, 10 ms cell: a
+ * 10 Mbit/s bottleneck (the default rate and queue), 10 ms each way, a 64 KiB window.
+ */
+export const GOODPUT_CELL = { bufferBytes: 64 << 10, delayMs: 10 } as const satisfies Partial<NetsimCell>;
+
+/**
+ * smoltcp's `tests/netsim.rs` path: RTT 100 ms (50 ms each way), the loss both ways, no bottleneck
+ * (window-limited), one 10 MiB transfer.
+ */
+export const SMOLTCP_PATH = { delayMs: 50, rateBytesPerSec: 0, bytes: 10 << 20 } as const satisfies Partial<
+  NetsimCell
+>;
+
+/** The congestion controls a socket offers, NewReno (the default) first. */
+export const CONGESTION_CONTROLS = ["newreno", "cubic", "none"] as const satisfies NonNullable<
+  TcpConfig["congestionControl"]
+>[];
 
 /** What one flow did. */
 export interface FlowResult {

@@ -14,7 +14,10 @@
  * - `tcp_goodput_loss_1pct`: goodput under loss in the deterministic netsim (bench/netsim.ts):
  *   the 64 KiB window, 10 ms cell at 1 % loss against its 0 % cell, ratio = goodput(0 %) ÷
  *   goodput(1 %), target ≤ 1.25 (within 20 %); kB/s in virtual time, min / median / max over
- *   seeds 1 … MELIN_TCP_BENCH_RUNS, the ratio of the median.
+ *   seeds 1 … MELIN_TCP_BENCH_RUNS, the ratio of the median. NewReno (the default);
+ *   `tcp_goodput_loss_1pct_cubic` and `_none` the same with CUBIC and without congestion control,
+ *   and `tcp_goodput_loss_1pct_rtt100` (`_cubic`, `_none`) the 64 KiB window on smoltcp's netsim
+ *   path (RTT 100 ms, no bottleneck, 10 MiB).
  *
  * Conditions are smoltcp-bench's defaults: Ethernet, MTU 1500 (MSS 1460), 64 KiB send and
  * receive buffers each side, checksums computed and verified in software (net_ring offers no
@@ -48,7 +51,7 @@ import {
   type TcpConfig,
   type TcpSocket,
 } from "../mod.ts";
-import { simulate } from "./netsim.ts";
+import { CONGESTION_CONTROLS, GOODPUT_CELL, type NetsimCell, simulate, SMOLTCP_PATH } from "./netsim.ts";
 
 const USAGE = "usage: deno task bench [-- [--json] [--layout=packed|page] [--case=SUBSTRING]]";
 const LAYOUTS = ["packed", "page"] as const;
@@ -408,37 +411,57 @@ if (kinds.length > 0) {
  * goodput(0 %) ÷ the median goodput(1 %) over seeds 1 … MELIN_TCP_BENCH_RUNS (seed 1 is the
  * grid's cell), the issue's "within 20 %" being ≤ 1.25. Virtual time, so the figures do not
  * depend on the machine's load: min / median / max and ratio_min / ratio_max are the spread
- * between loss patterns, not noise.
+ * between loss patterns, not noise. NewReno, the default; `_cubic` and `_none` with the other
+ * congestion controls; `_rtt100*` the same on smoltcp's netsim path (its tests/netsim.rs: RTT
+ * 100 ms, no bottleneck, 10 MiB), the grid's second table.
  */
 const GOODPUT_CASE = "tcp_goodput_loss_1pct";
-if (wanted(GOODPUT_CASE)) {
-  const cell = { bufferBytes: 64 << 10, delayMs: 10 };
-  const g0 = simulate({ ...cell, loss: 0 }).flows[0].goodput;
-  const lossy: number[] = [];
-  for (let seed = 1; seed <= RUNS; seed++) {
-    lossy.push(simulate({ ...cell, loss: 0.01, seed }).flows[0].goodput);
+const GOODPUT_PATHS: { suffix: string; cell: NetsimCell; ref: string }[] = [
+  {
+    suffix: "",
+    cell: { ...GOODPUT_CELL, loss: 0 },
+    ref: "netsim cell (64 KiB window, 10 ms one-way, 10 Mbit/s bottleneck) at 0 % loss",
+  },
+  {
+    suffix: "_rtt100",
+    cell: { ...SMOLTCP_PATH, bufferBytes: 64 << 10, loss: 0 },
+    ref: "netsim cell (64 KiB window, smoltcp's path: RTT 100 ms, no bottleneck, 10 MiB) at 0 % loss",
+  },
+];
+for (const path of GOODPUT_PATHS) {
+  for (const cc of CONGESTION_CONTROLS) {
+    const name = `${GOODPUT_CASE}${path.suffix}${cc === "newreno" ? "" : `_${cc}`}`;
+    if (!wanted(name)) continue;
+    const cell: NetsimCell = { ...path.cell, congestionControl: cc };
+    const g0 = simulate(cell).flows[0].goodput;
+    const lossy: number[] = [];
+    for (let seed = 1; seed <= RUNS; seed++) {
+      lossy.push(simulate({ ...cell, loss: 0.01, seed }).flows[0].goodput);
+    }
+    const [min, median, max] = stats(lossy);
+    const ratios = lossy.map((g) => g0 / g);
+    rows.push({
+      case: name,
+      ref: `the same ${path.ref}, ${
+        cc === "none" ? "no congestion control" : cc === "cubic" ? "CUBIC" : "NewReno"
+      }`,
+      c_ns: null,
+      deno_ns: null,
+      ratio: +(g0 / median).toPrecision(3),
+      target: 1.25,
+      layout: "none",
+      device: "netsim",
+      unit: "kB/s",
+      min: f3(min / 1000),
+      median: f3(median / 1000),
+      max: f3(max / 1000),
+      ref_min: f3(g0 / 1000),
+      ref_median: f3(g0 / 1000),
+      ref_max: f3(g0 / 1000),
+      ratio_min: +Math.min(...ratios).toPrecision(3),
+      ratio_max: +Math.max(...ratios).toPrecision(3),
+    });
   }
-  const [min, median, max] = stats(lossy);
-  const ratios = lossy.map((g) => g0 / g);
-  rows.push({
-    case: GOODPUT_CASE,
-    ref: "the same netsim cell (64 KiB window, 10 ms one-way, 10 Mbit/s bottleneck) at 0 % loss",
-    c_ns: null,
-    deno_ns: null,
-    ratio: +(g0 / median).toPrecision(3),
-    target: 1.25,
-    layout: "none",
-    device: "netsim",
-    unit: "kB/s",
-    min: f3(min / 1000),
-    median: f3(median / 1000),
-    max: f3(max / 1000),
-    ref_min: f3(g0 / 1000),
-    ref_median: f3(g0 / 1000),
-    ref_max: f3(g0 / 1000),
-    ratio_min: +Math.min(...ratios).toPrecision(3),
-    ratio_max: +Math.max(...ratios).toPrecision(3),
-  });
 }
 
 if (json) {

@@ -377,8 +377,8 @@ Deno.test("FaultInjector refuses bad arguments with PortError InvalidArgument na
     [dev, { seed: 1, rx: { corrupt: -0.1 } }, /rx: corrupt must be a number 0–1/],
     [dev, { seed: 1, rx: { duplicate: "0.1" } }, /rx: duplicate must be a number 0–1, got "0.1"/],
     [dev, { seed: 1, tx: { reorder: 2 } }, /reorder must be a number 0–1/],
-    [dev, { seed: 1, tx: { reorderMs: 0 } }, /reorderMs must be a finite number of ms > 0/],
-    [dev, { seed: 1, tx: { delayMs: -1 } }, /delayMs must be a finite number of ms ≥ 0/],
+    [dev, { seed: 1, tx: { reorderMs: 0 } }, /reorderMs must be a number of ms > 0 and ≤ 2³²/],
+    [dev, { seed: 1, tx: { delayMs: -1 } }, /delayMs must be a number of ms 0–2³²/],
     [dev, { seed: 1, tx: { delayMs: Infinity } }, /delayMs must be/],
     [dev, { seed: 1, tx: { jitterMs: NaN } }, /jitterMs must be/],
     [dev, { seed: 1, tx: { rateBytesPerSec: -5 } }, /rateBytesPerSec must be a finite number/],
@@ -401,6 +401,152 @@ Deno.test("FaultInjector refuses bad arguments with PortError InvalidArgument na
     thrown(() => fi.receive(null as unknown as () => void), PortError).message,
     /receive: onFrame must be a function/,
   );
+});
+
+Deno.test("the clock's value is checked: NaN, a BigInt or a string is a PortError, not a wrong schedule", () => {
+  let now: unknown = 0;
+  const { fi, b } = wrapped({ seed: 1, tx: { delayMs: 5 }, clock: () => now as number });
+  for (const bad of [NaN, Infinity, 10n, "5", undefined]) {
+    now = bad;
+    for (const [what, f] of [["flush", () => fi.flush()], ["receive", () => fi.receive(() => {})]] as const) {
+      const e = thrown(f, PortError);
+      assert.equal(e.kind, "InvalidArgument", `${what} with clock ${String(bad)}`);
+      assert.match(
+        e.message,
+        new RegExp(`FaultInjector\\.${what}: the clock returned .*finite number of ms`),
+      );
+    }
+  }
+  // A frame sent while the clock was NaN is not released at once (it is not sent at all).
+  now = 0;
+  fi.txSlot(60);
+  now = NaN;
+  assert.equal(thrown(() => fi.txSlot(60), PortError).kind, "InvalidArgument");
+  now = 1;
+  assert.equal(fi.flush(), 0);
+  assert.equal(drain(b).length, 0, "nothing leaves before its 5 ms delay");
+  assert.equal(fi.nextEventAt(), 6);
+  now = 6;
+  fi.flush();
+  assert.equal(drain(b).length, 1);
+});
+
+Deno.test("leave times stay finite: a held frame always shows in nextEventAt; no rate underflows to none", () => {
+  const clock = manual();
+  const dev = new LoopbackDevice();
+  for (const rate of [1e-310, 1e-321, 0.5, Number.MIN_VALUE]) {
+    const e = thrown(() => new FaultInjector(dev, { seed: 1, tx: { rateBytesPerSec: rate } }), PortError);
+    assert.match(e.message, /rateBytesPerSec must be a finite number of bytes\/s ≥ 1, or 0 for no limit/);
+  }
+  for (const k of ["delayMs", "jitterMs", "reorderMs"]) {
+    for (const v of [2 ** 32 + 1, 1e308]) {
+      const e = thrown(() => new FaultInjector(dev, { seed: 1, tx: { [k]: v } }), PortError);
+      assert.match(e.message, new RegExp(`${k} must be a number of ms .*2³²`));
+    }
+  }
+  // Every limit at once, at its extreme: the frames are held and nextEventAt says until when.
+  const { fi } = wrapped({
+    seed: 1,
+    clock: clock.read,
+    tx: { rateBytesPerSec: 1, delayMs: 2 ** 32, jitterMs: 2 ** 32, reorder: 1, reorderMs: 2 ** 32 },
+  });
+  send(fi, Array.from({ length: 3 }, (_, i) => frame(i, 1000)));
+  assert.equal(fi.stats.tx.held, 3);
+  assert.equal(fi.stats.tx.queued, 2, "a rate of 1 B/s queues what the first burst does not cover");
+  const next = fi.nextEventAt();
+  assert.ok(next !== null && Number.isFinite(next) && next >= 2 * 2 ** 32, `nextEventAt ${next}`);
+});
+
+Deno.test("clear() empties the bucket's backlog too: the next frame leaves at once", () => {
+  const clock = manual();
+  const { fi, b } = wrapped({ seed: 1, clock: clock.read, tx: { rateBytesPerSec: 1000, queueFrames: 100 } });
+  send(fi, Array.from({ length: 50 }, (_, i) => frame(i, 1000)));
+  assert.equal(fi.stats.tx.held, 49, "the first one left; a backlog of ≈ 48 s at 1 kB/s");
+  assert.equal(fi.nextEventAt(), 482);
+  fi.clear();
+  assert.equal(fi.nextEventAt(), null);
+  assert.equal(send(fi, [frame(7, 100)]), 0);
+  assert.equal(fi.nextEventAt(), null, "a full bucket: the frame left at once");
+  assert.equal(drain(b).map(indexOf).join(), "0,7", "the first frame left before clear, then the new one");
+});
+
+Deno.test("maxHeldBytes bounds the bytes held each way; oversized buffers are not kept; dispose", () => {
+  const clock = manual();
+  const [a, b] = LoopbackDevice.pair(9000, 1 << 10);
+  const jumbo = new FaultInjector(b, {
+    seed: 1,
+    clock: clock.read,
+    rx: { delayMs: 1 },
+    maxHeldBytes: 100_000,
+  });
+  for (let i = 0; i < 20; i++) {
+    const at = a.txSlot(9000);
+    a.txBytes.fill(1, at, at + 9000);
+  }
+  a.flush();
+  jumbo.receive(() => {});
+  const s = jumbo.stats.rx;
+  assert.equal(s.held, 11, "eleven buffers of 9018 bytes fit in 100 000");
+  assert.equal(s.heldBytes, 11 * 9018);
+  assert.equal(s.heldOverflow, 9);
+  assert.ok(s.spareBytes <= 100_000, `spares ${s.spareBytes}`);
+  const bad = thrown(() => new FaultInjector(b, { seed: 1, maxHeldBytes: 9017 }), PortError);
+  assert.match(bad.message, /maxHeldBytes must be a whole number of bytes 9018–2⁴⁰/);
+
+  // An inner device that hands over a frame longer than its MTU allows: passed on, its enlarged
+  // buffer not kept for reuse.
+  const big = new Uint8Array(4000);
+  let give = 1;
+  const odd = {
+    mtu: 1500,
+    txBytes: new Uint8Array(0),
+    txSlot: () => -1,
+    flush: () => 0,
+    receive(f: (bytes: Uint8Array, start: number, length: number) => void) {
+      if (give === 0) return 0;
+      give--;
+      f(big, 0, big.length);
+      return 1;
+    },
+  };
+  const fi = new FaultInjector(odd, { seed: 1, clock: clock.read });
+  const lengths: number[] = [];
+  assert.equal(fi.receive((_, __, l) => lengths.push(l)), 1);
+  assert.deepEqual(lengths, [4000]);
+  assert.equal(fi.stats.rx.spareBytes, 0, "the 4000-byte buffer went to the collector");
+  give = 1;
+  odd.receive = function (f) {
+    if (give === 0) return 0;
+    give--;
+    f(big, 0, 100);
+    return 1;
+  };
+  fi.receive(() => {});
+  assert.equal(fi.stats.rx.spareBytes, 1518, "a usual buffer is kept");
+
+  // Dispose: held frames and spares dropped, later calls Closed, idempotent, the inner device untouched.
+  const w = wrapped({ seed: 1, clock: clock.read, tx: { delayMs: 10 } });
+  send(w.fi, FRAMES.slice(0, 5));
+  assert.equal(w.fi.stats.tx.held, 5);
+  w.fi.txSlot(60);
+  w.fi[Symbol.dispose]();
+  w.fi[Symbol.dispose]();
+  assert.equal(w.fi.stats.tx.held, 0);
+  assert.equal(w.fi.stats.tx.heldBytes, 0);
+  assert.equal(w.fi.stats.tx.spareBytes, 0);
+  assert.equal(w.fi.nextEventAt(), null);
+  for (const f of [() => w.fi.flush(), () => w.fi.txSlot(60), () => w.fi.receive(() => {})]) {
+    const e = thrown(f, PortError);
+    assert.equal(e.kind, "Closed");
+    assert.match(e.message, /the injector was disposed/);
+  }
+  clock.now = 20;
+  assert.equal(drain(w.b).length, 0, "no held frame leaves after dispose");
+  assert.equal(w.a.txSlot(60), 0, "the inner device still works");
+  {
+    using scoped = new FaultInjector(new LoopbackDevice(), { seed: 1 });
+    assert.equal(scoped.txSlot(60), 0);
+  }
 });
 
 testEal();

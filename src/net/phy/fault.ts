@@ -7,7 +7,7 @@
  * @module
  */
 import { PortError } from "../../port.ts";
-import { badArgument, isFiniteFrom, isIntIn } from "../args.ts";
+import { badArgument, isFiniteFrom, isIntIn, shown } from "../args.ts";
 import type { Device } from "./device.ts";
 
 /** The faults of one direction; every field is optional and off by default. */
@@ -27,18 +27,18 @@ export interface FaultConfig {
    * others, so frames sent after it overtake it.
    */
   reorder?: number;
-  /** How much longer a reordered frame is held, ms (> 0, default 1). */
+  /** How much longer a reordered frame is held, ms (> 0 and ≤ 2³², default 1). */
   reorderMs?: number;
-  /** One-way delay of every frame, ms (≥ 0, default 0). */
+  /** One-way delay of every frame, ms (0–2³², default 0). */
   delayMs?: number;
   /**
-   * Extra delay of each frame, uniform in [0, jitterMs) ms (≥ 0, default 0). Frames then may
+   * Extra delay of each frame, uniform in [0, jitterMs) ms (0–2³², default 0). Frames then may
    * arrive out of order, as on a real path with jitter.
    */
   jitterMs?: number;
   /**
    * A bottleneck: a token bucket filled at this many bytes per second (whole frames, without
-   * FCS), 0 (the default) for none. Frames wait for tokens in a FIFO queue of
+   * FCS), 0 (the default) for none, else at least 1. Frames wait for tokens in a FIFO queue of
    * {@linkcode FaultConfig.queueFrames}; a frame that finds it full is dropped (drop-tail).
    */
   rateBytesPerSec?: number;
@@ -66,6 +66,12 @@ export interface FaultInjectorOptions {
    * default 65 536). Beyond, new ones are dropped and counted in `heldOverflow`.
    */
   maxHeld?: number;
+  /**
+   * Bytes of frame buffers held at once each way (each frame takes a buffer of at least the MTU
+   * plus 18 bytes; from one such buffer to 2⁴⁰, default 32 MiB). Beyond, new frames are dropped
+   * and counted in `heldOverflow`. Spare buffers kept for reuse are bounded by the same figure.
+   */
+  maxHeldBytes?: number;
   /** Most frames one `receive` hands over (1–1024, default 32). */
   burst?: number;
 }
@@ -101,6 +107,10 @@ export class FaultStats {
   deviceDrops: number = 0;
   /** Gauge: frames held now (queued, delayed or reordered). */
   held: number = 0;
+  /** Gauge: bytes of the buffers of the frames held now (at most `maxHeldBytes`). */
+  heldBytes: number = 0;
+  /** Gauge: bytes of the spare buffers kept for reuse (at most `maxHeldBytes`). */
+  spareBytes: number = 0;
 }
 
 /** Both directions' counters. */
@@ -127,7 +137,7 @@ const CONFIG_KEYS: ReadonlySet<string> = new Set(
   ] satisfies (keyof FaultConfig)[],
 );
 const OPTION_KEYS: ReadonlySet<string> = new Set(
-  ["seed", "tx", "rx", "clock", "maxHeld", "burst"] satisfies (keyof FaultInjectorOptions)[],
+  ["seed", "tx", "rx", "clock", "maxHeld", "maxHeldBytes", "burst"] satisfies (keyof FaultInjectorOptions)[],
 );
 
 function invalid(message: string): PortError {
@@ -182,11 +192,17 @@ function checkProbability(where: string, name: string, v: unknown): number {
   return v;
 }
 
+/**
+ * Longest delay, jitter or reordering hold, ms (≈ 49.7 days): their sum, and so every frame's
+ * leave time, stays finite (Infinity would make nextEventAt say nothing is held).
+ */
+const MAX_MS = 2 ** 32;
+
 function checkMs(where: string, name: string, v: unknown, fallback: number, positive = false): number {
   if (v === undefined) return fallback;
-  if (!isFiniteFrom(v, 0) || (positive && v === 0)) {
+  if (!isFiniteFrom(v, 0) || v > MAX_MS || (positive && v === 0)) {
     throw invalid(
-      badArgument(where, name, v, positive ? "a finite number of ms > 0" : "a finite number of ms ≥ 0"),
+      badArgument(where, name, v, positive ? "a number of ms > 0 and ≤ 2³²" : "a number of ms 0–2³²"),
     );
   }
   return v;
@@ -204,9 +220,10 @@ function checkFaults(where: string, c: unknown, maxFrame: number): Faults {
   }
   const o = c as FaultConfig;
   const rate = o.rateBytesPerSec ?? 0;
-  if (!isFiniteFrom(rate, 0)) {
+  // At least 1 B/s: a frame's wait stays finite, and rate / 1000 cannot underflow to 0 (= none).
+  if (!(isFiniteFrom(rate, 0) && (rate === 0 || rate >= 1))) {
     throw invalid(
-      badArgument(where, "rateBytesPerSec", rate, "a finite number of bytes/s ≥ 0 (0: no limit)"),
+      badArgument(where, "rateBytesPerSec", rate, "a finite number of bytes/s ≥ 1, or 0 for no limit"),
     );
   }
   const burst = o.burstBytes ?? maxFrame;
@@ -247,6 +264,7 @@ class Direction {
   readonly #f: Faults;
   readonly #rng: Prng;
   readonly #maxHeld: number;
+  readonly #maxBytes: number;
   readonly #size: number;
   readonly #free: Held[] = [];
   /** Held frames from #head on, ordered by `at` (ties in arrival order). */
@@ -259,25 +277,42 @@ class Direction {
   #tokens: number;
   #bucketAt = -Infinity;
 
-  constructor(f: Faults, seed: number, maxHeld: number, frameSize: number) {
+  constructor(f: Faults, seed: number, maxHeld: number, maxBytes: number, frameSize: number) {
     this.#f = f;
     this.#rng = new Prng(seed);
     this.#maxHeld = maxHeld;
+    this.#maxBytes = maxBytes;
     this.#size = frameSize;
     this.#tokens = f.burst;
   }
 
-  /** A buffer for a frame of `len` bytes. */
+  /** A buffer for a frame of `len` bytes (a larger one than usual is not kept once released). */
   alloc(len: number): Held {
-    const h = this.#free.pop() ?? new Held(this.#size);
+    const s = this.stats;
+    let h = this.#free.pop();
+    if (h === undefined) h = new Held(this.#size);
+    else s.spareBytes -= h.buf.length;
     if (h.buf.length < len) h.buf = new Uint8Array(len);
     h.len = len;
     return h;
   }
 
-  /** Returns a frame's buffer for reuse. */
+  /**
+   * Returns a frame's buffer for reuse: kept when it has the usual size and the spares stay within
+   * maxHeldBytes, else left to the garbage collector.
+   */
   release(h: Held): void {
+    const s = this.stats;
+    const size = h.buf.length;
+    if (size !== this.#size || s.spareBytes + size > this.#maxBytes) return;
+    s.spareBytes += size;
     this.#free.push(h);
+  }
+
+  /** Forgets the spare buffers (dispose). */
+  dropSpares(): void {
+    this.#free.length = 0;
+    this.stats.spareBytes = 0;
   }
 
   /** Frames held. */
@@ -322,7 +357,7 @@ class Direction {
   #schedule(h: Held, now: number): void {
     const f = this.#f;
     const s = this.stats;
-    if (this.held >= this.#maxHeld) {
+    if (this.held >= this.#maxHeld || s.heldBytes + h.buf.length > this.#maxBytes) {
       s.heldOverflow++;
       this.release(h);
       return;
@@ -365,6 +400,7 @@ class Direction {
       s.reordered++;
     }
     h.at = at;
+    s.heldBytes += h.buf.length;
     const line = this.#line;
     let i = line.length;
     while (i > this.#head && line[i - 1].at > at) i--;
@@ -377,6 +413,7 @@ class Direction {
     const line = this.#line;
     if (this.#head >= line.length || line[this.#head].at > now) return null;
     const h = line[this.#head++];
+    this.stats.heldBytes -= h.buf.length;
     if (this.#head === line.length) {
       line.length = 0;
       this.#head = 0;
@@ -388,14 +425,21 @@ class Direction {
     return h;
   }
 
-  /** Drops every held frame (not counted as faults). */
+  /** Drops every held frame (not counted as faults); the bucket is full again, as after idling. */
   clear(): void {
-    for (let i = this.#head; i < this.#line.length; i++) this.release(this.#line[i]);
+    const s = this.stats;
+    for (let i = this.#head; i < this.#line.length; i++) {
+      const h = this.#line[i];
+      s.heldBytes -= h.buf.length;
+      this.release(h);
+    }
     this.#line.length = 0;
     this.#head = 0;
     this.#queue.length = 0;
     this.#qHead = 0;
-    this.stats.held = 0;
+    this.#tokens = this.#f.burst;
+    this.#bucketAt = -Infinity;
+    s.held = 0;
   }
 }
 
@@ -439,8 +483,10 @@ function flipBit(buf: Uint8Array, len: number, rng: Prng): void {
  * {@linkcode FaultInjectorOptions.seed}, drawn only for the faults that are on, so the same seed
  * and the same frames at the same times give the same faults.
  *
- * Frames are copied into the injector's own buffers (recycled), so it works over any device.
- * Faults are silent, as on a wire: `flush` reports only the frames the inner device refused.
+ * Frames are copied into the injector's own buffers (recycled), so it works over any device;
+ * `maxHeld` and `maxHeldBytes` bound what it holds each way. Faults are silent, as on a wire:
+ * `flush` reports only the frames the inner device refused. Disposing it drops the frames it
+ * holds and its buffers; the inner device stays the caller's to dispose.
  *
  * ```ts
  * import { FaultInjector, LoopbackDevice } from "@melin/dpdk";
@@ -469,6 +515,7 @@ export class FaultInjector implements Device {
   readonly #clock: () => number;
   readonly #burst: number;
   readonly #maxFrame: number;
+  #disposed = false;
   /** The frame the last txSlot reserved (written by the caller until the next txSlot or flush). */
   #open: Held | null = null;
   readonly #onInner = (bytes: Uint8Array, start: number, length: number): void => {
@@ -481,7 +528,9 @@ export class FaultInjector implements Device {
   /**
    * Wraps `device` with the faults of `options` (see {@linkcode FaultConfig}).
    * @throws {PortError} `InvalidArgument` for a bad device, seed, clock, bound or fault parameter
-   * (the message names it and the allowed range), or an unknown option.
+   * (the message names it and the allowed range), or an unknown option. Later, `receive` and
+   * `flush` throw `InvalidArgument` when the clock returns anything but a finite number, and
+   * every call but `nextEventAt`, `clear` and dispose throws `Closed` once disposed.
    */
   constructor(device: Device, options: FaultInjectorOptions) {
     const d = device as Partial<Device> | null;
@@ -512,18 +561,30 @@ export class FaultInjector implements Device {
     if (!isIntIn(maxHeld, 1, 1 << 20)) {
       throw invalid(badArgument("FaultInjector", "maxHeld", maxHeld, "a whole number 1–1048576"));
     }
+    const maxFrame = device.mtu + 18; // an MTU-sized packet, an Ethernet header and a VLAN tag
+    const maxBytes = o.maxHeldBytes ?? 2 ** 25;
+    if (!(isIntIn(maxBytes, maxFrame, 2 ** 40))) {
+      throw invalid(
+        badArgument(
+          "FaultInjector",
+          "maxHeldBytes",
+          maxBytes,
+          `a whole number of bytes ${maxFrame}–2⁴⁰ (at least one largest frame)`,
+        ),
+      );
+    }
     const burst = o.burst ?? 32;
     if (!isIntIn(burst, 1, 1024)) {
       throw invalid(badArgument("FaultInjector", "burst", burst, "a whole number 1–1024"));
     }
     this.inner = device;
     this.mtu = device.mtu;
-    this.#maxFrame = device.mtu + 18; // an MTU-sized packet, an Ethernet header and a VLAN tag
+    this.#maxFrame = maxFrame;
     const tx = checkFaults("FaultInjector tx", o.tx, this.#maxFrame);
     const rx = checkFaults("FaultInjector rx", o.rx, this.#maxFrame);
-    this.#tx = new Direction(tx, o.seed, maxHeld, this.#maxFrame);
+    this.#tx = new Direction(tx, o.seed, maxHeld, maxBytes, maxFrame);
     // A second stream for rx, independent of tx's (the seed's golden-ratio step).
-    this.#rx = new Direction(rx, (o.seed ^ 0x9e3779b9) >>> 0, maxHeld, this.#maxFrame);
+    this.#rx = new Direction(rx, (o.seed ^ 0x9e3779b9) >>> 0, maxHeld, maxBytes, maxFrame);
     this.#clock = o.clock ?? (() => performance.now());
     this.#burst = burst;
     this.stats = { tx: this.#tx.stats, rx: this.#rx.stats };
@@ -534,21 +595,52 @@ export class FaultInjector implements Device {
    * is held. A simulation advances its clock to the earliest of this and its interfaces' `pollAt`.
    */
   nextEventAt(): number | null {
-    const t = Math.min(this.#tx.nextAt, this.#rx.nextAt);
-    return t === Infinity ? null : t;
+    // Leave times are finite (bounded delays, a rate of at least 1 B/s, a finite clock).
+    return this.#tx.held + this.#rx.held === 0 ? null : Math.min(this.#tx.nextAt, this.#rx.nextAt);
   }
 
-  /** Drops every frame held either way (for a test that ends a run early); counts nothing. */
+  /**
+   * Drops every frame held either way (for a test that ends a run early) and fills both buckets
+   * again, as after a long idle time; counts nothing.
+   */
   clear(): void {
     this.#tx.clear();
     this.#rx.clear();
+  }
+
+  /**
+   * Drops the frames held (and the one a `txSlot` reserved) and frees the buffers; later calls
+   * throw `PortError` `Closed`. Idempotent. The inner device is not disposed.
+   */
+  [Symbol.dispose](): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#open = null;
+    this.txBytes = new Uint8Array(0);
+    this.clear();
+    this.#tx.dropSpares();
+    this.#rx.dropSpares();
+  }
+
+  /** The clock's time, checked: a NaN, a BigInt or a string there would corrupt every schedule. */
+  #read(where: string): number {
+    if (this.#disposed) {
+      throw new PortError("Closed", -1, `FaultInjector.${where}: the injector was disposed`);
+    }
+    const t = this.#clock();
+    if (typeof t !== "number" || !Number.isFinite(t)) {
+      throw invalid(
+        `FaultInjector.${where}: the clock returned ${shown(t)}; it must return a finite number of ms`,
+      );
+    }
+    return t;
   }
 
   receive(onFrame: (bytes: Uint8Array, start: number, length: number) => void): number {
     if (typeof onFrame !== "function") {
       throw invalid(badArgument("FaultInjector.receive", "onFrame", onFrame, "a function"));
     }
-    this.#now = this.#clock();
+    this.#now = this.#read("receive");
     this.#pumpTx(); // frames sent earlier whose time has come
     this.inner.receive(this.#onInner);
     const rx = this.#rx;
@@ -570,6 +662,9 @@ export class FaultInjector implements Device {
   }
 
   txSlot(length: number): number {
+    if (this.#disposed) {
+      throw new PortError("Closed", -1, "FaultInjector.txSlot: the injector was disposed");
+    }
     if (!isIntIn(length, 0, this.#maxFrame)) {
       throw invalid(
         badArgument("FaultInjector.txSlot", "length", length, `a whole number 0–${this.#maxFrame}`),
@@ -583,15 +678,15 @@ export class FaultInjector implements Device {
   }
 
   flush(): number {
-    this.#now = this.#clock();
+    this.#now = this.#read("flush");
     if (this.#open !== null) this.#submitOpen();
     return this.#pumpTx();
   }
 
   #submitOpen(): void {
+    this.#now = this.#read("txSlot");
     const h = this.#open!;
     this.#open = null;
-    this.#now = this.#clock();
     this.#tx.submit(h, this.#now);
   }
 
