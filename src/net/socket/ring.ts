@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { copyAndSumRaw } from "../wire/checksum.ts";
 import { badArgument, isBytes } from "../args.ts";
 import { SocketError } from "./error.ts";
 import { copySum } from "../copy.ts";
@@ -28,6 +27,13 @@ export class ByteRing {
   readonly view: DataView;
   #head = 0; // storage index of position 0
   #length = 0;
+  // DataViews of the last outside arrays written from and read into, one pair per ring and per
+  // direction: a socket alternates sends from the caller's array with receives from the pool's
+  // memory, and a cache shared by every ring (or by both directions) missed on each switch.
+  #inBytes: Uint8Array | null = null;
+  #inView: DataView = EMPTY_VIEW;
+  #outBytes: Uint8Array | null = null;
+  #outView: DataView = EMPTY_VIEW;
 
   /**
    * Creates a ring of `capacity` bytes.
@@ -103,8 +109,19 @@ export class ByteRing {
       );
     }
     const first = this.contiguous(pos, length);
-    const sv = viewFor(src, 1);
-    copyRaw(this.storage, this.view, this.indexOf(pos), src, sv, from, first);
+    const at = this.indexOf(pos);
+    if (length < WORDS_FROM) {
+      // A few bytes (a ping-pong's payload): no view needed.
+      copyBytesRaw(this.storage, at, src, from, first);
+      if (first < length) copyBytesRaw(this.storage, 0, src, from + first, length - first);
+      return;
+    }
+    let sv = this.#inView;
+    if (this.#inBytes !== src) {
+      this.#inBytes = src;
+      sv = this.#inView = new DataView(src.buffer, src.byteOffset, src.byteLength);
+    }
+    copyRaw(this.storage, this.view, at, src, sv, from, first);
     if (first < length) copyRaw(this.storage, this.view, 0, src, sv, from + first, length - first);
   }
 
@@ -119,8 +136,18 @@ export class ByteRing {
     checkSource("ByteRing.peek", dst, to, length);
     this.#checkHeld("ByteRing.peek", pos, length);
     const first = this.contiguous(pos, length);
-    const dv = viewFor(dst, 0);
-    copyRaw(dst, dv, to, this.storage, this.view, this.indexOf(pos), first);
+    const at = this.indexOf(pos);
+    if (length < WORDS_FROM) {
+      copyBytesRaw(dst, to, this.storage, at, first);
+      if (first < length) copyBytesRaw(dst, to + first, this.storage, 0, length - first);
+      return;
+    }
+    let dv = this.#outView;
+    if (this.#outBytes !== dst) {
+      this.#outBytes = dst;
+      dv = this.#outView = new DataView(dst.buffer, dst.byteOffset, dst.byteLength);
+    }
+    copyRaw(dst, dv, to, this.storage, this.view, at, first);
     if (first < length) copyRaw(dst, dv, to + first, this.storage, this.view, 0, length - first);
   }
 
@@ -134,9 +161,9 @@ export class ByteRing {
     }
     this.#checkHeld("ByteRing.peekAndSum", pos, length);
     const first = this.contiguous(pos, length);
-    let sum = copyAndSumRaw(dst, to, this.view, this.indexOf(pos), first);
+    let sum = copySum(dst, to, this.view, this.indexOf(pos), first);
     if (first < length) {
-      let s2 = copyAndSumRaw(dst, to + first, this.view, 0, length - first);
+      let s2 = copySum(dst, to + first, this.view, 0, length - first);
       s2 = (s2 & 0xffff) + (s2 >>> 16);
       // The second part starts at an odd offset of the segment: its bytes sit in the other half of each word.
       if (first & 1) s2 = ((s2 & 0xff) << 8) | (s2 >>> 8);
@@ -197,6 +224,13 @@ export function copyBytes(dst: Uint8Array, to: number, src: Uint8Array, from: nu
   copyRaw(dst, viewFor(dst, 0), to, src, viewFor(src, 1), from, length);
 }
 
+/** Below this many bytes a copy goes byte by byte (no DataView needed). */
+const WORDS_FROM = 16;
+
+function copyBytesRaw(dst: Uint8Array, to: number, src: Uint8Array, from: number, length: number): void {
+  for (let i = 0; i < length; i++) dst[to + i] = src[from + i];
+}
+
 /**
  * {@linkcode copyBytes} without the checks (the ring checked its ranges), with each side's
  * `DataView`: the ring passes its own, so many rings never thrash the cache of outside views.
@@ -228,8 +262,9 @@ function copyRaw(
   for (; i < length; i++) dst[to + i] = src[from + i];
 }
 
-// Cached DataViews of the last outside buffers (destination and source): packets come from a few
-// long-lived arrays (a pool's memory), so a view is made once per array, not per copy.
+const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
+
+// copyBytes' cached DataViews of the last outside buffers (destination and source).
 const cachedArrays: (Uint8Array | null)[] = [null, null];
 const cachedViews: DataView[] = [new DataView(new ArrayBuffer(0)), new DataView(new ArrayBuffer(0))];
 
