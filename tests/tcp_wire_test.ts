@@ -239,10 +239,22 @@ Deno.test("TCP: malformed segments are typed WireErrors", async (t) => {
         { sackCount: 1.5 },
         { sackCount: 4, mss: 1460, windowScale: 1 },
         { sackCount: 4, hasTimestamps: true },
+        // What the one-pass check of every field must refuse as the field-by-field one does.
+        { seq: 5n as unknown as number },
+        { window: "5" as unknown as number },
+        { srcPort: NaN },
+        { flags: 1.5 },
+        { flags: -1 },
+        { hasTimestamps: true, tsEcr: 2 ** 32 },
+        { hasTimestamps: true, tsVal: 0.5 },
+        { windowScale: -2 },
+        { mss: -2 },
+        { mss: 1.5 },
+        { urgent: Infinity },
       ]
     ) {
       const e = Object.assign(new TcpHeader(), { srcPort: 1, dstPort: 2 }, bad);
-      assert.equal(kindOf(() => emitTcp(b, 0, 200, 1, 2, e, 0)), "BadField", JSON.stringify(bad));
+      assert.equal(kindOf(() => emitTcp(b, 0, 200, 1, 2, e, 0)), "BadField", Deno.inspect(bad));
     }
     const e = Object.assign(new TcpHeader(), { srcPort: 1, dstPort: 2, sackCount: 3, hasTimestamps: true });
     assert.equal(tcpHeaderLength(e), 60, "timestamps and three SACK blocks fill the 40 bytes exactly");
@@ -265,6 +277,14 @@ Deno.test("TCP: malformed segments are typed WireErrors", async (t) => {
       "bytes",
     );
     assert.equal(kindOf(() => emitTcp(b, 0, 100, 1, 2, e, 0, -2)), "InvalidArgument", "payload sum");
+    assert.equal(
+      kindOf(() => emitTcp(b, 0, 100, 1, 2, e, 0, 2 ** 31)),
+      "InvalidArgument",
+      "payload sum 2^31",
+    );
+    assert.equal(kindOf(() => emitTcp(b, 0, 100, 1, 2, e, 0, 1.5)), "InvalidArgument", "payload sum 1.5");
+    assert.equal(kindOf(() => emitTcp(b, 0, 100, 1, 2 ** 32, e, 0)), "InvalidArgument", "dst");
+    assert.equal(kindOf(() => emitTcp(b, 0, 100, 1, 2, e, 0.5)), "BadField", "payload length 0.5");
     assert.equal(kindOf(() => emitTcp(b, 0, 100, 1.5, 2, e, 0)), "InvalidArgument", "src");
     assert.equal(kindOf(() => tcpHeaderLength(new Ipv4Header() as unknown as TcpHeader)), "InvalidArgument");
   });
