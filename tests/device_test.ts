@@ -426,7 +426,7 @@ Deno.test("LoopbackDevice: steady traffic allocates nothing per frame (txBytes s
   for (let round = 0; round < 200; round++) {
     for (let i = 0; i < 20; i++) {
       putFrame(a, k++);
-      assert.equal(a.txBytes, store, "the same storage, frame after frame");
+      assert.ok(a.txBytes === store, "the same storage, frame after frame");
     }
     a.flush();
     takeFrames(b, next);
@@ -434,10 +434,35 @@ Deno.test("LoopbackDevice: steady traffic allocates nothing per frame (txBytes s
   assert.equal(next.k, k);
 });
 
+Deno.test("LoopbackDevice: both directions of a pair share one array; either growing keeps the other's frames", () => {
+  const [a, b] = LoopbackDevice.pair(1500, 4096);
+  const toB = { k: 0 };
+  const toA = { k: 0 };
+  let ka = 0, kb = 0;
+  for (let round = 0; round < 6; round++) {
+    // B holds 3 frames while A's queue grows past its slots, and the other way round.
+    for (let i = 0; i < 3; i++) putFrame(b, kb++);
+    b.flush();
+    for (let i = 0; i < 40 << round; i++) putFrame(a, ka++);
+    a.flush();
+    assert.equal(takeFrames(a, toA), 3);
+    assert.equal(takeFrames(b, toB), 40 << round);
+  }
+  putFrame(a, ka++);
+  const store = a.txBytes;
+  putFrame(b, kb++);
+  assert.ok(b.txBytes === store, "one array for both directions");
+  a.flush();
+  b.flush();
+  assert.equal(takeFrames(a, toA) + takeFrames(b, toB), 2);
+  assert.equal(toA.k, kb);
+  assert.equal(toB.k, ka);
+});
+
 Deno.test("LoopbackDevice: jumbo MTU with a huge capacity starts small and grows", () => {
   const [a, b] = LoopbackDevice.pair(65535, 1 << 20);
   assert.ok(a.txSlot(0) >= 0);
-  assert.ok(a.txBytes.length < 16 * 65600 * 2, "no capacity-sized allocation up front");
+  assert.ok(a.txBytes.length <= 2 * 16 * 65600, "no capacity-sized allocation up front (16 slots each way)");
   a.flush();
   const next = { k: 0 };
   assert.equal(b.receive(() => next.k++), 1);

@@ -279,6 +279,12 @@ function disposedError(what: string, port: Port): PortError {
   return new PortError("Closed", port.id, `PortDevice.${what}: the device was disposed`);
 }
 
+/** The memory the queues of a LoopbackDevice pair (or of one device looped to itself) share. */
+interface LoopbackStore {
+  store: Uint8Array;
+  readonly devices: LoopbackDevice[];
+}
+
 /** Frames a device's queue starts with room for (it grows by doubling, up to its capacity). */
 const LOOPBACK_INITIAL_SLOTS = 16;
 
@@ -287,10 +293,10 @@ const LOOPBACK_INITIAL_SLOTS = 16;
  * alone). Bounded like a real queue: beyond `capacity` frames waiting or written and not yet
  * flushed, new ones are dropped (counted at the next flush).
  *
- * Nothing is allocated per frame: each receiving end keeps its frames in one array of fixed-size
- * slots (rounded up to 64 bytes), a ring in arrival order that grows by doubling while it fills,
- * up to `capacity`; a frame is written in place by the sender's `txSlot` and handed to the
- * receiver's `onFrame` in place. A frame is valid only during its `onFrame` call (as on a port):
+ * Nothing is allocated per frame: each receiving end keeps its frames in fixed-size slots
+ * (rounded up to 64 bytes), a ring in arrival order that grows by doubling while it fills, up to
+ * `capacity`; both ends' rings live in one array. A frame is written in place by the sender's
+ * `txSlot` and handed to the receiver's `onFrame` in place. A frame is valid only during its `onFrame` call (as on a port):
  * its slot is reused afterwards.
  */
 export class LoopbackDevice implements Device {
@@ -302,14 +308,17 @@ export class LoopbackDevice implements Device {
   txBytes: Uint8Array = new Uint8Array(0);
   #peer: LoopbackDevice;
   #capacity: number;
-  // The receiving side: frames queued for this device, in the slots of #store. Ring positions
-  // [#head, #head + #visible) are flushed (receivable), the next #pending were written by the
-  // peer and wait for its flush. One slot always stays unused: the one whose frame onFrame is
-  // reading while the peer writes (a device looped to itself transmits from inside receive).
+  // The receiving side: frames queued for this device, in its #slots slots from byte #base of the
+  // store it shares with its peer (one array for both directions: the views the stack caches of
+  // the frames' memory stay valid both ways). Ring positions [#head, #head + #visible) are
+  // flushed (receivable), the next #pending were written by the peer and wait for its flush. One
+  // slot always stays unused: the one whose frame onFrame is reading while the peer writes (a
+  // device looped to itself transmits from inside receive).
   readonly #slotSize: number;
-  #slots = 0;
-  #store: Uint8Array = new Uint8Array(0);
-  #lengths: Int32Array = new Int32Array(0);
+  #shared: LoopbackStore;
+  #base = 0;
+  #slots: number;
+  #lengths: Int32Array;
   #head = 0;
   #visible = 0;
   #pending = 0;
@@ -334,7 +343,10 @@ export class LoopbackDevice implements Device {
     // An Ethernet header and a VLAN tag around an MTU-sized packet, as PortDevice allows.
     this.#slotSize = (mtu + 18 + 63) & ~63;
     this.#peer = this;
-    this.#grow(Math.min(capacity + 1, LOOPBACK_INITIAL_SLOTS));
+    this.#slots = Math.min(capacity + 1, LOOPBACK_INITIAL_SLOTS);
+    this.#lengths = new Int32Array(this.#slots);
+    this.#shared = { store: new Uint8Array(0), devices: [this] };
+    LoopbackDevice.#layout(this.#shared, this, this.#slots);
   }
 
   /** Two devices wired to each other (arguments as for the constructor). */
@@ -343,6 +355,8 @@ export class LoopbackDevice implements Device {
     const b = new LoopbackDevice(mtu, capacity);
     a.#peer = b;
     b.#peer = a;
+    a.#shared = b.#shared = { store: new Uint8Array(0), devices: [a, b] };
+    LoopbackDevice.#layout(a.#shared, a, a.#slots);
     return [a, b];
   }
 
@@ -360,11 +374,11 @@ export class LoopbackDevice implements Device {
       // Taken off the queue before the call: onFrame may make the peer (or this device) send,
       // which may grow the store; this frame's bytes stay where they are until it returns.
       const i = this.#head;
-      const store = this.#store;
+      const store = this.#shared.store;
       const length = this.#lengths[i];
       this.#head = i + 1 === this.#slots ? 0 : i + 1;
       this.#visible--;
-      onFrame(store, i * this.#slotSize, length);
+      onFrame(store, this.#base + i * this.#slotSize, length);
     }
     return n;
   }
@@ -396,31 +410,46 @@ export class LoopbackDevice implements Device {
       sender.txBytes = this.#scratch ??= new Uint8Array(this.#slotSize);
       return 0;
     }
-    if (used + 1 >= this.#slots) this.#grow(Math.min(this.#slots * 2, this.#capacity + 1));
+    if (used + 1 >= this.#slots) {
+      LoopbackDevice.#layout(this.#shared, this, Math.min(this.#slots * 2, this.#capacity + 1));
+    }
     let i = this.#head + used;
     if (i >= this.#slots) i -= this.#slots;
     this.#lengths[i] = length;
     this.#pending++;
-    sender.txBytes = this.#store;
-    return i * this.#slotSize;
+    sender.txBytes = this.#shared.store;
+    return this.#base + i * this.#slotSize;
   }
 
-  /** Moves the queue to a store of `slots` slots, its frames first in order. */
-  #grow(slots: number): void {
-    const size = this.#slotSize;
-    const store = new Uint8Array(slots * size);
-    const lengths = new Int32Array(slots);
-    const used = this.#visible + this.#pending;
-    for (let k = 0; k < used; k++) {
-      let i = this.#head + k;
-      if (i >= this.#slots) i -= this.#slots;
-      const len = this.#lengths[i];
-      store.set(this.#store.subarray(i * size, i * size + len), k * size);
-      lengths[k] = len;
+  /**
+   * Lays the queues of the devices sharing `shared` out in a new store, `grown` with `slots`
+   * slots and the others with theirs, each queue's frames first in order (its head at 0). A frame
+   * being read in an onFrame call stays valid: the old store is not changed.
+   */
+  static #layout(shared: LoopbackStore, grown: LoopbackDevice, slots: number): void {
+    let total = 0;
+    for (const d of shared.devices) total += (d === grown ? slots : d.#slots) * d.#slotSize;
+    const store = new Uint8Array(total);
+    let base = 0;
+    for (const d of shared.devices) {
+      const size = d.#slotSize;
+      const n = d === grown ? slots : d.#slots;
+      const lengths = new Int32Array(n);
+      const used = d.#visible + d.#pending;
+      for (let k = 0; k < used; k++) {
+        let i = d.#head + k;
+        if (i >= d.#slots) i -= d.#slots;
+        const len = d.#lengths[i];
+        const from = d.#base + i * size;
+        store.set(shared.store.subarray(from, from + len), base + k * size);
+        lengths[k] = len;
+      }
+      d.#lengths = lengths;
+      d.#slots = n;
+      d.#head = 0;
+      d.#base = base;
+      base += n * size;
     }
-    this.#store = store;
-    this.#lengths = lengths;
-    this.#slots = slots;
-    this.#head = 0;
+    shared.store = store;
   }
 }
