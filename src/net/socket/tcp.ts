@@ -1183,6 +1183,14 @@ export class TcpSocket implements Disposable {
       return SEND_SYN;
     }
     if (s === SYN_SENT) return NONE;
+    // Idle (what pollAt and the last round of each dispatch ask): nothing unsent (FIN included),
+    // no retransmission, probe or keep-alive, no ACK due. The general plan below says NONE too.
+    const sent = seqDiff(this.#sndNxt, this.#sndUna);
+    if (
+      (this.#finQueued ? sent > this.#tx.length : sent >= this.#tx.length) && !this.#ackNow &&
+      !this.#fastRetransmit && !this.#inRecovery && !this.#probeDue && !this.#keepAliveDue &&
+      !(this.#ackAt >= 0 && now >= this.#ackAt) && !this.#windowUpdateDue()
+    ) return NONE;
     // SYN-RECEIVED with the SYN-ACK out: nothing but ACKs until established.
     const canSend = this.#canSendData();
     // SACK blocks on every ACK while holes remain or a D-SACK is owed (3 fit with timestamps).

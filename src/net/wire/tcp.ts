@@ -239,7 +239,7 @@ function optionLength(kind: number, len: number, want: number): void {
 export function tcpHeaderLength(h: TcpHeader): number {
   needHeader("tcpHeaderLength", h, TcpHeader);
   const n = h.sackCount;
-  if (!(Number.isInteger(n) && n >= 0 && n <= TCP_MAX_SACK_BLOCKS)) {
+  if (!(typeof n === "number" && (n >>> 0) === n && n <= TCP_MAX_SACK_BLOCKS)) {
     throw new WireError("BadField", `TCP emit: sackCount ${n} (0–${TCP_MAX_SACK_BLOCKS})`);
   }
   let len = TCP_HEADER_LENGTH;
