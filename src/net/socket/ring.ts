@@ -16,6 +16,13 @@ import { copySum } from "../copy.ts";
  */
 const C_COPY_FROM = 256;
 
+/**
+ * Copies from this size up use `Uint8Array.set` on a subarray: measured 1.2 µs for 32 KiB against
+ * 5.3 in `copySum` (whose sum nobody needs here) and ≈ 160 against ≈ 300 ns for 1460 bytes. It makes
+ * one view object per call, so it is kept above a full segment: no per-packet copy allocates.
+ */
+const SET_FROM = 2048;
+
 /** The largest ring: 1 GiB (window scaling reaches 2^30). */
 export const MAX_RING_CAPACITY = 1 << 30;
 
@@ -244,6 +251,12 @@ function copyRaw(
   from: number,
   length: number,
 ): void {
+  if (length >= SET_FROM) {
+    // One view object per call of this size (a send or recv of several segments' bytes, never a
+    // segment's own copy): the engine's memmove is ≈ 4× faster than copySum, which also sums.
+    dst.set(src.subarray(from, from + length), to);
+    return;
+  }
   if (length >= C_COPY_FROM) {
     copySum(dv, to, sv, from, length);
     return;
