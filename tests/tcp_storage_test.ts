@@ -140,6 +140,37 @@ Deno.test("ByteRing: writes from and reads into alternating arrays of every size
   }
 });
 
+Deno.test("ByteRing: copies check their arrays and ranges (detached, fractional, BigInt, past the end)", () => {
+  const r = new ByteRing(64);
+  const gone = new Uint8Array(new ArrayBuffer(8));
+  structuredClone(gone.buffer, { transfer: [gone.buffer] }); // detached: length 0
+  const bytes = new Uint8Array(16);
+  const any = (x: unknown) => x as number;
+  for (
+    const [what, f] of [
+      ["write from a detached array", () => r.write(gone, 0, 1)],
+      ["read into a detached array", () => r.read(gone, 0, 1)],
+      ["write at 1.5", () => r.write(bytes, 1.5, 1)],
+      ["write of NaN bytes", () => r.write(bytes, 0, NaN)],
+      ["write of a BigInt length", () => r.write(bytes, 0, any(2n))],
+      ["write past the end", () => r.write(bytes, 10, 7)],
+      ["peek into a string", () => r.peek(0, any("x") as unknown as Uint8Array, 0, 1)],
+      ["writeAt from -1", () => r.writeAt(0, bytes, -1, 1)],
+    ] as const
+  ) assert.equal(kindOf(f), "InvalidArgument", what);
+  assert.match(
+    String((() => {
+      try {
+        r.write(gone, 0, 1);
+      } catch (e) {
+        return e;
+      }
+    })()),
+    /detached/,
+  );
+  assert.equal(r.write(gone, 0, 0), 0, "nothing from nothing");
+});
+
 Deno.test("ByteRing: capacity is validated", () => {
   for (const c of [0, -1, 1.5, 2 ** 31]) {
     assert.equal(kindOf(() => new ByteRing(c)), "InvalidArgument", `${c}`);

@@ -212,11 +212,14 @@ function bad(where: string, name: string, value: unknown, allowed: string): Sock
 
 /** Throws unless `b` is a Uint8Array holding `[from, from + length)` (whole numbers). */
 function checkSource(where: string, b: Uint8Array, from: number, length: number): void {
-  if (!isBytes(b)) throw bad(where, "bytes", b, "a Uint8Array (not detached)");
+  // Whole numbers 0 … 2³² − 1 by bit tests (no BigInt, fraction, NaN), then the range. A detached
+  // array has length 0: any copy from or into it fails the range test (or copies nothing), so
+  // its buffer is looked at only to word the error.
   if (
-    !(Number.isInteger(from) && Number.isInteger(length) && from >= 0 && length >= 0 &&
-      from + length <= b.length)
+    !(b instanceof Uint8Array && typeof from === "number" && typeof length === "number" &&
+      (from >>> 0) === from && (length >>> 0) === length && from + length <= b.length)
   ) {
+    if (!isBytes(b)) throw bad(where, "bytes", b, "a Uint8Array (not detached)");
     throw bad(where, "range", `[${from}, ${from} + ${length})`, `within the ${b.length} bytes`);
   }
 }

@@ -136,7 +136,7 @@ export function parseTcp(
   verifyChecksum: boolean = true,
 ): number {
   need(b, off, end, TCP_HEADER_LENGTH, "TCP");
-  needHeader("parseTcp", out, TcpHeader);
+  if (!(out instanceof TcpHeader)) needHeader("parseTcp", out, TcpHeader); // (instanceof a constant: inlined)
   needAddresses("parseTcp", src, dst);
   const v = dataView(b);
   const ports = v.getUint32(off);
@@ -237,7 +237,7 @@ function optionLength(kind: number, len: number, want: number): void {
  * range; `InvalidArgument` when `h` is not a TcpHeader.
  */
 export function tcpHeaderLength(h: TcpHeader): number {
-  needHeader("tcpHeaderLength", h, TcpHeader);
+  if (!(h instanceof TcpHeader)) needHeader("tcpHeaderLength", h, TcpHeader);
   const n = h.sackCount;
   if (!(typeof n === "number" && (n >>> 0) === n && n <= TCP_MAX_SACK_BLOCKS)) {
     throw new WireError("BadField", `TCP emit: sackCount ${n} (0–${TCP_MAX_SACK_BLOCKS})`);
