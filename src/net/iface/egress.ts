@@ -190,12 +190,21 @@ export class Egress implements UdpEgress, TcpEgress {
   transmit(src: number, dst: number, h: TcpHeader, payload: ByteRing, from: number, length: number): boolean {
     const hl = tcpHeaderLength(h);
     const tcpLength = hl + length;
-    const hop = this.#routes.nextHop(dst);
-    if (hop < 0) {
-      this.#stats.txDropped++;
-      return true;
+    // The neighbour of the last destination, as `send` keeps it (a connection sends to one peer).
+    let n: Neighbor | undefined = this.#lastNeighbour ?? undefined;
+    if (dst !== this.#lastDst || n === undefined || n.expires <= this.now) {
+      const hop = this.#routes.nextHop(dst);
+      if (hop < 0) {
+        this.#stats.txDropped++;
+        return true;
+      }
+      n = this.#neighbors.lookup(hop, this.now);
+      if (n !== undefined) {
+        this.#lastDst = dst;
+        this.#lastSrc = this.#routes.sourceFor(hop);
+        this.#lastNeighbour = n;
+      }
     }
-    const n = this.#neighbors.lookup(hop, this.now);
     if (n === undefined || tcpLength > this.#maxInFrame) {
       this.sendIp(dst, IPPROTO_TCP, tcpLength, (b, o) => {
         if (length > 0) payload.peek(from, b, o + hl, length);
