@@ -50,6 +50,8 @@ export type {
 export * from "./src/net/wire/mod.ts";
 export { LoopbackDevice, PortDevice } from "./src/net/phy/device.ts";
 export type { Device, PortDeviceOptions } from "./src/net/phy/device.ts";
+export { FaultInjector, FaultStats } from "./src/net/phy/fault.ts";
+export type { FaultConfig, FaultInjectorOptions, FaultInjectorStats } from "./src/net/phy/fault.ts";
 export { PcapError, PcapWriter } from "./src/net/phy/pcap.ts";
 export { VlanDemux } from "./src/net/phy/vlan.ts";
 export type { PcapErrorKind } from "./src/net/phy/pcap.ts";

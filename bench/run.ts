@@ -1,6 +1,6 @@
 /**
  * `deno task bench`: runs bench/bench.ts (packet I/O and UDP cases) and then bench/tcp_bench.ts
- * (TCP cases), each in its own process with the permissions it needs, both with this run's
+ * (TCP cases, and the netsim goodput-under-loss row), each in its own process with the permissions it needs, both with this run's
  * arguments (a deno task appends them to its last command only, so the task runs this file).
  * Exits with the first failure's code.
  *

@@ -14,7 +14,8 @@ const root = new URL("../", import.meta.url);
 const buildDir = new URL("build/", root);
 // iproute2 and ethtool: the tests and the demo set up the kernel side of tap and veth interfaces;
 // iputils-ping: the kernel's own ping is a peer of the network stack; tcpdump reads our pcap files;
-// curl, socat and nftables: kernel HTTP/TCP peers of the examples and random loss on a tap.
+// curl, socat and nftables: kernel HTTP/TCP peers of the examples and random loss on a tap;
+// hping3: the SYN flood of tests/tcp_flood_test.ts.
 const REQUIRED_PACKAGES = [
   "dpdk",
   "libdpdk-dev",
@@ -27,6 +28,7 @@ const REQUIRED_PACKAGES = [
   "curl",
   "socat",
   "nftables",
+  "hping3",
 ];
 
 async function run(
@@ -77,7 +79,9 @@ async function haveToolchain(): Promise<boolean> {
   const curl = await run("curl", ["--version"], { quiet: true });
   const socat = await run("socat", ["-V"], { quiet: true });
   const nft = await run("nft", ["--version"], { quiet: true });
-  return dpdk.ok && gcc.ok && ip.ok && ethtool.ok && ping.ok && tcpdump.ok && curl.ok && socat.ok && nft.ok;
+  const hping = await run("hping3", ["--version"], { quiet: true });
+  return dpdk.ok && gcc.ok && ip.ok && ethtool.ok && ping.ok && tcpdump.ok && curl.ok && socat.ok && nft.ok &&
+    hping.ok;
 }
 
 /** Makes sure DPDK's headers, pkg-config file and a C compiler are present. */

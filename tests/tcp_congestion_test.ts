@@ -147,6 +147,22 @@ Deno.test("NewReno: a partial ACK resends the next hole at once and deflates cwn
   assert.equal(c.s.ssthresh, 5 * MSS);
 });
 
+Deno.test("NewReno: after a partial ACK each duplicate still inflates cwnd by one SMSS (RFC 6582 §3.2 step 4)", () => {
+  const c = recovery();
+  c.out(10);
+  for (let i = 0; i < 6; i++) c.ack(11, 0);
+  c.out(11); // segments 10…13
+  c.ack(20, seg(4)); // partial: cwnd 14 − 4 + 1 = 11, flight 10
+  assert.equal(c.s.cwnd, 11 * MSS);
+  assert.deepEqual(starts(c.out(20)), [seg(4), seg(14)], "the hole, then one new segment");
+  c.ack(21, seg(4)); // a duplicate (segment 5 arrived)
+  assert.equal(c.s.cwnd, 12 * MSS, "inflated, not counted as a first duplicate");
+  assert.deepEqual(starts(c.out(21)), [seg(15)]);
+  c.ack(22, seg(4));
+  assert.deepEqual(starts(c.out(22)), [seg(16)]);
+  assert.equal(c.s.stats.recoveries, 1, "no new recovery from these duplicates");
+});
+
 Deno.test("NewReno: a timeout drops cwnd to one segment, goes back to SND.UNA, slow-starts; ssthresh halves once", () => {
   const c = conn({ initialRto: 1000 }, 100 * MSS);
   c.out(0);

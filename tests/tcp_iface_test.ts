@@ -15,6 +15,7 @@ import {
   parseTcp,
   SocketError,
   TCP_ACK,
+  TCP_FIN,
   TCP_RST,
   TCP_SYN,
   TcpHeader,
@@ -160,8 +161,9 @@ Deno.test("TCP over the interface: a listener's backlog bounds the accept queue;
     assert.equal(byPort.get(c.localPort)!.recv(buf), 100);
     assert.deepEqual(buf.subarray(0, 100), pattern(100, i));
   }
-  // Full queues: further SYNs are dropped and counted, not answered with RST.
-  using small = h.b.listenTcp(9001, { backlog: 2 });
+  // Full queues: further SYNs are dropped and counted, not answered with RST (nor with SYN
+  // cookies, which tcp_syncookie_test.ts covers).
+  using small = h.b.listenTcp(9001, { backlog: 2, synCookies: false });
   const more = Array.from({ length: 4 }, () => h.a.connectTcp(B_IP, 9001));
   h.run(20);
   assert.equal(more.filter((c) => c.state === "Established").length, 2);
@@ -221,6 +223,31 @@ Deno.test("TCP: a segment to no connection is answered with RST (RFC 9293 3.10.7
   w.inject(ipFrame(spec, bad));
   assert.equal(w.sent().length, 0);
   assert.equal(w.iface.stats.rxMalformed, 1);
+});
+
+Deno.test("TCP: a listening port drops a bare FIN or data without ACK (RFC 9293 3.10.7.2), resets an ACK", () => {
+  const w = wireHost();
+  w.learnPeer();
+  using l = w.iface.listenTcp(81);
+  const spec = { dstMac: US_MAC, srcMac: PEER_MAC, src: PEER, dst: US, protocol: IPPROTO_TCP };
+  const seg = (flags: number, seq: number, ack: number, payload = 0) => {
+    const t = new TcpHeader();
+    Object.assign(t, { srcPort: 40001, dstPort: 81, seq, ack, flags, window: 1000 });
+    const b = new Uint8Array(20 + payload);
+    emitTcpInto(b, t, PEER, US);
+    return b;
+  };
+  w.inject(ipFrame(spec, seg(TCP_FIN, 1000, 0)));
+  assert.equal(w.sent().length, 0, "a bare FIN: dropped");
+  w.inject(ipFrame(spec, seg(0, 1000, 0, 10)));
+  assert.equal(w.sent().length, 0, "data without ACK: dropped");
+  assert.equal(l.stats.droppedNoSynAck, 2);
+  assert.equal(w.iface.stats.tcpResetsSent, 0);
+  w.inject(ipFrame(spec, seg(TCP_ACK, 5, 777)));
+  const r = readTcp(w.sent());
+  assert.equal(r.flags, TCP_RST, "an ACK to a listener: RST, seq = SEG.ACK");
+  assert.equal(r.seq, 777);
+  assert.equal(l.stats.droppedNoSynAck, 2);
 });
 
 Deno.test("TCP: connectTcp and listenTcp check their arguments", () => {

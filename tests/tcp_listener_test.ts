@@ -1,11 +1,24 @@
 /**
- * The listener's SYN and accept queues (bounds, overflow counters, recycling) and the 4-tuple
- * table (against a Map model, with deletions in any order).
+ * The listener's SYN and accept queues (bounds, overflow counters, recycling), its pool (released
+ * accepted sockets reused), TIME-WAIT reuse by a new SYN (RFC 6191) and the 4-tuple table
+ * (against a Map model, with deletions in any order).
  */
 import assert from "node:assert/strict";
 import { IsnGenerator, SocketError, TcpListener, type TcpSocket, TcpTable } from "../src/net/socket/mod.ts";
-import { TCP_ACK, TCP_RST, TCP_SYN, TcpHeader } from "../src/net/wire/mod.ts";
+import {
+  emitTcp,
+  IPPROTO_TCP,
+  parseTcp,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_RST,
+  TCP_SYN,
+  TcpHeader,
+  tcpHeaderLength,
+} from "../src/net/wire/mod.ts";
 import { LOCAL_IP, RecordingEgress, rng } from "./_tcp_harness.ts";
+import { ipFrame } from "./_fixtures.ts";
+import { PEER, PEER_MAC, US, US_MAC, wireHost } from "./_host.ts";
 
 const isn = new IsnGenerator(new Uint8Array(16).fill(9));
 
@@ -136,4 +149,167 @@ Deno.test("TcpTable: O(1) 4-tuple lookup agrees with a Map through random insert
     () => t.set(1, 70000, 1, 2, 0),
     (e) => e instanceof SocketError && e.kind === "InvalidArgument",
   );
+});
+
+/** The test as a TCP peer on the wire of a `wireHost`: sends segments, reads what comes back. */
+function wirePeer(w: ReturnType<typeof wireHost>, port: number) {
+  const spec = { dstMac: US_MAC, srcMac: PEER_MAC, src: PEER, dst: US, protocol: IPPROTO_TCP };
+  return {
+    /** Sends one segment from PEER:port to US:80; returns the segments answered at once. */
+    send(flags: number, seq: number, ack = 0, payload = 0, ts?: [number, number]): TcpHeader[] {
+      const h = new TcpHeader();
+      Object.assign(h, { srcPort: port, dstPort: 80, seq: seq >>> 0, ack: ack >>> 0, flags, window: 65535 });
+      if (flags & TCP_SYN) h.mss = 1460;
+      if (ts) Object.assign(h, { hasTimestamps: true, tsVal: ts[0], tsEcr: ts[1] });
+      const b = new Uint8Array(tcpHeaderLength(h) + payload);
+      emitTcp(b, 0, b.length, PEER, US, h, payload);
+      w.inject(ipFrame(spec, b));
+      w.iface.poll(w.now);
+      return w.sent().map((f) => {
+        const r = new TcpHeader();
+        parseTcp(f, 34, f.length, US, PEER, r);
+        return r;
+      });
+    },
+  };
+}
+
+Deno.test("listener: a SYN to a connection in TIME-WAIT with a higher sequence number opens a new one (RFC 6191)", () => {
+  const w = wireHost();
+  w.learnPeer();
+  using l = w.iface.listenTcp(80, { socket: { timestamps: false } });
+  const peer = wirePeer(w, 40000);
+  const [sa] = peer.send(TCP_SYN, 1000);
+  assert.equal(sa.flags, TCP_SYN | TCP_ACK);
+  peer.send(TCP_ACK, 1001, sa.seq + 1, 5);
+  const s = l.accept()!;
+  assert.equal(s.recv(new Uint8Array(10)), 5);
+  // We close first: FIN, the peer's ACK and FIN, our ACK: TIME-WAIT (60 s by default).
+  s.close();
+  w.iface.poll(w.now);
+  const [fin] = w.sent().map((f) => {
+    const r = new TcpHeader();
+    parseTcp(f, 34, f.length, US, PEER, r);
+    return r;
+  });
+  assert.ok(fin.flags & TCP_FIN);
+  peer.send(TCP_ACK | TCP_FIN, 1006, fin.seq + 1);
+  assert.equal(s.state, "TimeWait");
+  const tw = w.iface.tableSizes.tcpConnections;
+  // An old SYN (at or below RCV.NXT = 1007) still gets the challenge ACK and leaves TIME-WAIT be.
+  let r = peer.send(TCP_SYN, 1005);
+  assert.equal(r.length, 1);
+  assert.equal(r[0].flags, TCP_ACK);
+  assert.equal(r[0].ack, 1007);
+  assert.equal(s.state, "TimeWait");
+  assert.equal(l.stats.timeWaitReused, 0);
+  // The peer reconnects from the same port at once, with a higher sequence number.
+  r = peer.send(TCP_SYN, 500_000);
+  assert.equal(r.length, 1);
+  assert.equal(r[0].flags, TCP_SYN | TCP_ACK, "a new handshake, not a challenge ACK");
+  assert.equal(r[0].ack, 500_001);
+  assert.equal(s.state, "Closed", "TIME-WAIT ended");
+  assert.equal(l.stats.timeWaitReused, 1);
+  peer.send(TCP_ACK, 500_001, r[0].seq + 1, 3);
+  const s2 = l.accept()!;
+  assert.notEqual(s2, null);
+  assert.equal(s2.state, "Established");
+  assert.equal(s2.remotePort, 40000);
+  assert.equal(s2.recv(new Uint8Array(10)), 3);
+  w.iface.poll(w.now);
+  w.sent();
+  assert.equal(w.iface.tableSizes.tcpConnections, tw, "the new connection took the old one's place");
+  s2.send(new Uint8Array(4));
+  w.iface.poll(w.now);
+  assert.equal(w.sent().length, 1, "the new connection sends");
+  // The old entry, dropped at that dispatch, must not take the 4-tuple's table entry with it.
+  assert.deepEqual(peer.send(TCP_ACK, 500_004, r[0].seq + 5, 2), []);
+  assert.equal(s2.recv(new Uint8Array(10)), 2, "segments still reach the new connection");
+  assert.equal(s2.sendQueue, 0);
+});
+
+Deno.test("listener: with timestamps, a SYN with a newer TSval reuses TIME-WAIT even at a lower sequence number; an older one does not", () => {
+  const w = wireHost();
+  w.learnPeer();
+  using l = w.iface.listenTcp(80);
+  const peer = wirePeer(w, 40001);
+  const [sa] = peer.send(TCP_SYN, 1000, 0, 0, [100, 0]);
+  assert.ok(sa.hasTimestamps);
+  peer.send(TCP_ACK, 1001, sa.seq + 1, 0, [101, sa.tsVal]);
+  const s = l.accept()!;
+  s.close();
+  w.iface.poll(w.now);
+  w.sent();
+  peer.send(TCP_ACK | TCP_FIN, 1001, sa.seq + 2, 0, [102, sa.tsVal]);
+  assert.equal(s.state, "TimeWait");
+  let r = peer.send(TCP_SYN, 5000, 0, 0, [90, 0]); // higher sequence number, older timestamp (PAWS)
+  assert.equal(r.length, 1);
+  assert.equal(r[0].flags, TCP_ACK);
+  assert.equal(s.state, "TimeWait");
+  r = peer.send(TCP_SYN, 10, 0, 0, [200, 0]); // lower sequence number, newer timestamp
+  assert.equal(r[0].flags, TCP_SYN | TCP_ACK);
+  assert.equal(s.state, "Closed");
+  assert.equal(l.stats.timeWaitReused, 1);
+});
+
+Deno.test("listener: a released accepted socket goes back to the pool once closed and out of the table", () => {
+  const w = wireHost();
+  w.learnPeer();
+  using l = w.iface.listenTcp(80, { backlog: 2, socket: { timeWait: 1000 } });
+  const connect = (port: number): TcpSocket => {
+    const peer = wirePeer(w, port);
+    const [sa] = peer.send(TCP_SYN, 1000);
+    peer.send(TCP_ACK, 1001, sa.seq + 1);
+    return l.accept()!;
+  };
+  const a = connect(41000);
+  // Released while still open: refused. Once closed by an RST it is out of the table; released, reused.
+  assert.throws(() => l.release(a), (e) => e instanceof SocketError && e.kind === "InvalidState");
+  assert.throws(
+    () => l.release(new TcpListener(0, 81).accept() ?? ({} as TcpSocket)),
+    (e) => e instanceof SocketError && e.kind === "InvalidArgument",
+  );
+  wirePeer(w, 41000).send(TCP_RST, 1001);
+  assert.equal(a.state, "Closed");
+  assert.equal(l.pooled, 0);
+  w.iface.poll(w.now); // the dispatch drops its 4-tuple
+  l.release(a);
+  l.release(a); // twice: nothing more
+  assert.equal(l.pooled, 1);
+  assert.equal(l.stats.socketsReused, 1);
+  const b = connect(41001);
+  assert.equal(b, a, "the same storage serves the next connection");
+  assert.equal(b.remotePort, 41001);
+  assert.equal(b.state, "Established");
+  // Released before the interface dropped it: reused only once it has.
+  b.abort();
+  l.release(b);
+  assert.equal(l.pooled, 0, "still in the table");
+  w.iface.poll(w.now);
+  w.sent();
+  assert.equal(l.pooled, 1);
+  // Released in TIME-WAIT (1 s here): reused when TIME-WAIT ends.
+  const c = connect(41002);
+  assert.equal(c, a);
+  c.close();
+  w.iface.poll(w.now);
+  const fin = new TcpHeader();
+  const f = w.sent()[0];
+  parseTcp(f, 34, f.length, US, PEER, fin);
+  wirePeer(w, 41002).send(TCP_ACK | TCP_FIN, 1001, fin.seq + 1);
+  assert.equal(c.state, "TimeWait");
+  l.release(c);
+  assert.equal(l.pooled, 0);
+  w.now += 1000;
+  w.iface.poll(w.now);
+  assert.equal(c.state, "Closed");
+  assert.equal(l.pooled, 1);
+  assert.equal(l.stats.socketsReused, 3);
+  // Without release (the program still holds it), a closed socket is never reused.
+  const d = connect(41003);
+  d.abort();
+  w.iface.poll(w.now);
+  w.sent();
+  assert.equal(l.pooled, 0);
+  assert.notEqual(connect(41004), d);
 });

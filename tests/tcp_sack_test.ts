@@ -200,7 +200,7 @@ Deno.test("RFC 6675 scoreboard: IsLost, pipe and NextSeg by hand", () => {
 });
 
 Deno.test("RFC 6675 recovery on a socket: the holes resent in order, SACKed data never, new data within cwnd − pipe", () => {
-  const c = conn();
+  const c = conn({ rack: false }); // RFC 6675 alone (RACK: tcp_recovery_test.ts)
   c.s.send(new Uint8Array(30 * MSS));
   const first = c.out(0);
   assert.equal(first.length, 10, "IW");
@@ -238,7 +238,7 @@ Deno.test("RFC 6675 recovery on a socket: the holes resent in order, SACKed data
 });
 
 Deno.test("SACK: after a timeout, go-back-N skips what the peer SACKed", () => {
-  const c = conn({ initialRto: 1000 });
+  const c = conn({ initialRto: 1000, rack: false });
   c.s.send(new Uint8Array(10 * MSS));
   c.out(0);
   c.ack(10, 0, [[2 * MSS, 4 * MSS]]); // one SACK, not enough for IsLost
@@ -248,4 +248,27 @@ Deno.test("SACK: after a timeout, go-back-N skips what the peer SACKed", () => {
   c.ack(1010, MSS, [[2 * MSS, 4 * MSS]]);
   const r2 = c.out(1010);
   assert.deepEqual(r2.map(c.rel), [MSS, 4 * MSS], "segment 1, then past the SACKed 2 and 3");
+});
+
+Deno.test("RFC 6675 IsLost: more than (DupThresh − 1)·SMSS SACKed bytes above, or DupThresh ranges", () => {
+  const h = new TcpHeader();
+  const sack = (sb: SackScoreboard, blocks: [number, number][]) => {
+    h.sackCount = blocks.length;
+    blocks.forEach(([l, r], i) => {
+      h.sack[2 * i] = 5000 + l;
+      h.sack[2 * i + 1] = 5000 + r;
+    });
+    sb.update(h, 5000, 5000 + 10000);
+  };
+  const a = new SackScoreboard();
+  sack(a, [[1000, 3000]]); // exactly 2·SMSS (1000)
+  assert.equal(a.lostEnd(1000), 0, "2·SMSS: not more than (DupThresh − 1)·SMSS");
+  const b = new SackScoreboard();
+  sack(b, [[1000, 3001]]);
+  assert.equal(b.lostEnd(1000), 1000, "one byte more: the hole below is lost");
+  const c = new SackScoreboard();
+  sack(c, [[1000, 1001], [2000, 2001], [3000, 3001]]);
+  assert.equal(c.lostEnd(1000), 1000, "three 1-byte ranges: DupThresh discontiguous SACKed sequences");
+  assert.equal(c.pipe(10000, 0, 1000), 10000 - 3 - 1000, "pipe: the lost hole [0, 1000) leaves it");
+  assert.equal(c.pipe(10000, 1000, 1000), 10000 - 3, "resent (below HighRxt): counted again");
 });

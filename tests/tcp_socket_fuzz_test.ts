@@ -57,6 +57,14 @@ Deno.test(`TCP socket fuzz: ${ITERATIONS} random segments never throw and keep t
       mss: rand() < 0.3 ? int(65536) : -1,
       windowScale: rand() < 0.3 ? int(20) : -1,
       payload: new Uint8Array(len).fill(n & 0xff),
+      sackPermitted: (flags & TCP_SYN) !== 0 && rand() < 0.6,
+      // SACK blocks near what we sent (RACK, the scoreboard, D-SACK), some wild.
+      sack: rand() < 0.3
+        ? Array.from({ length: 1 + int(3) }, () => {
+          const l = near ? (ourSeq + int(6000) - 3000) >>> 0 : int(2 ** 32);
+          return [l, (l + int(3000)) >>> 0] as [number, number];
+        })
+        : [],
     });
     if (flags & TCP_SYN) peerSeq = (seq + 1) >>> 0;
     // The application side.
@@ -87,6 +95,8 @@ Deno.test(`TCP socket fuzz: ${ITERATIONS} random segments never throw and keep t
     }
     const p = s.pollAt();
     assert.ok(p === 0 || p === Infinity || (Number.isFinite(p) && p > 0), `pollAt ${p}`);
+    // Nothing left overdue either: a timer at or before `now` would make the caller spin.
+    if (sent < 256) assert.ok(p > now, `seed ${SEED} input ${n}: pollAt ${p} ≤ now ${now} in ${s.state}`);
     assert.ok(s.recvQueue <= size && s.sendQueue <= size);
     assert.ok(Number.isFinite(s.rto) && s.rto >= 200 && s.rto <= 60000);
     states.add(s.state);

@@ -5,117 +5,26 @@
  * in assertions are relative: ours to our ISS, the peer's to REMOTE_ISS.
  */
 import assert from "node:assert/strict";
-import {
-  Assembler,
-  ByteRing,
-  IsnGenerator,
-  SocketError,
-  type TcpConfig,
-  TcpListener,
-  tcpResetFor,
-  TcpSocket,
-  TcpTable,
-} from "../src/net/socket/mod.ts";
+import { Assembler, ByteRing, TcpListener, tcpResetFor, TcpSocket, TcpTable } from "../src/net/socket/mod.ts";
 import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TcpHeader } from "../src/net/wire/mod.ts";
 import {
-  brief,
+  data,
+  established,
   feed,
+  fixture,
+  inState,
+  kindOf,
   LOCAL_IP,
   LOCAL_PORT,
-  RecordingEgress,
+  type RecordingEgress,
   REMOTE_IP,
+  REMOTE_ISS,
   REMOTE_PORT,
-  type Seg,
+  SYNCHRONIZED,
+  synReceived,
 } from "./_tcp_harness.ts";
 
-const REMOTE_ISS = 10000;
-const isn = new IsnGenerator(new Uint8Array(16).fill(0x42));
 const A = TCP_ACK;
-
-interface Fixture {
-  s: TcpSocket;
-  eg: RecordingEgress;
-  iss: number;
-  /** Sent segments since the last call, relative to the ISNs: [flags, seq, ack, payload length]. */
-  out(now: number): [string, number, number, number][];
-  /** Feeds a segment with relative numbers: seq from REMOTE_ISS, ack from our ISS. */
-  put(
-    now: number,
-    flags: number,
-    seq: number,
-    ack?: number,
-    more?: { window?: number; payload?: string | Uint8Array; mss?: number; windowScale?: number },
-  ): void;
-  raw(now: number): Seg[];
-}
-
-function fixture(cfg: TcpConfig = {}, mtu = 1500): Fixture {
-  const s = new TcpSocket({ isn, ...cfg });
-  const eg = new RecordingEgress(mtu);
-  const f: Fixture = {
-    s,
-    eg,
-    iss: 0,
-    out(now) {
-      s.dispatch(now, eg);
-      return brief(eg.take(), { seq: f.iss, ack: REMOTE_ISS });
-    },
-    raw(now) {
-      s.dispatch(now, eg);
-      return eg.take();
-    },
-    put(now, flags, seq, ack, more = {}) {
-      feed(s, now, {
-        flags,
-        seq: (REMOTE_ISS + seq) >>> 0,
-        ack: ack === undefined ? 0 : (f.iss + ack) >>> 0,
-        ...more,
-      });
-    },
-  };
-  return f;
-}
-
-/** LISTEN → SYN → SYN-RECEIVED (the SYN-ACK taken). */
-function synReceived(
-  cfg: TcpConfig = {},
-  syn: { mss?: number; windowScale?: number; window?: number } = { mss: 1460 },
-): Fixture {
-  const f = fixture(cfg);
-  f.s.listen(LOCAL_IP, LOCAL_PORT);
-  f.put(0, TCP_SYN, 0, undefined, syn);
-  const [synAck] = f.raw(0);
-  f.iss = synAck.seq;
-  assert.equal(f.s.state, "SynReceived");
-  return f;
-}
-
-/** An established connection (passive open), at t=0, the peer's window 65535 unscaled. */
-function established(
-  cfg: TcpConfig = {},
-  syn: { mss?: number; windowScale?: number; window?: number } = { mss: 1460 },
-): Fixture {
-  const f = synReceived(cfg, syn);
-  f.put(0, A, 1, 1, { window: syn.window ?? 65535 });
-  assert.equal(f.s.state, "Established");
-  assert.deepEqual(f.out(0), []);
-  return f;
-}
-
-/** Data of `n` bytes: byte i = i & 0xff. */
-function data(n: number): Uint8Array {
-  return Uint8Array.from({ length: n }, (_, i) => i & 0xff);
-}
-
-function kindOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof SocketError, `expected a SocketError, got ${e}`);
-    return e.kind;
-  }
-  assert.fail("nothing thrown");
-}
 
 // ---- Opening ---------------------------------------------------------------------------------
 
@@ -258,54 +167,6 @@ Deno.test("simultaneous open: SYN-SENT → SYN → SYN-ACK (same ISS) → SYN-AC
 });
 
 // ---- RST and challenge ACKs in every synchronized state ---------------------------------------
-
-/** Puts an established fixture into `state` (relative: the peer's next seq 1, ours 1 or 2). */
-function inState(state: string): { f: Fixture; rcv: number } {
-  const f = established({ timeWait: 500 });
-  let rcv = 1;
-  switch (state) {
-    case "Established":
-      break;
-    case "FinWait1":
-      f.s.close();
-      f.out(0);
-      break;
-    case "FinWait2":
-      f.s.close();
-      f.out(0);
-      f.put(1, A, 1, 2);
-      break;
-    case "CloseWait":
-      f.put(1, TCP_FIN | A, 1, 1);
-      f.out(1);
-      rcv = 2;
-      break;
-    case "Closing":
-      f.s.close();
-      f.out(0);
-      f.put(1, TCP_FIN | A, 1, 1);
-      f.out(1);
-      rcv = 2;
-      break;
-    case "LastAck":
-      f.put(1, TCP_FIN | A, 1, 1);
-      f.s.close();
-      f.out(1);
-      rcv = 2;
-      break;
-    case "TimeWait":
-      f.s.close();
-      f.out(0);
-      f.put(1, TCP_FIN | A, 1, 2);
-      f.out(1);
-      rcv = 2;
-      break;
-  }
-  assert.equal(f.s.state, state);
-  return { f, rcv };
-}
-
-const SYNCHRONIZED = ["Established", "FinWait1", "FinWait2", "CloseWait", "Closing", "LastAck", "TimeWait"];
 
 Deno.test("RST in every synchronized state: exact sequence resets, in-window draws a challenge ACK, outside is ignored", async (t) => {
   for (const state of SYNCHRONIZED) {

@@ -36,6 +36,8 @@ class TcpConn {
   sendQueue = -1;
   recvQueue = -1;
   maySend = false;
+  /** Replaced by a new incarnation of its 4-tuple (TIME-WAIT reuse): dropped at the next dispatch. */
+  dead = false;
   constructor(
     readonly socket: TcpSocket,
     readonly localIp: number,
@@ -119,12 +121,36 @@ export class TcpConnections {
     const table = this.#table;
     const c = table === null ? undefined : table.get(dst, h.dstPort, src, h.srcPort);
     if (c !== undefined) {
-      c.socket.process(now, src, dst, h, b, data, end - data);
-      c.due = 0; // whatever it answers goes out at this poll's dispatch
-      return;
+      if ((h.flags & TCP_SYN) === 0 || !this.#reuses(c, h)) {
+        c.socket.process(now, src, dst, h, b, data, end - data);
+        c.due = 0; // whatever it answers goes out at this poll's dispatch
+        return;
+      }
+      // RFC 6191: a new SYN ends TIME-WAIT; the listener takes it as a new connection.
+      this.#retire(c);
     }
     const l = this.#listeners.get(h.dstPort);
-    if (l !== undefined && (h.flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN) {
+    const kind = h.flags & (TCP_SYN | TCP_ACK | TCP_RST);
+    if (l !== undefined && kind === TCP_ACK && this.#conns.length >= this.#capacity) {
+      if (l.cookiesPending(now)) {
+        stats.tcpConnectionsFull++; // maybe a cookie's ACK: dropped (not reset), the peer retries
+        return;
+      }
+    } else if (l !== undefined && kind === TCP_ACK) {
+      let r: TcpSocket | "drop" | null = null;
+      try {
+        r = l.onAck(now, src, dst, h, b, data, end - data);
+      } catch (e) {
+        if (!(e instanceof SocketError && e.kind === "Disposed")) throw e;
+        this.#listeners.delete(h.dstPort);
+      }
+      if (r === "drop") return; // a valid cookie, the accept queue full: counted by the listener
+      if (r !== null) {
+        this.#add(new TcpConn(r, dst, h.dstPort, src, h.srcPort, l));
+        return;
+      }
+    }
+    if (l !== undefined && kind === TCP_SYN) {
       if (this.#conns.length >= this.#capacity) {
         stats.tcpConnectionsFull++; // dropped: the peer retries its SYN
         return;
@@ -140,7 +166,17 @@ export class TcpConnections {
         this.#add(new TcpConn(s, dst, h.dstPort, src, h.srcPort, l));
         return;
       }
-      if (this.#listeners.has(h.dstPort)) return; // a full queue: dropped and counted by the listener
+      if (!this.#listeners.has(h.dstPort)) {
+        // disposed: the port is closed (RST below)
+      } else if (l.synCookie(now, src, dst, h, egress.mtu, this.#rst)) {
+        // The SYN queue is full: a stateless SYN-ACK with a cookie (RFC 4987).
+        if (!egress.transmit(dst, src, this.#rst, NO_PAYLOAD, 0, 0)) stats.deviceDropped++;
+        return;
+      } else return; // a full queue: dropped and counted by the listener
+    }
+    if (kind === 0 && l !== undefined && this.#listeners.has(h.dstPort)) {
+      l.stats.droppedNoSynAck++; // neither SYN, ACK nor RST to a listening port: dropped, no RST
+      return;
     }
     // No connection takes it: RST unless it is one, never to a link-layer broadcast (RFC 1122 4.2.3.10).
     stats.tcpNoConnection++;
@@ -163,6 +199,7 @@ export class TcpConnections {
     let fromListener = false;
     for (let i = 0; i < list.length; i++) {
       const c = list[i];
+      if (c.dead) continue; // out of the table already
       if (c.due > now && !c.touched()) {
         list[keep++] = c; // nothing to send, no timer due
         continue;
@@ -173,7 +210,10 @@ export class TcpConnections {
       // Closed, or a listener's handshake back in Listen (failed): the 4-tuple is free again.
       if (state === "Closed" || state === "Listen") {
         this.#table!.delete(c.localIp, c.localPort, c.remoteIp, c.remotePort);
-        if (c.listener !== null) fromListener = true;
+        if (c.listener !== null) {
+          fromListener = true;
+          c.listener.left(s); // a released accepted socket goes back to its pool
+        }
         continue;
       }
       c.dispatched(state);
@@ -191,6 +231,7 @@ export class TcpConnections {
     const list = this.#conns;
     for (let i = 0; i < list.length; i++) {
       const c = list[i];
+      if (c.dead) continue;
       if (c.due <= 0 || c.touched()) return 0;
       if (c.due < t) t = c.due;
     }
@@ -228,9 +269,27 @@ export class TcpConnections {
       throw new InterfaceError("PortInUse", `TCP port ${port} is already listening`);
     }
     const l = new TcpListener(0, port, options);
+    l.track(); // release() of an accepted socket waits until its 4-tuple leaves our table
     this.#tableOf();
     this.#listeners.set(port, l);
     return l;
+  }
+
+  /** True when the SYN `h` may end `c`'s TIME-WAIT (RFC 6191) for a live listener on its port. */
+  #reuses(c: TcpConn, h: TcpHeader): boolean {
+    if (!c.socket.timeWaitReusableBy(h)) return false;
+    const l = this.#listeners.get(h.dstPort);
+    if (l === undefined || isDisposed(l)) return false;
+    l.stats.timeWaitReused++;
+    return true;
+  }
+
+  /** Ends `c` (in TIME-WAIT) at once: out of the table now, out of the list at the next dispatch. */
+  #retire(c: TcpConn): void {
+    c.socket.endTimeWait();
+    c.dead = true;
+    this.#table!.delete(c.localIp, c.localPort, c.remoteIp, c.remotePort);
+    c.listener?.left(c.socket);
   }
 
   #add(c: TcpConn): void {

@@ -28,7 +28,8 @@ import { Assembler } from "./assembler.ts";
 import { Congestion, type TcpCongestionControl, type TcpCongestionState } from "./congestion.ts";
 import { checkInteger, SocketError } from "./error.ts";
 import { IsnGenerator } from "./isn.ts";
-import { SackBlocks, SackScoreboard } from "./sack.ts";
+import { DUP_THRESH, SackBlocks, SackScoreboard } from "./sack.ts";
+import { RackRecords } from "./tcp_rack.ts";
 import { ByteRing, MAX_RING_CAPACITY } from "./ring.ts";
 import {
   CLOSE_WAIT,
@@ -94,7 +95,7 @@ export class TcpSocket implements Disposable {
   readonly #asm: Assembler;
   readonly #out = new TcpHeader();
   readonly #isn: IsnGenerator;
-  readonly #nagle: boolean;
+  #nagle: boolean;
   readonly #ackDelay: number;
   readonly #initialRto: number;
   readonly #minRto: number;
@@ -125,6 +126,16 @@ export class TcpSocket implements Disposable {
   readonly #challengeLimit: number;
   #challengeStart = -Infinity; // start of the current one-second window
   #challengeCount = 0;
+  // RACK-TLP (RFC 8985), with SACK.
+  readonly #rackOffer: boolean;
+  readonly #rack: RackRecords;
+  #rackAt = -1; // the reordering timer
+  #ptoAt = -1; // the probe timeout
+  #tlpDue = false; // the PTO fired: send a probe
+  #tlpActive = false; // a probe is out (TLP.end_seq set)
+  #tlpEnd = 0;
+  #tlpRetrans = false; // the probe resent the last segment
+  #minRtt = Infinity;
 
   #state = CLOSED;
   #reason: TcpCloseReason = "None";
@@ -240,6 +251,12 @@ export class TcpSocket implements Disposable {
       throw new SocketError("InvalidArgument", `TcpSocket: sack ${config.sack} is not a boolean`);
     }
     this.#sackOffer = config.sack ?? true;
+    if (config.rack !== undefined && typeof config.rack !== "boolean") {
+      throw new SocketError("InvalidArgument", `TcpSocket: rack ${config.rack} is not a boolean`);
+    }
+    this.#rackOffer = config.rack ?? true;
+    // A record per segment in flight: the send ring over 512-byte segments (beyond: the last grows).
+    this.#rack = new RackRecords(Math.min(Math.max(Math.ceil(txSize / 512) + 2, 16), 4096));
     this.#nagle = config.nagle ?? false;
     this.#isn = config.isn ?? (defaultIsn ??= new IsnGenerator());
     this.#rx = new ByteRing(rxSize);
@@ -296,6 +313,16 @@ export class TcpSocket implements Disposable {
   /** The smoothed RTT (ms), or -1 before the first sample. */
   get srtt(): number {
     return this.#srtt;
+  }
+  /** Nagle's algorithm (RFC 896) on this socket: settable at any time, as `TCP_NODELAY` (default from the config). */
+  get nagle(): boolean {
+    return this.#nagle;
+  }
+  set nagle(on: boolean) {
+    if (typeof on !== "boolean") {
+      throw new SocketError("InvalidArgument", `nagle: ${String(on)} is not a boolean`);
+    }
+    this.#nagle = on;
   }
   /** The congestion control algorithm. */
   get congestionControl(): TcpCongestionControl {
@@ -623,6 +650,8 @@ export class TcpSocket implements Disposable {
     if (this.#rtoAt >= 0 && this.#rtoAt < t) t = this.#rtoAt;
     if (this.#ackAt >= 0 && this.#ackAt < t) t = this.#ackAt;
     if (this.#timeWaitAt >= 0 && this.#timeWaitAt < t) t = this.#timeWaitAt;
+    if (this.#ptoAt >= 0 && this.#ptoAt < t) t = this.#ptoAt;
+    if (this.#rackAt >= 0 && this.#rackAt < t) t = this.#rackAt;
     if (this.#userTimeout > 0 && this.#unackedSince >= 0) {
       const u = this.#unackedSince + this.#userTimeout;
       if (u < t) t = u;
@@ -763,6 +792,7 @@ export class TcpSocket implements Disposable {
     // A zero window still takes the ACK (and RST) of a segment at RCV.NXT; its data is dropped.
     if (!acceptable && wnd === 0 && start === 0) {
       this.stats.dropWindowFull += length;
+      if (length > 0) this.#ackNow = true; // a zero-window probe is answered (RFC 9293 §3.8.6.1)
       length = 0;
       acceptable = true;
     }
@@ -797,8 +827,13 @@ export class TcpSocket implements Disposable {
       this.#toClosed(this.#state === SYN_RECEIVED ? "Refused" : "Reset");
       return;
     }
-    // 3. SYN in a synchronized state: challenge ACK (RFC 5961 §4).
+    // 3. SYN in a synchronized state: challenge ACK (RFC 5961 §4). A passive SYN-RECEIVED returns
+    // to LISTEN (RFC 9293 §3.10.7.4, fourth).
     if (flags & TCP_SYN) {
+      if (this.#state === SYN_RECEIVED && this.#passive) {
+        this.#backToListen();
+        return;
+      }
       this.#challenge(now);
       return;
     }
@@ -853,13 +888,18 @@ export class TcpSocket implements Disposable {
         if (window === 0 && this.#unackedSince >= 0) this.#unackedSince = now;
       }
     }
+    let dsack = 0;
     if (d >= 0 && this.#sackOk && h.sackCount > 0) {
-      this.stats.dsacksIn += this.#sb.update(h, this.#sndUna, this.#sndMax);
+      dsack = this.#sb.update(h, this.#sndUna, this.#sndMax);
+      this.stats.dsacksIn += dsack;
     }
-    // Loss: three duplicate ACKs, or (with SACK) RFC 6675's IsLost(SND.UNA).
+    const rack = d >= 0 && this.#rackOffer && this.#sackOk;
+    if (rack) this.#rackOnAck(now, h, dsack);
+    // Loss: three duplicate ACKs, or (with SACK) RFC 6675's IsLost(SND.UNA), or RACK.
     if (
       d >= 0 && !this.#inRecovery && this.#sndMax !== this.#sndUna && seqDiff(h.ack, this.#recover) >= 0 &&
-      (this.#dupAcks >= 3 || (this.#sackOk && this.#sb.lostEnd(this.#mss) > 0))
+      (this.#dupAcks >= 3 || (this.#sackOk && this.#sb.lostEnd(this.#mss) > 0) ||
+        (rack && this.#rack.anyLost))
     ) this.#enterRecovery(now);
     // Our FIN acknowledged?
     const finAcked = this.#finSent && this.#sndUna === this.#sndMax;
@@ -1023,10 +1063,12 @@ export class TcpSocket implements Disposable {
         if (!this.#sackOk) {
           this.#fastRetransmit = true;
           this.#cc.onPartialAck(data, this.#mss);
+          this.#dupAcks = DUP_THRESH; // still in recovery: every further duplicate inflates cwnd (step 4)
         }
       } else {
         this.#inRecovery = false;
         this.#cc.onRecoveryEnd(now, seqDiff(this.#sndMax, this.#sndUna), this.#mss);
+        if (this.#rackOffer && this.#sackOk) this.#rack.adaptReoWnd(this.#sndUna, this.#sndNxt, false, true);
       }
     } else {
       this.#cc.onAck(now, data, this.#mss, this.#srtt);
@@ -1050,6 +1092,7 @@ export class TcpSocket implements Disposable {
       this.#rtoAt = now + this.#rto;
       this.#unackedSince = now;
     }
+    this.#armPto(now);
   }
 
   /**
@@ -1060,6 +1103,7 @@ export class TcpSocket implements Disposable {
   #rttSample(r: number, acked: number): void {
     if (r < 0) r = 0;
     this.stats.rttSamples++;
+    if (r < this.#minRtt) this.#minRtt = r;
     if (this.#srtt < 0) {
       this.#srtt = r;
       this.#rttvar = r / 2;
@@ -1099,8 +1143,19 @@ export class TcpSocket implements Disposable {
       }
       this.#keepAliveDue = true;
     }
+    if (this.#rackAt >= 0 && now >= this.#rackAt) this.#rackTimer(now);
+    if (this.#ptoAt >= 0 && now >= this.#ptoAt) {
+      // RFC 8985 §7.3: the probe goes out on this dispatch; the RTO is pushed back from now.
+      this.#ptoAt = -1;
+      if (this.#sndMax !== this.#sndUna && !this.#inRecovery && !this.#tlpActive) {
+        this.#tlpDue = true;
+        this.#rtoAt = now + this.#rto;
+      }
+    }
     if (this.#rtoAt >= 0 && now >= this.#rtoAt) {
       this.#rtoAt = -1;
+      this.#ptoAt = this.#rackAt = -1;
+      this.#tlpDue = this.#tlpActive = false;
       this.stats.timeouts++;
       this.#rto = Math.min(this.#rto * 2, this.#maxRto);
       this.#rttActive = false; // Karn: no sample from a retransmitted segment
@@ -1117,6 +1172,7 @@ export class TcpSocket implements Disposable {
         // duplicate ACKs of what was sent before stay below `recover` (RFC 6582 §4).
         // A repeated timeout: the peer may have dropped what it SACKed (RFC 2018 §8).
         if (this.#rtoStreak > 0) this.#sb.clear();
+        this.#rack.onTimeout();
         this.#cc.onTimeout(now, seqDiff(this.#sndMax, this.#sndUna), this.#mss, this.#rtoStreak++ === 0);
         this.#fastRetransmit = false;
         this.#inRecovery = false;
@@ -1204,6 +1260,7 @@ export class TcpSocket implements Disposable {
     let len = 0;
     let fin = false;
     let probe = false;
+    let tlp = false;
     if (canSend) {
       const txLen = this.#tx.length;
       // RFC 6691: the MSS counts payload and options; ours come off the payload.
@@ -1211,15 +1268,19 @@ export class TcpSocket implements Disposable {
       let avail = 0;
       if (this.#inRecovery && this.#sackOk && !this.#fastRetransmit) {
         // RFC 6675 §5: send while cwnd − pipe ≥ 1 SMSS; NextSeg rule 1 (a lost hole above HighRxt) first.
+        // With RACK the send records say what is lost (and resent) and what is in flight.
         const out = seqDiff(this.#sndMax, this.#sndUna);
         const hr = seqDiff(this.#highRxt, this.#sndUna);
-        avail = this.#cc.cwnd - this.#sb.pipe(out, hr > 0 ? hr : 0, this.#mss);
-        const hole = avail >= maxPayload
-          ? this.#sb.nextHole(hr > 0 ? hr : 0, this.#sb.lostEnd(this.#mss))
-          : -1;
+        const rack = this.#rackOffer;
+        avail = this.#cc.cwnd - (rack ? this.#rack.pipe() : this.#sb.pipe(out, hr > 0 ? hr : 0, this.#mss));
+        const hole = avail < maxPayload
+          ? -1
+          : rack
+          ? this.#rack.nextLost(this.#sndUna)
+          : this.#sb.nextHole(hr > 0 ? hr : 0, this.#sb.lostEnd(this.#mss));
         if (hole >= 0) {
           seq = (this.#sndUna + hole) >>> 0;
-          const room = this.#sb.holeEnd - hole;
+          const room = (rack ? this.#rack.lostEnd : this.#sb.holeEnd) - hole;
           len = Math.min(maxPayload, room, txLen - hole > 0 ? txLen - hole : 0);
           fin = this.#finSent && hole + len === txLen && len < room;
           rxt = len > 0 || fin; // else: new data below, within cwnd − pipe
@@ -1227,6 +1288,24 @@ export class TcpSocket implements Disposable {
       }
       if (rxt) {
         // (the hole chosen above)
+      } else if (this.#tlpDue && !this.#fastRetransmit) {
+        // A tail-loss probe (RFC 8985 §7.3): new data if the peer's window takes it, else the
+        // last segment again; cwnd does not hold it back.
+        tlp = true;
+        const inFlight = seqDiff(this.#sndMax, this.#sndUna);
+        const rwin = seqDiff((this.#sndUna + this.#sndWnd) >>> 0, this.#sndMax);
+        const unsent = txLen - inFlight;
+        if (unsent > 0 && rwin > 0 && !this.#finSent) {
+          seq = this.#sndMax;
+          len = Math.min(unsent, maxPayload, rwin);
+          fin = this.#finQueued && inFlight + len === txLen;
+        } else {
+          const dataInFlight = inFlight < txLen ? inFlight : txLen;
+          const from = dataInFlight > maxPayload ? dataInFlight - maxPayload : 0;
+          seq = (this.#sndUna + from) >>> 0;
+          len = dataInFlight - from;
+          fin = this.#finSent && inFlight > dataInFlight;
+        }
       } else if (this.#fastRetransmit) {
         seq = this.#sndUna;
         const inFlight = seqDiff(this.#sndMax, this.#sndUna);
@@ -1291,7 +1370,9 @@ export class TcpSocket implements Disposable {
     this.#planSeq = seq;
     this.#planPos = len > 0 ? seqDiff(seq, this.#sndUna) : 0; // (past the data once the FIN is out)
     this.#planLen = len;
-    this.#planFlags = (fin ? TCP_FIN : 0) | (keepAlive ? 0x100 : 0) | (probe ? 0x200 : 0) | (rxt ? 0x400 : 0);
+    this.#planFlags = (fin ? TCP_FIN : 0) | (keepAlive ? 0x100 : 0) | (probe ? 0x200 : 0) |
+      (rxt ? 0x400 : 0) |
+      (tlp ? 0x800 : 0);
     return SEND_DATA;
   }
 
@@ -1342,9 +1423,21 @@ export class TcpSocket implements Disposable {
     this.#probeDue = false;
     this.#lastSend = now;
     this.stats.bytesOut += len;
-    if (seqDiff(seq, this.#sndMax) < 0) this.stats.retransmits++;
+    const resent = seqDiff(seq, this.#sndMax) < 0;
+    if (resent) this.stats.retransmits++;
     if (f & TCP_FIN) this.#finSent = true;
     this.#armRto(now, seq, segLen);
+    if (this.#rackOffer && this.#sackOk) {
+      this.#rack.sent(seq, segLen, now);
+      if (f & 0x800) {
+        this.stats.tlpProbes++;
+        this.#tlpDue = false;
+        this.#tlpActive = true;
+        this.#tlpRetrans = resent;
+        this.#tlpEnd = (seq + segLen) >>> 0;
+        this.#rttActive = this.#rttActive && !resent;
+      } else if (!resent) this.#armPto(now);
+    }
     if (f & 0x400) {
       // A SACK-recovery retransmission: HighRxt moves, SND.NXT stays.
       this.stats.sackRetransmits++;
@@ -1403,6 +1496,11 @@ export class TcpSocket implements Disposable {
     const mss = Math.max(Math.min(this.#peerMss, this.#rcvMss), 1);
     this.#cc.init(mss, this.#synRetransmits > 0);
     this.#recover = this.#sndUna;
+    this.#rack.clear(this.#sndUna);
+    // RFC 6298 §5.7: a SYN timed out and no RTT sample yet: data starts with an RTO of 3 s.
+    if (this.#synRetransmits > 0 && this.#srtt < 0 && this.#rto < 3000) {
+      this.#rto = Math.min(3000, this.#maxRto);
+    }
   }
 
   /** Our TSval at `now` (ms ticks, RFC 7323 §5.4: 1 ms … 1 s); 0 for pollAt's planning. */
@@ -1425,8 +1523,75 @@ export class TcpSocket implements Disposable {
     this.#ackNow = true;
   }
 
+  /**
+   * RACK on an ACK (RFC 8985 §6.2): the records delivered, RFC 6675's IsLost and RACK's time
+   * rule mark what is lost, the reordering timer for the rest; then the end of a probe's episode
+   * (§7.4): a resent probe acknowledged beyond it without a D-SACK repaired a loss.
+   */
+  #rackOnAck(now: number, h: TcpHeader, dsack: number): void {
+    const rk = this.#rack;
+    rk.onAck(now, this.#sndUna, this.#sb, this.#inTsEcr, this.#tsOffset, this.#minRtt);
+    rk.adaptReoWnd(this.#sndUna, this.#sndNxt, dsack > 0, false);
+    if (!this.#sb.isEmpty) rk.markLostBelow(this.#sndUna, this.#sb.lostEnd(this.#mss));
+    if (!this.#sb.isEmpty || this.#inRecovery || this.#rackAt >= 0) this.#rackTimer(now);
+    if (!this.#tlpActive) return;
+    const dsackEnd = seqDiff(this.#tlpEnd, h.sack[1]); // 1: the probe carried our FIN
+    if (dsack && this.#tlpRetrans && dsackEnd >= 0 && dsackEnd <= 1) {
+      this.#tlpActive = false; // the probe was a duplicate: nothing was lost
+    } else if (seqDiff(h.ack, this.#tlpEnd) > 0 || (!this.#tlpRetrans && h.ack === this.#tlpEnd)) {
+      this.#tlpActive = false;
+      if (this.#tlpRetrans && !this.#inRecovery) {
+        this.stats.tlpRepairs++;
+        const flight = seqDiff(this.#sndMax, this.#sndUna);
+        this.#cc.onFastRetransmit(now, flight, this.#mss, true);
+        this.#cc.onRecoveryEnd(now, flight, this.#mss);
+      }
+      this.#armPto(now); // the episode is over: the next probe may be armed
+    }
+  }
+
+  /** RACK's detection (RFC 8985 §6.2 step 5) now; the reordering timer for what is not yet due. */
+  #rackTimer(now: number): void {
+    const rk = this.#rack;
+    // RACK.reo_wnd (§6.2 step 4): none in recovery before reordering is seen, else min_RTT/4 ≤ SRTT.
+    let reo = 0;
+    if (rk.reorderingSeen || (!this.#inRecovery && this.#sb.sackedBytes < DUP_THRESH * this.#mss)) {
+      const q = this.#minRtt < Infinity ? (rk.reoWndMult * this.#minRtt) / 4 : 0;
+      reo = this.#srtt >= 0 && this.#srtt < q ? this.#srtt : q;
+    }
+    const n = rk.detectLoss(now, reo);
+    this.stats.rackLosses += n;
+    this.#rackAt = rk.timeout >= 0 ? Math.ceil(rk.timeout) : -1;
+    if (
+      n > 0 && !this.#inRecovery && this.#sndMax !== this.#sndUna && seqDiff(this.#sndUna, this.#recover) >= 0
+    ) this.#enterRecovery(now);
+  }
+
+  /**
+   * Arms the probe timeout (RFC 8985 §7.2) while data is out, no probe is and no recovery runs:
+   * 2·SRTT (+ 200 ms, the worst delayed ACK, with one segment out; else + 2 ms of clock
+   * allowance), never after the RTO.
+   */
+  #armPto(now: number): void {
+    if (
+      !this.#rackOffer || !this.#sackOk || this.#inRecovery || this.#tlpActive ||
+      this.#sndMax === this.#sndUna ||
+      seqDiff(this.#sndUna, this.#recover) < 0 || !this.#canSendData()
+    ) {
+      this.#ptoAt = -1;
+      return;
+    }
+    const flight = seqDiff(this.#sndMax, this.#sndUna);
+    const pto = this.#srtt >= 0 ? Math.ceil(2 * this.#srtt) + (flight <= this.#mss ? 200 : 2) : 1000;
+    let at = now + pto;
+    if (this.#rtoAt >= 0 && at > this.#rtoAt) at = this.#rtoAt;
+    this.#ptoAt = at;
+  }
+
   /** Loss detected (RFC 5681 §3.2, RFC 6675 §5): the first unacknowledged segment at once. */
   #enterRecovery(now: number): void {
+    this.#ptoAt = -1;
+    this.#tlpActive = this.#tlpDue = false;
     this.#fastRetransmit = true;
     this.#inRecovery = true;
     this.#recover = this.#sndMax;
@@ -1471,7 +1636,8 @@ export class TcpSocket implements Disposable {
   #toTimeWait(now: number): void {
     this.#state = TIME_WAIT;
     this.#timeWaitAt = now + this.#timeWait;
-    this.#rtoAt = -1;
+    this.#rtoAt = this.#ptoAt = this.#rackAt = -1;
+    this.#tlpDue = false;
     this.#unackedSince = -1;
   }
 
@@ -1488,6 +1654,8 @@ export class TcpSocket implements Disposable {
     this.#inRecovery = false;
     this.#keepAliveDue = false;
     this.#probeDue = false;
+    this.#ptoAt = this.#rackAt = -1;
+    this.#tlpDue = this.#tlpActive = false;
     this.#tx.clear();
     this.#asm.clear();
   }
@@ -1541,6 +1709,10 @@ export class TcpSocket implements Disposable {
     this.#sackOk = false;
     this.#sb.clear();
     this.#sackBlk.clear();
+    this.#rack.clear(0);
+    this.#ptoAt = this.#rackAt = -1;
+    this.#tlpDue = this.#tlpActive = this.#tlpRetrans = false;
+    this.#minRtt = Infinity;
     this.#highRxt = 0;
     this.#planSack = 0;
     this.#tsRecent = 0;
@@ -1561,6 +1733,83 @@ export class TcpSocket implements Disposable {
         `send: the socket is ${this.state}${this.#finQueued ? " and closed for sending" : ""}`,
       );
     }
+  }
+
+  // ---- For the listener (SYN cookies, TIME-WAIT reuse) -----------------------------------------
+
+  /**
+   * @internal For a listener that validated a SYN cookie (RFC 4987): makes this closed socket
+   * the SYN-RECEIVED end of the handshake the cookie stands for, our SYN-ACK (ISN `iss`) sent
+   * and not retransmitted, so that feeding it the peer's ACK (`process`) establishes it.
+   * `peerMss` is the MSS the cookie carries, `windowScale` the peer's shift (-1: none), `sack`
+   * and `timestamps` what the SYN-ACK agreed to, `tsRecent` the ACK's TSval.
+   */
+  cookieHandshake(
+    listenIp: number,
+    localIp: number,
+    localPort: number,
+    remoteIp: number,
+    remotePort: number,
+    iss: number,
+    irs: number,
+    peerMss: number,
+    windowScale: number,
+    sack: boolean,
+    timestamps: boolean,
+    tsRecent: number,
+    now: number,
+  ): void {
+    this.#live();
+    if (this.#state !== CLOSED) {
+      throw new SocketError("InvalidState", `cookieHandshake: the socket is ${this.state}`);
+    }
+    this.#reset();
+    this.#listenIp = listenIp;
+    this.#localIp = localIp;
+    this.#localPort = localPort;
+    this.#remoteIp = remoteIp;
+    this.#remotePort = remotePort;
+    this.#peerMss = peerMss;
+    this.#peerOfferedScale = windowScale >= 0;
+    this.#sndShift = windowScale >= 0 ? Math.min(windowScale, TCP_MAX_WINDOW_SCALE) : 0;
+    this.#rcvShift = windowScale >= 0 ? this.#ourShift : 0;
+    this.#tsOk = timestamps && this.#tsOffer;
+    this.#sackOk = sack && this.#sackOffer;
+    if (this.#tsOk) this.#tsRecent = tsRecent;
+    this.#irs = irs >>> 0;
+    this.#rcvNxt = (irs + 1) >>> 0;
+    this.#lastAckSent = this.#rcvNxt;
+    this.#rcvAdvRight = (this.#rcvNxt + this.#synWindow()) >>> 0;
+    this.#iss = iss >>> 0;
+    this.#sndUna = this.#iss;
+    this.#sndNxt = this.#sndMax = (iss + 1) >>> 0;
+    this.#tsOffset = this.#iss; // the SYN-ACK's TSval came from this clock (SynCookies.tsVal)
+    this.#sndWl1 = irs >>> 0;
+    this.#sndWl2 = this.#iss;
+    this.#lastRecv = now;
+    this.#passive = true;
+    this.#state = SYN_RECEIVED;
+  }
+
+  /**
+   * @internal RFC 6191 / RFC 9293 §3.10.7.4 (as Linux decides it): true when this socket is in
+   * TIME-WAIT and `h` is a SYN (no ACK, no RST) that may open a new incarnation of the
+   * connection: a timestamp newer than the last one seen (when this connection used them), or
+   * else a sequence number above RCV.NXT — and the timestamp not older (PAWS).
+   */
+  timeWaitReusableBy(h: TcpHeader): boolean {
+    if (this.#state !== TIME_WAIT || (h.flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) return false;
+    if (this.#tsOk && h.hasTimestamps) {
+      const d = seqDiff(h.tsVal, this.#tsRecent);
+      if (d < 0) return false; // PAWS
+      if (d > 0) return true;
+    }
+    return seqDiff(h.seq, this.#rcvNxt) > 0;
+  }
+
+  /** @internal Ends TIME-WAIT at once (its 4-tuple goes to a new connection): Closed, nothing sent. */
+  endTimeWait(): void {
+    if (this.#state === TIME_WAIT) this.#toClosed("Closed");
   }
 
   #live(): void {

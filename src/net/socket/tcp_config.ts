@@ -129,6 +129,12 @@ export interface TcpConfig {
    */
   sack?: boolean;
   /**
+   * RACK-TLP (RFC 8985) when SACK is in use: a tail-loss probe at about two round trips (not the
+   * RTO) when ACKs stop, and time-based loss detection (a segment is lost once one sent after it
+   * was delivered and a reordering window passed; lost retransmissions included). Default true.
+   */
+  rack?: boolean;
+  /**
    * Most challenge ACKs (RFC 5961 §7) per second (default 1000, Linux's
    * `tcp_challenge_ack_limit`; 0 … 1000000; 0 sends none).
    */
@@ -198,6 +204,12 @@ export class TcpSocketStats {
   partialAcks: number = 0;
   /** Windows cut back to IW after an idle period (RFC 5681 §4.1). */
   idleRestarts: number = 0;
+  /** Tail-loss probes sent (RFC 8985 §7): new data, or the last segment again. */
+  tlpProbes: number = 0;
+  /** Losses a resent tail-loss probe repaired (its ACK went beyond it without a D-SACK): cwnd reduced once. */
+  tlpRepairs: number = 0;
+  /** Segments RACK (RFC 8985 §6) deemed lost by time (beside RFC 6675's IsLost). */
+  rackLosses: number = 0;
   /** Gauge (not reset): the congestion window in bytes, as of the last process/dispatch. */
   cwnd: number = 0;
   /** Gauge (not reset): the slow-start threshold in bytes. */

@@ -5,10 +5,16 @@
  * interface looks a segment's 4-tuple up first and hands SYNs with no connection to
  * {@linkcode TcpListener.onSyn}, then feeds the returned socket like any other.
  *
+ * When the SYN queue is full, SYNs are answered with SYN cookies (RFC 4987, see
+ * `syn_cookie.ts`): {@linkcode TcpListener.synCookie} builds a stateless SYN-ACK and
+ * {@linkcode TcpListener.onAck} turns an ACK that carries a valid cookie into an established
+ * connection on the accept queue, so a SYN flood neither grows memory nor locks real clients out.
+ *
  * @module
  */
-import { TCP_ACK, TCP_RST, TCP_SYN, TcpHeader } from "../wire/tcp.ts";
+import { TCP_ACK, TCP_MAX_WINDOW_SCALE, TCP_RST, TCP_SYN, TcpHeader } from "../wire/tcp.ts";
 import { checkInteger, SocketError } from "./error.ts";
+import { SYN_COOKIE_SLOT_MS, SynCookies } from "./syn_cookie.ts";
 import { type TcpConfig, TcpSocket } from "./tcp.ts";
 
 /** Options of a {@linkcode TcpListener}. */
@@ -19,6 +25,11 @@ export interface TcpListenerOptions {
   synBacklog?: number;
   /** Configuration of the connections' sockets. */
   socket?: TcpConfig;
+  /**
+   * Answer SYNs with SYN cookies (RFC 4987) while the SYN queue is full (default true); false
+   * drops them (counted in `synQueueOverflow`).
+   */
+  synCookies?: boolean;
 }
 
 /** Counters of a listener. */
@@ -33,7 +44,28 @@ export class TcpListenerStats {
   handshakesFailed: number = 0;
   /** Connections handed to `accept`. */
   accepted: number = 0;
+  /** SYN-ACKs sent with a SYN cookie (the SYN queue was full). */
+  cookiesSent: number = 0;
+  /** ACKs whose cookie was valid: a connection made without a handshake held in memory. */
+  cookiesValidated: number = 0;
+  /** ACKs checked for a cookie (cookies were sent lately) that carried none of ours. */
+  cookiesRejected: number = 0;
+  /** Connections in TIME-WAIT ended by a new SYN for their 4-tuple (RFC 6191), counted by the interface. */
+  timeWaitReused: number = 0;
+  /** Closed accepted sockets given back with `release` and reused for a later connection. */
+  socketsReused: number = 0;
+  /**
+   * Segments to the port with none of SYN, ACK, RST (a bare FIN, data without ACK): dropped
+   * without an answer (RFC 9293 3.10.7.2, LISTEN "fourth"), counted by the interface.
+   */
+  droppedNoSynAck: number = 0;
 }
+
+/** A pooled socket's standing, for {@linkcode TcpListener.release}. */
+const IN_USE = 0; // in the caller's table, or held by the program
+const RELEASED = 1; // released by the program, still in the caller's table
+const LEFT = 2; // out of the caller's table, still held by the program
+const POOLED = 3; // in the free pool
 
 /**
  * Accepts connections on one local address and port. Sockets come from a pool sized
@@ -52,7 +84,16 @@ export class TcpListener implements Disposable {
   #readyCount = 0;
   readonly #synBacklog: number;
   readonly #config: TcpConfig;
+  readonly #status = new WeakMap<TcpSocket, number>(); // this listener's sockets
+  #tracked = false; // an Interface keeps the 4-tuple table (see track)
   #disposed = false;
+  // SYN cookies
+  readonly #cookies: SynCookies | null;
+  #lastCookieAt = -Infinity;
+  readonly #ourShift: number;
+  readonly #synWindow: number;
+  readonly #tsOffer: boolean;
+  readonly #sackOffer: boolean;
 
   /**
    * Listens on `localIp:localPort` (`localIp` 0: any address).
@@ -65,11 +106,25 @@ export class TcpListener implements Disposable {
     checkInteger("TcpListener: backlog", backlog, 1, 0xffff);
     this.#synBacklog = options.synBacklog ?? backlog;
     checkInteger("TcpListener: synBacklog", this.#synBacklog, 1, 0xffff);
+    if (options.synCookies !== undefined && typeof options.synCookies !== "boolean") {
+      throw new SocketError(
+        "InvalidArgument",
+        `TcpListener: synCookies ${options.synCookies} is not a boolean`,
+      );
+    }
     this.#localIp = localIp;
     this.#localPort = localPort;
     this.#config = options.socket ?? {};
     new TcpSocket(this.#config)[Symbol.dispose](); // validates the socket options now
     this.#ready = new Array(backlog);
+    this.#cookies = options.synCookies === false ? null : new SynCookies();
+    const rx = this.#config.rxBufferSize ?? 65536;
+    let shift = 0;
+    while (shift < TCP_MAX_WINDOW_SCALE && rx >>> shift > 0xffff) shift++;
+    this.#ourShift = shift;
+    this.#synWindow = rx > 0xffff ? 0xffff : rx;
+    this.#tsOffer = this.#config.timestamps ?? true;
+    this.#sackOffer = this.#config.sack ?? true;
   }
 
   /** The local port. */
@@ -88,13 +143,18 @@ export class TcpListener implements Disposable {
   get ready(): number {
     return this.#readyCount;
   }
+  /** Closed sockets in the pool, kept for later connections. */
+  get pooled(): number {
+    return this.#free.length;
+  }
 
   /**
    * A segment for this listener's port that matched no connection, from `src` to `dst`. A SYN
    * with room in both queues takes a socket (from the pool, or a new one) into SYN-RECEIVED and
    * returns it: the caller enters it in its 4-tuple table and dispatches it like any socket. A
-   * SYN without room is dropped and counted (the peer retries). Anything else returns null
-   * (answer it with `tcpResetFor` unless it is an RST).
+   * SYN without room is dropped and counted (see {@linkcode TcpListener.synCookie} for the
+   * answer to a full SYN queue). Anything else returns null (answer it with `tcpResetFor`
+   * unless it is an RST, or try {@linkcode TcpListener.onAck} for an ACK).
    */
   onSyn(now: number, src: number, dst: number, h: TcpHeader): TcpSocket | null {
     this.#live();
@@ -110,17 +170,137 @@ export class TcpListener implements Disposable {
       this.stats.acceptQueueOverflow++;
       return null;
     }
-    const s = this.#free.pop() ?? new TcpSocket(this.#config);
+    const s = this.#take();
     s.listen(this.#localIp, this.#localPort);
     s.process(now, src, dst, h, EMPTY, 0, 0);
     if (s.state !== "SynReceived") {
       s.close();
-      this.#free.push(s);
+      this.#pool(s);
       return null;
     }
     this.#syn.push(s);
     this.stats.synsAccepted++;
     return s;
+  }
+
+  /**
+   * The stateless answer to a SYN that {@linkcode TcpListener.onSyn} refused because the SYN
+   * queue is full: fills `out` with a SYN-ACK from `dst` to `src` whose ISN is a SYN cookie
+   * (RFC 4987; MSS from `mtu`, window scale and SACK-permitted only with timestamps, see
+   * `syn_cookie.ts`) and returns true — send it. False (send nothing) when cookies are off, the
+   * SYN queue has room, the accept queue is full, or `h` is not a SYN for this listener.
+   * Nothing is kept.
+   */
+  synCookie(now: number, src: number, dst: number, h: TcpHeader, mtu: number, out: TcpHeader): boolean {
+    this.#live();
+    if (!(h instanceof TcpHeader) || !(out instanceof TcpHeader)) {
+      throw new SocketError("InvalidArgument", "synCookie: h and out must be TcpHeaders");
+    }
+    const cookies = this.#cookies;
+    if (cookies === null || (h.flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) return false;
+    if (this.#localIp !== 0 && dst !== this.#localIp) return false;
+    if (this.#syn.length + this.#failed.length < this.#synBacklog) return false;
+    if (this.#readyCount >= this.#ready.length) return false;
+    const ourMss = Math.min(Math.max(mtu - 40, 1), 0xffff);
+    const peerMss = h.mss > 0 ? Math.min(h.mss, ourMss) : 536;
+    const iss = cookies.make(now, dst, this.#localPort, src, h.srcPort, h.seq, peerMss);
+    out.reset();
+    out.srcPort = this.#localPort;
+    out.dstPort = h.srcPort;
+    out.seq = iss;
+    out.ack = (h.seq + 1) >>> 0;
+    out.flags = TCP_SYN | TCP_ACK;
+    out.mss = ourMss;
+    out.window = this.#synWindow;
+    if (this.#tsOffer && h.hasTimestamps) {
+      // Window scale and SACK-permitted live in the TSval's low bits (the ACK's TSecr).
+      const ws = h.windowScale >= 0 ? Math.min(h.windowScale, TCP_MAX_WINDOW_SCALE) : -1;
+      const sack = this.#sackOffer && h.sackPermitted;
+      if (ws >= 0) out.windowScale = this.#ourShift;
+      if (sack) out.sackPermitted = true;
+      out.hasTimestamps = true;
+      out.tsVal = SynCookies.tsVal((Math.floor(now) + iss) >>> 0, ws, sack);
+      out.tsEcr = h.tsVal;
+    }
+    this.#lastCookieAt = now;
+    this.stats.cookiesSent++;
+    return true;
+  }
+
+  /**
+   * An ACK for this listener's port that matched no connection: while SYN cookies were sent in
+   * the last two time slots, its acknowledgment number is checked as one (same 4-tuple, the
+   * SYN's sequence number, the current or previous slot). A valid one makes an established
+   * connection (with the cookie's MSS, and the window scale and SACK-permitted its timestamp
+   * echoes), fed the ACK (its data and FIN too) and queued for `accept`: returned, for the
+   * caller's 4-tuple table. `"drop"`: a valid cookie but the accept queue is full (counted; the
+   * peer retries). null: no cookie of ours (answer with `tcpResetFor`).
+   * @throws {SocketError} `InvalidArgument` for a payload range outside `payload`.
+   */
+  onAck(
+    now: number,
+    src: number,
+    dst: number,
+    h: TcpHeader,
+    payload: Uint8Array,
+    offset: number,
+    length: number,
+  ): TcpSocket | "drop" | null {
+    this.#live();
+    if (!(h instanceof TcpHeader)) throw new SocketError("InvalidArgument", "onAck: h must be a TcpHeader");
+    const cookies = this.#cookies;
+    if (cookies === null || (h.flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_ACK) return null;
+    if (this.#localIp !== 0 && dst !== this.#localIp) return null;
+    if (!this.cookiesPending(now)) return null; // no cookie can be valid
+    const iss = (h.ack - 1) >>> 0;
+    const irs = (h.seq - 1) >>> 0;
+    const mss = cookies.check(now, dst, this.#localPort, src, h.srcPort, irs, iss);
+    if (mss === 0) {
+      this.stats.cookiesRejected++;
+      return null;
+    }
+    this.#sweep();
+    if (this.#readyCount >= this.#ready.length) {
+      this.stats.acceptQueueOverflow++;
+      return "drop";
+    }
+    const ts = this.#tsOffer && h.hasTimestamps;
+    const s = this.#take();
+    s.cookieHandshake(
+      this.#localIp,
+      dst,
+      this.#localPort,
+      src,
+      h.srcPort,
+      iss,
+      irs,
+      mss,
+      ts ? SynCookies.windowScale(h.tsEcr) : -1,
+      ts && SynCookies.sackPermitted(h.tsEcr),
+      ts,
+      h.tsVal,
+      now,
+    );
+    s.process(now, src, dst, h, payload, offset, length);
+    const st = s.state;
+    if (st === "SynReceived" || st === "Closed" || st === "Listen") {
+      if (st !== "Closed") s.abort();
+      this.#pool(s);
+      this.stats.cookiesRejected++;
+      return null;
+    }
+    this.stats.cookiesValidated++;
+    this.#ready[(this.#readyHead + this.#readyCount) % this.#ready.length] = s;
+    this.#readyCount++;
+    return s;
+  }
+
+  /**
+   * @internal True when an ACK at `now` may carry one of this listener's cookies (some went out
+   * in the last two time slots): `onAck` checks it.
+   */
+  cookiesPending(now: number): boolean {
+    return this.#cookies !== null && now - this.#lastCookieAt < 2 * SYN_COOKIE_SLOT_MS;
   }
 
   /**
@@ -140,16 +320,48 @@ export class TcpListener implements Disposable {
   }
 
   /**
-   * Returns an accepted socket to the pool once it is closed (Closed state), for a later
-   * connection. The caller removed it from its 4-tuple table.
-   * @throws {SocketError} `InvalidState` while the socket is still open.
+   * Gives an accepted socket back to the pool, for a later connection: the program must not use
+   * it afterwards. Without an interface (the caller keeps the 4-tuple table) the socket must be
+   * closed and out of the caller's table. Under an interface (`Interface.listenTcp`) it may
+   * be Closed or in TIME-WAIT: it is reused once it has closed and the interface has dropped
+   * its 4-tuple. Beyond the pool's size (`backlog + synBacklog`) it is disposed instead.
+   * Releasing a socket twice does nothing.
+   * @throws {SocketError} `InvalidArgument` for a socket this listener did not make;
+   * `InvalidState` while the socket is still open.
    */
   release(s: TcpSocket): void {
     this.#live();
     if (!(s instanceof TcpSocket)) throw new SocketError("InvalidArgument", "release: not a TcpSocket");
-    if (s.state !== "Closed") throw new SocketError("InvalidState", `release: the socket is ${s.state}`);
-    if (this.#free.length < this.#ready.length + this.#synBacklog) this.#free.push(s);
-    else s[Symbol.dispose]();
+    const status = this.#status.get(s);
+    if (status === undefined) {
+      throw new SocketError("InvalidArgument", "release: the socket is not one of this listener's");
+    }
+    if (status === POOLED || status === RELEASED) return;
+    const st = s.state;
+    if (st !== "Closed" && !(this.#tracked && st === "TimeWait")) {
+      throw new SocketError("InvalidState", `release: the socket is ${st}`);
+    }
+    if (!this.#tracked || status === LEFT) this.#reuse(s);
+    else this.#status.set(s, RELEASED);
+  }
+
+  /**
+   * @internal The caller's table keeps this listener's sockets and will say when one leaves it
+   * ({@linkcode TcpListener.left}): {@linkcode TcpListener.release} then waits for that.
+   */
+  track(): void {
+    this.#tracked = true;
+  }
+
+  /**
+   * @internal A socket of this listener left the caller's 4-tuple table (it closed). Reused now
+   * if the program released it already. A no-op once disposed.
+   */
+  left(s: TcpSocket): void {
+    if (this.#disposed) return;
+    const status = this.#status.get(s);
+    if (status === RELEASED) this.#reuse(s);
+    else if (status === IN_USE) this.#status.set(s, LEFT);
   }
 
   /**
@@ -164,12 +376,38 @@ export class TcpListener implements Disposable {
     let n = 0;
     for (const s of this.#failed) {
       out[n++] = s;
-      this.#free.push(s); // reused only now that the caller forgets its 4-tuple
+      this.#pool(s); // reused only now that the caller forgets its 4-tuple
     }
     this.#failed.length = 0;
     return n;
   }
   readonly #failed: TcpSocket[] = [];
+
+  /** A socket for a new connection: from the pool, or a new one. */
+  #take(): TcpSocket {
+    let s = this.#free.pop();
+    if (s === undefined) s = new TcpSocket(this.#config);
+    this.#status.set(s, IN_USE);
+    return s;
+  }
+
+  /** A closed socket back to the pool (or disposed, beyond the pool's size). */
+  #pool(s: TcpSocket): void {
+    if (this.#free.length < this.#ready.length + this.#synBacklog) {
+      this.#status.set(s, POOLED);
+      this.#free.push(s);
+    } else {
+      this.#status.delete(s);
+      s[Symbol.dispose]();
+    }
+  }
+
+  /** A released accepted socket, out of every table: into the pool. */
+  #reuse(s: TcpSocket): void {
+    if (s.state !== "Closed") return; // (left: the table dropped it, so it closed)
+    this.stats.socketsReused++;
+    this.#pool(s);
+  }
 
   /** Moves completed handshakes to the accept queue and recycles failed ones. */
   #sweep(): void {
