@@ -1016,6 +1016,14 @@ export class TcpSocket implements Disposable {
     this.#sndWl1 = seq;
     this.#sndWl2 = ack;
     if (d > 0) this.#ackAdvance(now, ack);
+    // RACK on every acceptable ACK, and its loss rule (three duplicates and IsLost cannot hold here).
+    if (this.#rackOffer && this.#sackOk) {
+      this.#rackOnAck(now, h, 0);
+      if (
+        !this.#inRecovery && this.#sndMax !== this.#sndUna && seqDiff(ack, this.#recover) >= 0 &&
+        this.#rack.anyLost
+      ) this.#enterRecovery(now);
+    }
     if (length > 0) {
       this.#rx.writeAt(this.#rx.length, payload, offset, length);
       this.#rx.commit(length);
@@ -1240,11 +1248,12 @@ export class TcpSocket implements Disposable {
     }
     if (s === SYN_SENT) return NONE;
     // Idle (what pollAt and the last round of each dispatch ask): nothing unsent (FIN included),
-    // no retransmission, probe or keep-alive, no ACK due. The general plan below says NONE too.
+    // no retransmission, probe (zero-window or tail-loss) or keep-alive, no ACK due. The general
+    // plan below says NONE too.
     const sent = seqDiff(this.#sndNxt, this.#sndUna);
     if (
       (this.#finQueued ? sent > this.#tx.length : sent >= this.#tx.length) && !this.#ackNow &&
-      !this.#fastRetransmit && !this.#inRecovery && !this.#probeDue && !this.#keepAliveDue &&
+      !this.#fastRetransmit && !this.#inRecovery && !this.#probeDue && !this.#keepAliveDue && !this.#tlpDue &&
       !(this.#ackAt >= 0 && now >= this.#ackAt) && !this.#windowUpdateDue()
     ) return NONE;
     // SYN-RECEIVED with the SYN-ACK out: nothing but ACKs until established.
