@@ -1,6 +1,9 @@
-/** PortDevice on a real net_ring port, and the prefix forms of freeBulk and txBurst it relies on. */
+/**
+ * PortDevice on a real net_ring port, and the prefix forms of freeBulk and txBurst it relies on;
+ * LoopbackDevice (pure TS: frames in place, order, bounds, no allocation per frame).
+ */
 import assert from "node:assert/strict";
-import { MbufBatch, MbufError, Mempool, PortDevice, PortError } from "../mod.ts";
+import { LoopbackDevice, MbufBatch, MbufError, Mempool, PortDevice, PortError } from "../mod.ts";
 import { thrown } from "./_assert.ts";
 import { testEal, uniqueName } from "./_eal.ts";
 import { ringPort } from "./_ring.ts";
@@ -320,4 +323,151 @@ Deno.test("PortDevice: an empty pool refuses slots until a receive frees the hel
   dev[Symbol.dispose]();
   for (const m of hog) m.free();
   assert.equal(pool.inUse, 0);
+});
+
+/** Writes frame `k` (length from k, bytes from k) through `dev`; returns its length. */
+function putFrame(dev: LoopbackDevice, k: number, mtu = 1500): number {
+  const len = 14 + ((k * 37) % (mtu + 4));
+  const at = dev.txSlot(len);
+  for (let i = 0; i < len; i++) dev.txBytes[at + i] = (k + i) & 0xff;
+  return len;
+}
+
+/** Receives everything waiting on `dev`; checks each frame is putFrame's `next` one, byte for byte. */
+function takeFrames(dev: LoopbackDevice, next: { k: number }, mtu = 1500): number {
+  let total = 0;
+  for (;;) {
+    const n = dev.receive((b, s, l) => {
+      const k = next.k++;
+      assert.equal(l, 14 + ((k * 37) % (mtu + 4)), `frame ${k}: length`);
+      for (let i = 0; i < l; i++) {
+        if (b[s + i] !== ((k + i) & 0xff)) assert.fail(`frame ${k}: byte ${i} is ${b[s + i]}`);
+      }
+    });
+    if (n === 0) return total;
+    assert.ok(n <= 32, "at most a burst per receive");
+    total += n;
+  }
+}
+
+Deno.test("LoopbackDevice: frames arrive whole and in order, only after flush, as the queue grows", () => {
+  const [a, b] = LoopbackDevice.pair(1500, 4096);
+  const next = { k: 0 };
+  let k = 0;
+  for (const burst of [1, 3, 17, 64, 200, 1000, 5]) {
+    for (let i = 0; i < burst; i++) putFrame(a, k++);
+    assert.equal(b.receive(() => assert.fail("nothing before the flush")), 0);
+    assert.equal(a.flush(), 0);
+    assert.equal(b.queued, burst);
+    assert.equal(takeFrames(b, next), burst);
+  }
+  assert.equal(next.k, k);
+  // Written while the receiver still holds frames: they stay behind them.
+  for (let i = 0; i < 40; i++) putFrame(a, k++);
+  a.flush();
+  for (let i = 0; i < 40; i++) putFrame(a, k++);
+  assert.equal(b.queued, 40, "the second 40 are not flushed yet");
+  a.flush();
+  assert.equal(takeFrames(b, next), 80);
+  assert.equal(a.dropped, 0);
+});
+
+Deno.test("LoopbackDevice: beyond capacity frames are dropped at flush and counted; the rest arrive", () => {
+  const [a, b] = LoopbackDevice.pair(1500, 8);
+  for (let k = 0; k < 5; k++) putFrame(a, k);
+  a.flush();
+  for (let k = 5; k < 12; k++) putFrame(a, k); // 3 more fit
+  assert.equal(a.flush(), 4);
+  assert.equal(a.dropped, 4);
+  const next = { k: 0 };
+  assert.equal(takeFrames(b, next), 8);
+  assert.equal(next.k, 8);
+  putFrame(a, 8); // room again
+  assert.equal(a.flush(), 0);
+  assert.equal(takeFrames(b, next), 1);
+});
+
+Deno.test("LoopbackDevice: a device looped to itself may send from inside receive without harm", () => {
+  const d = new LoopbackDevice(1500, 1024);
+  let k = 0;
+  for (; k < 3; k++) putFrame(d, k);
+  d.flush();
+  // Each received frame is checked, then answered by two more (the queue grows under receive).
+  const next = { k: 0 };
+  let seen = 0;
+  while (seen < 500) {
+    const n = d.receive((b, s, l) => {
+      const want = next.k++;
+      const copy = b.slice(s, s + l);
+      if (k < 600) {
+        putFrame(d, k++);
+        putFrame(d, k++);
+      }
+      assert.deepEqual(b.slice(s, s + l), copy, `frame ${want} unchanged by the sends inside its call`);
+      assert.equal(l, 14 + ((want * 37) % 1504));
+      for (let i = 0; i < l; i++) if (copy[i] !== ((want + i) & 0xff)) assert.fail(`frame ${want} byte ${i}`);
+    });
+    d.flush();
+    if (n === 0) break;
+    seen += n;
+  }
+  assert.ok(seen >= 500);
+});
+
+Deno.test("LoopbackDevice: steady traffic allocates nothing per frame (txBytes stays one array)", () => {
+  const [a, b] = LoopbackDevice.pair(1500, 1024);
+  const next = { k: 0 };
+  let k = 0;
+  for (let i = 0; i < 64; i++) putFrame(a, k++); // grows to its working size
+  a.flush();
+  takeFrames(b, next);
+  putFrame(a, k++);
+  const store = a.txBytes;
+  for (let round = 0; round < 200; round++) {
+    for (let i = 0; i < 20; i++) {
+      putFrame(a, k++);
+      assert.ok(a.txBytes === store, "the same storage, frame after frame");
+    }
+    a.flush();
+    takeFrames(b, next);
+  }
+  assert.equal(next.k, k);
+});
+
+Deno.test("LoopbackDevice: both directions of a pair share one array; either growing keeps the other's frames", () => {
+  const [a, b] = LoopbackDevice.pair(1500, 4096);
+  const toB = { k: 0 };
+  const toA = { k: 0 };
+  let ka = 0, kb = 0;
+  for (let round = 0; round < 6; round++) {
+    // B holds 3 frames while A's queue grows past its slots, and the other way round.
+    for (let i = 0; i < 3; i++) putFrame(b, kb++);
+    b.flush();
+    for (let i = 0; i < 40 << round; i++) putFrame(a, ka++);
+    a.flush();
+    assert.equal(takeFrames(a, toA), 3);
+    assert.equal(takeFrames(b, toB), 40 << round);
+  }
+  putFrame(a, ka++);
+  const store = a.txBytes;
+  putFrame(b, kb++);
+  assert.ok(b.txBytes === store, "one array for both directions");
+  a.flush();
+  b.flush();
+  assert.equal(takeFrames(a, toA) + takeFrames(b, toB), 2);
+  assert.equal(toA.k, kb);
+  assert.equal(toB.k, ka);
+});
+
+Deno.test("LoopbackDevice: jumbo MTU with a huge capacity starts small and grows", () => {
+  const [a, b] = LoopbackDevice.pair(65535, 1 << 20);
+  assert.ok(a.txSlot(0) >= 0);
+  assert.ok(a.txBytes.length <= 2 * 16 * 65600, "no capacity-sized allocation up front (16 slots each way)");
+  a.flush();
+  const next = { k: 0 };
+  assert.equal(b.receive(() => next.k++), 1);
+  const at = a.txSlot(65553);
+  a.txBytes[at + 65552] = 7;
+  a.flush();
+  assert.equal(b.receive((bytes, s, l) => assert.equal(bytes[s + l - 1], 7)), 1);
 });

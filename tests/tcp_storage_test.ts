@@ -82,6 +82,95 @@ Deno.test("ByteRing: peekAndSum equals a copy then sumWords, whatever the wrap a
   }
 });
 
+Deno.test("ByteRing: segment-sized peekAndSum (the C copy) across the wrap equals a copy then sumWords", () => {
+  const rand = rng(12);
+  const fold = (s: number) => {
+    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+    return s;
+  };
+  for (let n = 0; n < 200; n++) {
+    const cap = 64 + Math.floor(rand() * 4000);
+    const r = new ByteRing(cap);
+    const pre = Math.floor(rand() * cap);
+    r.write(new Uint8Array(pre), 0, pre);
+    r.consume(pre);
+    const src = Uint8Array.from({ length: cap }, () => Math.floor(rand() * 256));
+    r.write(src, 0, cap);
+    const from = Math.floor(rand() * cap);
+    const len = Math.floor(rand() * (cap - from + 1));
+    const dst = new Uint8Array(4100);
+    const at = Math.floor(rand() * 8);
+    const sum = r.peekAndSum(from, new DataView(dst.buffer), at, len);
+    assert.deepEqual(dst.subarray(at, at + len), src.subarray(from, from + len));
+    assert.equal(
+      fold(sum),
+      fold(sumWords(src, from, from + len)),
+      `cap ${cap} pre ${pre} from ${from} len ${len}`,
+    );
+  }
+});
+
+Deno.test("ByteRing: writes from and reads into alternating arrays of every size land in the right one", () => {
+  // Each ring keeps a view of the last array written from and the last read into: switching
+  // between arrays (a send from the caller's buffer, a receive from the pool's) must never reuse
+  // the other array's view.
+  const rand = rng(13);
+  const r = new ByteRing(8192);
+  const sources = [0, 1, 2].map((k) => Uint8Array.from({ length: 3000 }, (_, i) => (i * 7 + k * 101) & 0xff));
+  const sinks = [new Uint8Array(3000), new Uint8Array(3000), new Uint8Array(3000).subarray(5)];
+  const model: number[] = [];
+  for (let step = 0; step < 2000; step++) {
+    const len = [1, 3, 15, 16, 17, 255, 256, 257, 1460, 2900][Math.floor(rand() * 10)];
+    if (rand() < 0.5) {
+      const s = sources[Math.floor(rand() * 3)];
+      const from = Math.floor(rand() * (s.length - len));
+      const n = r.write(s, from, len);
+      for (let i = 0; i < n; i++) model.push(s[from + i]);
+    } else {
+      const d = sinks[Math.floor(rand() * 3)];
+      const to = Math.floor(rand() * (d.length - len));
+      const n = r.read(d, to, len);
+      const want = model.splice(0, n);
+      for (let i = 0; i < n; i++) {
+        if (d[to + i] !== want[i]) {
+          assert.fail(`step ${step}: byte ${i} of ${n} is ${d[to + i]}, want ${want[i]}`);
+        }
+      }
+    }
+  }
+});
+
+Deno.test("ByteRing: copies check their arrays and ranges (detached, fractional, BigInt, past the end)", () => {
+  const r = new ByteRing(64);
+  const gone = new Uint8Array(new ArrayBuffer(8));
+  structuredClone(gone.buffer, { transfer: [gone.buffer] }); // detached: length 0
+  const bytes = new Uint8Array(16);
+  const any = (x: unknown) => x as number;
+  for (
+    const [what, f] of [
+      ["write from a detached array", () => r.write(gone, 0, 1)],
+      ["read into a detached array", () => r.read(gone, 0, 1)],
+      ["write at 1.5", () => r.write(bytes, 1.5, 1)],
+      ["write of NaN bytes", () => r.write(bytes, 0, NaN)],
+      ["write of a BigInt length", () => r.write(bytes, 0, any(2n))],
+      ["write past the end", () => r.write(bytes, 10, 7)],
+      ["peek into a string", () => r.peek(0, any("x") as unknown as Uint8Array, 0, 1)],
+      ["writeAt from -1", () => r.writeAt(0, bytes, -1, 1)],
+    ] as const
+  ) assert.equal(kindOf(f), "InvalidArgument", what);
+  assert.match(
+    String((() => {
+      try {
+        r.write(gone, 0, 1);
+      } catch (e) {
+        return e;
+      }
+    })()),
+    /detached/,
+  );
+  assert.equal(r.write(gone, 0, 0), 0, "nothing from nothing");
+});
+
 Deno.test("ByteRing: capacity is validated", () => {
   for (const c of [0, -1, 1.5, 2 ** 31]) {
     assert.equal(kindOf(() => new ByteRing(c)), "InvalidArgument", `${c}`);

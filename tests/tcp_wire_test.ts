@@ -15,6 +15,7 @@ import {
   parseTcp,
   seqAdd,
   seqDiff,
+  sumView,
   sumWords,
   TCP_ACK,
   TCP_FIN,
@@ -239,10 +240,22 @@ Deno.test("TCP: malformed segments are typed WireErrors", async (t) => {
         { sackCount: 1.5 },
         { sackCount: 4, mss: 1460, windowScale: 1 },
         { sackCount: 4, hasTimestamps: true },
+        // What the one-pass check of every field must refuse as the field-by-field one does.
+        { seq: 5n as unknown as number },
+        { window: "5" as unknown as number },
+        { srcPort: NaN },
+        { flags: 1.5 },
+        { flags: -1 },
+        { hasTimestamps: true, tsEcr: 2 ** 32 },
+        { hasTimestamps: true, tsVal: 0.5 },
+        { windowScale: -2 },
+        { mss: -2 },
+        { mss: 1.5 },
+        { urgent: Infinity },
       ]
     ) {
       const e = Object.assign(new TcpHeader(), { srcPort: 1, dstPort: 2 }, bad);
-      assert.equal(kindOf(() => emitTcp(b, 0, 200, 1, 2, e, 0)), "BadField", JSON.stringify(bad));
+      assert.equal(kindOf(() => emitTcp(b, 0, 200, 1, 2, e, 0)), "BadField", Deno.inspect(bad));
     }
     const e = Object.assign(new TcpHeader(), { srcPort: 1, dstPort: 2, sackCount: 3, hasTimestamps: true });
     assert.equal(tcpHeaderLength(e), 60, "timestamps and three SACK blocks fill the 40 bytes exactly");
@@ -265,6 +278,14 @@ Deno.test("TCP: malformed segments are typed WireErrors", async (t) => {
       "bytes",
     );
     assert.equal(kindOf(() => emitTcp(b, 0, 100, 1, 2, e, 0, -2)), "InvalidArgument", "payload sum");
+    assert.equal(
+      kindOf(() => emitTcp(b, 0, 100, 1, 2, e, 0, 2 ** 31)),
+      "InvalidArgument",
+      "payload sum 2^31",
+    );
+    assert.equal(kindOf(() => emitTcp(b, 0, 100, 1, 2, e, 0, 1.5)), "InvalidArgument", "payload sum 1.5");
+    assert.equal(kindOf(() => emitTcp(b, 0, 100, 1, 2 ** 32, e, 0)), "InvalidArgument", "dst");
+    assert.equal(kindOf(() => emitTcp(b, 0, 100, 1, 2, e, 0.5)), "BadField", "payload length 0.5");
     assert.equal(kindOf(() => emitTcp(b, 0, 100, 1.5, 2, e, 0)), "InvalidArgument", "src");
     assert.equal(kindOf(() => tcpHeaderLength(new Ipv4Header() as unknown as TcpHeader)), "InvalidArgument");
   });
@@ -413,5 +434,50 @@ Deno.test(`TCP fuzz: ${ITERATIONS} mutated kernel segments and random headers`, 
     ]
   ) {
     assert.ok((outcomes.get(reached) ?? 0) > 0, `never reached ${reached}: ${JSON.stringify([...outcomes])}`);
+  }
+});
+
+Deno.test("TCP: segments of every length verify through the native summer as through the JS loop", () => {
+  // The interface installs C's summer for long ranges (≥ 256 bytes); the JS loop is the reference.
+  const rand = rng(31);
+  const b = new Uint8Array(70000);
+  const v = new DataView(b.buffer);
+  const h = new TcpHeader();
+  const out = Object.assign(new TcpHeader(), {
+    srcPort: 5001,
+    dstPort: 40000,
+    seq: 7,
+    ack: 9,
+    flags: TCP_ACK,
+  });
+  const reference = (start: number, end: number) => {
+    let s = 0;
+    for (let i = start; i < end; i += 2) s += (b[i] << 8) | (i + 1 < end ? b[i + 1] : 0);
+    return s;
+  };
+  for (const len of [0, 1, 200, 235, 236, 237, 1000, 1460, 1461, 8959, 65495]) {
+    for (const off of [0, 1, 54]) {
+      for (let i = 0; i < 20 + len; i++) b[off + i] = Math.floor(rand() * 256);
+      const end = emitTcp(b, off, b.length, 0x0a000001, 0x0a000002, out, len);
+      const fold = (s: number) => {
+        while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+        return s;
+      };
+      assert.equal(fold(sumView(v, off, end)), fold(reference(off, end)), `sum of ${len} at ${off}`);
+      assert.equal(
+        parseTcp(b, off, end, 0x0a000001, 0x0a000002, h),
+        off + 20,
+        `${len} bytes at ${off} parse`,
+      );
+      const at = off + 20 + Math.floor(rand() * len);
+      if (len === 0) continue;
+      b[at] ^= 0x40; // one bit flipped in the payload: refused
+      assert.equal(
+        kindOf(() => parseTcp(b, off, end, 0x0a000001, 0x0a000002, h)),
+        "BadChecksum",
+        `${len} at ${off}`,
+      );
+      b[at] ^= 0x40;
+    }
   }
 });

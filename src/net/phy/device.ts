@@ -284,19 +284,53 @@ function disposedError(what: string, port: Port): PortError {
   return new PortError("Closed", port.id, `PortDevice.${what}: the device was disposed`);
 }
 
+/** The memory the queues of a LoopbackDevice pair (or of one device looped to itself) share. */
+interface LoopbackStore {
+  store: Uint8Array;
+  readonly devices: LoopbackDevice[];
+}
+
+/** Frames a device's queue starts with room for (it grows by doubling, up to its capacity). */
+const LOOPBACK_INITIAL_SLOTS = 16;
+
 /**
  * An in-memory link: frames written on one end are received on the other (or on itself, when made
- * alone). Bounded like a real queue: beyond `capacity` waiting frames, new ones are dropped.
+ * alone). Bounded like a real queue: beyond `capacity` frames waiting or written and not yet
+ * flushed, new ones are dropped (counted at the next flush).
+ *
+ * Nothing is allocated per frame: each receiving end keeps its frames in fixed-size slots
+ * (rounded up to 64 bytes), a ring in arrival order that grows by doubling while it fills, up to
+ * `capacity`; both ends' rings live in one array. A frame is written in place by the sender's
+ * `txSlot` and handed to the receiver's `onFrame` in place. A frame is valid only during its `onFrame` call (as on a port):
+ * its slot is reused afterwards.
  */
 export class LoopbackDevice implements Device {
   /** The MTU. */
   readonly mtu: number;
   /** Frames dropped because the peer's queue was full. */
   dropped = 0;
-  #queue: Uint8Array[] = [];
-  #pending: Uint8Array[] = [];
+  /** See {@linkcode Device.txBytes}. */
+  txBytes: Uint8Array = new Uint8Array(0);
   #peer: LoopbackDevice;
   #capacity: number;
+  // The receiving side: frames queued for this device, in its #slots slots from byte #base of the
+  // store it shares with its peer (one array for both directions: the views the stack caches of
+  // the frames' memory stay valid both ways). Ring positions [#head, #head + #visible) are
+  // flushed (receivable), the next #pending were written by the peer and wait for its flush. One
+  // slot always stays unused: the one whose frame onFrame is reading while the peer writes (a
+  // device looped to itself transmits from inside receive).
+  readonly #slotSize: number;
+  #shared: LoopbackStore;
+  #base = 0;
+  #slots: number;
+  #lengths: Int32Array;
+  #head = 0;
+  #visible = 0;
+  #pending = 0;
+  /** Frames the peer wrote while this queue was full, dropped at its flush. */
+  #overflow = 0;
+  /** Where a frame goes that the full queue cannot take: written, then dropped. */
+  #scratch: Uint8Array | null = null;
 
   /**
    * A device whose frames come back to itself: `mtu` 68–65535, at most `capacity` (1–2²⁰) frames waiting.
@@ -311,7 +345,13 @@ export class LoopbackDevice implements Device {
     }
     this.mtu = mtu;
     this.#capacity = capacity;
+    // An Ethernet header and a VLAN tag around an MTU-sized packet, as PortDevice allows.
+    this.#slotSize = (mtu + 18 + 63) & ~63;
     this.#peer = this;
+    this.#slots = Math.min(capacity + 1, LOOPBACK_INITIAL_SLOTS);
+    this.#lengths = new Int32Array(this.#slots);
+    this.#shared = { store: new Uint8Array(0), devices: [this] };
+    LoopbackDevice.#layout(this.#shared, this, this.#slots);
   }
 
   /** Two devices wired to each other (arguments as for the constructor). */
@@ -320,42 +360,101 @@ export class LoopbackDevice implements Device {
     const b = new LoopbackDevice(mtu, capacity);
     a.#peer = b;
     b.#peer = a;
+    a.#shared = b.#shared = { store: new Uint8Array(0), devices: [a, b] };
+    LoopbackDevice.#layout(a.#shared, a, a.#slots);
     return [a, b];
+  }
+
+  /** Frames waiting to be received (flushed by the sender and not yet received). */
+  get queued(): number {
+    return this.#visible;
   }
 
   receive(onFrame: (bytes: Uint8Array, start: number, length: number) => void): number {
     if (typeof onFrame !== "function") {
       throw loopbackError(badArgument("LoopbackDevice.receive", "onFrame", onFrame, "a function"));
     }
-    const frames = this.#queue.splice(0, 32);
-    for (const f of frames) onFrame(f, 0, f.length);
-    return frames.length;
+    const n = this.#visible < 32 ? this.#visible : 32;
+    for (let k = 0; k < n; k++) {
+      // Taken off the queue before the call: onFrame may make the peer (or this device) send,
+      // which may grow the store; this frame's bytes stay where they are until it returns.
+      const i = this.#head;
+      const store = this.#shared.store;
+      const length = this.#lengths[i];
+      this.#head = i + 1 === this.#slots ? 0 : i + 1;
+      this.#visible--;
+      onFrame(store, this.#base + i * this.#slotSize, length);
+    }
+    return n;
   }
 
-  /** See {@linkcode Device.txBytes}. */
-  txBytes: Uint8Array = new Uint8Array(0);
-
   txSlot(length: number): number {
-    // An Ethernet header and a VLAN tag around an MTU-sized packet, as PortDevice allows.
-    if (!isIntIn(length, 0, this.mtu + 18)) {
+    if (!(typeof length === "number" && (length >>> 0) === length && length <= this.mtu + 18)) {
       throw loopbackError(
         badArgument("LoopbackDevice.txSlot", "length", length, `a whole number 0–${this.mtu + 18}`),
       );
     }
-    const f = new Uint8Array(length);
-    this.#pending.push(f);
-    this.txBytes = f;
-    return 0;
+    return this.#peer.#reserve(this, length);
   }
 
   flush(): number {
-    let dropped = 0;
-    for (const f of this.#pending) {
-      if (this.#peer.#queue.length < this.#peer.#capacity) this.#peer.#queue.push(f);
-      else dropped++;
-    }
-    this.#pending = [];
+    const p = this.#peer;
+    p.#visible += p.#pending;
+    p.#pending = 0;
+    const dropped = p.#overflow;
+    p.#overflow = 0;
     this.dropped += dropped;
     return dropped;
+  }
+
+  /** A slot of this (receiving) device's queue for a frame `sender` writes; sets its txBytes. */
+  #reserve(sender: LoopbackDevice, length: number): number {
+    const used = this.#visible + this.#pending;
+    if (used >= this.#capacity) {
+      this.#overflow++;
+      sender.txBytes = this.#scratch ??= new Uint8Array(this.#slotSize);
+      return 0;
+    }
+    if (used + 1 >= this.#slots) {
+      LoopbackDevice.#layout(this.#shared, this, Math.min(this.#slots * 2, this.#capacity + 1));
+    }
+    let i = this.#head + used;
+    if (i >= this.#slots) i -= this.#slots;
+    this.#lengths[i] = length;
+    this.#pending++;
+    sender.txBytes = this.#shared.store;
+    return this.#base + i * this.#slotSize;
+  }
+
+  /**
+   * Lays the queues of the devices sharing `shared` out in a new store, `grown` with `slots`
+   * slots and the others with theirs, each queue's frames first in order (its head at 0). A frame
+   * being read in an onFrame call stays valid: the old store is not changed.
+   */
+  static #layout(shared: LoopbackStore, grown: LoopbackDevice, slots: number): void {
+    let total = 0;
+    for (const d of shared.devices) total += (d === grown ? slots : d.#slots) * d.#slotSize;
+    const store = new Uint8Array(total);
+    let base = 0;
+    for (const d of shared.devices) {
+      const size = d.#slotSize;
+      const n = d === grown ? slots : d.#slots;
+      const lengths = new Int32Array(n);
+      const used = d.#visible + d.#pending;
+      for (let k = 0; k < used; k++) {
+        let i = d.#head + k;
+        if (i >= d.#slots) i -= d.#slots;
+        const len = d.#lengths[i];
+        const from = d.#base + i * size;
+        store.set(shared.store.subarray(from, from + len), base + k * size);
+        lengths[k] = len;
+      }
+      d.#lengths = lengths;
+      d.#slots = n;
+      d.#head = 0;
+      d.#base = base;
+      base += n * size;
+    }
+    shared.store = store;
   }
 }

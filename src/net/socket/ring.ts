@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { copyAndSumRaw } from "../wire/checksum.ts";
 import { badArgument, isBytes } from "../args.ts";
 import { SocketError } from "./error.ts";
 import { copySum } from "../copy.ts";
@@ -16,6 +15,13 @@ import { copySum } from "../copy.ts";
  * every byte through a ring three times. Below it the JS loop wins (no call, inlined).
  */
 const C_COPY_FROM = 256;
+
+/**
+ * Copies from this size up use `Uint8Array.set` on a subarray: measured 1.2 µs for 32 KiB against
+ * 5.3 in `copySum` (whose sum nobody needs here) and ≈ 160 against ≈ 300 ns for 1460 bytes. It makes
+ * one view object per call, so it is kept above a full segment: no per-packet copy allocates.
+ */
+const SET_FROM = 2048;
 
 /** The largest ring: 1 GiB (window scaling reaches 2^30). */
 export const MAX_RING_CAPACITY = 1 << 30;
@@ -28,6 +34,13 @@ export class ByteRing {
   readonly view: DataView;
   #head = 0; // storage index of position 0
   #length = 0;
+  // DataViews of the last outside arrays written from and read into, one pair per ring and per
+  // direction: a socket alternates sends from the caller's array with receives from the pool's
+  // memory, and a cache shared by every ring (or by both directions) missed on each switch.
+  #inBytes: Uint8Array | null = null;
+  #inView: DataView = EMPTY_VIEW;
+  #outBytes: Uint8Array | null = null;
+  #outView: DataView = EMPTY_VIEW;
 
   /**
    * Creates a ring of `capacity` bytes.
@@ -103,8 +116,19 @@ export class ByteRing {
       );
     }
     const first = this.contiguous(pos, length);
-    const sv = viewFor(src, 1);
-    copyRaw(this.storage, this.view, this.indexOf(pos), src, sv, from, first);
+    const at = this.indexOf(pos);
+    if (length < WORDS_FROM) {
+      // A few bytes (a ping-pong's payload): no view needed.
+      copyBytesRaw(this.storage, at, src, from, first);
+      if (first < length) copyBytesRaw(this.storage, 0, src, from + first, length - first);
+      return;
+    }
+    let sv = this.#inView;
+    if (this.#inBytes !== src) {
+      this.#inBytes = src;
+      sv = this.#inView = new DataView(src.buffer, src.byteOffset, src.byteLength);
+    }
+    copyRaw(this.storage, this.view, at, src, sv, from, first);
     if (first < length) copyRaw(this.storage, this.view, 0, src, sv, from + first, length - first);
   }
 
@@ -119,8 +143,18 @@ export class ByteRing {
     checkSource("ByteRing.peek", dst, to, length);
     this.#checkHeld("ByteRing.peek", pos, length);
     const first = this.contiguous(pos, length);
-    const dv = viewFor(dst, 0);
-    copyRaw(dst, dv, to, this.storage, this.view, this.indexOf(pos), first);
+    const at = this.indexOf(pos);
+    if (length < WORDS_FROM) {
+      copyBytesRaw(dst, to, this.storage, at, first);
+      if (first < length) copyBytesRaw(dst, to + first, this.storage, 0, length - first);
+      return;
+    }
+    let dv = this.#outView;
+    if (this.#outBytes !== dst) {
+      this.#outBytes = dst;
+      dv = this.#outView = new DataView(dst.buffer, dst.byteOffset, dst.byteLength);
+    }
+    copyRaw(dst, dv, to, this.storage, this.view, at, first);
     if (first < length) copyRaw(dst, dv, to + first, this.storage, this.view, 0, length - first);
   }
 
@@ -134,9 +168,9 @@ export class ByteRing {
     }
     this.#checkHeld("ByteRing.peekAndSum", pos, length);
     const first = this.contiguous(pos, length);
-    let sum = copyAndSumRaw(dst, to, this.view, this.indexOf(pos), first);
+    let sum = copySum(dst, to, this.view, this.indexOf(pos), first);
     if (first < length) {
-      let s2 = copyAndSumRaw(dst, to + first, this.view, 0, length - first);
+      let s2 = copySum(dst, to + first, this.view, 0, length - first);
       s2 = (s2 & 0xffff) + (s2 >>> 16);
       // The second part starts at an odd offset of the segment: its bytes sit in the other half of each word.
       if (first & 1) s2 = ((s2 & 0xff) << 8) | (s2 >>> 8);
@@ -178,11 +212,14 @@ function bad(where: string, name: string, value: unknown, allowed: string): Sock
 
 /** Throws unless `b` is a Uint8Array holding `[from, from + length)` (whole numbers). */
 function checkSource(where: string, b: Uint8Array, from: number, length: number): void {
-  if (!isBytes(b)) throw bad(where, "bytes", b, "a Uint8Array (not detached)");
+  // Whole numbers 0 … 2³² − 1 by bit tests (no BigInt, fraction, NaN), then the range. A detached
+  // array has length 0: any copy from or into it fails the range test (or copies nothing), so
+  // its buffer is looked at only to word the error.
   if (
-    !(Number.isInteger(from) && Number.isInteger(length) && from >= 0 && length >= 0 &&
-      from + length <= b.length)
+    !(b instanceof Uint8Array && typeof from === "number" && typeof length === "number" &&
+      (from >>> 0) === from && (length >>> 0) === length && from + length <= b.length)
   ) {
+    if (!isBytes(b)) throw bad(where, "bytes", b, "a Uint8Array (not detached)");
     throw bad(where, "range", `[${from}, ${from} + ${length})`, `within the ${b.length} bytes`);
   }
 }
@@ -195,6 +232,13 @@ export function copyBytes(dst: Uint8Array, to: number, src: Uint8Array, from: nu
   checkSource("copyBytes", src, from, length);
   checkSource("copyBytes", dst, to, length);
   copyRaw(dst, viewFor(dst, 0), to, src, viewFor(src, 1), from, length);
+}
+
+/** Below this many bytes a copy goes byte by byte (no DataView needed). */
+const WORDS_FROM = 16;
+
+function copyBytesRaw(dst: Uint8Array, to: number, src: Uint8Array, from: number, length: number): void {
+  for (let i = 0; i < length; i++) dst[to + i] = src[from + i];
 }
 
 /**
@@ -210,6 +254,12 @@ function copyRaw(
   from: number,
   length: number,
 ): void {
+  if (length >= SET_FROM) {
+    // One view object per call of this size (a send or recv of several segments' bytes, never a
+    // segment's own copy): the engine's memmove is ≈ 4× faster than copySum, which also sums.
+    dst.set(src.subarray(from, from + length), to);
+    return;
+  }
   if (length >= C_COPY_FROM) {
     copySum(dv, to, sv, from, length);
     return;
@@ -228,8 +278,9 @@ function copyRaw(
   for (; i < length; i++) dst[to + i] = src[from + i];
 }
 
-// Cached DataViews of the last outside buffers (destination and source): packets come from a few
-// long-lived arrays (a pool's memory), so a view is made once per array, not per copy.
+const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
+
+// copyBytes' cached DataViews of the last outside buffers (destination and source).
 const cachedArrays: (Uint8Array | null)[] = [null, null];
 const cachedViews: DataView[] = [new DataView(new ArrayBuffer(0)), new DataView(new ArrayBuffer(0))];
 

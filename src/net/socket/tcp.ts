@@ -20,6 +20,7 @@ import {
   TCP_PSH,
   TCP_RST,
   TCP_SYN,
+  TCP_URG,
   TcpHeader,
 } from "../wire/tcp.ts";
 import { isBytes } from "../args.ts";
@@ -59,6 +60,16 @@ export {
 } from "./tcp_config.ts";
 
 let defaultIsn: IsnGenerator | null = null;
+
+let headerPrediction = true;
+/**
+ * Turns header prediction (the receive fast path) on or off for every socket: off, each segment
+ * takes the general path, for tests that compare the two.
+ * @internal
+ */
+export function setTcpHeaderPrediction(on: boolean): void {
+  headerPrediction = on;
+}
 
 /** The smallest MSS taken from a peer (Linux's `TCP_MIN_SND_MSS`). */
 const MIN_PEER_MSS = 48;
@@ -753,6 +764,9 @@ export class TcpSocket implements Disposable {
   }
 
   #onSynchronized(now: number, h: TcpHeader, payload: Uint8Array, offset: number, length: number): void {
+    if (headerPrediction && this.#state === ESTABLISHED && this.#predicted(now, h, payload, offset, length)) {
+      return;
+    }
     const flags = h.flags;
     const seq = h.seq;
     const finAt = (seq + length) >>> 0; // where a FIN of this segment sits
@@ -963,6 +977,61 @@ export class TcpSocket implements Disposable {
       this.#ackNow = true;
       this.#timeWaitAt = now + this.#timeWait;
     }
+  }
+
+  /**
+   * Header prediction (RFC 9293 §3.10.7.4's common case, after Van Jacobson): in ESTABLISHED, the
+   * next segment in order carrying only ACK (and PSH), no SACK blocks, a fresh
+   * timestamp, nothing held out of order, no loss recovery under way: either a pure ACK of new
+   * data or in-order data that fits. Handles it as the general path would and returns true; any
+   * other segment returns false having changed nothing, and takes the general path.
+   */
+  #predicted(now: number, h: TcpHeader, payload: Uint8Array, offset: number, length: number): boolean {
+    const seq = h.seq;
+    if (
+      (h.flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK | TCP_URG)) !== TCP_ACK || seq !== this.#rcvNxt ||
+      h.sackCount !== 0 || this.#inRecovery ||
+      this.#dupAcks !== 0 || !this.#sb.isEmpty || seqDiff(seq, this.#sndWl1) < 0 ||
+      seqDiff(h.ack, this.#sndWl2) < 0 // (the window update rule of the general path)
+    ) return false;
+    const hasTs = this.#tsOk;
+    if (hasTs && (!h.hasTimestamps || seqDiff(h.tsVal, this.#tsRecent) < 0)) return false;
+    const ack = h.ack;
+    const d = seqDiff(ack, this.#sndUna);
+    if (length === 0) {
+      if (d <= 0 || seqDiff(ack, this.#sndMax) > 0) return false; // a duplicate, or beyond what was sent
+    } else if (
+      d < 0 || seqDiff(ack, this.#sndMax) > 0 || !this.#asm.isEmpty || length > this.#rx.free ||
+      seqDiff(this.#rcvAdvRight, seq) <= 0 // the window we advertised is closed
+    ) return false;
+    // As the general path: acceptable, PAWS passed; then TS.Recent, the window, the ACK, the data.
+    this.#lastRecv = now;
+    this.#keepAliveSent = 0;
+    if (hasTs && seqDiff(seq, this.#lastAckSent) <= 0) this.#tsRecent = h.tsVal;
+    this.#inTsEcr = hasTs ? h.tsEcr : -1;
+    // The window update rule holds (SEG.SEQ ≥ SND.WL1, SEG.ACK ≥ SND.WL2, checked above).
+    const window = h.window << this.#sndShift;
+    this.#sndWnd = window;
+    if (window > this.#maxSndWnd) this.#maxSndWnd = window;
+    this.#sndWl1 = seq;
+    this.#sndWl2 = ack;
+    if (d > 0) this.#ackAdvance(now, ack);
+    // RACK on every acceptable ACK, and its loss rule (three duplicates and IsLost cannot hold here).
+    if (this.#rackOffer && this.#sackOk) {
+      this.#rackOnAck(now, h, 0);
+      if (
+        !this.#inRecovery && this.#sndMax !== this.#sndUna && seqDiff(ack, this.#recover) >= 0 &&
+        this.#rack.anyLost
+      ) this.#enterRecovery(now);
+    }
+    if (length > 0) {
+      this.#rx.writeAt(this.#rx.length, payload, offset, length);
+      this.#rx.commit(length);
+      this.#rcvNxt = (seq + length) >>> 0;
+      this.stats.bytesIn += length;
+      if (!this.#ackNow) this.#scheduleAck(now, length + h.headerLength - TCP_HEADER_LENGTH);
+    }
+    return true;
   }
 
   /** Full-sized segments are acknowledged every second one; others within the ACK delay. */
@@ -1178,6 +1247,15 @@ export class TcpSocket implements Disposable {
       return SEND_SYN;
     }
     if (s === SYN_SENT) return NONE;
+    // Idle (what pollAt and the last round of each dispatch ask): nothing unsent (FIN included),
+    // no retransmission, probe (zero-window or tail-loss) or keep-alive, no ACK due. The general
+    // plan below says NONE too.
+    const sent = seqDiff(this.#sndNxt, this.#sndUna);
+    if (
+      (this.#finQueued ? sent > this.#tx.length : sent >= this.#tx.length) && !this.#ackNow &&
+      !this.#fastRetransmit && !this.#inRecovery && !this.#probeDue && !this.#keepAliveDue && !this.#tlpDue &&
+      !(this.#ackAt >= 0 && now >= this.#ackAt) && !this.#windowUpdateDue()
+    ) return NONE;
     // SYN-RECEIVED with the SYN-ACK out: nothing but ACKs until established.
     const canSend = this.#canSendData();
     // SACK blocks on every ACK while holes remain or a D-SACK is owed (3 fit with timestamps).
@@ -1414,7 +1492,7 @@ export class TcpSocket implements Disposable {
     const s = this.#state;
     if (s !== ESTABLISHED && s !== FIN_WAIT_1 && s !== FIN_WAIT_2) return false;
     const advertised = seqDiff(this.#rcvAdvRight, this.#rcvNxt);
-    const most = 0xffff * 2 ** this.#rcvShift; // the largest window the field can say
+    const most = 0xffff << this.#rcvShift; // the largest window the field can say (shift ≤ 14)
     const could = this.#rx.free < most ? this.#rx.free : most;
     const gain = could - (advertised > 0 ? advertised : 0);
     return gain >= Math.min(this.#rx.capacity >>> 1, this.#rcvMss) && gain >= 1 << this.#rcvShift;

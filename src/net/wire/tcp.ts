@@ -136,7 +136,7 @@ export function parseTcp(
   verifyChecksum: boolean = true,
 ): number {
   need(b, off, end, TCP_HEADER_LENGTH, "TCP");
-  needHeader("parseTcp", out, TcpHeader);
+  if (!(out instanceof TcpHeader)) needHeader("parseTcp", out, TcpHeader); // (instanceof a constant: inlined)
   needAddresses("parseTcp", src, dst);
   const v = dataView(b);
   const ports = v.getUint32(off);
@@ -237,9 +237,9 @@ function optionLength(kind: number, len: number, want: number): void {
  * range; `InvalidArgument` when `h` is not a TcpHeader.
  */
 export function tcpHeaderLength(h: TcpHeader): number {
-  needHeader("tcpHeaderLength", h, TcpHeader);
+  if (!(h instanceof TcpHeader)) needHeader("tcpHeaderLength", h, TcpHeader);
   const n = h.sackCount;
-  if (!(Number.isInteger(n) && n >= 0 && n <= TCP_MAX_SACK_BLOCKS)) {
+  if (!(typeof n === "number" && (n >>> 0) === n && n <= TCP_MAX_SACK_BLOCKS)) {
     throw new WireError("BadField", `TCP emit: sackCount ${n} (0–${TCP_MAX_SACK_BLOCKS})`);
   }
   let len = TCP_HEADER_LENGTH;
@@ -278,29 +278,13 @@ export function emitTcp(
   payloadSum: number = -1,
 ): number {
   const hl = tcpHeaderLength(h);
-  needField("emitTcp", "payloadLength", payloadLength, 0, 0xffff - hl);
-  needField("emitTcp", "srcPort", h.srcPort, 0, 0xffff);
-  needField("emitTcp", "dstPort", h.dstPort, 0, 0xffff);
-  needField("emitTcp", "seq", h.seq, 0, 0xffffffff);
-  needField("emitTcp", "ack", h.ack, 0, 0xffffffff);
-  needField("emitTcp", "flags", h.flags, 0, 0xff);
-  needField("emitTcp", "window", h.window, 0, 0xffff);
-  needField("emitTcp", "urgent", h.urgent, 0, 0xffff);
-  if (h.mss !== -1) needField("emitTcp", "mss", h.mss, 0, 0xffff);
-  if (h.windowScale !== -1) needField("emitTcp", "windowScale", h.windowScale, 0, TCP_MAX_WINDOW_SCALE);
-  if (h.hasTimestamps) {
-    needField("emitTcp", "tsVal", h.tsVal, 0, 0xffffffff);
-    needField("emitTcp", "tsEcr", h.tsEcr, 0, 0xffffffff);
-  }
-  needAddresses("emitTcp", src, dst);
-  if (payloadSum !== -1 && !isIntIn(payloadSum, 0, 0x7fffffff)) {
-    throw new WireError(
-      "InvalidArgument",
-      badArgument("emitTcp", "payloadSum", payloadSum, "-1 or a running sum 0–2³¹−1"),
-    );
+  // Every field at once in a few bit tests (each whole and in range, no BigInt); only a segment
+  // that fails them takes the checks one by one, which say which field and why.
+  if (!emitFieldsFit(h, hl, src, dst, payloadLength, payloadSum)) {
+    checkEmitFields(h, hl, src, dst, payloadLength, payloadSum);
   }
   need(b, off, end, hl + payloadLength, "TCP emit");
-  const v = dataView(b);
+  const v = emitView(b);
   v.setUint32(off, (h.srcPort << 16) | h.dstPort);
   v.setUint32(off + 4, h.seq);
   v.setUint32(off + 8, h.ack);
@@ -340,6 +324,89 @@ export function emitTcp(
   v.setUint16(off + 16, foldChecksum(sum));
   h.headerLength = hl;
   return segEnd;
+}
+
+// emitTcp's views of the last two arrays it wrote into: two interfaces in one process (a pair of
+// stacks, each sending into its peer's memory) alternate between two, which a one-entry cache (the
+// parsers' `dataView`) would miss every time.
+let emitBytes0: Uint8Array | null = null;
+let emitView0: DataView = new DataView(new ArrayBuffer(0));
+let emitBytes1: Uint8Array | null = null;
+let emitView1: DataView = emitView0;
+
+function emitView(b: Uint8Array): DataView {
+  if (b === emitBytes0) return emitView0;
+  if (b !== emitBytes1) {
+    emitBytes1 = b;
+    emitView1 = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+  // The one used now moves to the front.
+  const v = emitView1;
+  emitBytes1 = emitBytes0;
+  emitView1 = emitView0;
+  emitBytes0 = b;
+  emitView0 = v;
+  return v;
+}
+
+/** True when `x` is a whole number 0 … 2^16 − 1. */
+function isU16(x: unknown): boolean {
+  return typeof x === "number" && (x & 0xffff) === x;
+}
+
+/** True when `x` is a whole number 0 … 2^32 − 1. */
+function isU32Fast(x: unknown): boolean {
+  return typeof x === "number" && (x >>> 0) === x;
+}
+
+/** emitTcp's checks, all passed (the hot path): see {@linkcode checkEmitFields} for what each one is. */
+function emitFieldsFit(
+  h: TcpHeader,
+  hl: number,
+  src: number,
+  dst: number,
+  payloadLength: number,
+  payloadSum: number,
+): boolean {
+  return isU16(h.srcPort) && isU16(h.dstPort) && isU32Fast(h.seq) && isU32Fast(h.ack) &&
+    typeof h.flags === "number" && (h.flags & 0xff) === h.flags && isU16(h.window) && isU16(h.urgent) &&
+    (h.mss === -1 || isU16(h.mss)) &&
+    (h.windowScale === -1 || (isU16(h.windowScale) && h.windowScale <= TCP_MAX_WINDOW_SCALE)) &&
+    (!h.hasTimestamps || (isU32Fast(h.tsVal) && isU32Fast(h.tsEcr))) &&
+    isU32Fast(src) && isU32Fast(dst) && isU16(payloadLength) && payloadLength <= 0xffff - hl &&
+    (payloadSum === -1 || (typeof payloadSum === "number" && (payloadSum & 0x7fffffff) === payloadSum));
+}
+
+/** Throws the typed error of the first field emitTcp cannot write. */
+function checkEmitFields(
+  h: TcpHeader,
+  hl: number,
+  src: number,
+  dst: number,
+  payloadLength: number,
+  payloadSum: number,
+): void {
+  needField("emitTcp", "payloadLength", payloadLength, 0, 0xffff - hl);
+  needField("emitTcp", "srcPort", h.srcPort, 0, 0xffff);
+  needField("emitTcp", "dstPort", h.dstPort, 0, 0xffff);
+  needField("emitTcp", "seq", h.seq, 0, 0xffffffff);
+  needField("emitTcp", "ack", h.ack, 0, 0xffffffff);
+  needField("emitTcp", "flags", h.flags, 0, 0xff);
+  needField("emitTcp", "window", h.window, 0, 0xffff);
+  needField("emitTcp", "urgent", h.urgent, 0, 0xffff);
+  if (h.mss !== -1) needField("emitTcp", "mss", h.mss, 0, 0xffff);
+  if (h.windowScale !== -1) needField("emitTcp", "windowScale", h.windowScale, 0, TCP_MAX_WINDOW_SCALE);
+  if (h.hasTimestamps) {
+    needField("emitTcp", "tsVal", h.tsVal, 0, 0xffffffff);
+    needField("emitTcp", "tsEcr", h.tsEcr, 0, 0xffffffff);
+  }
+  needAddresses("emitTcp", src, dst);
+  if (payloadSum !== -1 && !isIntIn(payloadSum, 0, 0x7fffffff)) {
+    throw new WireError(
+      "InvalidArgument",
+      badArgument("emitTcp", "payloadSum", payloadSum, "-1 or a running sum 0–2³¹−1"),
+    );
+  }
 }
 
 function needAddresses(what: string, src: unknown, dst: unknown): void {
