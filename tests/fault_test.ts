@@ -542,10 +542,10 @@ Deno.test("maxHeldBytes bounds the bytes held each way; oversized buffers are no
   }
   clock.now = 20;
   assert.equal(drain(w.b).length, 0, "no held frame leaves after dispose");
-  assert.equal(w.a.txSlot(60), 0, "the inner device still works");
+  assert.ok(w.a.txSlot(60) >= 0, "the inner device still works (a slot, not -1)");
   {
     using scoped = new FaultInjector(new LoopbackDevice(), { seed: 1 });
-    assert.equal(scoped.txSlot(60), 0);
+    assert.ok(scoped.txSlot(60) >= 0);
   }
 });
 
