@@ -100,8 +100,10 @@ Deno.test("listener: non-SYNs and other addresses are not taken; failed handshak
 Deno.test("listener: dispose aborts pending connections; use after dispose is a typed error", () => {
   const l = new TcpListener(0, 80, { socket: { isn } });
   const s = l.onSyn(0, 0x0a000101, LOCAL_IP, syn(40001))!;
+  assert.equal(l.disposed, false);
   l[Symbol.dispose]();
   l[Symbol.dispose]();
+  assert.equal(l.disposed, true);
   assert.equal(s.state, "Closed");
   assert.throws(() => l.accept(), (e) => e instanceof SocketError && e.kind === "Disposed");
 });
@@ -154,25 +156,68 @@ Deno.test("TcpTable: O(1) 4-tuple lookup agrees with a Map through random insert
 /** The test as a TCP peer on the wire of a `wireHost`: sends segments, reads what comes back. */
 function wirePeer(w: ReturnType<typeof wireHost>, port: number) {
   const spec = { dstMac: US_MAC, srcMac: PEER_MAC, src: PEER, dst: US, protocol: IPPROTO_TCP };
-  return {
-    /** Sends one segment from PEER:port to US:80; returns the segments answered at once. */
-    send(flags: number, seq: number, ack = 0, payload = 0, ts?: [number, number]): TcpHeader[] {
+  const peer = {
+    /** The frame of one segment from PEER:port to US:80 (`payload` bytes "A", "B", …). */
+    frame(flags: number, seq: number, ack = 0, payload = 0, ts?: [number, number]): Uint8Array {
       const h = new TcpHeader();
       Object.assign(h, { srcPort: port, dstPort: 80, seq: seq >>> 0, ack: ack >>> 0, flags, window: 65535 });
       if (flags & TCP_SYN) h.mss = 1460;
       if (ts) Object.assign(h, { hasTimestamps: true, tsVal: ts[0], tsEcr: ts[1] });
       const b = new Uint8Array(tcpHeaderLength(h) + payload);
+      for (let i = 0; i < payload; i++) b[tcpHeaderLength(h) + i] = 0x41 + i % 26;
       emitTcp(b, 0, b.length, PEER, US, h, payload);
-      w.inject(ipFrame(spec, b));
+      return ipFrame(spec, b);
+    },
+    /** Sends one segment from PEER:port to US:80; returns the segments answered at once. */
+    send(flags: number, seq: number, ack = 0, payload = 0, ts?: [number, number]): TcpHeader[] {
+      w.inject(peer.frame(flags, seq, ack, payload, ts));
       w.iface.poll(w.now);
-      return w.sent().map((f) => {
-        const r = new TcpHeader();
-        parseTcp(f, 34, f.length, US, PEER, r);
-        return r;
-      });
+      return answers(w);
     },
   };
+  return peer;
 }
+
+/** The segments a `wireHost` sent since the last call. */
+function answers(w: ReturnType<typeof wireHost>): TcpHeader[] {
+  return w.sent().map((f) => {
+    const r = new TcpHeader();
+    parseTcp(f, 34, f.length, US, PEER, r);
+    return r;
+  });
+}
+
+Deno.test("listener: in one poll, a failed handshake then a SYN that reuses TIME-WAIT: each 4-tuple keeps its own entry", () => {
+  const w = wireHost();
+  w.learnPeer();
+  using l = w.iface.listenTcp(80, { socket: { timestamps: false } });
+  const t = wirePeer(w, 40000);
+  const x = wirePeer(w, 40010);
+  const [sa] = t.send(TCP_SYN, 1000);
+  t.send(TCP_ACK, 1001, sa.seq + 1);
+  const s = l.accept()!;
+  s.close();
+  w.iface.poll(w.now);
+  const [fin] = answers(w);
+  t.send(TCP_ACK | TCP_FIN, 1001, fin.seq + 1);
+  assert.equal(s.state, "TimeWait");
+  assert.equal(x.send(TCP_SYN, 1000)[0].flags, TCP_SYN | TCP_ACK, "X in the handshake");
+  assert.equal(w.iface.tableSizes.tcpConnections, 2);
+  // One batch: X's RST (its handshake fails, back to Listen), then T's new SYN (TIME-WAIT reuse).
+  // Checking the listener for the reuse must not hand X's socket on before X's entry is gone.
+  w.inject(x.frame(TCP_RST, 1001), t.frame(TCP_SYN, 500_000));
+  const r = answers(w);
+  assert.deepEqual(r.map((h) => [h.dstPort, h.flags]), [[40000, TCP_SYN | TCP_ACK]]);
+  assert.equal(l.stats.timeWaitReused, 1);
+  assert.equal(w.iface.tableSizes.tcpConnections, 1, "T's new handshake only; X's entry is gone");
+  t.send(TCP_ACK, 500_001, r[0].seq + 1, 3);
+  const s2 = l.accept()!;
+  assert.equal(s2.remotePort, 40000);
+  // X connects again: answered, and its segments are not fed to T's new connection.
+  assert.deepEqual(x.send(TCP_SYN, 7000).map((h) => [h.dstPort, h.flags]), [[40010, TCP_SYN | TCP_ACK]]);
+  assert.equal(s2.stats.dropIgnored, 0);
+  assert.equal(w.iface.tableSizes.tcpConnections, 2);
+});
 
 Deno.test("listener: a SYN to a connection in TIME-WAIT with a higher sequence number opens a new one (RFC 6191)", () => {
   const w = wireHost();

@@ -147,6 +147,10 @@ export class TcpListener implements Disposable {
   get pooled(): number {
     return this.#free.length;
   }
+  /** True once disposed (its methods then throw `Disposed`). Reading it changes nothing. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
 
   /**
    * A segment for this listener's port that matched no connection, from `src` to `dst`. A SYN
