@@ -171,6 +171,11 @@ Deno.test("SYN cookie validation rejects a wrong ACK or sequence number, another
   const rejected = l.stats.cookiesRejected;
   assert.equal(tryAck(now + 10 * SYN_COOKIE_SLOT_MS), null);
   assert.equal(l.stats.cookiesRejected, rejected, "not counted: not checked");
+  // 64 slots on, the ISN's 6 slot bits match again; with cookies going out then, it is checked.
+  const wrap = now + 64 * SYN_COOKIE_SLOT_MS;
+  cookieFor(l, wrap, { flags: TCP_SYN, seq: 9, srcPort: 9 });
+  assert.equal(tryAck(wrap), null, "64 slots on: still expired");
+  assert.equal(l.stats.cookiesRejected, rejected + 1, "checked, and rejected");
   // A listener that never sent one checks nothing; one with cookies off answers nothing.
   using fresh = new TcpListener(LOCAL_IP, 80, { socket: { isn } });
   const [h, b, at, len] = seg({ flags: TCP_ACK, seq: 1001, ack: sa.seq + 1 });
@@ -268,6 +273,24 @@ Deno.test("SynCookies: random ACK numbers almost never pass; TSval bits never ru
     assert.equal(SynCookies.sackPermitted(ts), sack);
   }
   assert.throws(() => new SynCookies(new Uint8Array(16)), SocketError);
+});
+
+Deno.test("SynCookies: a cookie is good in its slot and the next, never again when the ISN's 6-bit slot wraps", () => {
+  const c = new SynCookies(new Uint8Array(32).fill(2));
+  const S = SYN_COOKIE_SLOT_MS;
+  for (const made of [0, 5 * S + 17, 63 * S + S - 1, 2 ** 40 + 3, 2 ** 33 * S + 1]) {
+    const k = c.make(made, LOCAL_IP, 80, REMOTE_IP, 1234, 42, 1460);
+    const at = (t: number) => c.check(t, LOCAL_IP, 80, REMOTE_IP, 1234, 42, k);
+    const start = made - (made % S); // the slot's first ms
+    assert.equal(at(made), 1460);
+    assert.equal(at(start + 2 * S - 1), 1460, "the next slot");
+    assert.equal(at(start + 2 * S), 0, "two slots on");
+    for (let wraps = 1; wraps <= 3; wraps++) {
+      assert.equal(at(made + wraps * 64 * S), 0, `${wraps} × 64 slots later (the ISN's slot bits match)`);
+      assert.equal(at(made + (wraps * 64 + 1) * S), 0, `${wraps} × 64 + 1 slots later`);
+    }
+    if (made >= 64 * S) assert.equal(at(made - 64 * S), 0, "64 slots earlier");
+  }
 });
 
 Deno.test("SYN cookies over the interface: 20 000 SYNs leave its tables and queues as they were; a real client gets in", () => {

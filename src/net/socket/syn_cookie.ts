@@ -7,8 +7,10 @@
  *
  * `ISN = H1(4-tuple) + SEQ(SYN) + (t << 26 | mssIndex << 24 | H2(4-tuple, t, mssIndex) mod 2^24)`
  *
- * `t` counts {@linkcode SYN_COOKIE_SLOT_MS} slots (mod 64); a cookie is good in its slot and the
- * next one. H1 and H2 are SipHash-2-4 with two independent random keys. Any other ACK number
+ * `t` counts {@linkcode SYN_COOKIE_SLOT_MS} slots: its low 6 bits are in the ISN, the whole count is
+ * under H2 (so a cookie does not come back to life when the 6 bits wrap, 64 slots later); a
+ * cookie is good in its slot and the next one. H1 and H2 are SipHash-2-4 with two independent
+ * random keys. Any other ACK number
  * fails unless 24 bits of H2 match: a forged ACK passes with a probability of about
  * 2 / 64 × 2^-24 per try (in Linux, a cookie's neighbours carry other MSS indices and pass).
  *
@@ -35,7 +37,7 @@ const SACK_BIT = 0x10;
 export class SynCookies {
   readonly #h1: SipHash24;
   readonly #h2: SipHash24;
-  readonly #buf = new Uint8Array(16);
+  readonly #buf = new Uint8Array(24);
   readonly #view = new DataView(this.#buf.buffer);
 
   /**
@@ -58,9 +60,14 @@ export class SynCookies {
     return i;
   }
 
-  /** The time slot at `now` (ms). */
+  /** The time slot at `now` (ms), mod 64: what a cookie carries. */
   static slot(now: number): number {
     return Math.floor(now / SYN_COOKIE_SLOT_MS) & 0x3f;
+  }
+
+  /** The count of time slots at `now` (ms), whole: what H2 covers. */
+  static counter(now: number): number {
+    return Math.floor(now / SYN_COOKIE_SLOT_MS);
   }
 
   /**
@@ -76,12 +83,12 @@ export class SynCookies {
     peerSeq: number,
     mss: number,
   ): number {
-    const t = SynCookies.slot(now);
+    const counter = SynCookies.counter(now);
     const ports = ((localPort & 0xffff) << 16) | (remotePort & 0xffff);
     const h1 = this.#h1.hash3(localIp, remoteIp, ports);
     const index = SynCookies.mssIndex(mss);
-    const h2 = this.#second(localIp, remoteIp, ports, (t << 2) | index);
-    return (h1 + peerSeq + ((t << 26) | (index << 24) | (h2 & 0xffffff))) >>> 0;
+    const h2 = this.#second(localIp, remoteIp, ports, counter, index);
+    return (h1 + peerSeq + (((counter & 0x3f) << 26) | (index << 24) | (h2 & 0xffffff))) >>> 0;
   }
 
   /**
@@ -101,12 +108,15 @@ export class SynCookies {
     const ports = ((localPort & 0xffff) << 16) | (remotePort & 0xffff);
     const h1 = this.#h1.hash3(localIp, remoteIp, ports);
     const x = (cookie - h1 - peerSeq) >>> 0;
-    const t = x >>> 26;
-    const age = (SynCookies.slot(now) - t) & 0x3f;
-    if (age > 1) return 0;
-    const tIndex = x >>> 24; // t << 2 | mssIndex
-    if ((x & 0xffffff) !== (this.#second(localIp, remoteIp, ports, tIndex) & 0xffffff)) return 0;
-    return SYN_COOKIE_MSS[tIndex & 3];
+    const current = SynCookies.counter(now);
+    const age = (current - (x >>> 26)) & 0x3f;
+    if (age > 1 || current - age < 0) return 0;
+    const index = (x >>> 24) & 3;
+    // The whole counter of the current or previous slot: a cookie 64 slots older fails here.
+    if ((x & 0xffffff) !== (this.#second(localIp, remoteIp, ports, current - age, index) & 0xffffff)) {
+      return 0;
+    }
+    return SYN_COOKIE_MSS[index];
   }
 
   /**
@@ -133,12 +143,15 @@ export class SynCookies {
     return (tsEcr & SACK_BIT) !== 0;
   }
 
-  #second(localIp: number, remoteIp: number, ports: number, tIndex: number): number {
+  /** H2 over the 4-tuple, the whole slot counter and the MSS index. */
+  #second(localIp: number, remoteIp: number, ports: number, counter: number, index: number): number {
     const v = this.#view;
     v.setUint32(0, localIp >>> 0, true);
     v.setUint32(4, remoteIp >>> 0, true);
     v.setUint32(8, ports >>> 0, true);
-    v.setUint32(12, tIndex, true);
-    return this.#h2.hash(this.#buf, 0, 16);
+    v.setUint32(12, counter >>> 0, true);
+    v.setUint32(16, Math.floor(counter / 2 ** 32) >>> 0, true);
+    v.setUint32(20, index, true);
+    return this.#h2.hash(this.#buf, 0, 24);
   }
 }
