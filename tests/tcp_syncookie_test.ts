@@ -8,7 +8,12 @@ import assert from "node:assert/strict";
 import { IPPROTO_TCP, parseTcp, TCP_ACK, TCP_RST, TCP_SYN, TcpHeader, tcpHeaderLength } from "../mod.ts";
 import { emitTcp } from "../src/net/wire/mod.ts";
 import { IsnGenerator, SocketError, TcpListener, type TcpSocket } from "../src/net/socket/mod.ts";
-import { SYN_COOKIE_MSS, SYN_COOKIE_SLOT_MS, SynCookies } from "../src/net/socket/syn_cookie.ts";
+import {
+  SYN_COOKIE_MSS,
+  SYN_COOKIE_NO_TIMESTAMPS,
+  SYN_COOKIE_SLOT_MS,
+  SynCookies,
+} from "../src/net/socket/syn_cookie.ts";
 import { LOCAL_IP, RecordingEgress, REMOTE_IP, rng } from "./_tcp_harness.ts";
 import { ipFrame } from "./_fixtures.ts";
 import { PEER, PEER_MAC, US, US_MAC, wireHost } from "./_host.ts";
@@ -219,6 +224,16 @@ Deno.test("SYN cookie: the encoded MSS is used; without timestamps no window sca
   const sa = cookieFor(l, 10, { flags: TCP_SYN, seq: 99, mss: 1460, ts: [5, 0] });
   assert.equal(sa.windowScale, -1);
   assert.equal(sa.sackPermitted, false);
+  // An ACK whose TSecr claims window scale 14 and SACK (offered by neither side), or some other
+  // option bit, or that drops the timestamps: not one of our cookies (the bits are under the hash).
+  for (const tsEcr of [(sa.tsVal & ~63) | 0x1e, sa.tsVal ^ 0x20, sa.tsVal ^ 1, sa.tsVal ^ 0x10]) {
+    const [f, fb, fat, flen] = seg({ flags: TCP_ACK, seq: 100, ack: sa.seq + 1, ts: [6, tsEcr >>> 0] });
+    assert.equal(l.onAck(20, REMOTE_IP, LOCAL_IP, f, fb, fat, flen), null, `TSecr ${tsEcr >>> 0}`);
+  }
+  const [nt, nb, nat, nlen] = seg({ flags: TCP_ACK, seq: 100, ack: sa.seq + 1 });
+  assert.equal(l.onAck(20, REMOTE_IP, LOCAL_IP, nt, nb, nat, nlen), null, "no timestamps");
+  assert.equal(l.stats.cookiesRejected, 5);
+  assert.equal(l.ready, 0);
   const [h, b, at, len] = seg({ flags: TCP_ACK, seq: 100, ack: sa.seq + 1, ts: [6, sa.tsVal] });
   const s = l.onAck(20, REMOTE_IP, LOCAL_IP, h, b, at, len) as TcpSocket;
   assert.ok(s.timestamps);
@@ -261,6 +276,13 @@ Deno.test("SynCookies: random ACK numbers almost never pass; TSval bits never ru
     const k = c.make(5000, LOCAL_IP, 80, REMOTE_IP, 1234, 42, mss);
     assert.equal(c.check(5000, LOCAL_IP, 80, REMOTE_IP, 1234, 42, k), mss);
     assert.equal(c.check(5000, LOCAL_IP, 80, REMOTE_IP, 1234, 42, k ^ 1), 0);
+  }
+  // The options (TSval bits) are under the hash: each validates with its own value only.
+  for (let o = 0; o <= SYN_COOKIE_NO_TIMESTAMPS; o++) {
+    const k = c.make(5000, LOCAL_IP, 80, REMOTE_IP, 1234, 42, 1460, o);
+    for (let e = 0; e <= SYN_COOKIE_NO_TIMESTAMPS; e++) {
+      assert.equal(c.check(5000, LOCAL_IP, 80, REMOTE_IP, 1234, 42, k, e), e === o ? 1460 : 0, `${o} ${e}`);
+    }
   }
   for (let i = 0; i < 10_000; i++) {
     const clock = (rand() * 2 ** 32) >>> 0;

@@ -14,7 +14,7 @@
  */
 import { TCP_ACK, TCP_MAX_WINDOW_SCALE, TCP_RST, TCP_SYN, TcpHeader } from "../wire/tcp.ts";
 import { checkInteger, SocketError } from "./error.ts";
-import { SYN_COOKIE_SLOT_MS, SynCookies } from "./syn_cookie.ts";
+import { SYN_COOKIE_NO_TIMESTAMPS, SYN_COOKIE_SLOT_MS, SynCookies } from "./syn_cookie.ts";
 import { type TcpConfig, TcpSocket } from "./tcp.ts";
 
 /** Options of a {@linkcode TcpListener}. */
@@ -207,7 +207,12 @@ export class TcpListener implements Disposable {
     if (this.#readyCount >= this.#ready.length) return false;
     const ourMss = Math.min(Math.max(mtu - 40, 1), 0xffff);
     const peerMss = h.mss > 0 ? Math.min(h.mss, ourMss) : 536;
-    const iss = cookies.make(now, dst, this.#localPort, src, h.srcPort, h.seq, peerMss);
+    const ts = this.#tsOffer && h.hasTimestamps;
+    // Window scale and SACK-permitted live in the TSval's low bits (the ACK's TSecr), under the hash.
+    const ws = ts && h.windowScale >= 0 ? Math.min(h.windowScale, TCP_MAX_WINDOW_SCALE) : -1;
+    const sack = ts && this.#sackOffer && h.sackPermitted;
+    const options = ts ? SynCookies.options(ws, sack) : SYN_COOKIE_NO_TIMESTAMPS;
+    const iss = cookies.make(now, dst, this.#localPort, src, h.srcPort, h.seq, peerMss, options);
     out.reset();
     out.srcPort = this.#localPort;
     out.dstPort = h.srcPort;
@@ -216,10 +221,7 @@ export class TcpListener implements Disposable {
     out.flags = TCP_SYN | TCP_ACK;
     out.mss = ourMss;
     out.window = this.#synWindow;
-    if (this.#tsOffer && h.hasTimestamps) {
-      // Window scale and SACK-permitted live in the TSval's low bits (the ACK's TSecr).
-      const ws = h.windowScale >= 0 ? Math.min(h.windowScale, TCP_MAX_WINDOW_SCALE) : -1;
-      const sack = this.#sackOffer && h.sackPermitted;
+    if (ts) {
       if (ws >= 0) out.windowScale = this.#ourShift;
       if (sack) out.sackPermitted = true;
       out.hasTimestamps = true;
@@ -258,7 +260,10 @@ export class TcpListener implements Disposable {
     if (!this.cookiesPending(now)) return null; // no cookie can be valid
     const iss = (h.ack - 1) >>> 0;
     const irs = (h.seq - 1) >>> 0;
-    const mss = cookies.check(now, dst, this.#localPort, src, h.srcPort, irs, iss);
+    const ts = this.#tsOffer && h.hasTimestamps;
+    // The options the TSecr claims are under the hash: forged bits fail the check.
+    const options = ts ? SynCookies.echoedOptions(h.tsEcr) : SYN_COOKIE_NO_TIMESTAMPS;
+    const mss = cookies.check(now, dst, this.#localPort, src, h.srcPort, irs, iss, options);
     if (mss === 0) {
       this.stats.cookiesRejected++;
       return null;
@@ -268,7 +273,6 @@ export class TcpListener implements Disposable {
       this.stats.acceptQueueOverflow++;
       return "drop";
     }
-    const ts = this.#tsOffer && h.hasTimestamps;
     const s = this.#take();
     s.cookieHandshake(
       this.#localIp,
