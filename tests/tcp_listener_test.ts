@@ -97,6 +97,37 @@ Deno.test("listener: non-SYNs and other addresses are not taken; failed handshak
   assert.throws(() => new TcpListener(0, 80, { backlog: 0 }), SocketError);
 });
 
+Deno.test("listener: release() refuses a socket accept did not hand out (SYN queue, accept queue)", () => {
+  using l = new TcpListener(LOCAL_IP, 80, { backlog: 4, socket: { isn } });
+  const eg = new RecordingEgress();
+  const s = l.onSyn(0, 0x0a000101, LOCAL_IP, syn(40001))!;
+  s.abort(); // the caller may abort a handshake; the listener recycles it, not the program
+  assert.throws(() => l.release(s), (e) => e instanceof SocketError && e.kind === "InvalidState");
+  const done = l.onSyn(0, 0x0a000102, LOCAL_IP, syn(40002))!;
+  assert.notEqual(done, s, "the aborted one waits for takeFailed");
+  complete(done, eg, 1);
+  assert.equal(l.takeFailed([]), 1);
+  assert.equal(l.pooled, 1, "the aborted one, pooled once");
+  assert.equal(l.ready, 1);
+  done.abort();
+  assert.throws(() => l.release(done), (e) => e instanceof SocketError && e.kind === "InvalidState");
+  assert.equal(l.pooled, 1, "aborted in the accept queue: not pooled by release");
+  // The pool serves one handshake at a time: two SYNs get two sockets, both in the handshake.
+  const a = l.onSyn(2, 0x0a000103, LOCAL_IP, syn(40003))!;
+  const b = l.onSyn(2, 0x0a000104, LOCAL_IP, syn(40004))!;
+  assert.notEqual(a, b);
+  assert.deepEqual([a.state, a.remotePort, b.state, b.remotePort], [
+    "SynReceived",
+    40003,
+    "SynReceived",
+    40004,
+  ]);
+  // Once accepted (and closed), it may be released.
+  assert.equal(l.accept(), done);
+  l.release(done);
+  assert.equal(l.pooled, 1);
+});
+
 Deno.test("listener: dispose aborts pending connections; use after dispose is a typed error", () => {
   const l = new TcpListener(0, 80, { socket: { isn } });
   const s = l.onSyn(0, 0x0a000101, LOCAL_IP, syn(40001))!;

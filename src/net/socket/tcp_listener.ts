@@ -66,6 +66,8 @@ const IN_USE = 0; // in the caller's table, or held by the program
 const RELEASED = 1; // released by the program, still in the caller's table
 const LEFT = 2; // out of the caller's table, still held by the program
 const POOLED = 3; // in the free pool
+const STANDING = 3; // the bits above
+const ACCEPTED = 4; // with IN_USE or LEFT: handed out by accept (only those may be released)
 
 /**
  * Accepts connections on one local address and port. Sockets come from a pool sized
@@ -324,6 +326,7 @@ export class TcpListener implements Disposable {
     this.#readyHead = (this.#readyHead + 1) % this.#ready.length;
     this.#readyCount--;
     this.stats.accepted++;
+    this.#status.set(s, this.#status.get(s)! | ACCEPTED);
     return s;
   }
 
@@ -335,7 +338,8 @@ export class TcpListener implements Disposable {
    * its 4-tuple. Beyond the pool's size (`backlog + synBacklog`) it is disposed instead.
    * Releasing a socket twice does nothing.
    * @throws {SocketError} `InvalidArgument` for a socket this listener did not make;
-   * `InvalidState` while the socket is still open.
+   * `InvalidState` while the socket is still open, or for one `accept` did not hand out (still in
+   * the handshake or the accept queue: the listener recycles those itself).
    */
   release(s: TcpSocket): void {
     this.#live();
@@ -345,11 +349,17 @@ export class TcpListener implements Disposable {
       throw new SocketError("InvalidArgument", "release: the socket is not one of this listener's");
     }
     if (status === POOLED || status === RELEASED) return;
+    if ((status & ACCEPTED) === 0) {
+      throw new SocketError(
+        "InvalidState",
+        "release: accept did not hand this socket out (it is in the listener's SYN queue or accept queue)",
+      );
+    }
     const st = s.state;
     if (st !== "Closed" && !(this.#tracked && st === "TimeWait")) {
       throw new SocketError("InvalidState", `release: the socket is ${st}`);
     }
-    if (!this.#tracked || status === LEFT) this.#reuse(s);
+    if (!this.#tracked || (status & STANDING) === LEFT) this.#reuse(s);
     else this.#status.set(s, RELEASED);
   }
 
@@ -369,7 +379,7 @@ export class TcpListener implements Disposable {
     if (this.#disposed) return;
     const status = this.#status.get(s);
     if (status === RELEASED) this.#reuse(s);
-    else if (status === IN_USE) this.#status.set(s, LEFT);
+    else if (status !== undefined && (status & STANDING) === IN_USE) this.#status.set(s, status | LEFT);
   }
 
   /**
