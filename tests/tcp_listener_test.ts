@@ -128,6 +128,58 @@ Deno.test("listener: release() refuses a socket accept did not hand out (SYN que
   assert.equal(l.pooled, 1);
 });
 
+Deno.test("listener: options and each call's arguments are checked, typed, before anything changes", () => {
+  const invalid = (f: () => unknown, what: string) =>
+    assert.throws(f, (e) => e instanceof SocketError && e.kind === "InvalidArgument", what);
+  for (const options of [null, [], 5, "x", new Map()]) {
+    invalid(() => new TcpListener(LOCAL_IP, 80, options as unknown as object), `options ${String(options)}`);
+  }
+  invalid(() => new TcpListener(LOCAL_IP, 80, { backlg: 5 } as unknown as object), "an unknown field");
+  assert.match(
+    (() => {
+      try {
+        new TcpListener(LOCAL_IP, 80, { backlg: 5 } as unknown as object);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return "";
+    })(),
+    /no field "backlg"; the fields are backlog, synBacklog, socket, synCookies/,
+  );
+  invalid(() => new TcpListener(LOCAL_IP, 80, { socket: null as unknown as object }), "socket null");
+  invalid(() => new TcpListener(LOCAL_IP, 80, { synCookies: Symbol() as unknown as boolean }), "a symbol");
+  invalid(() => new TcpListener(LOCAL_IP, 80, { backlog: 1n as unknown as number }), "a BigInt backlog");
+  using l = new TcpListener(LOCAL_IP, 80, { synBacklog: 1, socket: { isn } });
+  const bad: unknown[] = [1n, NaN, "5", -1, Infinity, undefined];
+  for (const now of bad) {
+    invalid(() => l.onSyn(now as number, 0x0a000101, LOCAL_IP, syn(40001)), `onSyn now ${now}`);
+  }
+  for (const ip of ["x", 2 ** 32, -1, 1.5, 1n]) {
+    invalid(() => l.onSyn(0, ip as number, LOCAL_IP, syn(40001)), `onSyn src ${ip}`);
+    invalid(() => l.onSyn(0, 0x0a000101, ip as number, syn(40001)), `onSyn dst ${ip}`);
+  }
+  assert.deepEqual([l.pending, l.pooled, l.stats.synsAccepted], [0, 0, 0], "nothing taken, nothing lost");
+  assert.ok(l.onSyn(0, 0x0a000101, LOCAL_IP, syn(40001)) !== null); // the SYN queue (1) is full
+  const out = new TcpHeader();
+  for (const now of bad) {
+    invalid(
+      () => l.synCookie(now as number, 0x0a000102, LOCAL_IP, syn(40002), 1500, out),
+      `synCookie now ${now}`,
+    );
+  }
+  for (const mtu of [NaN, "1500", -5, 40, 1.5, 65536, 1500n]) {
+    invalid(() => l.synCookie(0, 0x0a000102, LOCAL_IP, syn(40002), mtu as number, out), `mtu ${String(mtu)}`);
+  }
+  invalid(() => l.synCookie(0, "x" as unknown as number, LOCAL_IP, syn(40002), 1500, out), "synCookie src");
+  assert.equal(l.stats.cookiesSent, 0);
+  assert.equal(l.synCookie(0, 0x0a000102, LOCAL_IP, syn(40002), 1500, out), true);
+  assert.equal(out.mss, 1460);
+  invalid(() => l.cookiesPending(1n as unknown as number), "cookiesPending now");
+  assert.equal(l.cookiesPending(1), true);
+  l[Symbol.dispose]();
+  assert.equal(l.cookiesPending(1), false, "a disposed listener takes no cookie");
+});
+
 Deno.test("listener: dispose aborts pending connections; use after dispose is a typed error", () => {
   const l = new TcpListener(0, 80, { socket: { isn } });
   const s = l.onSyn(0, 0x0a000101, LOCAL_IP, syn(40001))!;

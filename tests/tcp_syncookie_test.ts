@@ -261,6 +261,39 @@ Deno.test("SYN cookie: a valid cookie with the accept queue full is dropped and 
   );
 });
 
+Deno.test("SYN cookie: onAck checks its time, addresses and payload range before it takes a socket", () => {
+  using l = fullListener({ backlog: 2 });
+  const sa = cookieFor(l, 0, { flags: TCP_SYN, seq: 1000, srcPort: 2 });
+  const [h, b, at, len] = seg({ flags: TCP_ACK, seq: 1001, ack: sa.seq + 1, srcPort: 2, payload: "abcd" });
+  const detached = new Uint8Array(10);
+  structuredClone(detached.buffer, { transfer: [detached.buffer] });
+  const ranges: [unknown, unknown, unknown][] = [
+    [detached, 0, 0],
+    [null, 0, 0],
+    [b, -1, 2],
+    [b, at, len + 1],
+    [b, at, -1],
+    [b, 1.5, 2],
+    [b, "0", 2],
+    [b, at, 1n],
+    [b, b.length + 1, 0],
+  ];
+  const invalid = (f: () => unknown, what: string) =>
+    assert.throws(f, (e) => e instanceof SocketError && e.kind === "InvalidArgument", what);
+  for (const [p, o, n] of ranges) {
+    invalid(() => l.onAck(1, REMOTE_IP, LOCAL_IP, h, p as Uint8Array, o as number, n as number), `${o} ${n}`);
+  }
+  for (const now of [NaN, 1n, "1", -1]) {
+    invalid(() => l.onAck(now as number, REMOTE_IP, LOCAL_IP, h, b, at, len), `now ${String(now)}`);
+  }
+  invalid(() => l.onAck(1, 2 ** 32, LOCAL_IP, h, b, at, len), "src");
+  assert.deepEqual([l.ready, l.stats.cookiesValidated, l.stats.cookiesRejected], [0, 0, 0], "nothing taken");
+  const s = l.onAck(1, REMOTE_IP, LOCAL_IP, h, b, at, len) as TcpSocket;
+  assert.equal(s.state, "Established");
+  assert.equal(s.recvQueue, 4);
+  assert.deepEqual([l.ready, l.stats.cookiesValidated], [1, 1]);
+});
+
 Deno.test("SynCookies: random ACK numbers almost never pass; TSval bits never run ahead of the clock", () => {
   const c = new SynCookies(new Uint8Array(32).fill(1));
   const rand = rng(4242);
@@ -376,7 +409,7 @@ Deno.test("SYN cookies over the interface: 20 000 SYNs leave its tables and queu
 Deno.test("SYN cookies over the interface: with the connection table full a cookie's ACK is dropped, not reset", () => {
   const w = wireHost({ tcpMaxConnections: 2 });
   w.learnPeer();
-  using l = w.iface.listenTcp(80, { synBacklog: 1 });
+  const l = w.iface.listenTcp(80, { synBacklog: 1 });
   const spec = { dstMac: US_MAC, srcMac: PEER_MAC, src: PEER, dst: US, protocol: IPPROTO_TCP };
   const send = (o: SegSpec) => {
     w.inject(ipFrame(spec, seg(o, PEER, US)[1]));
@@ -390,7 +423,7 @@ Deno.test("SYN cookies over the interface: with the connection table full a cook
   send({ flags: TCP_SYN, seq: 1, srcPort: 1 }); // fills the SYN queue (table: 1)
   const [sa] = send({ flags: TCP_SYN, seq: 1, srcPort: 2 });
   assert.equal(l.stats.cookiesSent, 1);
-  w.iface.connectTcp(PEER, 5000); // table: 2, full
+  const client = w.iface.connectTcp(PEER, 5000); // table: 2, full
   assert.equal(w.iface.tableSizes.tcpConnections, 2);
   assert.deepEqual(
     send({ flags: TCP_ACK, seq: 2, ack: sa.seq + 1, srcPort: 2 }).filter((r) => r.flags & TCP_RST),
@@ -405,4 +438,20 @@ Deno.test("SYN cookies over the interface: with the connection table full a cook
   w.learnPeer(); // (the neighbour entry expired meanwhile)
   assert.equal(w.iface.tableSizes.tcpConnections, 2, "still full");
   assert.equal(send({ ...stray, srcPort: 10 }).filter((r) => r.flags & TCP_RST).length, 1);
+  // Disposed, the listener waits for no cookie: its port's ACKs are reset, even with the table full.
+  client.abort();
+  w.iface.poll(w.now);
+  w.sent();
+  send({ flags: TCP_SYN, seq: 1, srcPort: 3 }); // a cookie again (the SYN queue still full)
+  assert.equal(l.stats.cookiesSent, 2);
+  l[Symbol.dispose]();
+  w.iface.poll(w.now); // its handshake aborted (RST), out of the table
+  w.sent();
+  w.iface.connectTcp(PEER, 5001);
+  w.iface.connectTcp(PEER, 5002);
+  assert.equal(w.iface.tableSizes.tcpConnections, 2, "full again");
+  assert.equal(
+    send({ ...stray, srcPort: 11 }).filter((r) => r.flags & TCP_RST && r.dstPort === 11).length,
+    1,
+  );
 });

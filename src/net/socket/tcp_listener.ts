@@ -13,6 +13,7 @@
  * @module
  */
 import { TCP_ACK, TCP_MAX_WINDOW_SCALE, TCP_RST, TCP_SYN, TcpHeader } from "../wire/tcp.ts";
+import { badArgument, isBytes, isFiniteFrom, isIntIn, isU32, shown } from "../args.ts";
 import { checkInteger, SocketError } from "./error.ts";
 import { SYN_COOKIE_NO_TIMESTAMPS, SYN_COOKIE_SLOT_MS, SynCookies } from "./syn_cookie.ts";
 import { type TcpConfig, TcpSocket } from "./tcp.ts";
@@ -61,6 +62,9 @@ export class TcpListenerStats {
   droppedNoSynAck: number = 0;
 }
 
+/** The fields of {@linkcode TcpListenerOptions}. */
+const OPTION_KEYS: readonly string[] = ["backlog", "synBacklog", "socket", "synCookies"];
+
 /** A pooled socket's standing, for {@linkcode TcpListener.release}. */
 const IN_USE = 0; // in the caller's table, or held by the program
 const RELEASED = 1; // released by the program, still in the caller's table
@@ -99,11 +103,22 @@ export class TcpListener implements Disposable {
 
   /**
    * Listens on `localIp:localPort` (`localIp` 0: any address).
-   * @throws {SocketError} `InvalidArgument` for a port or a backlog out of range.
+   * @throws {SocketError} `InvalidArgument` for a port or a backlog out of range, `options` not
+   * an object or with a field it does not have, or bad socket options.
    */
   constructor(localIp: number, localPort: number, options: TcpListenerOptions = {}) {
     checkInteger("TcpListener: localIp", localIp, 0, 0xffffffff);
     checkInteger("TcpListener: localPort", localPort, 1, 0xffff);
+    checkObject("TcpListener", "options", options);
+    for (const k of Object.keys(options)) {
+      if (!OPTION_KEYS.includes(k)) {
+        throw new SocketError(
+          "InvalidArgument",
+          `TcpListener: options has no field ${shown(k)}; the fields are ${OPTION_KEYS.join(", ")}`,
+        );
+      }
+    }
+    if (options.socket !== undefined) checkObject("TcpListener", "options.socket", options.socket);
     const backlog = options.backlog ?? 128;
     checkInteger("TcpListener: backlog", backlog, 1, 0xffff);
     this.#synBacklog = options.synBacklog ?? backlog;
@@ -111,7 +126,7 @@ export class TcpListener implements Disposable {
     if (options.synCookies !== undefined && typeof options.synCookies !== "boolean") {
       throw new SocketError(
         "InvalidArgument",
-        `TcpListener: synCookies ${options.synCookies} is not a boolean`,
+        badArgument("TcpListener", "synCookies", options.synCookies, "a boolean"),
       );
     }
     this.#localIp = localIp;
@@ -161,9 +176,12 @@ export class TcpListener implements Disposable {
    * SYN without room is dropped and counted (see {@linkcode TcpListener.synCookie} for the
    * answer to a full SYN queue). Anything else returns null (answer it with `tcpResetFor`
    * unless it is an RST, or try {@linkcode TcpListener.onAck} for an ACK).
+   * @throws {SocketError} `InvalidArgument` for a bad time or address (checked before anything
+   * changes); `Disposed` after dispose.
    */
   onSyn(now: number, src: number, dst: number, h: TcpHeader): TcpSocket | null {
     this.#live();
+    checkSegment("onSyn", now, src, dst);
     if (!(h instanceof TcpHeader)) throw new SocketError("InvalidArgument", "onSyn: h must be a TcpHeader");
     if ((h.flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) return null;
     if (this.#localIp !== 0 && dst !== this.#localIp) return null;
@@ -196,11 +214,20 @@ export class TcpListener implements Disposable {
    * `syn_cookie.ts`) and returns true — send it. False (send nothing) when cookies are off, the
    * SYN queue has room, the accept queue is full, or `h` is not a SYN for this listener.
    * Nothing is kept.
+   * @throws {SocketError} `InvalidArgument` for a bad time, address or `mtu` (a whole number
+   * 41–65535); `Disposed` after dispose.
    */
   synCookie(now: number, src: number, dst: number, h: TcpHeader, mtu: number, out: TcpHeader): boolean {
     this.#live();
+    checkSegment("synCookie", now, src, dst);
     if (!(h instanceof TcpHeader) || !(out instanceof TcpHeader)) {
       throw new SocketError("InvalidArgument", "synCookie: h and out must be TcpHeaders");
+    }
+    if (!isIntIn(mtu, 41, 0xffff)) {
+      throw new SocketError(
+        "InvalidArgument",
+        badArgument("synCookie", "mtu", mtu, "a whole number 41–65535"),
+      );
     }
     const cookies = this.#cookies;
     if (cookies === null || (h.flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) return false;
@@ -243,7 +270,8 @@ export class TcpListener implements Disposable {
    * echoes), fed the ACK (its data and FIN too) and queued for `accept`: returned, for the
    * caller's 4-tuple table. `"drop"`: a valid cookie but the accept queue is full (counted; the
    * peer retries). null: no cookie of ours (answer with `tcpResetFor`).
-   * @throws {SocketError} `InvalidArgument` for a payload range outside `payload`.
+   * @throws {SocketError} `InvalidArgument` for a bad time or address, or a payload range
+   * outside `payload` (checked before anything changes).
    */
   onAck(
     now: number,
@@ -255,7 +283,29 @@ export class TcpListener implements Disposable {
     length: number,
   ): TcpSocket | "drop" | null {
     this.#live();
+    checkSegment("onAck", now, src, dst);
     if (!(h instanceof TcpHeader)) throw new SocketError("InvalidArgument", "onAck: h must be a TcpHeader");
+    // The range before anything is taken (a socket from the pool, a cookie's check).
+    if (!isBytes(payload)) {
+      throw new SocketError("InvalidArgument", badArgument("onAck", "payload", payload, "a Uint8Array"));
+    }
+    if (!isIntIn(offset, 0, payload.length)) {
+      throw new SocketError(
+        "InvalidArgument",
+        badArgument("onAck", "offset", offset, `a whole number 0–${payload.length} (the payload's length)`),
+      );
+    }
+    if (!isIntIn(length, 0, payload.length - offset)) {
+      throw new SocketError(
+        "InvalidArgument",
+        badArgument(
+          "onAck",
+          "length",
+          length,
+          `a whole number 0–${payload.length - offset} (the rest of the payload)`,
+        ),
+      );
+    }
     const cookies = this.#cookies;
     if (cookies === null || (h.flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_ACK) return null;
     if (this.#localIp !== 0 && dst !== this.#localIp) return null;
@@ -310,7 +360,10 @@ export class TcpListener implements Disposable {
    * in the last two time slots): `onAck` checks it.
    */
   cookiesPending(now: number): boolean {
-    return this.#cookies !== null && now - this.#lastCookieAt < 2 * SYN_COOKIE_SLOT_MS;
+    if (typeof now !== "number") {
+      throw new SocketError("InvalidArgument", badArgument("cookiesPending", "now", now, "a time (ms)"));
+    }
+    return !this.#disposed && this.#cookies !== null && now - this.#lastCookieAt < 2 * SYN_COOKIE_SLOT_MS;
   }
 
   /**
@@ -473,3 +526,24 @@ export class TcpListener implements Disposable {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Throws `InvalidArgument` unless `value` is a plain object (`{ … }`). */
+function checkObject(where: string, name: string, value: unknown): void {
+  const proto = typeof value === "object" && value !== null ? Object.getPrototypeOf(value) : undefined;
+  if (proto !== Object.prototype && proto !== null) {
+    throw new SocketError("InvalidArgument", badArgument(where, name, value, "an options object"));
+  }
+}
+
+/** Checks a segment's time and addresses (per segment: no allocation unless it throws). */
+function checkSegment(where: string, now: number, src: number, dst: number): void {
+  if (!isFiniteFrom(now, 0)) {
+    throw new SocketError("InvalidArgument", badArgument(where, "now", now, "a finite time ≥ 0 (ms)"));
+  }
+  if (!isU32(src)) {
+    throw new SocketError("InvalidArgument", badArgument(where, "src", src, "a u32 IPv4 address"));
+  }
+  if (!isU32(dst)) {
+    throw new SocketError("InvalidArgument", badArgument(where, "dst", dst, "a u32 IPv4 address"));
+  }
+}
