@@ -406,6 +406,54 @@ Deno.test("SYN cookies over the interface: 20 000 SYNs leave its tables and queu
   assert.equal(l.stats.cookiesRejected, 1);
 });
 
+Deno.test("SYN cookies over the interface: SYN queues larger than the table: handshakes take half its room, cookies the rest", () => {
+  // 4 entries, a SYN queue of 8: unbounded, the flood's handshakes would fill the table.
+  const w = wireHost({ tcpMaxConnections: 4 });
+  w.learnPeer();
+  using l = w.iface.listenTcp(80, { synBacklog: 8, socket: { synRetries: 0, timestamps: false } });
+  const spec = { dstMac: US_MAC, srcMac: PEER_MAC, src: PEER, dst: US, protocol: IPPROTO_TCP };
+  const send = (...o: SegSpec[]) => {
+    w.inject(...o.map((x) => ipFrame(spec, seg(x, PEER, US)[1])));
+    return w.sent().map((f) => {
+      const r = new TcpHeader();
+      parseTcp(f, 34, f.length, US, PEER, r);
+      return r;
+    });
+  };
+  const flood: SegSpec[] = [];
+  for (let p = 0; p < 20; p++) flood.push({ flags: TCP_SYN, seq: 1, srcPort: 30000 + p, mss: 1460 });
+  assert.equal(send(...flood).length, 20, "every SYN answered");
+  assert.equal(l.pending, 2, "handshakes: size + handshakes < 4");
+  assert.equal(w.iface.tableSizes.tcpConnections, 2);
+  assert.equal(l.stats.cookiesSent, 18);
+  assert.equal(w.iface.stats.tcpConnectionsFull, 0);
+  // Two real clients during the flood come in on cookies: the room the handshakes left.
+  const connect = (port: number) => {
+    const [sa] = send({ flags: TCP_SYN, seq: 5000, srcPort: port, mss: 1460 });
+    assert.equal(sa?.flags, TCP_SYN | TCP_ACK, `port ${port}: a SYN-ACK`);
+    send({ flags: TCP_ACK, seq: 5001, ack: sa.seq + 1, srcPort: port, payload: "hi" });
+    return l.accept();
+  };
+  const a = connect(50000)!;
+  const b = connect(50001)!;
+  assert.deepEqual([a?.remotePort, b?.remotePort, a?.recvQueue, b?.recvQueue], [50000, 50001, 2, 2]);
+  assert.equal(l.stats.cookiesValidated, 2);
+  assert.equal(w.iface.tableSizes.tcpConnections, 4, "full");
+  assert.deepEqual(send(...flood.slice(2, 5)), [], "a full table drops SYNs");
+  assert.equal(w.iface.stats.tcpConnectionsFull, 3);
+  // The flood's handshakes time out (1 s, no retries): their room comes back, half of it for
+  // handshakes again (size 2 + handshakes 0 < 4), then cookies.
+  w.now += 1500;
+  w.iface.poll(w.now);
+  w.sent();
+  assert.deepEqual([w.iface.tableSizes.tcpConnections, l.pending], [2, 0]);
+  send(...flood);
+  assert.deepEqual([w.iface.tableSizes.tcpConnections, l.pending], [3, 1]);
+  assert.equal(l.stats.cookiesSent, 18 + 2 + 19);
+  a.abort();
+  b.abort();
+});
+
 Deno.test("SYN cookies over the interface: with the connection table full a cookie's ACK is dropped, not reset", () => {
   const w = wireHost({ tcpMaxConnections: 2 });
   w.learnPeer();

@@ -208,12 +208,12 @@ export class TcpListener implements Disposable {
   }
 
   /**
-   * The stateless answer to a SYN that {@linkcode TcpListener.onSyn} refused because the SYN
-   * queue is full: fills `out` with a SYN-ACK from `dst` to `src` whose ISN is a SYN cookie
-   * (RFC 4987; MSS from `mtu`, window scale and SACK-permitted only with timestamps, see
-   * `syn_cookie.ts`) and returns true — send it. False (send nothing) when cookies are off, the
-   * SYN queue has room, the accept queue is full, or `h` is not a SYN for this listener.
-   * Nothing is kept.
+   * The stateless answer to a SYN whose handshake is not kept — {@linkcode TcpListener.onSyn}
+   * refused it because the SYN queue is full, or the caller has no room for it in its 4-tuple
+   * table: fills `out` with a SYN-ACK from `dst` to `src` whose ISN is a SYN cookie (RFC 4987;
+   * MSS from `mtu`, window scale and SACK-permitted only with timestamps, see `syn_cookie.ts`)
+   * and returns true — send it. False (send nothing) when cookies are off, the accept queue is
+   * full, or `h` is not a SYN for this listener. Nothing is kept.
    * @throws {SocketError} `InvalidArgument` for a bad time, address or `mtu` (a whole number
    * 41–65535); `Disposed` after dispose.
    */
@@ -232,7 +232,6 @@ export class TcpListener implements Disposable {
     const cookies = this.#cookies;
     if (cookies === null || (h.flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) return false;
     if (this.#localIp !== 0 && dst !== this.#localIp) return false;
-    if (this.#syn.length + this.#failed.length < this.#synBacklog) return false;
     if (this.#readyCount >= this.#ready.length) return false;
     const ourMss = Math.min(Math.max(mtu - 40, 1), 0xffff);
     const peerMss = h.mss > 0 ? Math.min(h.mss, ourMss) : 536;
