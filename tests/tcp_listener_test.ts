@@ -4,7 +4,7 @@
  * (against a Map model, with deletions in any order).
  */
 import assert from "node:assert/strict";
-import { IsnGenerator, SocketError, TcpListener, type TcpSocket, TcpTable } from "../src/net/socket/mod.ts";
+import { IsnGenerator, SocketError, TcpListener, TcpSocket, TcpTable } from "../src/net/socket/mod.ts";
 import {
   emitTcp,
   IPPROTO_TCP,
@@ -87,10 +87,14 @@ Deno.test("listener: non-SYNs and other addresses are not taken; failed handshak
   assert.equal(l.accept(), null);
   assert.equal(l.stats.handshakesFailed, 1);
   const failed: TcpSocket[] = [];
+  const storage = s.rxBytes;
   assert.equal(l.takeFailed(failed), 1);
   assert.equal(failed[0], s);
+  assert.throws(() => s.recv(new Uint8Array(1)), (e) => e instanceof SocketError && e.kind === "Disposed");
   const again = l.onSyn(2, 0x0a000102, LOCAL_IP, syn(40002))!;
-  assert.equal(again, s, "the pool's socket is reused");
+  assert.notEqual(again, s, "a fresh socket object …");
+  assert.equal(again.rxBytes, storage, "… over the pool's storage");
+  assert.notEqual(s.rxBytes, storage, "the old object shows none of it");
   assert.equal(again.remotePort, 40002);
   assert.throws(() => l.release(again), (e) => e instanceof SocketError && e.kind === "InvalidState");
   assert.throws(() => new TcpListener(0, 0), (e) => e instanceof SocketError && e.kind === "InvalidArgument");
@@ -270,6 +274,72 @@ function answers(w: ReturnType<typeof wireHost>): TcpHeader[] {
   });
 }
 
+Deno.test("listener: a released socket is disposed once its storage is pooled: a stale reference never reaches the next connection", () => {
+  const w = wireHost();
+  w.learnPeer();
+  using l = w.iface.listenTcp(80, { socket: { timestamps: false } });
+  const p1 = wirePeer(w, 41000);
+  let [sa] = p1.send(TCP_SYN, 1000);
+  p1.send(TCP_ACK, 1001, sa.seq + 1);
+  const a = l.accept()!;
+  p1.send(TCP_RST, 1001);
+  l.release(a);
+  const disposed = (f: () => unknown, what: string) =>
+    assert.throws(f, (e) => e instanceof SocketError && e.kind === "Disposed", what);
+  disposed(() => a.recv(new Uint8Array(4)), "recv at once: its storage is in the pool");
+  const p2 = wirePeer(w, 41001);
+  [sa] = p2.send(TCP_SYN, 5000);
+  p2.send(TCP_ACK, 5001, sa.seq + 1, 8);
+  const b = l.accept()!;
+  assert.equal(l.stats.socketsReused, 1);
+  assert.notEqual(b, a);
+  // The stale reference: every use throws, its getters show its own (closed) connection.
+  const buf = new Uint8Array(16);
+  disposed(() => a.recv(buf), "recv");
+  disposed(() => a.recvView(), "recvView");
+  disposed(() => a.send(new Uint8Array(4)), "send");
+  disposed(() => a.sendView(), "sendView");
+  disposed(() => a.close(), "close");
+  disposed(() => a.abort(), "abort");
+  disposed(() => a.listen(0, 80), "listen");
+  assert.deepEqual([a.state, a.remotePort, a.recvQueue, a.sendCapacity], ["Closed", 41000, 0, 1]);
+  l.release(a); // a second release: nothing (b untouched)
+  assert.equal(b.state, "Established");
+  assert.equal(new TextDecoder().decode(buf.subarray(0, b.recv(buf))), "ABCDEFGH", "b's data is b's");
+  assert.equal(b.send(new Uint8Array(4)), 4);
+  w.iface.poll(w.now);
+  assert.equal(answers(w).length, 1);
+  b.abort();
+  w.iface.poll(w.now);
+});
+
+Deno.test("TcpSocket over pooled storage: takes a closed socket's rings, emptied; refuses what does not fit", () => {
+  const old = new TcpSocket({ rxBufferSize: 4096, txBufferSize: 2048 });
+  const rx = old.rxBytes;
+  const eg = new RecordingEgress();
+  old.connect(LOCAL_IP, 1234, 0x0a000101, 80, 0);
+  assert.equal(old.send(new Uint8Array(100)), 100);
+  const typed = (f: () => unknown, kind: string, what: string) =>
+    assert.throws(f, (e) => e instanceof SocketError && e.kind === kind, what);
+  typed(
+    () => new TcpSocket({ rxBufferSize: 4096, txBufferSize: 2048 }, old),
+    "InvalidState",
+    "an open socket",
+  );
+  old.abort();
+  old.dispatch(1, eg);
+  typed(() => new TcpSocket({ rxBufferSize: 4096 }, old), "InvalidArgument", "other ring sizes");
+  typed(() => new TcpSocket({}, {} as TcpSocket), "InvalidArgument", "not a socket");
+  const s = new TcpSocket({ rxBufferSize: 4096, txBufferSize: 2048 }, old);
+  assert.equal(s.rxBytes, rx);
+  assert.deepEqual([s.state, s.sendQueue, s.recvQueue, s.sendCapacity], ["Closed", 0, 0, 2048]);
+  typed(() => old.send(new Uint8Array(1)), "Disposed", "the old object");
+  typed(() => new TcpSocket({ rxBufferSize: 4096, txBufferSize: 2048 }, old), "InvalidState", "taken twice");
+  s.connect(LOCAL_IP, 1235, 0x0a000101, 80, 2);
+  s.dispatch(2, eg);
+  assert.equal(eg.take().length, 1, "the new socket works");
+});
+
 Deno.test("listener: in one poll, a failed handshake then a SYN that reuses TIME-WAIT: each 4-tuple keeps its own entry", () => {
   const w = wireHost();
   w.learnPeer();
@@ -391,6 +461,7 @@ Deno.test("listener: a released accepted socket goes back to the pool once close
     return l.accept()!;
   };
   const a = connect(41000);
+  const storage = [a.rxBytes, a.txBytes];
   // Released while still open: refused. Once closed by an RST it is out of the table; released, reused.
   assert.throws(() => l.release(a), (e) => e instanceof SocketError && e.kind === "InvalidState");
   assert.throws(
@@ -406,7 +477,8 @@ Deno.test("listener: a released accepted socket goes back to the pool once close
   assert.equal(l.pooled, 1);
   assert.equal(l.stats.socketsReused, 1);
   const b = connect(41001);
-  assert.equal(b, a, "the same storage serves the next connection");
+  assert.notEqual(b, a, "a fresh socket object …");
+  assert.ok(b.rxBytes === storage[0] && b.txBytes === storage[1], "… over the same storage");
   assert.equal(b.remotePort, 41001);
   assert.equal(b.state, "Established");
   // Released before the interface dropped it: reused only once it has.
@@ -418,7 +490,7 @@ Deno.test("listener: a released accepted socket goes back to the pool once close
   assert.equal(l.pooled, 1);
   // Released in TIME-WAIT (1 s here): reused when TIME-WAIT ends.
   const c = connect(41002);
-  assert.equal(c, a);
+  assert.equal(c.rxBytes, storage[0]);
   c.close();
   w.iface.poll(w.now);
   const fin = new TcpHeader();

@@ -53,7 +53,7 @@ export class TcpListenerStats {
   cookiesRejected: number = 0;
   /** Connections in TIME-WAIT ended by a new SYN for their 4-tuple (RFC 6191), counted by the interface. */
   timeWaitReused: number = 0;
-  /** Closed accepted sockets given back with `release` and reused for a later connection. */
+  /** Closed accepted sockets given back with `release`: their storage serves a later connection. */
   socketsReused: number = 0;
   /**
    * Segments to the port with none of SYN, ACK, RST (a bare FIN, data without ACK): dropped
@@ -69,14 +69,18 @@ const OPTION_KEYS: readonly string[] = ["backlog", "synBacklog", "socket", "synC
 const IN_USE = 0; // in the caller's table, or held by the program
 const RELEASED = 1; // released by the program, still in the caller's table
 const LEFT = 2; // out of the caller's table, still held by the program
-const POOLED = 3; // in the free pool
+const POOLED = 3; // in the free pool (a fresh object over pooled storage: nobody else holds it)
 const STANDING = 3; // the bits above
 const ACCEPTED = 4; // with IN_USE or LEFT: handed out by accept (only those may be released)
+const GONE = 8; // released: its storage went to the pool (or it was disposed); the object is disposed
 
 /**
  * Accepts connections on one local address and port. Sockets come from a pool sized
  * `backlog + synBacklog` plus what the application holds: `accept` hands a socket over and
- * {@linkcode TcpListener.release} gives it back once closed.
+ * {@linkcode TcpListener.release} gives it back once closed. The pool keeps the storage (rings,
+ * reassembly, records), not the objects: each connection gets a fresh `TcpSocket` over pooled
+ * storage, and a released one is disposed, so a stale reference throws `Disposed` instead of
+ * reaching the next connection.
  */
 export class TcpListener implements Disposable {
   /** Counters. */
@@ -199,7 +203,7 @@ export class TcpListener implements Disposable {
     s.process(now, src, dst, h, EMPTY, 0, 0);
     if (s.state !== "SynReceived") {
       s.close();
-      this.#pool(s);
+      this.#pool(s, false);
       return null;
     }
     this.#syn.push(s);
@@ -344,7 +348,7 @@ export class TcpListener implements Disposable {
     const st = s.state;
     if (st === "SynReceived" || st === "Closed" || st === "Listen") {
       if (st !== "Closed") s.abort();
-      this.#pool(s);
+      this.#pool(s, false);
       this.stats.cookiesRejected++;
       return null;
     }
@@ -383,12 +387,14 @@ export class TcpListener implements Disposable {
   }
 
   /**
-   * Gives an accepted socket back to the pool, for a later connection: the program must not use
-   * it afterwards. Without an interface (the caller keeps the 4-tuple table) the socket must be
-   * closed and out of the caller's table. Under an interface (`Interface.listenTcp`) it may
-   * be Closed or in TIME-WAIT: it is reused once it has closed and the interface has dropped
-   * its 4-tuple. Beyond the pool's size (`backlog + synBacklog`) it is disposed instead.
-   * Releasing a socket twice does nothing.
+   * Gives an accepted socket's storage back to the pool, for a later connection, and disposes
+   * the socket: its later use throws `Disposed` (views of `rxBytes`/`txBytes` taken before must
+   * not be kept: that memory serves the next connection). Without an interface (the caller
+   * keeps the 4-tuple table) the socket must be closed and out of the caller's table. Under an
+   * interface (`Interface.listenTcp`) it may be Closed or in TIME-WAIT: it is disposed and its
+   * storage pooled once it has closed and the interface has dropped its 4-tuple. Beyond the
+   * pool's size (`backlog + synBacklog`) it is disposed with its storage. Releasing a socket
+   * twice does nothing.
    * @throws {SocketError} `InvalidArgument` for a socket this listener did not make;
    * `InvalidState` while the socket is still open, or for one `accept` did not hand out (still in
    * the handshake or the accept queue: the listener recycles those itself).
@@ -400,7 +406,7 @@ export class TcpListener implements Disposable {
     if (status === undefined) {
       throw new SocketError("InvalidArgument", "release: the socket is not one of this listener's");
     }
-    if (status === POOLED || status === RELEASED) return;
+    if (status === POOLED || status === RELEASED || status === GONE) return;
     if ((status & ACCEPTED) === 0) {
       throw new SocketError(
         "InvalidState",
@@ -436,8 +442,9 @@ export class TcpListener implements Disposable {
 
   /**
    * Sockets of handshakes that ended without a connection since the last call: the caller
-   * removes them from its table (they are back in the pool). Fills `out`, returns the count.
-   * Until taken, they count against the SYN queue (so they cannot pile up).
+   * removes them from its table (their storage is back in the pool, they are disposed). Fills
+   * `out`, returns the count. Until taken, they count against the SYN queue (so they cannot pile
+   * up).
    */
   takeFailed(out: TcpSocket[]): number {
     this.#live();
@@ -453,23 +460,31 @@ export class TcpListener implements Disposable {
   }
   readonly #failed: TcpSocket[] = [];
 
-  /** A socket for a new connection: from the pool, or a new one. */
+  /** A socket for a new connection: from the pool (a fresh object nobody holds), or a new one. */
   #take(): TcpSocket {
-    let s = this.#free.pop();
-    if (s === undefined) s = new TcpSocket(this.#config);
+    const s = this.#free.pop() ?? new TcpSocket(this.#config);
     this.#status.set(s, IN_USE);
     return s;
   }
 
-  /** A closed socket back to the pool (or disposed, beyond the pool's size). */
-  #pool(s: TcpSocket): void {
-    if (this.#free.length < this.#ready.length + this.#synBacklog) {
-      this.#status.set(s, POOLED);
-      this.#free.push(s);
-    } else {
-      this.#status.delete(s);
+  /**
+   * A closed socket's storage back to the pool (or disposed, beyond the pool's size). One that
+   * was `exposed` (returned to the caller or the program) gives its storage to a fresh object
+   * and is disposed, so that no reference to it reaches a later connection.
+   */
+  #pool(s: TcpSocket, exposed = true): void {
+    if (s.state !== "Closed" || this.#free.length >= this.#ready.length + this.#synBacklog) {
+      this.#status.set(s, GONE);
       s[Symbol.dispose]();
+      return;
     }
+    let holder = s;
+    if (exposed) {
+      holder = new TcpSocket(this.#config, s); // s is disposed now
+      this.#status.set(s, GONE);
+    }
+    this.#status.set(holder, POOLED);
+    this.#free.push(holder);
   }
 
   /** A released accepted socket, out of every table: into the pool. */
