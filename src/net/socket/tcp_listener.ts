@@ -290,7 +290,10 @@ export class TcpListener implements Disposable {
     if (!(h instanceof TcpHeader)) throw new SocketError("InvalidArgument", "onAck: h must be a TcpHeader");
     // The range before anything is taken (a socket from the pool, a cookie's check).
     if (!isBytes(payload)) {
-      throw new SocketError("InvalidArgument", badArgument("onAck", "payload", payload, "a Uint8Array"));
+      throw new SocketError(
+        "InvalidArgument",
+        badArgument("onAck", "payload", payload, "a Uint8Array whose buffer is not detached"),
+      );
     }
     if (!isIntIn(offset, 0, payload.length)) {
       throw new SocketError(
