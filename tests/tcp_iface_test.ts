@@ -176,9 +176,13 @@ Deno.test("TCP over the interface: a listener's backlog bounds the accept queue;
 Deno.test("TCP over the interface: a connection table at its limit drops SYNs and refuses connectTcp", () => {
   const h = pair({}, { tcpMaxConnections: 2 });
   using _listener = h.b.listenTcp(7000);
-  const clients = [0, 1, 2].map(() => h.a.connectTcp(B_IP, 7000));
+  const clients = [0, 1].map(() => h.a.connectTcp(B_IP, 7000));
   h.run(10);
   assert.equal(clients.filter((c) => c.state === "Established").length, 2);
+  assert.equal(h.b.tableSizes.tcpConnections, 2);
+  clients.push(h.a.connectTcp(B_IP, 7000));
+  h.run(10);
+  assert.equal(clients[2].state, "SynSent");
   assert.equal(h.b.stats.tcpConnectionsFull, 1, "the third SYN was dropped, not answered");
   assert.equal(h.b.stats.tcpResetsSent, 0);
   assert.equal(thrown(() => h.b.connectTcp(A_IP, 1), InterfaceError).kind, "PortInUse");

@@ -4,7 +4,7 @@
  * (against a Map model, with deletions in any order).
  */
 import assert from "node:assert/strict";
-import { IsnGenerator, SocketError, TcpListener, type TcpSocket, TcpTable } from "../src/net/socket/mod.ts";
+import { IsnGenerator, SocketError, TcpListener, TcpSocket, TcpTable } from "../src/net/socket/mod.ts";
 import {
   emitTcp,
   IPPROTO_TCP,
@@ -87,21 +87,110 @@ Deno.test("listener: non-SYNs and other addresses are not taken; failed handshak
   assert.equal(l.accept(), null);
   assert.equal(l.stats.handshakesFailed, 1);
   const failed: TcpSocket[] = [];
+  const storage = s.rxBytes;
   assert.equal(l.takeFailed(failed), 1);
   assert.equal(failed[0], s);
+  assert.throws(() => s.recv(new Uint8Array(1)), (e) => e instanceof SocketError && e.kind === "Disposed");
   const again = l.onSyn(2, 0x0a000102, LOCAL_IP, syn(40002))!;
-  assert.equal(again, s, "the pool's socket is reused");
+  assert.notEqual(again, s, "a fresh socket object …");
+  assert.equal(again.rxBytes, storage, "… over the pool's storage");
+  assert.notEqual(s.rxBytes, storage, "the old object shows none of it");
   assert.equal(again.remotePort, 40002);
   assert.throws(() => l.release(again), (e) => e instanceof SocketError && e.kind === "InvalidState");
   assert.throws(() => new TcpListener(0, 0), (e) => e instanceof SocketError && e.kind === "InvalidArgument");
   assert.throws(() => new TcpListener(0, 80, { backlog: 0 }), SocketError);
 });
 
+Deno.test("listener: release() refuses a socket accept did not hand out (SYN queue, accept queue)", () => {
+  using l = new TcpListener(LOCAL_IP, 80, { backlog: 4, socket: { isn } });
+  const eg = new RecordingEgress();
+  const s = l.onSyn(0, 0x0a000101, LOCAL_IP, syn(40001))!;
+  s.abort(); // the caller may abort a handshake; the listener recycles it, not the program
+  assert.throws(() => l.release(s), (e) => e instanceof SocketError && e.kind === "InvalidState");
+  const done = l.onSyn(0, 0x0a000102, LOCAL_IP, syn(40002))!;
+  assert.notEqual(done, s, "the aborted one waits for takeFailed");
+  complete(done, eg, 1);
+  assert.equal(l.takeFailed([]), 1);
+  assert.equal(l.pooled, 1, "the aborted one, pooled once");
+  assert.equal(l.ready, 1);
+  done.abort();
+  assert.throws(() => l.release(done), (e) => e instanceof SocketError && e.kind === "InvalidState");
+  assert.equal(l.pooled, 1, "aborted in the accept queue: not pooled by release");
+  // The pool serves one handshake at a time: two SYNs get two sockets, both in the handshake.
+  const a = l.onSyn(2, 0x0a000103, LOCAL_IP, syn(40003))!;
+  const b = l.onSyn(2, 0x0a000104, LOCAL_IP, syn(40004))!;
+  assert.notEqual(a, b);
+  assert.deepEqual([a.state, a.remotePort, b.state, b.remotePort], [
+    "SynReceived",
+    40003,
+    "SynReceived",
+    40004,
+  ]);
+  // Once accepted (and closed), it may be released.
+  assert.equal(l.accept(), done);
+  l.release(done);
+  assert.equal(l.pooled, 1);
+});
+
+Deno.test("listener: options and each call's arguments are checked, typed, before anything changes", () => {
+  const invalid = (f: () => unknown, what: string) =>
+    assert.throws(f, (e) => e instanceof SocketError && e.kind === "InvalidArgument", what);
+  for (const options of [null, [], 5, "x", new Map()]) {
+    invalid(() => new TcpListener(LOCAL_IP, 80, options as unknown as object), `options ${String(options)}`);
+  }
+  invalid(() => new TcpListener(LOCAL_IP, 80, { backlg: 5 } as unknown as object), "an unknown field");
+  assert.match(
+    (() => {
+      try {
+        new TcpListener(LOCAL_IP, 80, { backlg: 5 } as unknown as object);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return "";
+    })(),
+    /no field "backlg"; the fields are backlog, synBacklog, socket, synCookies/,
+  );
+  invalid(() => new TcpListener(LOCAL_IP, 80, { socket: null as unknown as object }), "socket null");
+  invalid(() => new TcpListener(LOCAL_IP, 80, { synCookies: Symbol() as unknown as boolean }), "a symbol");
+  invalid(() => new TcpListener(LOCAL_IP, 80, { backlog: 1n as unknown as number }), "a BigInt backlog");
+  using l = new TcpListener(LOCAL_IP, 80, { synBacklog: 1, socket: { isn } });
+  const bad: unknown[] = [1n, NaN, "5", -1, Infinity, undefined];
+  for (const now of bad) {
+    invalid(() => l.onSyn(now as number, 0x0a000101, LOCAL_IP, syn(40001)), `onSyn now ${now}`);
+  }
+  for (const ip of ["x", 2 ** 32, -1, 1.5, 1n]) {
+    invalid(() => l.onSyn(0, ip as number, LOCAL_IP, syn(40001)), `onSyn src ${ip}`);
+    invalid(() => l.onSyn(0, 0x0a000101, ip as number, syn(40001)), `onSyn dst ${ip}`);
+  }
+  assert.deepEqual([l.pending, l.pooled, l.stats.synsAccepted], [0, 0, 0], "nothing taken, nothing lost");
+  assert.ok(l.onSyn(0, 0x0a000101, LOCAL_IP, syn(40001)) !== null); // the SYN queue (1) is full
+  const out = new TcpHeader();
+  for (const now of bad) {
+    invalid(
+      () => l.synCookie(now as number, 0x0a000102, LOCAL_IP, syn(40002), 1500, out),
+      `synCookie now ${now}`,
+    );
+  }
+  for (const mtu of [NaN, "1500", -5, 40, 1.5, 65536, 1500n]) {
+    invalid(() => l.synCookie(0, 0x0a000102, LOCAL_IP, syn(40002), mtu as number, out), `mtu ${String(mtu)}`);
+  }
+  invalid(() => l.synCookie(0, "x" as unknown as number, LOCAL_IP, syn(40002), 1500, out), "synCookie src");
+  assert.equal(l.stats.cookiesSent, 0);
+  assert.equal(l.synCookie(0, 0x0a000102, LOCAL_IP, syn(40002), 1500, out), true);
+  assert.equal(out.mss, 1460);
+  invalid(() => l.cookiesPending(1n as unknown as number), "cookiesPending now");
+  assert.equal(l.cookiesPending(1), true);
+  l[Symbol.dispose]();
+  assert.equal(l.cookiesPending(1), false, "a disposed listener takes no cookie");
+});
+
 Deno.test("listener: dispose aborts pending connections; use after dispose is a typed error", () => {
   const l = new TcpListener(0, 80, { socket: { isn } });
   const s = l.onSyn(0, 0x0a000101, LOCAL_IP, syn(40001))!;
+  assert.equal(l.disposed, false);
   l[Symbol.dispose]();
   l[Symbol.dispose]();
+  assert.equal(l.disposed, true);
   assert.equal(s.state, "Closed");
   assert.throws(() => l.accept(), (e) => e instanceof SocketError && e.kind === "Disposed");
 });
@@ -154,25 +243,134 @@ Deno.test("TcpTable: O(1) 4-tuple lookup agrees with a Map through random insert
 /** The test as a TCP peer on the wire of a `wireHost`: sends segments, reads what comes back. */
 function wirePeer(w: ReturnType<typeof wireHost>, port: number) {
   const spec = { dstMac: US_MAC, srcMac: PEER_MAC, src: PEER, dst: US, protocol: IPPROTO_TCP };
-  return {
-    /** Sends one segment from PEER:port to US:80; returns the segments answered at once. */
-    send(flags: number, seq: number, ack = 0, payload = 0, ts?: [number, number]): TcpHeader[] {
+  const peer = {
+    /** The frame of one segment from PEER:port to US:80 (`payload` bytes "A", "B", …). */
+    frame(flags: number, seq: number, ack = 0, payload = 0, ts?: [number, number]): Uint8Array {
       const h = new TcpHeader();
       Object.assign(h, { srcPort: port, dstPort: 80, seq: seq >>> 0, ack: ack >>> 0, flags, window: 65535 });
       if (flags & TCP_SYN) h.mss = 1460;
       if (ts) Object.assign(h, { hasTimestamps: true, tsVal: ts[0], tsEcr: ts[1] });
       const b = new Uint8Array(tcpHeaderLength(h) + payload);
+      for (let i = 0; i < payload; i++) b[tcpHeaderLength(h) + i] = 0x41 + i % 26;
       emitTcp(b, 0, b.length, PEER, US, h, payload);
-      w.inject(ipFrame(spec, b));
+      return ipFrame(spec, b);
+    },
+    /** Sends one segment from PEER:port to US:80; returns the segments answered at once. */
+    send(flags: number, seq: number, ack = 0, payload = 0, ts?: [number, number]): TcpHeader[] {
+      w.inject(peer.frame(flags, seq, ack, payload, ts));
       w.iface.poll(w.now);
-      return w.sent().map((f) => {
-        const r = new TcpHeader();
-        parseTcp(f, 34, f.length, US, PEER, r);
-        return r;
-      });
+      return answers(w);
     },
   };
+  return peer;
 }
+
+/** The segments a `wireHost` sent since the last call. */
+function answers(w: ReturnType<typeof wireHost>): TcpHeader[] {
+  return w.sent().map((f) => {
+    const r = new TcpHeader();
+    parseTcp(f, 34, f.length, US, PEER, r);
+    return r;
+  });
+}
+
+Deno.test("listener: a released socket is disposed once its storage is pooled: a stale reference never reaches the next connection", () => {
+  const w = wireHost();
+  w.learnPeer();
+  using l = w.iface.listenTcp(80, { socket: { timestamps: false } });
+  const p1 = wirePeer(w, 41000);
+  let [sa] = p1.send(TCP_SYN, 1000);
+  p1.send(TCP_ACK, 1001, sa.seq + 1);
+  const a = l.accept()!;
+  p1.send(TCP_RST, 1001);
+  l.release(a);
+  const disposed = (f: () => unknown, what: string) =>
+    assert.throws(f, (e) => e instanceof SocketError && e.kind === "Disposed", what);
+  disposed(() => a.recv(new Uint8Array(4)), "recv at once: its storage is in the pool");
+  const p2 = wirePeer(w, 41001);
+  [sa] = p2.send(TCP_SYN, 5000);
+  p2.send(TCP_ACK, 5001, sa.seq + 1, 8);
+  const b = l.accept()!;
+  assert.equal(l.stats.socketsReused, 1);
+  assert.notEqual(b, a);
+  // The stale reference: every use throws, its getters show its own (closed) connection.
+  const buf = new Uint8Array(16);
+  disposed(() => a.recv(buf), "recv");
+  disposed(() => a.recvView(), "recvView");
+  disposed(() => a.send(new Uint8Array(4)), "send");
+  disposed(() => a.sendView(), "sendView");
+  disposed(() => a.close(), "close");
+  disposed(() => a.abort(), "abort");
+  disposed(() => a.listen(0, 80), "listen");
+  assert.deepEqual([a.state, a.remotePort, a.recvQueue, a.sendCapacity], ["Closed", 41000, 0, 1]);
+  l.release(a); // a second release: nothing (b untouched)
+  assert.equal(b.state, "Established");
+  assert.equal(new TextDecoder().decode(buf.subarray(0, b.recv(buf))), "ABCDEFGH", "b's data is b's");
+  assert.equal(b.send(new Uint8Array(4)), 4);
+  w.iface.poll(w.now);
+  assert.equal(answers(w).length, 1);
+  b.abort();
+  w.iface.poll(w.now);
+});
+
+Deno.test("TcpSocket over pooled storage: takes a closed socket's rings, emptied; refuses what does not fit", () => {
+  const old = new TcpSocket({ rxBufferSize: 4096, txBufferSize: 2048 });
+  const rx = old.rxBytes;
+  const eg = new RecordingEgress();
+  old.connect(LOCAL_IP, 1234, 0x0a000101, 80, 0);
+  assert.equal(old.send(new Uint8Array(100)), 100);
+  const typed = (f: () => unknown, kind: string, what: string) =>
+    assert.throws(f, (e) => e instanceof SocketError && e.kind === kind, what);
+  typed(
+    () => new TcpSocket({ rxBufferSize: 4096, txBufferSize: 2048 }, old),
+    "InvalidState",
+    "an open socket",
+  );
+  old.abort();
+  old.dispatch(1, eg);
+  typed(() => new TcpSocket({ rxBufferSize: 4096 }, old), "InvalidArgument", "other ring sizes");
+  typed(() => new TcpSocket({}, {} as TcpSocket), "InvalidArgument", "not a socket");
+  const s = new TcpSocket({ rxBufferSize: 4096, txBufferSize: 2048 }, old);
+  assert.equal(s.rxBytes, rx);
+  assert.deepEqual([s.state, s.sendQueue, s.recvQueue, s.sendCapacity], ["Closed", 0, 0, 2048]);
+  typed(() => old.send(new Uint8Array(1)), "Disposed", "the old object");
+  typed(() => new TcpSocket({ rxBufferSize: 4096, txBufferSize: 2048 }, old), "InvalidState", "taken twice");
+  s.connect(LOCAL_IP, 1235, 0x0a000101, 80, 2);
+  s.dispatch(2, eg);
+  assert.equal(eg.take().length, 1, "the new socket works");
+});
+
+Deno.test("listener: in one poll, a failed handshake then a SYN that reuses TIME-WAIT: each 4-tuple keeps its own entry", () => {
+  const w = wireHost();
+  w.learnPeer();
+  using l = w.iface.listenTcp(80, { socket: { timestamps: false } });
+  const t = wirePeer(w, 40000);
+  const x = wirePeer(w, 40010);
+  const [sa] = t.send(TCP_SYN, 1000);
+  t.send(TCP_ACK, 1001, sa.seq + 1);
+  const s = l.accept()!;
+  s.close();
+  w.iface.poll(w.now);
+  const [fin] = answers(w);
+  t.send(TCP_ACK | TCP_FIN, 1001, fin.seq + 1);
+  assert.equal(s.state, "TimeWait");
+  assert.equal(x.send(TCP_SYN, 1000)[0].flags, TCP_SYN | TCP_ACK, "X in the handshake");
+  assert.equal(w.iface.tableSizes.tcpConnections, 2);
+  // One batch: X's RST (its handshake fails, back to Listen), then T's new SYN (TIME-WAIT reuse).
+  // Checking the listener for the reuse must not hand X's socket on before X's entry is gone.
+  w.inject(x.frame(TCP_RST, 1001), t.frame(TCP_SYN, 500_000));
+  const r = answers(w);
+  assert.deepEqual(r.map((h) => [h.dstPort, h.flags]), [[40000, TCP_SYN | TCP_ACK]]);
+  assert.equal(l.stats.timeWaitReused, 1);
+  assert.equal(w.iface.tableSizes.tcpConnections, 1, "T's new handshake only; X's entry is gone");
+  t.send(TCP_ACK, 500_001, r[0].seq + 1, 3);
+  const s2 = l.accept()!;
+  assert.equal(s2.remotePort, 40000);
+  // X connects again: answered, and its segments are not fed to T's new connection.
+  assert.deepEqual(x.send(TCP_SYN, 7000).map((h) => [h.dstPort, h.flags]), [[40010, TCP_SYN | TCP_ACK]]);
+  assert.equal(s2.stats.dropIgnored, 0);
+  assert.equal(w.iface.tableSizes.tcpConnections, 2);
+});
 
 Deno.test("listener: a SYN to a connection in TIME-WAIT with a higher sequence number opens a new one (RFC 6191)", () => {
   const w = wireHost();
@@ -263,6 +461,7 @@ Deno.test("listener: a released accepted socket goes back to the pool once close
     return l.accept()!;
   };
   const a = connect(41000);
+  const storage = [a.rxBytes, a.txBytes];
   // Released while still open: refused. Once closed by an RST it is out of the table; released, reused.
   assert.throws(() => l.release(a), (e) => e instanceof SocketError && e.kind === "InvalidState");
   assert.throws(
@@ -278,7 +477,8 @@ Deno.test("listener: a released accepted socket goes back to the pool once close
   assert.equal(l.pooled, 1);
   assert.equal(l.stats.socketsReused, 1);
   const b = connect(41001);
-  assert.equal(b, a, "the same storage serves the next connection");
+  assert.notEqual(b, a, "a fresh socket object …");
+  assert.ok(b.rxBytes === storage[0] && b.txBytes === storage[1], "… over the same storage");
   assert.equal(b.remotePort, 41001);
   assert.equal(b.state, "Established");
   // Released before the interface dropped it: reused only once it has.
@@ -290,7 +490,7 @@ Deno.test("listener: a released accepted socket goes back to the pool once close
   assert.equal(l.pooled, 1);
   // Released in TIME-WAIT (1 s here): reused when TIME-WAIT ends.
   const c = connect(41002);
-  assert.equal(c, a);
+  assert.equal(c.rxBytes, storage[0]);
   c.close();
   w.iface.poll(w.now);
   const fin = new TcpHeader();

@@ -8,7 +8,12 @@ import assert from "node:assert/strict";
 import { IPPROTO_TCP, parseTcp, TCP_ACK, TCP_RST, TCP_SYN, TcpHeader, tcpHeaderLength } from "../mod.ts";
 import { emitTcp } from "../src/net/wire/mod.ts";
 import { IsnGenerator, SocketError, TcpListener, type TcpSocket } from "../src/net/socket/mod.ts";
-import { SYN_COOKIE_MSS, SYN_COOKIE_SLOT_MS, SynCookies } from "../src/net/socket/syn_cookie.ts";
+import {
+  SYN_COOKIE_MSS,
+  SYN_COOKIE_NO_TIMESTAMPS,
+  SYN_COOKIE_SLOT_MS,
+  SynCookies,
+} from "../src/net/socket/syn_cookie.ts";
 import { LOCAL_IP, RecordingEgress, REMOTE_IP, rng } from "./_tcp_harness.ts";
 import { ipFrame } from "./_fixtures.ts";
 import { PEER, PEER_MAC, US, US_MAC, wireHost } from "./_host.ts";
@@ -171,6 +176,11 @@ Deno.test("SYN cookie validation rejects a wrong ACK or sequence number, another
   const rejected = l.stats.cookiesRejected;
   assert.equal(tryAck(now + 10 * SYN_COOKIE_SLOT_MS), null);
   assert.equal(l.stats.cookiesRejected, rejected, "not counted: not checked");
+  // 64 slots on, the ISN's 6 slot bits match again; with cookies going out then, it is checked.
+  const wrap = now + 64 * SYN_COOKIE_SLOT_MS;
+  cookieFor(l, wrap, { flags: TCP_SYN, seq: 9, srcPort: 9 });
+  assert.equal(tryAck(wrap), null, "64 slots on: still expired");
+  assert.equal(l.stats.cookiesRejected, rejected + 1, "checked, and rejected");
   // A listener that never sent one checks nothing; one with cookies off answers nothing.
   using fresh = new TcpListener(LOCAL_IP, 80, { socket: { isn } });
   const [h, b, at, len] = seg({ flags: TCP_ACK, seq: 1001, ack: sa.seq + 1 });
@@ -214,6 +224,16 @@ Deno.test("SYN cookie: the encoded MSS is used; without timestamps no window sca
   const sa = cookieFor(l, 10, { flags: TCP_SYN, seq: 99, mss: 1460, ts: [5, 0] });
   assert.equal(sa.windowScale, -1);
   assert.equal(sa.sackPermitted, false);
+  // An ACK whose TSecr claims window scale 14 and SACK (offered by neither side), or some other
+  // option bit, or that drops the timestamps: not one of our cookies (the bits are under the hash).
+  for (const tsEcr of [(sa.tsVal & ~63) | 0x1e, sa.tsVal ^ 0x20, sa.tsVal ^ 1, sa.tsVal ^ 0x10]) {
+    const [f, fb, fat, flen] = seg({ flags: TCP_ACK, seq: 100, ack: sa.seq + 1, ts: [6, tsEcr >>> 0] });
+    assert.equal(l.onAck(20, REMOTE_IP, LOCAL_IP, f, fb, fat, flen), null, `TSecr ${tsEcr >>> 0}`);
+  }
+  const [nt, nb, nat, nlen] = seg({ flags: TCP_ACK, seq: 100, ack: sa.seq + 1 });
+  assert.equal(l.onAck(20, REMOTE_IP, LOCAL_IP, nt, nb, nat, nlen), null, "no timestamps");
+  assert.equal(l.stats.cookiesRejected, 5);
+  assert.equal(l.ready, 0);
   const [h, b, at, len] = seg({ flags: TCP_ACK, seq: 100, ack: sa.seq + 1, ts: [6, sa.tsVal] });
   const s = l.onAck(20, REMOTE_IP, LOCAL_IP, h, b, at, len) as TcpSocket;
   assert.ok(s.timestamps);
@@ -241,6 +261,39 @@ Deno.test("SYN cookie: a valid cookie with the accept queue full is dropped and 
   );
 });
 
+Deno.test("SYN cookie: onAck checks its time, addresses and payload range before it takes a socket", () => {
+  using l = fullListener({ backlog: 2 });
+  const sa = cookieFor(l, 0, { flags: TCP_SYN, seq: 1000, srcPort: 2 });
+  const [h, b, at, len] = seg({ flags: TCP_ACK, seq: 1001, ack: sa.seq + 1, srcPort: 2, payload: "abcd" });
+  const detached = new Uint8Array(10);
+  structuredClone(detached.buffer, { transfer: [detached.buffer] });
+  const ranges: [unknown, unknown, unknown][] = [
+    [detached, 0, 0],
+    [null, 0, 0],
+    [b, -1, 2],
+    [b, at, len + 1],
+    [b, at, -1],
+    [b, 1.5, 2],
+    [b, "0", 2],
+    [b, at, 1n],
+    [b, b.length + 1, 0],
+  ];
+  const invalid = (f: () => unknown, what: string) =>
+    assert.throws(f, (e) => e instanceof SocketError && e.kind === "InvalidArgument", what);
+  for (const [p, o, n] of ranges) {
+    invalid(() => l.onAck(1, REMOTE_IP, LOCAL_IP, h, p as Uint8Array, o as number, n as number), `${o} ${n}`);
+  }
+  for (const now of [NaN, 1n, "1", -1]) {
+    invalid(() => l.onAck(now as number, REMOTE_IP, LOCAL_IP, h, b, at, len), `now ${String(now)}`);
+  }
+  invalid(() => l.onAck(1, 2 ** 32, LOCAL_IP, h, b, at, len), "src");
+  assert.deepEqual([l.ready, l.stats.cookiesValidated, l.stats.cookiesRejected], [0, 0, 0], "nothing taken");
+  const s = l.onAck(1, REMOTE_IP, LOCAL_IP, h, b, at, len) as TcpSocket;
+  assert.equal(s.state, "Established");
+  assert.equal(s.recvQueue, 4);
+  assert.deepEqual([l.ready, l.stats.cookiesValidated], [1, 1]);
+});
+
 Deno.test("SynCookies: random ACK numbers almost never pass; TSval bits never run ahead of the clock", () => {
   const c = new SynCookies(new Uint8Array(32).fill(1));
   const rand = rng(4242);
@@ -257,6 +310,13 @@ Deno.test("SynCookies: random ACK numbers almost never pass; TSval bits never ru
     assert.equal(c.check(5000, LOCAL_IP, 80, REMOTE_IP, 1234, 42, k), mss);
     assert.equal(c.check(5000, LOCAL_IP, 80, REMOTE_IP, 1234, 42, k ^ 1), 0);
   }
+  // The options (TSval bits) are under the hash: each validates with its own value only.
+  for (let o = 0; o <= SYN_COOKIE_NO_TIMESTAMPS; o++) {
+    const k = c.make(5000, LOCAL_IP, 80, REMOTE_IP, 1234, 42, 1460, o);
+    for (let e = 0; e <= SYN_COOKIE_NO_TIMESTAMPS; e++) {
+      assert.equal(c.check(5000, LOCAL_IP, 80, REMOTE_IP, 1234, 42, k, e), e === o ? 1460 : 0, `${o} ${e}`);
+    }
+  }
   for (let i = 0; i < 10_000; i++) {
     const clock = (rand() * 2 ** 32) >>> 0;
     const ws = Math.floor(rand() * 16) - 1;
@@ -268,6 +328,24 @@ Deno.test("SynCookies: random ACK numbers almost never pass; TSval bits never ru
     assert.equal(SynCookies.sackPermitted(ts), sack);
   }
   assert.throws(() => new SynCookies(new Uint8Array(16)), SocketError);
+});
+
+Deno.test("SynCookies: a cookie is good in its slot and the next, never again when the ISN's 6-bit slot wraps", () => {
+  const c = new SynCookies(new Uint8Array(32).fill(2));
+  const S = SYN_COOKIE_SLOT_MS;
+  for (const made of [0, 5 * S + 17, 63 * S + S - 1, 2 ** 40 + 3, 2 ** 33 * S + 1]) {
+    const k = c.make(made, LOCAL_IP, 80, REMOTE_IP, 1234, 42, 1460);
+    const at = (t: number) => c.check(t, LOCAL_IP, 80, REMOTE_IP, 1234, 42, k);
+    const start = made - (made % S); // the slot's first ms
+    assert.equal(at(made), 1460);
+    assert.equal(at(start + 2 * S - 1), 1460, "the next slot");
+    assert.equal(at(start + 2 * S), 0, "two slots on");
+    for (let wraps = 1; wraps <= 3; wraps++) {
+      assert.equal(at(made + wraps * 64 * S), 0, `${wraps} × 64 slots later (the ISN's slot bits match)`);
+      assert.equal(at(made + (wraps * 64 + 1) * S), 0, `${wraps} × 64 + 1 slots later`);
+    }
+    if (made >= 64 * S) assert.equal(at(made - 64 * S), 0, "64 slots earlier");
+  }
 });
 
 Deno.test("SYN cookies over the interface: 20 000 SYNs leave its tables and queues as they were; a real client gets in", () => {
@@ -328,10 +406,58 @@ Deno.test("SYN cookies over the interface: 20 000 SYNs leave its tables and queu
   assert.equal(l.stats.cookiesRejected, 1);
 });
 
+Deno.test("SYN cookies over the interface: SYN queues larger than the table: handshakes take half its room, cookies the rest", () => {
+  // 4 entries, a SYN queue of 8: unbounded, the flood's handshakes would fill the table.
+  const w = wireHost({ tcpMaxConnections: 4 });
+  w.learnPeer();
+  using l = w.iface.listenTcp(80, { synBacklog: 8, socket: { synRetries: 0, timestamps: false } });
+  const spec = { dstMac: US_MAC, srcMac: PEER_MAC, src: PEER, dst: US, protocol: IPPROTO_TCP };
+  const send = (...o: SegSpec[]) => {
+    w.inject(...o.map((x) => ipFrame(spec, seg(x, PEER, US)[1])));
+    return w.sent().map((f) => {
+      const r = new TcpHeader();
+      parseTcp(f, 34, f.length, US, PEER, r);
+      return r;
+    });
+  };
+  const flood: SegSpec[] = [];
+  for (let p = 0; p < 20; p++) flood.push({ flags: TCP_SYN, seq: 1, srcPort: 30000 + p, mss: 1460 });
+  assert.equal(send(...flood).length, 20, "every SYN answered");
+  assert.equal(l.pending, 2, "handshakes: size + handshakes < 4");
+  assert.equal(w.iface.tableSizes.tcpConnections, 2);
+  assert.equal(l.stats.cookiesSent, 18);
+  assert.equal(w.iface.stats.tcpConnectionsFull, 0);
+  // Two real clients during the flood come in on cookies: the room the handshakes left.
+  const connect = (port: number) => {
+    const [sa] = send({ flags: TCP_SYN, seq: 5000, srcPort: port, mss: 1460 });
+    assert.equal(sa?.flags, TCP_SYN | TCP_ACK, `port ${port}: a SYN-ACK`);
+    send({ flags: TCP_ACK, seq: 5001, ack: sa.seq + 1, srcPort: port, payload: "hi" });
+    return l.accept();
+  };
+  const a = connect(50000)!;
+  const b = connect(50001)!;
+  assert.deepEqual([a?.remotePort, b?.remotePort, a?.recvQueue, b?.recvQueue], [50000, 50001, 2, 2]);
+  assert.equal(l.stats.cookiesValidated, 2);
+  assert.equal(w.iface.tableSizes.tcpConnections, 4, "full");
+  assert.deepEqual(send(...flood.slice(2, 5)), [], "a full table drops SYNs");
+  assert.equal(w.iface.stats.tcpConnectionsFull, 3);
+  // The flood's handshakes time out (1 s, no retries): their room comes back, half of it for
+  // handshakes again (size 2 + handshakes 0 < 4), then cookies.
+  w.now += 1500;
+  w.iface.poll(w.now);
+  w.sent();
+  assert.deepEqual([w.iface.tableSizes.tcpConnections, l.pending], [2, 0]);
+  send(...flood);
+  assert.deepEqual([w.iface.tableSizes.tcpConnections, l.pending], [3, 1]);
+  assert.equal(l.stats.cookiesSent, 18 + 2 + 19);
+  a.abort();
+  b.abort();
+});
+
 Deno.test("SYN cookies over the interface: with the connection table full a cookie's ACK is dropped, not reset", () => {
   const w = wireHost({ tcpMaxConnections: 2 });
   w.learnPeer();
-  using l = w.iface.listenTcp(80, { synBacklog: 1 });
+  const l = w.iface.listenTcp(80, { synBacklog: 1 });
   const spec = { dstMac: US_MAC, srcMac: PEER_MAC, src: PEER, dst: US, protocol: IPPROTO_TCP };
   const send = (o: SegSpec) => {
     w.inject(ipFrame(spec, seg(o, PEER, US)[1]));
@@ -345,7 +471,7 @@ Deno.test("SYN cookies over the interface: with the connection table full a cook
   send({ flags: TCP_SYN, seq: 1, srcPort: 1 }); // fills the SYN queue (table: 1)
   const [sa] = send({ flags: TCP_SYN, seq: 1, srcPort: 2 });
   assert.equal(l.stats.cookiesSent, 1);
-  w.iface.connectTcp(PEER, 5000); // table: 2, full
+  const client = w.iface.connectTcp(PEER, 5000); // table: 2, full
   assert.equal(w.iface.tableSizes.tcpConnections, 2);
   assert.deepEqual(
     send({ flags: TCP_ACK, seq: 2, ack: sa.seq + 1, srcPort: 2 }).filter((r) => r.flags & TCP_RST),
@@ -360,4 +486,20 @@ Deno.test("SYN cookies over the interface: with the connection table full a cook
   w.learnPeer(); // (the neighbour entry expired meanwhile)
   assert.equal(w.iface.tableSizes.tcpConnections, 2, "still full");
   assert.equal(send({ ...stray, srcPort: 10 }).filter((r) => r.flags & TCP_RST).length, 1);
+  // Disposed, the listener waits for no cookie: its port's ACKs are reset, even with the table full.
+  client.abort();
+  w.iface.poll(w.now);
+  w.sent();
+  send({ flags: TCP_SYN, seq: 1, srcPort: 3 }); // a cookie again (the SYN queue still full)
+  assert.equal(l.stats.cookiesSent, 2);
+  l[Symbol.dispose]();
+  w.iface.poll(w.now); // its handshake aborted (RST), out of the table
+  w.sent();
+  w.iface.connectTcp(PEER, 5001);
+  w.iface.connectTcp(PEER, 5002);
+  assert.equal(w.iface.tableSizes.tcpConnections, 2, "full again");
+  assert.equal(
+    send({ ...stray, srcPort: 11 }).filter((r) => r.flags & TCP_RST && r.dstPort === 11).length,
+    1,
+  );
 });

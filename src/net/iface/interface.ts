@@ -131,7 +131,8 @@ export interface InterfaceConfig {
   reassemblyTimeoutMs?: number;
   /**
    * TCP connections at once, handshakes in listeners' SYN queues included (default 4096;
-   * 1–4 194 304). Beyond, SYNs to listeners are dropped (counted in `tcpConnectionsFull`) and
+   * 1–4 194 304). Handshakes take at most half the free room (the SYNs beyond get SYN cookies).
+   * Beyond, SYNs to listeners are dropped (counted in `tcpConnectionsFull`) and
    * {@linkcode Interface.connectTcp} refuses.
    */
   tcpMaxConnections?: number;

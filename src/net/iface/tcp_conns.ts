@@ -14,7 +14,6 @@ import { TcpListener, type TcpListenerOptions } from "../socket/tcp_listener.ts"
 import { TcpTable } from "../socket/tcp_table.ts";
 import { IsnGenerator } from "../socket/isn.ts";
 import { ByteRing } from "../socket/ring.ts";
-import { SocketError } from "../socket/error.ts";
 import { InterfaceError } from "../error.ts";
 import type { InterfaceStats } from "./interface.ts";
 
@@ -38,6 +37,8 @@ class TcpConn {
   maySend = false;
   /** Replaced by a new incarnation of its 4-tuple (TIME-WAIT reuse): dropped at the next dispatch. */
   dead = false;
+  /** A listener's handshake (SYN-RECEIVED) as of the last dispatch: counted in `#handshakes`. */
+  handshake = false;
   constructor(
     readonly socket: TcpSocket,
     readonly localIp: number,
@@ -81,8 +82,15 @@ export class TcpConnections {
   readonly #in = new TcpHeader();
   readonly #rst = new TcpHeader();
   readonly #failed: TcpSocket[] = [];
+  /** Entries that are listeners' handshakes (SYN-RECEIVED as of their last dispatch). */
+  #handshakes = 0;
 
-  /** At most `capacity` connections; counters in `stats`. */
+  /**
+   * At most `capacity` connections; counters in `stats`. Handshakes count twice against the
+   * capacity (a SYN takes an entry only while `size + handshakes < capacity`), so that however
+   * many SYNs arrive, half the free room stays for established connections and for the ACKs of
+   * SYN cookies, which answer the SYNs beyond.
+   */
   constructor(capacity: number, stats: InterfaceStats) {
     this.#capacity = capacity;
     this.#stats = stats;
@@ -129,52 +137,47 @@ export class TcpConnections {
       // RFC 6191: a new SYN ends TIME-WAIT; the listener takes it as a new connection.
       this.#retire(c);
     }
-    const l = this.#listeners.get(h.dstPort);
+    let l = this.#listeners.get(h.dstPort);
+    if (l !== undefined && l.disposed) {
+      this.#listeners.delete(h.dstPort); // the program disposed it: the port is closed (RST below)
+      l = undefined;
+    }
     const kind = h.flags & (TCP_SYN | TCP_ACK | TCP_RST);
-    if (l !== undefined && kind === TCP_ACK && this.#conns.length >= this.#capacity) {
-      if (l.cookiesPending(now)) {
+    if (l !== undefined && kind === TCP_ACK) {
+      if (this.#conns.length < this.#capacity) {
+        const r = l.onAck(now, src, dst, h, b, data, end - data);
+        if (r === "drop") return; // a valid cookie, the accept queue full: counted by the listener
+        if (r !== null) {
+          this.#add(new TcpConn(r, dst, h.dstPort, src, h.srcPort, l));
+          return;
+        }
+      } else if (l.cookiesPending(now)) {
         stats.tcpConnectionsFull++; // maybe a cookie's ACK: dropped (not reset), the peer retries
         return;
       }
-    } else if (l !== undefined && kind === TCP_ACK) {
-      let r: TcpSocket | "drop" | null = null;
-      try {
-        r = l.onAck(now, src, dst, h, b, data, end - data);
-      } catch (e) {
-        if (!(e instanceof SocketError && e.kind === "Disposed")) throw e;
-        this.#listeners.delete(h.dstPort);
-      }
-      if (r === "drop") return; // a valid cookie, the accept queue full: counted by the listener
-      if (r !== null) {
-        this.#add(new TcpConn(r, dst, h.dstPort, src, h.srcPort, l));
-        return;
-      }
-    }
-    if (l !== undefined && kind === TCP_SYN) {
-      if (this.#conns.length >= this.#capacity) {
+    } else if (l !== undefined && kind === TCP_SYN) {
+      const size = this.#conns.length;
+      if (size >= this.#capacity) {
         stats.tcpConnectionsFull++; // dropped: the peer retries its SYN
         return;
       }
-      let s: TcpSocket | null = null;
-      try {
-        s = l.onSyn(now, src, dst, h);
-      } catch (e) {
-        if (!(e instanceof SocketError && e.kind === "Disposed")) throw e;
-        this.#listeners.delete(h.dstPort); // the program disposed it: the port is closed
-      }
+      // A handshake takes an entry while it leaves as much room free (see the constructor).
+      const room = size + this.#handshakes < this.#capacity;
+      const s = room ? l.onSyn(now, src, dst, h) : null;
       if (s !== null) {
-        this.#add(new TcpConn(s, dst, h.dstPort, src, h.srcPort, l));
-        return;
-      }
-      if (!this.#listeners.has(h.dstPort)) {
-        // disposed: the port is closed (RST below)
+        const c = new TcpConn(s, dst, h.dstPort, src, h.srcPort, l);
+        c.handshake = true;
+        this.#handshakes++;
+        this.#add(c);
       } else if (l.synCookie(now, src, dst, h, egress.mtu, this.#rst)) {
-        // The SYN queue is full: a stateless SYN-ACK with a cookie (RFC 4987).
+        // The SYN queue, or our room for handshakes, is full: a stateless SYN-ACK with a cookie
+        // (RFC 4987).
         if (!egress.transmit(dst, src, this.#rst, NO_PAYLOAD, 0, 0)) stats.deviceDropped++;
-        return;
-      } else return; // a full queue: dropped and counted by the listener
-    }
-    if (kind === 0 && l !== undefined && this.#listeners.has(h.dstPort)) {
+      } else if (!room) {
+        stats.tcpConnectionsFull++; // no room and no cookie (off, or the accept queue full): dropped
+      } // else a full queue: dropped and counted by the listener
+      return;
+    } else if (l !== undefined && kind === 0) {
       l.stats.droppedNoSynAck++; // neither SYN, ACK nor RST to a listening port: dropped, no RST
       return;
     }
@@ -199,7 +202,10 @@ export class TcpConnections {
     let fromListener = false;
     for (let i = 0; i < list.length; i++) {
       const c = list[i];
-      if (c.dead) continue; // out of the table already
+      if (c.dead) {
+        if (c.handshake) this.#handshakes--;
+        continue; // out of the table already
+      }
       if (c.due > now && !c.touched()) {
         list[keep++] = c; // nothing to send, no timer due
         continue;
@@ -207,6 +213,10 @@ export class TcpConnections {
       const s = c.socket;
       sent += s.dispatch(now, egress);
       const state = s.state;
+      if (c.handshake && state !== "SynReceived") {
+        c.handshake = false;
+        this.#handshakes--;
+      }
       // Closed, or a listener's handshake back in Listen (failed): the 4-tuple is free again.
       if (state === "Closed" || state === "Listen") {
         this.#table!.delete(c.localIp, c.localPort, c.remoteIp, c.remotePort);
@@ -242,7 +252,7 @@ export class TcpConnections {
    * A socket connecting from `localIp` to `remoteIp:remotePort` (the SYN leaves on the next
    * poll), on an ephemeral port.
    * @throws {InterfaceError} `PortInUse` when no ephemeral port is free towards that peer, or the
-   * table is full; {@linkcode SocketError} for bad socket options.
+   * table is full; `SocketError` for bad socket options.
    */
   connect(localIp: number, remoteIp: number, remotePort: number, config: TcpConfig, now: number): TcpSocket {
     if (this.#conns.length >= this.#capacity) {
@@ -260,12 +270,12 @@ export class TcpConnections {
 
   /**
    * A listener on `port` (any of our addresses).
-   * @throws {InterfaceError} `PortInUse` when a listener holds the port; {@linkcode SocketError}
+   * @throws {InterfaceError} `PortInUse` when a listener holds the port; `SocketError`
    * for bad options.
    */
   listen(port: number, options: TcpListenerOptions): TcpListener {
     const old = this.#listeners.get(port);
-    if (old !== undefined && !isDisposed(old)) {
+    if (old !== undefined && !old.disposed) {
       throw new InterfaceError("PortInUse", `TCP port ${port} is already listening`);
     }
     const l = new TcpListener(0, port, options);
@@ -279,7 +289,7 @@ export class TcpConnections {
   #reuses(c: TcpConn, h: TcpHeader): boolean {
     if (!c.socket.timeWaitReusableBy(h)) return false;
     const l = this.#listeners.get(h.dstPort);
-    if (l === undefined || isDisposed(l)) return false;
+    if (l === undefined || l.disposed) return false; // (no side effect: see takeFailed)
     l.stats.timeWaitReused++;
     return true;
   }
@@ -325,24 +335,9 @@ export class TcpConnections {
   /** Hands the listeners' failed handshakes back to their pools (they have left the table). */
   #recycle(): void {
     for (const [port, l] of this.#listeners) {
-      try {
-        l.takeFailed(this.#failed);
-      } catch (e) {
-        if (!(e instanceof SocketError && e.kind === "Disposed")) throw e;
-        this.#listeners.delete(port);
-      }
+      if (l.disposed) this.#listeners.delete(port);
+      else l.takeFailed(this.#failed);
     }
     this.#failed.length = 0;
-  }
-}
-
-/** True when the program disposed `l` (a call on it then throws `Disposed`). */
-function isDisposed(l: TcpListener): boolean {
-  try {
-    l.takeFailed([]);
-    return false;
-  } catch (e) {
-    if (e instanceof SocketError && e.kind === "Disposed") return true;
-    throw e;
   }
 }

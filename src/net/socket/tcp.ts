@@ -90,8 +90,8 @@ const SEND_DATA = 3; // data and/or FIN, or a pure ACK
 export class TcpSocket implements Disposable {
   /** Counters. */
   readonly stats: TcpSocketStats = new TcpSocketStats();
-  readonly #rx: ByteRing;
-  readonly #tx: ByteRing;
+  #rx: ByteRing; // (not readonly: a socket whose storage was taken gets empty rings, see the constructor)
+  #tx: ByteRing;
   readonly #asm: Assembler;
   readonly #out = new TcpHeader();
   readonly #isn: IsnGenerator;
@@ -211,10 +211,16 @@ export class TcpSocket implements Disposable {
   #planFlags = 0;
 
   /**
-   * Creates a closed socket with its rings.
-   * @throws {SocketError} `InvalidArgument` for an option out of range.
+   * Creates a closed socket with its rings. With `storage` (a closed socket made with the same
+   * buffer sizes, for pools such as `TcpListener`'s) it takes that socket's rings,
+   * reassembly and loss-detection records instead of allocating them, emptied; `storage` is
+   * disposed then (its later use throws `Disposed`, and it shows empty rings), so no reference
+   * to it reaches the new connection.
+   * @throws {SocketError} `InvalidArgument` for an option out of range, or a `storage` that is
+   * not a socket or has other buffer sizes; `InvalidState` for a `storage` that is open or whose
+   * storage was taken already.
    */
-  constructor(config: TcpConfig = {}) {
+  constructor(config: TcpConfig = {}, storage?: TcpSocket) {
     const rxSize = config.rxBufferSize ?? 65536;
     const txSize = config.txBufferSize ?? 65536;
     checkInteger("TcpSocket: rxBufferSize", rxSize, 1, MAX_RING_CAPACITY);
@@ -255,13 +261,26 @@ export class TcpSocket implements Disposable {
       throw new SocketError("InvalidArgument", `TcpSocket: rack ${config.rack} is not a boolean`);
     }
     this.#rackOffer = config.rack ?? true;
-    // A record per segment in flight: the send ring over 512-byte segments (beyond: the last grows).
-    this.#rack = new RackRecords(Math.min(Math.max(Math.ceil(txSize / 512) + 2, 16), 4096));
     this.#nagle = config.nagle ?? false;
     this.#isn = config.isn ?? (defaultIsn ??= new IsnGenerator());
-    this.#rx = new ByteRing(rxSize);
-    this.#tx = new ByteRing(txSize);
-    this.#asm = new Assembler(maxOoo);
+    const from = storage === undefined ? null : TcpSocket.#storageOf(storage, rxSize, txSize, maxOoo);
+    if (from !== null) {
+      this.#rx = from.#rx;
+      this.#tx = from.#tx;
+      this.#asm = from.#asm;
+      this.#rack = from.#rack; // sized from the send ring, as below
+      this.#rx.clear();
+      this.#tx.clear();
+      this.#asm.clear();
+      this.#rack.clear(0);
+      TcpSocket.#emptied(from);
+    } else {
+      // A record per segment in flight: the send ring over 512-byte segments (beyond: the last grows).
+      this.#rack = new RackRecords(Math.min(Math.max(Math.ceil(txSize / 512) + 2, 16), 4096));
+      this.#rx = new ByteRing(rxSize);
+      this.#tx = new ByteRing(txSize);
+      this.#asm = new Assembler(maxOoo);
+    }
     this.#rto = this.#initialRto;
     let shift = 0;
     while (shift < TCP_MAX_WINDOW_SCALE && rxSize >>> shift > 0xffff) shift++;
@@ -1819,6 +1838,36 @@ export class TcpSocket implements Disposable {
   /** @internal Ends TIME-WAIT at once (its 4-tuple goes to a new connection): Closed, nothing sent. */
   endTimeWait(): void {
     if (this.#state === TIME_WAIT) this.#toClosed("Closed");
+  }
+
+  // ---- Pooled storage (see the constructor) ---------------------------------------------------
+
+  /** The rings a socket whose storage was taken shows (empty; nothing writes to a disposed socket). */
+  static readonly #noRing = new ByteRing(1);
+  #storageTaken = false;
+
+  /** `s`, checked as the storage of a new socket with these sizes. */
+  static #storageOf(s: unknown, rxSize: number, txSize: number, maxOoo: number): TcpSocket {
+    if (!(s instanceof TcpSocket)) {
+      throw new SocketError("InvalidArgument", "TcpSocket: storage is not a TcpSocket");
+    }
+    if (s.#storageTaken) throw new SocketError("InvalidState", "TcpSocket: storage was taken already");
+    if (s.#state !== CLOSED) throw new SocketError("InvalidState", `TcpSocket: storage is ${s.state}`);
+    if (s.#rx.capacity !== rxSize || s.#tx.capacity !== txSize || s.#asm.capacity !== maxOoo) {
+      throw new SocketError(
+        "InvalidArgument",
+        `TcpSocket: storage has rings of ${s.#rx.capacity}/${s.#tx.capacity} bytes and ${s.#asm.capacity} ` +
+          `out-of-order ranges, not ${rxSize}/${txSize} and ${maxOoo}`,
+      );
+    }
+    return s;
+  }
+
+  /** `s` after a new socket took its storage: disposed, with empty rings of its own. */
+  static #emptied(s: TcpSocket): void {
+    s.#storageTaken = true;
+    s.#disposed = true;
+    s.#rx = s.#tx = TcpSocket.#noRing;
   }
 
   #live(): void {

@@ -13,8 +13,9 @@
  * @module
  */
 import { TCP_ACK, TCP_MAX_WINDOW_SCALE, TCP_RST, TCP_SYN, TcpHeader } from "../wire/tcp.ts";
+import { badArgument, isBytes, isFiniteFrom, isIntIn, isU32, shown } from "../args.ts";
 import { checkInteger, SocketError } from "./error.ts";
-import { SYN_COOKIE_SLOT_MS, SynCookies } from "./syn_cookie.ts";
+import { SYN_COOKIE_NO_TIMESTAMPS, SYN_COOKIE_SLOT_MS, SynCookies } from "./syn_cookie.ts";
 import { type TcpConfig, TcpSocket } from "./tcp.ts";
 
 /** Options of a {@linkcode TcpListener}. */
@@ -52,7 +53,7 @@ export class TcpListenerStats {
   cookiesRejected: number = 0;
   /** Connections in TIME-WAIT ended by a new SYN for their 4-tuple (RFC 6191), counted by the interface. */
   timeWaitReused: number = 0;
-  /** Closed accepted sockets given back with `release` and reused for a later connection. */
+  /** Closed accepted sockets given back with `release`: their storage serves a later connection. */
   socketsReused: number = 0;
   /**
    * Segments to the port with none of SYN, ACK, RST (a bare FIN, data without ACK): dropped
@@ -61,16 +62,25 @@ export class TcpListenerStats {
   droppedNoSynAck: number = 0;
 }
 
+/** The fields of {@linkcode TcpListenerOptions}. */
+const OPTION_KEYS: readonly string[] = ["backlog", "synBacklog", "socket", "synCookies"];
+
 /** A pooled socket's standing, for {@linkcode TcpListener.release}. */
 const IN_USE = 0; // in the caller's table, or held by the program
 const RELEASED = 1; // released by the program, still in the caller's table
 const LEFT = 2; // out of the caller's table, still held by the program
-const POOLED = 3; // in the free pool
+const POOLED = 3; // in the free pool (a fresh object over pooled storage: nobody else holds it)
+const STANDING = 3; // the bits above
+const ACCEPTED = 4; // with IN_USE or LEFT: handed out by accept (only those may be released)
+const GONE = 8; // released: its storage went to the pool (or it was disposed); the object is disposed
 
 /**
  * Accepts connections on one local address and port. Sockets come from a pool sized
  * `backlog + synBacklog` plus what the application holds: `accept` hands a socket over and
- * {@linkcode TcpListener.release} gives it back once closed.
+ * {@linkcode TcpListener.release} gives it back once closed. The pool keeps the storage (rings,
+ * reassembly, records), not the objects: each connection gets a fresh `TcpSocket` over pooled
+ * storage, and a released one is disposed, so a stale reference throws `Disposed` instead of
+ * reaching the next connection.
  */
 export class TcpListener implements Disposable {
   /** Counters. */
@@ -97,11 +107,22 @@ export class TcpListener implements Disposable {
 
   /**
    * Listens on `localIp:localPort` (`localIp` 0: any address).
-   * @throws {SocketError} `InvalidArgument` for a port or a backlog out of range.
+   * @throws {SocketError} `InvalidArgument` for a port or a backlog out of range, `options` not
+   * an object or with a field it does not have, or bad socket options.
    */
   constructor(localIp: number, localPort: number, options: TcpListenerOptions = {}) {
     checkInteger("TcpListener: localIp", localIp, 0, 0xffffffff);
     checkInteger("TcpListener: localPort", localPort, 1, 0xffff);
+    checkObject("TcpListener", "options", options);
+    for (const k of Object.keys(options)) {
+      if (!OPTION_KEYS.includes(k)) {
+        throw new SocketError(
+          "InvalidArgument",
+          `TcpListener: options has no field ${shown(k)}; the fields are ${OPTION_KEYS.join(", ")}`,
+        );
+      }
+    }
+    if (options.socket !== undefined) checkObject("TcpListener", "options.socket", options.socket);
     const backlog = options.backlog ?? 128;
     checkInteger("TcpListener: backlog", backlog, 1, 0xffff);
     this.#synBacklog = options.synBacklog ?? backlog;
@@ -109,7 +130,7 @@ export class TcpListener implements Disposable {
     if (options.synCookies !== undefined && typeof options.synCookies !== "boolean") {
       throw new SocketError(
         "InvalidArgument",
-        `TcpListener: synCookies ${options.synCookies} is not a boolean`,
+        badArgument("TcpListener", "synCookies", options.synCookies, "a boolean"),
       );
     }
     this.#localIp = localIp;
@@ -147,6 +168,10 @@ export class TcpListener implements Disposable {
   get pooled(): number {
     return this.#free.length;
   }
+  /** True once disposed (its methods then throw `Disposed`). Reading it changes nothing. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
 
   /**
    * A segment for this listener's port that matched no connection, from `src` to `dst`. A SYN
@@ -155,9 +180,12 @@ export class TcpListener implements Disposable {
    * SYN without room is dropped and counted (see {@linkcode TcpListener.synCookie} for the
    * answer to a full SYN queue). Anything else returns null (answer it with `tcpResetFor`
    * unless it is an RST, or try {@linkcode TcpListener.onAck} for an ACK).
+   * @throws {SocketError} `InvalidArgument` for a bad time or address (checked before anything
+   * changes); `Disposed` after dispose.
    */
   onSyn(now: number, src: number, dst: number, h: TcpHeader): TcpSocket | null {
     this.#live();
+    checkSegment("onSyn", now, src, dst);
     if (!(h instanceof TcpHeader)) throw new SocketError("InvalidArgument", "onSyn: h must be a TcpHeader");
     if ((h.flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) return null;
     if (this.#localIp !== 0 && dst !== this.#localIp) return null;
@@ -175,7 +203,7 @@ export class TcpListener implements Disposable {
     s.process(now, src, dst, h, EMPTY, 0, 0);
     if (s.state !== "SynReceived") {
       s.close();
-      this.#pool(s);
+      this.#pool(s, false);
       return null;
     }
     this.#syn.push(s);
@@ -184,26 +212,39 @@ export class TcpListener implements Disposable {
   }
 
   /**
-   * The stateless answer to a SYN that {@linkcode TcpListener.onSyn} refused because the SYN
-   * queue is full: fills `out` with a SYN-ACK from `dst` to `src` whose ISN is a SYN cookie
-   * (RFC 4987; MSS from `mtu`, window scale and SACK-permitted only with timestamps, see
-   * `syn_cookie.ts`) and returns true — send it. False (send nothing) when cookies are off, the
-   * SYN queue has room, the accept queue is full, or `h` is not a SYN for this listener.
-   * Nothing is kept.
+   * The stateless answer to a SYN whose handshake is not kept — {@linkcode TcpListener.onSyn}
+   * refused it because the SYN queue is full, or the caller has no room for it in its 4-tuple
+   * table: fills `out` with a SYN-ACK from `dst` to `src` whose ISN is a SYN cookie (RFC 4987;
+   * MSS from `mtu`, window scale and SACK-permitted only with timestamps, see `syn_cookie.ts`)
+   * and returns true — send it. False (send nothing) when cookies are off, the accept queue is
+   * full, or `h` is not a SYN for this listener. Nothing is kept.
+   * @throws {SocketError} `InvalidArgument` for a bad time, address or `mtu` (a whole number
+   * 41–65535); `Disposed` after dispose.
    */
   synCookie(now: number, src: number, dst: number, h: TcpHeader, mtu: number, out: TcpHeader): boolean {
     this.#live();
+    checkSegment("synCookie", now, src, dst);
     if (!(h instanceof TcpHeader) || !(out instanceof TcpHeader)) {
       throw new SocketError("InvalidArgument", "synCookie: h and out must be TcpHeaders");
+    }
+    if (!isIntIn(mtu, 41, 0xffff)) {
+      throw new SocketError(
+        "InvalidArgument",
+        badArgument("synCookie", "mtu", mtu, "a whole number 41–65535"),
+      );
     }
     const cookies = this.#cookies;
     if (cookies === null || (h.flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_SYN) return false;
     if (this.#localIp !== 0 && dst !== this.#localIp) return false;
-    if (this.#syn.length + this.#failed.length < this.#synBacklog) return false;
     if (this.#readyCount >= this.#ready.length) return false;
     const ourMss = Math.min(Math.max(mtu - 40, 1), 0xffff);
     const peerMss = h.mss > 0 ? Math.min(h.mss, ourMss) : 536;
-    const iss = cookies.make(now, dst, this.#localPort, src, h.srcPort, h.seq, peerMss);
+    const ts = this.#tsOffer && h.hasTimestamps;
+    // Window scale and SACK-permitted live in the TSval's low bits (the ACK's TSecr), under the hash.
+    const ws = ts && h.windowScale >= 0 ? Math.min(h.windowScale, TCP_MAX_WINDOW_SCALE) : -1;
+    const sack = ts && this.#sackOffer && h.sackPermitted;
+    const options = ts ? SynCookies.options(ws, sack) : SYN_COOKIE_NO_TIMESTAMPS;
+    const iss = cookies.make(now, dst, this.#localPort, src, h.srcPort, h.seq, peerMss, options);
     out.reset();
     out.srcPort = this.#localPort;
     out.dstPort = h.srcPort;
@@ -212,10 +253,7 @@ export class TcpListener implements Disposable {
     out.flags = TCP_SYN | TCP_ACK;
     out.mss = ourMss;
     out.window = this.#synWindow;
-    if (this.#tsOffer && h.hasTimestamps) {
-      // Window scale and SACK-permitted live in the TSval's low bits (the ACK's TSecr).
-      const ws = h.windowScale >= 0 ? Math.min(h.windowScale, TCP_MAX_WINDOW_SCALE) : -1;
-      const sack = this.#sackOffer && h.sackPermitted;
+    if (ts) {
       if (ws >= 0) out.windowScale = this.#ourShift;
       if (sack) out.sackPermitted = true;
       out.hasTimestamps = true;
@@ -235,7 +273,8 @@ export class TcpListener implements Disposable {
    * echoes), fed the ACK (its data and FIN too) and queued for `accept`: returned, for the
    * caller's 4-tuple table. `"drop"`: a valid cookie but the accept queue is full (counted; the
    * peer retries). null: no cookie of ours (answer with `tcpResetFor`).
-   * @throws {SocketError} `InvalidArgument` for a payload range outside `payload`.
+   * @throws {SocketError} `InvalidArgument` for a bad time or address, or a payload range
+   * outside `payload` (checked before anything changes).
    */
   onAck(
     now: number,
@@ -247,14 +286,42 @@ export class TcpListener implements Disposable {
     length: number,
   ): TcpSocket | "drop" | null {
     this.#live();
+    checkSegment("onAck", now, src, dst);
     if (!(h instanceof TcpHeader)) throw new SocketError("InvalidArgument", "onAck: h must be a TcpHeader");
+    // The range before anything is taken (a socket from the pool, a cookie's check).
+    if (!isBytes(payload)) {
+      throw new SocketError(
+        "InvalidArgument",
+        badArgument("onAck", "payload", payload, "a Uint8Array whose buffer is not detached"),
+      );
+    }
+    if (!isIntIn(offset, 0, payload.length)) {
+      throw new SocketError(
+        "InvalidArgument",
+        badArgument("onAck", "offset", offset, `a whole number 0–${payload.length} (the payload's length)`),
+      );
+    }
+    if (!isIntIn(length, 0, payload.length - offset)) {
+      throw new SocketError(
+        "InvalidArgument",
+        badArgument(
+          "onAck",
+          "length",
+          length,
+          `a whole number 0–${payload.length - offset} (the rest of the payload)`,
+        ),
+      );
+    }
     const cookies = this.#cookies;
     if (cookies === null || (h.flags & (TCP_SYN | TCP_ACK | TCP_RST)) !== TCP_ACK) return null;
     if (this.#localIp !== 0 && dst !== this.#localIp) return null;
     if (!this.cookiesPending(now)) return null; // no cookie can be valid
     const iss = (h.ack - 1) >>> 0;
     const irs = (h.seq - 1) >>> 0;
-    const mss = cookies.check(now, dst, this.#localPort, src, h.srcPort, irs, iss);
+    const ts = this.#tsOffer && h.hasTimestamps;
+    // The options the TSecr claims are under the hash: forged bits fail the check.
+    const options = ts ? SynCookies.echoedOptions(h.tsEcr) : SYN_COOKIE_NO_TIMESTAMPS;
+    const mss = cookies.check(now, dst, this.#localPort, src, h.srcPort, irs, iss, options);
     if (mss === 0) {
       this.stats.cookiesRejected++;
       return null;
@@ -264,7 +331,6 @@ export class TcpListener implements Disposable {
       this.stats.acceptQueueOverflow++;
       return "drop";
     }
-    const ts = this.#tsOffer && h.hasTimestamps;
     const s = this.#take();
     s.cookieHandshake(
       this.#localIp,
@@ -285,7 +351,7 @@ export class TcpListener implements Disposable {
     const st = s.state;
     if (st === "SynReceived" || st === "Closed" || st === "Listen") {
       if (st !== "Closed") s.abort();
-      this.#pool(s);
+      this.#pool(s, false);
       this.stats.cookiesRejected++;
       return null;
     }
@@ -300,7 +366,10 @@ export class TcpListener implements Disposable {
    * in the last two time slots): `onAck` checks it.
    */
   cookiesPending(now: number): boolean {
-    return this.#cookies !== null && now - this.#lastCookieAt < 2 * SYN_COOKIE_SLOT_MS;
+    if (typeof now !== "number") {
+      throw new SocketError("InvalidArgument", badArgument("cookiesPending", "now", now, "a time (ms)"));
+    }
+    return !this.#disposed && this.#cookies !== null && now - this.#lastCookieAt < 2 * SYN_COOKIE_SLOT_MS;
   }
 
   /**
@@ -316,18 +385,22 @@ export class TcpListener implements Disposable {
     this.#readyHead = (this.#readyHead + 1) % this.#ready.length;
     this.#readyCount--;
     this.stats.accepted++;
+    this.#status.set(s, this.#status.get(s)! | ACCEPTED);
     return s;
   }
 
   /**
-   * Gives an accepted socket back to the pool, for a later connection: the program must not use
-   * it afterwards. Without an interface (the caller keeps the 4-tuple table) the socket must be
-   * closed and out of the caller's table. Under an interface (`Interface.listenTcp`) it may
-   * be Closed or in TIME-WAIT: it is reused once it has closed and the interface has dropped
-   * its 4-tuple. Beyond the pool's size (`backlog + synBacklog`) it is disposed instead.
-   * Releasing a socket twice does nothing.
+   * Gives an accepted socket's storage back to the pool, for a later connection, and disposes
+   * the socket: its later use throws `Disposed` (views of `rxBytes`/`txBytes` taken before must
+   * not be kept: that memory serves the next connection). Without an interface (the caller
+   * keeps the 4-tuple table) the socket must be closed and out of the caller's table. Under an
+   * interface (`Interface.listenTcp`) it may be Closed or in TIME-WAIT: it is disposed and its
+   * storage pooled once it has closed and the interface has dropped its 4-tuple. Beyond the
+   * pool's size (`backlog + synBacklog`) it is disposed with its storage. Releasing a socket
+   * twice does nothing.
    * @throws {SocketError} `InvalidArgument` for a socket this listener did not make;
-   * `InvalidState` while the socket is still open.
+   * `InvalidState` while the socket is still open, or for one `accept` did not hand out (still in
+   * the handshake or the accept queue: the listener recycles those itself).
    */
   release(s: TcpSocket): void {
     this.#live();
@@ -336,12 +409,18 @@ export class TcpListener implements Disposable {
     if (status === undefined) {
       throw new SocketError("InvalidArgument", "release: the socket is not one of this listener's");
     }
-    if (status === POOLED || status === RELEASED) return;
+    if (status === POOLED || status === RELEASED || status === GONE) return;
+    if ((status & ACCEPTED) === 0) {
+      throw new SocketError(
+        "InvalidState",
+        "release: accept did not hand this socket out (it is in the listener's SYN queue or accept queue)",
+      );
+    }
     const st = s.state;
     if (st !== "Closed" && !(this.#tracked && st === "TimeWait")) {
       throw new SocketError("InvalidState", `release: the socket is ${st}`);
     }
-    if (!this.#tracked || status === LEFT) this.#reuse(s);
+    if (!this.#tracked || (status & STANDING) === LEFT) this.#reuse(s);
     else this.#status.set(s, RELEASED);
   }
 
@@ -361,13 +440,14 @@ export class TcpListener implements Disposable {
     if (this.#disposed) return;
     const status = this.#status.get(s);
     if (status === RELEASED) this.#reuse(s);
-    else if (status === IN_USE) this.#status.set(s, LEFT);
+    else if (status !== undefined && (status & STANDING) === IN_USE) this.#status.set(s, status | LEFT);
   }
 
   /**
    * Sockets of handshakes that ended without a connection since the last call: the caller
-   * removes them from its table (they are back in the pool). Fills `out`, returns the count.
-   * Until taken, they count against the SYN queue (so they cannot pile up).
+   * removes them from its table (their storage is back in the pool, they are disposed). Fills
+   * `out`, returns the count. Until taken, they count against the SYN queue (so they cannot pile
+   * up).
    */
   takeFailed(out: TcpSocket[]): number {
     this.#live();
@@ -383,23 +463,31 @@ export class TcpListener implements Disposable {
   }
   readonly #failed: TcpSocket[] = [];
 
-  /** A socket for a new connection: from the pool, or a new one. */
+  /** A socket for a new connection: from the pool (a fresh object nobody holds), or a new one. */
   #take(): TcpSocket {
-    let s = this.#free.pop();
-    if (s === undefined) s = new TcpSocket(this.#config);
+    const s = this.#free.pop() ?? new TcpSocket(this.#config);
     this.#status.set(s, IN_USE);
     return s;
   }
 
-  /** A closed socket back to the pool (or disposed, beyond the pool's size). */
-  #pool(s: TcpSocket): void {
-    if (this.#free.length < this.#ready.length + this.#synBacklog) {
-      this.#status.set(s, POOLED);
-      this.#free.push(s);
-    } else {
-      this.#status.delete(s);
+  /**
+   * A closed socket's storage back to the pool (or disposed, beyond the pool's size). One that
+   * was `exposed` (returned to the caller or the program) gives its storage to a fresh object
+   * and is disposed, so that no reference to it reaches a later connection.
+   */
+  #pool(s: TcpSocket, exposed = true): void {
+    if (s.state !== "Closed" || this.#free.length >= this.#ready.length + this.#synBacklog) {
+      this.#status.set(s, GONE);
       s[Symbol.dispose]();
+      return;
     }
+    let holder = s;
+    if (exposed) {
+      holder = new TcpSocket(this.#config, s); // s is disposed now
+      this.#status.set(s, GONE);
+    }
+    this.#status.set(holder, POOLED);
+    this.#free.push(holder);
   }
 
   /** A released accepted socket, out of every table: into the pool. */
@@ -455,3 +543,24 @@ export class TcpListener implements Disposable {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Throws `InvalidArgument` unless `value` is a plain object (`{ … }`). */
+function checkObject(where: string, name: string, value: unknown): void {
+  const proto = typeof value === "object" && value !== null ? Object.getPrototypeOf(value) : undefined;
+  if (proto !== Object.prototype && proto !== null) {
+    throw new SocketError("InvalidArgument", badArgument(where, name, value, "an options object"));
+  }
+}
+
+/** Checks a segment's time and addresses (per segment: no allocation unless it throws). */
+function checkSegment(where: string, now: number, src: number, dst: number): void {
+  if (!isFiniteFrom(now, 0)) {
+    throw new SocketError("InvalidArgument", badArgument(where, "now", now, "a finite time ≥ 0 (ms)"));
+  }
+  if (!isU32(src)) {
+    throw new SocketError("InvalidArgument", badArgument(where, "src", src, "a u32 IPv4 address"));
+  }
+  if (!isU32(dst)) {
+    throw new SocketError("InvalidArgument", badArgument(where, "dst", dst, "a u32 IPv4 address"));
+  }
+}
