@@ -12,11 +12,13 @@ import {
   data,
   established,
   fixture,
+  inState,
   kindOf,
   LOCAL_IP,
   LOCAL_PORT,
   REMOTE_IP,
   REMOTE_PORT,
+  SYNCHRONIZED,
   synReceived,
 } from "./_tcp_harness.ts";
 
@@ -260,4 +262,20 @@ Deno.test("urgent data (RFC 9293 §3.8.5, RFC 6093): delivered in line, the conn
   assert.equal(new TextDecoder().decode(buf), "helloworld");
   f.put(3, A | TCP_URG | TCP_FIN, 11, 1, { urgent: 0 });
   assert.equal(f.s.state, "CloseWait");
+});
+
+Deno.test("§3.10.5 ABORT: an RST in SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT; none in CLOSING, LAST-ACK, TIME-WAIT", () => {
+  const resets = ["Established", "FinWait1", "FinWait2", "CloseWait"];
+  for (const state of SYNCHRONIZED) {
+    const { f } = inState(state);
+    f.s.abort();
+    assert.equal(f.s.state, "Closed", state);
+    assert.equal(f.s.closeReason, "Aborted", state);
+    const out = f.out(5);
+    assert.deepEqual(out.map((g) => g[0]), resets.includes(state) ? ["RST"] : [], state);
+    assert.equal(f.s.pollAt(), Infinity, state);
+  }
+  const g = synReceived();
+  g.s.abort();
+  assert.deepEqual(g.out(1), [["RST", 1, 0, 0]], "SYN-RECEIVED");
 });

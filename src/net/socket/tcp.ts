@@ -437,11 +437,15 @@ export class TcpSocket implements Disposable {
     }
   }
 
-  /** Resets the connection: an RST goes out on the next dispatch (in synchronized states), then Closed. */
+  /**
+   * Resets the connection: an RST goes out on the next dispatch (in SYN-RECEIVED, ESTABLISHED,
+   * FIN-WAIT-1/2 and CLOSE-WAIT), then Closed. In CLOSING, LAST-ACK and TIME-WAIT both sides have
+   * closed: the connection is only forgotten (RFC 9293 §3.10.5).
+   */
   abort(): void {
     this.#live();
     const s = this.#state;
-    if (s === SYN_RECEIVED || (s >= ESTABLISHED && s !== TIME_WAIT)) {
+    if (s === SYN_RECEIVED || (s >= ESTABLISHED && s <= CLOSE_WAIT)) {
       this.#queueRst(this.#sndNxt, 0, TCP_RST, this.#localIp, this.#remoteIp, this.#remotePort);
     }
     if (s !== CLOSED) this.#toClosed("Aborted");
