@@ -800,10 +800,6 @@ export class TcpSocket implements Disposable {
     }
     this.#lastRecv = now;
     this.#keepAliveSent = 0;
-    // RFC 7323 §4.3: TS.Recent from a segment that starts at or before the last ACK we sent.
-    if (hasTs && seqDiff(seq, this.#lastAckSent) <= 0 && seqDiff(h.tsVal, this.#tsRecent) >= 0) {
-      this.#tsRecent = h.tsVal;
-    }
     // 2. RST: exact match resets, in window draws a challenge ACK (RFC 5961 §3).
     if (flags & TCP_RST) {
       if (start !== 0) {
@@ -852,6 +848,11 @@ export class TcpSocket implements Disposable {
       this.stats.dropBadAck++;
       this.#challenge(now);
       return;
+    }
+    // RFC 7323 §4.3: TS.Recent from a segment that starts at or before the last ACK we sent, once
+    // it passed the RST, SYN and ACK checks (as Linux: a segment RFC 5961 drops sets nothing).
+    if (hasTs && seqDiff(seq, this.#lastAckSent) <= 0 && seqDiff(h.tsVal, this.#tsRecent) >= 0) {
+      this.#tsRecent = h.tsVal;
     }
     const window = h.window << this.#sndShift;
     if (d >= 0) {
