@@ -279,3 +279,36 @@ Deno.test("§3.10.5 ABORT: an RST in SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2, CL
   g.s.abort();
   assert.deepEqual(g.out(1), [["RST", 1, 0, 0]], "SYN-RECEIVED");
 });
+
+Deno.test("§3.10.7.4 a FIN beyond a hole is held and taken when the hole fills", async (t) => {
+  await t.step("data+FIN beyond a hole, the hole filled: the FIN acknowledged, CLOSE-WAIT", () => {
+    const f = established({ ackDelay: 0 });
+    f.put(1, A | TCP_FIN, 101, 1, { payload: data(100) });
+    assert.deepEqual(f.out(1), [["ACK", 1, 1, 0]], "a duplicate ACK");
+    assert.equal(f.s.state, "Established");
+    f.put(2, A, 1, 1, { payload: data(100) });
+    assert.deepEqual(f.out(2), [["ACK", 1, 202, 0]], "the data and the FIN");
+    assert.equal(f.s.state, "CloseWait");
+    const buf = new Uint8Array(300);
+    assert.equal(f.s.recv(buf), 200);
+    assert.equal(f.s.recv(buf), -1, "the end of the stream");
+  });
+  await t.step("a bare FIN beyond a hole in FIN-WAIT-2: TIME-WAIT once the hole fills", () => {
+    const { f } = inState("FinWait2");
+    f.put(2, A, 51, 2, { payload: data(50) });
+    f.put(2, A | TCP_FIN, 101, 2);
+    f.out(2);
+    assert.equal(f.s.state, "FinWait2");
+    f.put(3, A, 1, 2, { payload: data(50) });
+    assert.deepEqual(f.out(3), [["ACK", 2, 102, 0]]);
+    assert.equal(f.s.state, "TimeWait");
+  });
+  await t.step("a FIN beyond the window is not held", () => {
+    const f = established({ ackDelay: 0, rxBufferSize: 1000 });
+    f.put(1, A | TCP_FIN, 901, 1, { payload: data(100) }); // its data fits the window, the FIN does not
+    f.out(1);
+    f.put(2, A, 1, 1, { payload: data(900) });
+    assert.deepEqual(f.out(2), [["ACK", 1, 1001, 0]], "the data, not the FIN");
+    assert.equal(f.s.state, "Established");
+  });
+});

@@ -160,6 +160,8 @@ export class TcpSocket implements Disposable {
   #rcvNxt = 0;
   #rcvAdvRight = 0; // rcvNxt + the window last advertised
   #rxFin = false;
+  #finHeld = false; // a FIN arrived beyond a hole (RFC 9293 §3.10.7.4: held until the hole fills)
+  #finHeldAt = 0; // its sequence number
 
   // Timers (-1: not armed) and retransmission state.
   #rtoAt = -1;
@@ -952,12 +954,27 @@ export class TcpSocket implements Disposable {
         }
       }
     }
-    // 6. FIN: taken only when every byte before it is in (else the peer sends it again).
-    const finInOrder = (flags & TCP_FIN) !== 0 && this.#rcvNxt === finAt;
+    // 6. FIN: taken once every byte before it is in. One beyond a hole (in the window) is held and
+    // taken when the hole fills (RFC 9293 §3.10.7.4).
+    if ((flags & TCP_FIN) !== 0 && !this.#rxFin) {
+      const ahead = seqDiff(finAt, this.#rcvNxt);
+      const s = this.#state;
+      if (
+        ahead > 0 && start + seqDiff(finAt, seq) < wnd &&
+        (s === ESTABLISHED || s === FIN_WAIT_1 || s === FIN_WAIT_2)
+      ) {
+        this.#finHeld = true;
+        this.#finHeldAt = finAt;
+        this.#ackNow = true; // out of order: a duplicate ACK at once
+      }
+    }
+    const finInOrder = ((flags & TCP_FIN) !== 0 && this.#rcvNxt === finAt) ||
+      (this.#finHeld && this.#rcvNxt === this.#finHeldAt);
     if (finInOrder && !this.#rxFin) {
       const s = this.#state;
       if (s === ESTABLISHED || s === FIN_WAIT_1 || s === FIN_WAIT_2 || s === SYN_RECEIVED) {
         this.#rxFin = true;
+        this.#finHeld = false;
         this.#rcvNxt = (this.#rcvNxt + 1) >>> 0;
         this.#ackNow = true;
         if (s === ESTABLISHED || s === SYN_RECEIVED) this.#state = CLOSE_WAIT;
@@ -1624,6 +1641,7 @@ export class TcpSocket implements Disposable {
     this.#synAcked = false;
     this.#synRetransmits = 0;
     this.#rxFin = false;
+    this.#finHeld = false;
     this.#rtoAt =
       this.#ackAt =
       this.#timeWaitAt =
