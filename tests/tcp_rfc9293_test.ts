@@ -312,3 +312,36 @@ Deno.test("§3.10.7.4 a FIN beyond a hole is held and taken when the hole fills"
     assert.equal(f.s.state, "Established");
   });
 });
+
+Deno.test("§3.8.6.1 persist: refused zero-window probes are no loss (cwnd, ssthresh, state stay); the window reopens → full segments at once", () => {
+  for (const sackPermitted of [false, true]) {
+    const f = established({ txBufferSize: 1 << 16 }, { mss: 1460, sackPermitted });
+    f.s.send(data(20000));
+    const burst = f.out(0);
+    assert.equal(burst.length, 10, "the initial window");
+    f.put(10, A, 1, 14601, { window: 0 }); // all acknowledged, the window closed
+    const [cwnd, ssthresh, rto] = [f.s.cwnd, f.s.ssthresh, f.s.rto];
+    assert.deepEqual(f.out(10), []);
+    let at = f.s.pollAt();
+    for (let probe = 0; probe < 2; probe++) {
+      assert.deepEqual(f.out(at), [["ACK", 14601, 1, 1]], `probe ${probe + 1}`);
+      f.put(at + 1, A, 1, 14601, { window: 0 }); // refused
+      assert.deepEqual(f.out(at + 1), []);
+      const next = f.s.pollAt();
+      assert.equal(next - at, rto * 2 ** (probe + 1), "the probes back off");
+      at = next;
+    }
+    assert.deepEqual(
+      [f.s.cwnd, f.s.ssthresh, f.s.congestionState],
+      [cwnd, ssthresh, "Open"],
+      `sack ${sackPermitted}: no loss response`,
+    );
+    f.put(at - 5, A, 1, 14601, { window: 65535 }); // the window opens (the probe byte not taken)
+    const out = f.out(at - 5);
+    assert.deepEqual(out[0], ["ACK", 14602, 1, 1460], "a full MSS at once");
+    assert.equal(out.length, 4, "what cwnd allows: the rest of the queue");
+    assert.equal(f.s.cwnd, cwnd);
+    assert.equal(f.s.rto, rto, "the backoff of the probes is over");
+    assert.equal(f.s.stats.windowProbes, 2);
+  }
+});

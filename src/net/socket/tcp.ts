@@ -172,6 +172,9 @@ export class TcpSocket implements Disposable {
   #keepAliveSent = 0;
   #keepAliveDue = false;
   #probeDue = false;
+  #probeOut = false; // what is out is only a zero-window probe (its timeout is the persist timer's)
+  #persisting = false; // the persist timer ran: the window is closed, probes back off
+  #persistRto = 0; // the RTO before the probes backed it off
   #rto: number;
   #srtt = -1;
   #rttvar = 0;
@@ -866,6 +869,7 @@ export class TcpSocket implements Disposable {
         this.#sndWl1 = seq;
         this.#sndWl2 = h.ack;
         if (window > this.#maxSndWnd) this.#maxSndWnd = window;
+        if (window > 0 && this.#persisting) this.#endPersist(now);
       }
       if (d > 0) {
         this.#ackAdvance(now, h.ack);
@@ -1016,6 +1020,7 @@ export class TcpSocket implements Disposable {
     this.#dupAcks = 0;
     this.#fastRetransmit = false;
     this.#rtoStreak = 0;
+    this.#probeOut = false;
     if (this.#inRecovery) {
       if (seqDiff(ack, this.#recover) < 0) {
         // A partial ACK (RFC 6582 §3.2 step 5): the next hole is lost too, resend it at once.
@@ -1118,6 +1123,7 @@ export class TcpSocket implements Disposable {
       this.#ptoAt = this.#rackAt = -1;
       this.#tlpDue = this.#tlpActive = false;
       this.stats.timeouts++;
+      const rto = this.#rto;
       this.#rto = Math.min(this.#rto * 2, this.#maxRto);
       this.#rttActive = false; // Karn: no sample from a retransmitted segment
       this.#dupAcks = 0;
@@ -1128,7 +1134,7 @@ export class TcpSocket implements Disposable {
           return;
         }
         this.#sndNxt = this.#iss; // the SYN again
-      } else if (this.#sndMax !== this.#sndUna) {
+      } else if (this.#sndMax !== this.#sndUna && !(this.#probeOut && this.#sndWnd === 0)) {
         // Go back to SND.UNA and slow-start from one segment (RFC 5681 §3.1, RFC 6298 §5.4);
         // duplicate ACKs of what was sent before stay below `recover` (RFC 6582 §4).
         // A repeated timeout: the peer may have dropped what it SACKed (RFC 2018 §8).
@@ -1141,7 +1147,14 @@ export class TcpSocket implements Disposable {
         this.#sndNxt = this.#sndUna;
         this.#probeDue = true; // a closed window still gets a byte
       } else {
-        this.#probeDue = true; // persist timer: a probe goes out whatever the window
+        // Persist timer: a probe goes out whatever the window (the same byte again when one is
+        // out). A refused probe is no loss: cwnd stays (as Linux's tcp_probe_timer).
+        if (!this.#persisting) {
+          this.#persisting = true;
+          this.#persistRto = rto;
+        }
+        this.#sndNxt = this.#sndUna;
+        this.#probeDue = true;
       }
     }
   }
@@ -1373,6 +1386,7 @@ export class TcpSocket implements Disposable {
     if (segLen === 0) return; // a pure ACK
     const seq = this.#planSeq;
     if (f & 0x200) this.stats.windowProbes++;
+    this.#probeOut = (f & 0x200) !== 0 && seq === this.#sndUna;
     this.#probeDue = false;
     this.#lastSend = now;
     this.stats.bytesOut += len;
@@ -1528,7 +1542,7 @@ export class TcpSocket implements Disposable {
   #armPto(now: number): void {
     if (
       !this.#rackOffer || !this.#sackOk || this.#inRecovery || this.#tlpActive ||
-      this.#sndMax === this.#sndUna ||
+      this.#sndMax === this.#sndUna || this.#sndWnd === 0 ||
       seqDiff(this.#sndUna, this.#recover) < 0 || !this.#canSendData()
     ) {
       this.#ptoAt = -1;
@@ -1539,6 +1553,13 @@ export class TcpSocket implements Disposable {
     let at = now + pto;
     if (this.#rtoAt >= 0 && at > this.#rtoAt) at = this.#rtoAt;
     this.#ptoAt = at;
+  }
+
+  /** The window opened after probes: the RTO they backed off is restored (Linux: icsk_backoff = 0). */
+  #endPersist(now: number): void {
+    this.#persisting = false;
+    this.#rto = this.#persistRto;
+    if (this.#rtoAt >= 0) this.#rtoAt = now + this.#rto;
   }
 
   /** Loss detected (RFC 5681 §3.2, RFC 6675 §5): the first unacknowledged segment at once. */
@@ -1648,7 +1669,11 @@ export class TcpSocket implements Disposable {
       this.#unackedSince =
         -1;
     this.#keepAliveSent = 0;
-    this.#keepAliveDue = this.#probeDue = false;
+    this.#keepAliveDue =
+      this.#probeDue =
+      this.#probeOut =
+      this.#persisting =
+        false;
     this.#rto = this.#initialRto;
     this.#srtt = -1;
     this.#rttvar = 0;
