@@ -182,6 +182,8 @@ export class TcpSocket implements Disposable {
   #rttSeq = 0;
   #rttTime = 0;
   #dupAcks = 0;
+  #ltSent = 0; // segments Limited Transmit (RFC 3042) sent since SND.UNA last moved
+  #ltBytes = 0;
   #fastRetransmit = false; // send one segment from SND.UNA (fast retransmit, RTO, partial ACK)
   #inRecovery = false; // fast recovery (three duplicate ACKs) until `recover` is acknowledged
   #recover = 0; // SND.MAX when loss was detected (RFC 6582): ACKs below it are partial; else ≤ SND.UNA
@@ -1017,7 +1019,7 @@ export class TcpSocket implements Disposable {
     this.#sndUna = ack >>> 0;
     if (seqDiff(this.#highRxt, this.#sndUna) < 0) this.#highRxt = this.#sndUna;
     if (seqDiff(this.#sndNxt, this.#sndUna) < 0) this.#sndNxt = this.#sndUna;
-    this.#dupAcks = 0;
+    this.#dupAcks = this.#ltSent = this.#ltBytes = 0;
     this.#fastRetransmit = false;
     this.#rtoStreak = 0;
     this.#probeOut = false;
@@ -1126,7 +1128,7 @@ export class TcpSocket implements Disposable {
       const rto = this.#rto;
       this.#rto = Math.min(this.#rto * 2, this.#maxRto);
       this.#rttActive = false; // Karn: no sample from a retransmitted segment
-      this.#dupAcks = 0;
+      this.#dupAcks = this.#ltSent = this.#ltBytes = 0;
       if (this.#state === SYN_SENT || this.#state === SYN_RECEIVED) {
         if (this.#synRetransmits++ >= this.#synRetries) {
           if (this.#passive) this.#backToListen();
@@ -1227,6 +1229,7 @@ export class TcpSocket implements Disposable {
     let fin = false;
     let probe = false;
     let tlp = false;
+    let lt = false;
     if (canSend) {
       const txLen = this.#tx.length;
       // RFC 6691: the MSS counts payload and options; ours come off the payload.
@@ -1293,7 +1296,16 @@ export class TcpSocket implements Disposable {
         const cwin = this.#inRecovery && this.#sackOk
           ? avail
           : this.#cc.cwnd - (this.#sb.isEmpty ? pos : pos - this.#sb.sackedBelow(pos));
-        const win = cwin < rwin ? cwin : rwin;
+        let win = cwin < rwin ? cwin : rwin;
+        // Limited Transmit (RFC 3042; with SACK, SACKed bytes leave the flight instead): each of the
+        // first two duplicate ACKs lets one new segment out beyond cwnd, cwnd unchanged.
+        if (
+          !this.#sackOk && this.#dupAcks > this.#ltSent && this.#ltSent < 2 && cwin < maxPayload &&
+          !this.#inRecovery && seq === this.#sndMax && this.#cc.state === "Open"
+        ) {
+          win = maxPayload < rwin ? maxPayload : rwin;
+          lt = true;
+        }
         if (unsent > 0) {
           len = Math.min(unsent, maxPayload, win > 0 ? win : 0);
           if (len > 0 && len < maxPayload && len < unsent && len < (this.#maxSndWnd >>> 1)) {
@@ -1338,7 +1350,7 @@ export class TcpSocket implements Disposable {
     this.#planLen = len;
     this.#planFlags = (fin ? TCP_FIN : 0) | (keepAlive ? 0x100 : 0) | (probe ? 0x200 : 0) |
       (rxt ? 0x400 : 0) |
-      (tlp ? 0x800 : 0);
+      (tlp ? 0x800 : 0) | (lt && len > 0 ? 0x1000 : 0);
     return SEND_DATA;
   }
 
@@ -1386,6 +1398,10 @@ export class TcpSocket implements Disposable {
     if (segLen === 0) return; // a pure ACK
     const seq = this.#planSeq;
     if (f & 0x200) this.stats.windowProbes++;
+    if (f & 0x1000) {
+      this.#ltSent++;
+      this.#ltBytes += len;
+    }
     this.#probeOut = (f & 0x200) !== 0 && seq === this.#sndUna;
     this.#probeDue = false;
     this.#lastSend = now;
@@ -1572,7 +1588,9 @@ export class TcpSocket implements Disposable {
     this.#highRxt = this.#sndUna;
     this.stats.fastRetransmits++;
     this.stats.recoveries++;
-    this.#cc.onFastRetransmit(now, seqDiff(this.#sndMax, this.#sndUna), this.#mss, this.#sackOk);
+    // RFC 5681 §3.2 step 2: what Limited Transmit sent is not in the flight size.
+    const flight = seqDiff(this.#sndMax, this.#sndUna) - (this.#sackOk ? 0 : this.#ltBytes);
+    this.#cc.onFastRetransmit(now, flight, this.#mss, this.#sackOk);
   }
 
   #gauges(): void {
@@ -1678,7 +1696,7 @@ export class TcpSocket implements Disposable {
     this.#srtt = -1;
     this.#rttvar = 0;
     this.#rttActive = false;
-    this.#dupAcks = 0;
+    this.#dupAcks = this.#ltSent = this.#ltBytes = 0;
     this.#fastRetransmit = false;
     this.#inRecovery = false;
     this.#recover = 0;
