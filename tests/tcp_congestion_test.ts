@@ -324,6 +324,42 @@ Deno.test("CUBIC: W_max, ssthresh = β·flight, K and the window follow RFC 9438
   assert.ok(seen[7][1] > 110, "beyond W_max after K");
 });
 
+Deno.test("CUBIC after a timeout: the first congestion avoidance stage has K = 0, W_max = cwnd at its start (RFC 9438 §4.8)", () => {
+  const mss = 1000;
+  const c = new Congestion("cubic");
+  c.init(mss, false);
+  c.cwnd = 100 * mss;
+  c.ssthresh = 50 * mss;
+  c.onFastRetransmit(0, 100 * mss, mss);
+  c.onRecoveryEnd(0, 50 * mss, mss); // cwnd 51 segments, W_max 100
+  c.onTimeout(1000, 60 * mss, mss, true);
+  assert.equal(c.ssthresh, 42 * mss, "β · flight");
+  assert.equal(c.cwnd, mss);
+  c.cwnd = c.ssthresh; // slow start done at t = 5 s
+  const rtt = 500, t0 = 5000, w0 = 42;
+  c.onAck(t0, mss, mss, rtt); // the stage begins
+  assert.equal(c.k, 0);
+  assert.ok(Math.abs(c.wMax - w0) < 1e-9, `W_max ${c.wMax}, the cwnd at the stage's start ${w0}`);
+  // W_cubic(t) = C·t³ + W_max; each RTT cwnd moves toward W_cubic(t + RTT).
+  const wCubic = (t: number) => CUBIC_C * t ** 3 + w0;
+  drive(c, mss, rtt, t0, t0 + 5000, (now) => {
+    const t = (now - t0) / 1000, w = c.cwnd / mss;
+    if (t % 1 !== 0) return;
+    assert.ok(
+      w >= wCubic(t) - 1 && w <= wCubic(t + rtt / 1000) + 1,
+      `t=${t}s: cwnd ${w.toFixed(2)} segments, W_cubic ${wCubic(t).toFixed(2)} … ${
+        wCubic(t + rtt / 1000).toFixed(2)
+      }`,
+    );
+  });
+  // The next loss: W_max and K as usual again.
+  const w = c.cwnd / mss;
+  c.onFastRetransmit(t0 + 5000, c.cwnd, mss);
+  c.onRecoveryEnd(t0 + 5000, c.ssthresh, mss);
+  assert.equal(c.wMax, w);
+  assert.ok(Math.abs(c.k - Math.cbrt((w - c.cwnd / mss) / CUBIC_C)) < 1e-9);
+});
+
 Deno.test("CUBIC: with a short RTT the Reno-friendly estimate W_est leads (RFC 9438 §4.3)", () => {
   const mss = 1000;
   const c = new Congestion("cubic");
