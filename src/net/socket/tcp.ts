@@ -229,7 +229,9 @@ export class TcpSocket implements Disposable {
     this.#keepAlive = ms("keepAlive", 0, 0);
     this.#keepAliveInterval = ms("keepAliveInterval", 75000, 1);
     this.#keepAliveProbes = ms("keepAliveProbes", 9, 1, 1000);
-    const maxOoo = ms("maxOutOfOrder", 8, 1, 1024);
+    // By default a range per two full segments of the receive ring (the most holes a window can
+    // have), at least 8: a bottleneck's drops then cost one retransmission each.
+    const maxOoo = ms("maxOutOfOrder", Math.min(Math.max(Math.ceil(rxSize / 2920), 8), 1024), 1, 1024);
     this.#synRetries = ms("synRetries", 6, 0, 100);
     this.#challengeLimit = ms("challengeAckLimit", 1000, 0, 1_000_000);
     if (config.nagle !== undefined && typeof config.nagle !== "boolean") {
