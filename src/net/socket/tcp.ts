@@ -108,7 +108,7 @@ export class TcpSocket implements Disposable {
   #inTsEcr = -1; // the TSecr of the segment being processed, -1 without
   readonly #sackOffer: boolean;
   #sackOk = false; // both SYNs carried SACK-permitted
-  readonly #sb = new SackScoreboard(32); // what the peer SACKed (sender side)
+  readonly #sb: SackScoreboard; // what the peer SACKed (sender side)
   readonly #sackBlk = new SackBlocks(); // what we report (receiver side)
   #highRxt = 0; // RFC 6675 HighRxt: end of the highest retransmission in this recovery
   #planSack = 0; // SACK blocks of the planned segment (filled in #out.sack)
@@ -255,6 +255,8 @@ export class TcpSocket implements Disposable {
     this.#rackOffer = config.rack ?? true;
     // A record per segment in flight: the send ring over 512-byte segments (beyond: the last grows).
     this.#rack = new RackRecords(Math.min(Math.max(Math.ceil(txSize / 512) + 2, 16), 4096));
+    // SACKed ranges: as many as a send ring of full segments can have holes (at least 32).
+    this.#sb = new SackScoreboard(Math.min(Math.max(Math.ceil(txSize / 2920), 32), 1024));
     this.#nagle = config.nagle ?? false;
     this.#isn = config.isn ?? (defaultIsn ??= new IsnGenerator());
     this.#rx = new ByteRing(rxSize);
