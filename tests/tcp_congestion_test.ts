@@ -96,39 +96,47 @@ Deno.test("congestion: a SYN that had to be retransmitted leaves an initial wind
   assert.equal(s.cwnd, MSS);
 });
 
-/** 10 segments out, the first lost: three duplicate ACKs start fast recovery. */
+/**
+ * 10 segments out, the first lost: the first two duplicate ACKs send a new segment each (Limited
+ * Transmit), the third starts fast recovery.
+ */
 function recovery(cfg: TcpConfig = {}): Conn {
   const c = conn(cfg, 100 * MSS);
   assert.equal(starts(c.out(0)).length, 10);
   c.ack(10, 0);
+  assert.deepEqual(starts(c.out(10)), [seg(10)], "duplicate 1: one new segment");
   c.ack(10, 0);
-  assert.deepEqual(c.out(10), [], "two duplicates: nothing yet");
+  assert.deepEqual(starts(c.out(10)), [seg(11)], "duplicate 2: one new segment");
   c.ack(10, 0);
   return c;
 }
 
 Deno.test("NewReno: three duplicate ACKs: ssthresh = flight/2, cwnd = ssthresh + 3·SMSS, the hole again", () => {
   const c = recovery();
-  assert.equal(c.s.ssthresh, 5 * MSS, "FlightSize 10 segments halved");
+  assert.equal(
+    c.s.ssthresh,
+    5 * MSS,
+    "FlightSize 10 segments halved (what Limited Transmit sent not counted)",
+  );
   assert.equal(c.s.cwnd, 8 * MSS);
   assert.equal(c.s.congestionState, "Recovery");
   assert.equal(c.s.stats.recoveries, 1);
   assert.deepEqual(
     starts(c.out(10)),
     [0],
-    "the first unacknowledged segment, nothing new (cwnd 8 < flight 10)",
+    "the first unacknowledged segment, nothing new (cwnd 8 < flight 12)",
   );
   // Each further duplicate inflates cwnd by one SMSS; above the flight size new data goes.
   for (let i = 0; i < 6; i++) c.ack(11, 0);
   assert.equal(c.s.cwnd, 14 * MSS);
-  assert.deepEqual(starts(c.out(11)), [10, 11, 12, 13].map(seg), "cwnd 14 − flight 10 = 4 new segments");
+  assert.deepEqual(starts(c.out(11)), [12, 13].map(seg), "cwnd 14 − flight 12 = 2 new segments");
 });
 
 Deno.test("NewReno: a partial ACK resends the next hole at once and deflates cwnd (RFC 6582)", () => {
   const c = recovery();
   c.out(10);
   for (let i = 0; i < 6; i++) c.ack(11, 0); // 9 duplicates in all: segments 1…9 arrived
-  c.out(11); // segments 10…13
+  c.out(11); // segments 12, 13 (10 and 11 went by Limited Transmit)
   // The retransmission of segment 0 arrives; segment 4 was lost too: ACK up to it (partial).
   c.ack(20, seg(4));
   assert.equal(c.s.stats.partialAcks, 1);
@@ -138,11 +146,11 @@ Deno.test("NewReno: a partial ACK resends the next hole at once and deflates cwn
   assert.equal(o[0][1], seg(4), "the next hole goes first");
   assert.equal(o[0][3], MSS);
   assert.equal(c.s.stats.retransmits, 2);
-  // The ACK of everything up to `recover` (SND.MAX at the loss, segment 10) ends recovery:
+  // The ACK of everything up to `recover` (SND.MAX at the loss, segment 12) ends recovery:
   // cwnd = min(ssthresh, max(flight, SMSS) + SMSS), flight = what is still out.
-  c.ack(30, seg(10));
+  c.ack(30, seg(12));
   assert.equal(c.s.congestionState, "Open");
-  const flight = seg(14) + o.filter((g) => g[1] >= seg(14)).reduce((n, g) => n + g[3], 0) - seg(10);
+  const flight = seg(14) + o.filter((g) => g[1] >= seg(14)).reduce((n, g) => n + g[3], 0) - seg(12);
   assert.equal(c.s.cwnd, Math.min(5 * MSS, flight + MSS));
   assert.equal(c.s.ssthresh, 5 * MSS);
 });
@@ -151,7 +159,7 @@ Deno.test("NewReno: after a partial ACK each duplicate still inflates cwnd by on
   const c = recovery();
   c.out(10);
   for (let i = 0; i < 6; i++) c.ack(11, 0);
-  c.out(11); // segments 10…13
+  c.out(11); // segments 12, 13
   c.ack(20, seg(4)); // partial: cwnd 14 − 4 + 1 = 11, flight 10
   assert.equal(c.s.cwnd, 11 * MSS);
   assert.deepEqual(starts(c.out(20)), [seg(4), seg(14)], "the hole, then one new segment");
@@ -161,6 +169,34 @@ Deno.test("NewReno: after a partial ACK each duplicate still inflates cwnd by on
   c.ack(22, seg(4));
   assert.deepEqual(starts(c.out(22)), [seg(16)]);
   assert.equal(c.s.stats.recoveries, 1, "no new recovery from these duplicates");
+});
+
+Deno.test("Limited Transmit (RFC 3042) without SACK: the first two duplicate ACKs each send one new segment, cwnd unchanged", async (t) => {
+  await t.step("cwnd-limited with data queued", () => {
+    const c = conn({ sack: false }, 40 * MSS);
+    assert.equal(starts(c.out(0)).length, 10);
+    const cwnd = c.s.cwnd;
+    c.ack(5, 0);
+    assert.deepEqual(starts(c.out(5)), [seg(10)], "duplicate 1");
+    assert.deepEqual(c.out(5), [], "only one");
+    c.ack(6, 0);
+    assert.deepEqual(starts(c.out(6)), [seg(11)], "duplicate 2");
+    assert.equal(c.s.cwnd, cwnd);
+    assert.equal(c.s.congestionState, "Open");
+    c.ack(7, 0);
+    assert.deepEqual(starts(c.out(7)), [0], "duplicate 3: fast retransmit");
+    assert.equal(c.s.ssthresh, 5 * MSS, "flight 10 segments, not 12");
+  });
+  await t.step("not beyond the peer's window, and only new data", () => {
+    const c = conn({ sack: false }, 40 * MSS);
+    c.out(0);
+    c.ack(5, 0, 10 * MSS); // the window is full
+    assert.deepEqual(c.out(5), []);
+    const d = conn({ sack: false }, 10 * MSS);
+    d.out(0);
+    d.ack(5, 0);
+    assert.deepEqual(d.out(5), [], "nothing new queued: nothing");
+  });
 });
 
 Deno.test("NewReno: a timeout drops cwnd to one segment, goes back to SND.UNA, slow-starts; ssthresh halves once", () => {
@@ -286,6 +322,42 @@ Deno.test("CUBIC: W_max, ssthresh = β·flight, K and the window follow RFC 9438
   assert.ok(wCubic(2) > wEst(2) && wCubic(4) > wEst(4), "t = 2, 4 s lie in the cubic region");
   assert.ok(seen[3][1] < 100 && seen[3][1] > 99, "concave: the plateau near W_max around K");
   assert.ok(seen[7][1] > 110, "beyond W_max after K");
+});
+
+Deno.test("CUBIC after a timeout: the first congestion avoidance stage has K = 0, W_max = cwnd at its start (RFC 9438 §4.8)", () => {
+  const mss = 1000;
+  const c = new Congestion("cubic");
+  c.init(mss, false);
+  c.cwnd = 100 * mss;
+  c.ssthresh = 50 * mss;
+  c.onFastRetransmit(0, 100 * mss, mss);
+  c.onRecoveryEnd(0, 50 * mss, mss); // cwnd 51 segments, W_max 100
+  c.onTimeout(1000, 60 * mss, mss, true);
+  assert.equal(c.ssthresh, 42 * mss, "β · flight");
+  assert.equal(c.cwnd, mss);
+  c.cwnd = c.ssthresh; // slow start done at t = 5 s
+  const rtt = 500, t0 = 5000, w0 = 42;
+  c.onAck(t0, mss, mss, rtt); // the stage begins
+  assert.equal(c.k, 0);
+  assert.ok(Math.abs(c.wMax - w0) < 1e-9, `W_max ${c.wMax}, the cwnd at the stage's start ${w0}`);
+  // W_cubic(t) = C·t³ + W_max; each RTT cwnd moves toward W_cubic(t + RTT).
+  const wCubic = (t: number) => CUBIC_C * t ** 3 + w0;
+  drive(c, mss, rtt, t0, t0 + 5000, (now) => {
+    const t = (now - t0) / 1000, w = c.cwnd / mss;
+    if (t % 1 !== 0) return;
+    assert.ok(
+      w >= wCubic(t) - 1 && w <= wCubic(t + rtt / 1000) + 1,
+      `t=${t}s: cwnd ${w.toFixed(2)} segments, W_cubic ${wCubic(t).toFixed(2)} … ${
+        wCubic(t + rtt / 1000).toFixed(2)
+      }`,
+    );
+  });
+  // The next loss: W_max and K as usual again.
+  const w = c.cwnd / mss;
+  c.onFastRetransmit(t0 + 5000, c.cwnd, mss);
+  c.onRecoveryEnd(t0 + 5000, c.ssthresh, mss);
+  assert.equal(c.wMax, w);
+  assert.ok(Math.abs(c.k - Math.cbrt((w - c.cwnd / mss) / CUBIC_C)) < 1e-9);
 });
 
 Deno.test("CUBIC: with a short RTT the Reno-friendly estimate W_est leads (RFC 9438 §4.3)", () => {

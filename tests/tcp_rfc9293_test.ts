@@ -12,11 +12,13 @@ import {
   data,
   established,
   fixture,
+  inState,
   kindOf,
   LOCAL_IP,
   LOCAL_PORT,
   REMOTE_IP,
   REMOTE_PORT,
+  SYNCHRONIZED,
   synReceived,
 } from "./_tcp_harness.ts";
 
@@ -260,4 +262,86 @@ Deno.test("urgent data (RFC 9293 §3.8.5, RFC 6093): delivered in line, the conn
   assert.equal(new TextDecoder().decode(buf), "helloworld");
   f.put(3, A | TCP_URG | TCP_FIN, 11, 1, { urgent: 0 });
   assert.equal(f.s.state, "CloseWait");
+});
+
+Deno.test("§3.10.5 ABORT: an RST in SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT; none in CLOSING, LAST-ACK, TIME-WAIT", () => {
+  const resets = ["Established", "FinWait1", "FinWait2", "CloseWait"];
+  for (const state of SYNCHRONIZED) {
+    const { f } = inState(state);
+    f.s.abort();
+    assert.equal(f.s.state, "Closed", state);
+    assert.equal(f.s.closeReason, "Aborted", state);
+    const out = f.out(5);
+    assert.deepEqual(out.map((g) => g[0]), resets.includes(state) ? ["RST"] : [], state);
+    assert.equal(f.s.pollAt(), Infinity, state);
+  }
+  const g = synReceived();
+  g.s.abort();
+  assert.deepEqual(g.out(1), [["RST", 1, 0, 0]], "SYN-RECEIVED");
+});
+
+Deno.test("§3.10.7.4 a FIN beyond a hole is held and taken when the hole fills", async (t) => {
+  await t.step("data+FIN beyond a hole, the hole filled: the FIN acknowledged, CLOSE-WAIT", () => {
+    const f = established({ ackDelay: 0 });
+    f.put(1, A | TCP_FIN, 101, 1, { payload: data(100) });
+    assert.deepEqual(f.out(1), [["ACK", 1, 1, 0]], "a duplicate ACK");
+    assert.equal(f.s.state, "Established");
+    f.put(2, A, 1, 1, { payload: data(100) });
+    assert.deepEqual(f.out(2), [["ACK", 1, 202, 0]], "the data and the FIN");
+    assert.equal(f.s.state, "CloseWait");
+    const buf = new Uint8Array(300);
+    assert.equal(f.s.recv(buf), 200);
+    assert.equal(f.s.recv(buf), -1, "the end of the stream");
+  });
+  await t.step("a bare FIN beyond a hole in FIN-WAIT-2: TIME-WAIT once the hole fills", () => {
+    const { f } = inState("FinWait2");
+    f.put(2, A, 51, 2, { payload: data(50) });
+    f.put(2, A | TCP_FIN, 101, 2);
+    f.out(2);
+    assert.equal(f.s.state, "FinWait2");
+    f.put(3, A, 1, 2, { payload: data(50) });
+    assert.deepEqual(f.out(3), [["ACK", 2, 102, 0]]);
+    assert.equal(f.s.state, "TimeWait");
+  });
+  await t.step("a FIN beyond the window is not held", () => {
+    const f = established({ ackDelay: 0, rxBufferSize: 1000 });
+    f.put(1, A | TCP_FIN, 901, 1, { payload: data(100) }); // its data fits the window, the FIN does not
+    f.out(1);
+    f.put(2, A, 1, 1, { payload: data(900) });
+    assert.deepEqual(f.out(2), [["ACK", 1, 1001, 0]], "the data, not the FIN");
+    assert.equal(f.s.state, "Established");
+  });
+});
+
+Deno.test("§3.8.6.1 persist: refused zero-window probes are no loss (cwnd, ssthresh, state stay); the window reopens → full segments at once", () => {
+  for (const sackPermitted of [false, true]) {
+    const f = established({ txBufferSize: 1 << 16 }, { mss: 1460, sackPermitted });
+    f.s.send(data(20000));
+    const burst = f.out(0);
+    assert.equal(burst.length, 10, "the initial window");
+    f.put(10, A, 1, 14601, { window: 0 }); // all acknowledged, the window closed
+    const [cwnd, ssthresh, rto] = [f.s.cwnd, f.s.ssthresh, f.s.rto];
+    assert.deepEqual(f.out(10), []);
+    let at = f.s.pollAt();
+    for (let probe = 0; probe < 2; probe++) {
+      assert.deepEqual(f.out(at), [["ACK", 14601, 1, 1]], `probe ${probe + 1}`);
+      f.put(at + 1, A, 1, 14601, { window: 0 }); // refused
+      assert.deepEqual(f.out(at + 1), []);
+      const next = f.s.pollAt();
+      assert.equal(next - at, rto * 2 ** (probe + 1), "the probes back off");
+      at = next;
+    }
+    assert.deepEqual(
+      [f.s.cwnd, f.s.ssthresh, f.s.congestionState],
+      [cwnd, ssthresh, "Open"],
+      `sack ${sackPermitted}: no loss response`,
+    );
+    f.put(at - 5, A, 1, 14601, { window: 65535 }); // the window opens (the probe byte not taken)
+    const out = f.out(at - 5);
+    assert.deepEqual(out[0], ["ACK", 14602, 1, 1460], "a full MSS at once");
+    assert.equal(out.length, 4, "what cwnd allows: the rest of the queue");
+    assert.equal(f.s.cwnd, cwnd);
+    assert.equal(f.s.rto, rto, "the backoff of the probes is over");
+    assert.equal(f.s.stats.windowProbes, 2);
+  }
 });

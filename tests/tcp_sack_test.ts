@@ -28,7 +28,7 @@ interface Conn {
 
 function conn(
   cfg: TcpConfig = {},
-  syn: { sackPermitted?: boolean; ts?: [number, number] } = { sackPermitted: true },
+  syn: { sackPermitted?: boolean; ts?: [number, number]; windowScale?: number } = { sackPermitted: true },
 ): Conn {
   const s = new TcpSocket({ isn, txBufferSize: 1 << 20, ...cfg });
   const eg = new RecordingEgress(MSS + 40);
@@ -124,6 +124,36 @@ Deno.test("SACK blocks for given holes: the most recent first, merged ranges, at
   assert.equal(filled.ack, REMOTE_ISS + 1 + 400, "the front hole filled");
   assert.deepEqual(c.blocks(filled), [[1100, 1200], [900, 1000], [700, 800], [500, 600]]);
   assert.ok(c.s.stats.sackAcksOut >= 8);
+});
+
+Deno.test("SACK blocks with many holes: the latest arrivals' ranges first whatever their index, each once", () => {
+  const c = conn({ rxBufferSize: 1 << 20 });
+  let last: Seg | undefined;
+  for (let k = 0; k < 60; k++) {
+    c.data(1, 200 * k + 100, 100); // 60 ranges, every other 100 bytes
+    [last] = c.out(1);
+  }
+  assert.deepEqual(c.blocks(last!), [[11900, 12000], [11700, 11800], [11500, 11600], [11300, 11400]]);
+  c.data(2, 11800, 100); // joins ranges 58 and 59
+  const [g] = c.out(2);
+  // The four latest arrivals lie in two ranges; then the lowest ones.
+  assert.deepEqual(c.blocks(g), [[11700, 12000], [11500, 11600], [100, 200], [300, 400]]);
+});
+
+Deno.test("SACK scoreboard sized by the send ring: 40 SACKed ranges all kept, recovery resends the holes below IsLost", () => {
+  const c = conn({ rack: false, txBufferSize: 256 << 10, congestionControl: "none" }, {
+    sackPermitted: true,
+    windowScale: 2,
+  });
+  c.s.send(new Uint8Array(81 * MSS));
+  assert.equal(c.out(0).length, 81);
+  // Every odd segment arrives: 40 ranges, one SACK block each (the newest first).
+  for (let k = 0; k < 40; k++) c.ack(1, 0, [[(2 * k + 1) * MSS, (2 * k + 2) * MSS]]);
+  assert.equal(c.s.congestionState, "Recovery");
+  const resent = c.out(2).map(c.rel);
+  // IsLost: a hole below the third range from the top (segment 75) is lost; 76, 78, 80 are not yet.
+  assert.deepEqual(resent, Array.from({ length: 38 }, (_, i) => 2 * i * MSS));
+  assert.equal(c.s.stats.retransmits, 38);
 });
 
 Deno.test("SACK blocks: three fit beside timestamps (40 option bytes)", () => {

@@ -258,6 +258,22 @@ Deno.test("receive: out-of-order segments are kept, each draws a duplicate ACK, 
   for (let i = 0; i < 400; i++) assert.equal(buf[i], i % 100, `byte ${i}`);
 });
 
+Deno.test("receive: by default a range per two full segments of the receive ring (every other segment of a window lost)", () => {
+  for (const [rx, ranges] of [[16 << 10, 8], [64 << 10, 23], [256 << 10, 90]]) {
+    const f = synReceived({ rxBufferSize: rx, ackDelay: 0 }, { mss: 1460, windowScale: 7 });
+    f.put(0, A, 1, 1);
+    f.out(0); // the scaled window's update
+    // Segments 1, 3, 5, … arrive, 0, 2, 4, … are lost: a range each.
+    const arrive = (k: number) => f.put(1, A, 1 + (2 * k + 1) * 500, 1, { payload: data(500) });
+    for (let k = 0; k < ranges; k++) arrive(k);
+    f.out(1);
+    assert.equal(f.s.stats.dropAssemblerFull, 0, `${rx} B: ${ranges} ranges kept`);
+    assert.equal(f.s.stats.outOfOrder, ranges);
+    arrive(ranges);
+    assert.equal(f.s.stats.dropAssemblerFull, 1, `${rx} B: range ${ranges + 1} does not fit`);
+  }
+});
+
 Deno.test("receive: segments outside the window and old duplicates are answered with an ACK and dropped", () => {
   const f = established({ rxBufferSize: 1000 });
   f.put(1, A, 5000, 1, { payload: "far" });

@@ -178,3 +178,29 @@ Deno.test("timestamps: TS.Recent only from segments at or before the last ACK se
   const [ack] = c.out(20);
   assert.equal(ack.ts![1], 1200);
 });
+
+Deno.test("timestamps: TS.Recent only from a segment that passed the RST, SYN and ACK checks (RFC 5961 drops set nothing)", () => {
+  const c = conn(1000, { ackDelay: 0 });
+  const ts0 = c.out(0)[0].ts![0];
+  c.put(0, 0, 0, [1000, ts0]);
+  c.put(1, 0, 0, [1001, ts0], { payload: "0123456789" });
+  assert.equal(c.out(1)[0].ts![1], 1001);
+  const far = 1001 + 0x7ffffff0;
+  // Spoofed: seq inside what was just received (≤ Last.ACK.sent), an ACK far outside
+  // [SND.UNA − MAX.SND.WND, SND.MAX] (RFC 5961 §5.2), a TSval far ahead.
+  c.put(2, 4, 0x40000000, [far, 0], { payload: "0123456789" });
+  const [challenge] = c.out(2);
+  assert.equal(challenge.ts![1], 1001, "the challenge ACK echoes the old TS.Recent");
+  assert.equal(c.s.stats.challengeAcks, 1);
+  // A SYN at RCV.NXT (RFC 5961 §4) with a TSval far ahead: a challenge ACK, TS.Recent unchanged.
+  c.put(3, 10, 0, [far, 0], { flags: TCP_SYN });
+  assert.equal(c.out(3)[0].ts![1], 1001);
+  assert.equal(c.s.stats.challengeAcks, 2);
+  // The real peer's next segment is not taken for an old duplicate (PAWS).
+  c.put(4, 10, 0, [1002, ts0], { payload: "abcdefghij" });
+  const [ack] = c.out(4);
+  assert.equal(c.s.stats.dropPaws, 0);
+  assert.equal(c.s.recvQueue, 20);
+  assert.equal(ack.ack, (REMOTE_ISS + 1 + 20) >>> 0);
+  assert.equal(ack.ts![1], 1002);
+});

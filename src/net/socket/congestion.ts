@@ -58,6 +58,7 @@ export class Congestion {
   #wEst = 0;
   #cwndPrior = 0; // segments, cwnd when the last reduction happened
   #frac = 0; // the fraction of a byte CUBIC's per-ACK growth left over
+  #afterTimeout = false; // the next CA stage is the first after a timeout (RFC 9438 §4.8)
 
   /**
    * A controller of the given kind.
@@ -107,6 +108,7 @@ export class Congestion {
     this.#k = 0;
     this.#epochStart = -1;
     this.#cwndPrior = 0;
+    this.#afterTimeout = false;
     if (this.#kind === NONE) {
       this.cwnd = this.ssthresh = CWND_UNLIMITED;
       return;
@@ -191,7 +193,9 @@ export class Congestion {
 
   /**
    * A retransmission timeout (RFC 5681 §3.1 eq. 4, RFC 9438 §4.8): ssthresh from the flight
-   * size the first time (`first`, not again while the same data times out), cwnd = 1 SMSS.
+   * size the first time (`first`, not again while the same data times out), cwnd = 1 SMSS. For
+   * CUBIC the first congestion avoidance stage after it has K = 0 and W_max = W_est = the cwnd
+   * at its start.
    */
   onTimeout(now: number, flight: number, mss: number, first: boolean): void {
     this.#state = LOSS;
@@ -200,6 +204,7 @@ export class Congestion {
     this.cwnd = mss;
     this.#bytesAcked = 0;
     this.#epochStart = -1;
+    this.#afterTimeout = true;
   }
 
   /** CUBIC's window at `t` seconds into the current epoch, in segments (RFC 9438 eq. 1). */
@@ -217,6 +222,7 @@ export class Congestion {
       const s = Math.floor(flight * CUBIC_BETA);
       this.ssthresh = s > 2 * mss ? s : 2 * mss;
       this.#epochStart = -1;
+      this.#afterTimeout = false;
     } else {
       const half = Math.floor(flight / 2);
       this.ssthresh = half > 2 * mss ? half : 2 * mss; // RFC 5681 eq. 4
@@ -228,6 +234,10 @@ export class Congestion {
     if (this.#kind !== CUBIC) return;
     this.#epochStart = now;
     this.#cwndEpoch = this.cwnd / mss;
+    if (this.#afterTimeout) {
+      this.#afterTimeout = false;
+      this.#wMax = this.#cwndEpoch; // RFC 9438 §4.8: K = 0 below
+    }
     if (this.#wMax < this.#cwndEpoch) this.#wMax = this.#cwndEpoch; // no loss seen yet: grow from here
     if (this.#cwndPrior < this.#cwndEpoch) this.#cwndPrior = this.#cwndEpoch;
     this.#k = Math.cbrt((this.#wMax - this.#cwndEpoch) / CUBIC_C); // RFC 9438 eq. 2

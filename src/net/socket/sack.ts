@@ -175,6 +175,14 @@ export class SackScoreboard {
   }
 }
 
+/** Appends the block [left, right) to `out` unless blocks `first` … `n − 1` hold it; the new count. */
+function emitOnce(out: Uint32Array, first: number, n: number, left: number, right: number): number {
+  for (let b = first; b < n; b++) if (out[2 * b] === left) return n;
+  out[2 * n] = left;
+  out[2 * n + 1] = right;
+  return n + 1;
+}
+
 function overlap(a: number, b: number, c: number, d: number): number {
   const lo = a > c ? a : c, hi = b < d ? b : d;
   return hi > lo ? hi - lo : 0;
@@ -220,8 +228,8 @@ export class SackBlocks {
 
   /**
    * Writes up to `max` blocks into `h` (`sackCount`, `sack`): the D-SACK block, then the ranges
-   * of `asm` (offsets from `rcvNxt`) holding the latest arrivals, then the others from the
-   * lowest. Returns the number of blocks.
+   * of `asm` (offsets from `rcvNxt`) holding the latest arrivals (whatever their index), then the
+   * others from the lowest, each range once. Returns the number of blocks.
    */
   fill(h: TcpHeader, asm: Assembler, rcvNxt: number, max: number): number {
     let n = 0;
@@ -232,27 +240,19 @@ export class SackBlocks {
       n = 1;
     }
     const count = asm.count;
-    let used = 0; // bit i: range i emitted (the assembler holds at most 1024; only 32 tracked)
+    const first = n; // blocks from here on are ranges of `asm`
     for (let k = 0; k < this.#recentCount && n < max; k++) {
       const off = seqDiff(this.#recent[k], rcvNxt);
       if (off < 0) continue;
-      for (let i = 0; i < count && i < 32; i++) {
+      for (let i = 0; i < count; i++) {
         if (asm.start(i) <= off && off < asm.end(i)) {
-          if ((used & (1 << i)) === 0) {
-            used |= 1 << i;
-            out[2 * n] = (rcvNxt + asm.start(i)) >>> 0;
-            out[2 * n + 1] = (rcvNxt + asm.end(i)) >>> 0;
-            n++;
-          }
+          n = emitOnce(out, first, n, (rcvNxt + asm.start(i)) >>> 0, (rcvNxt + asm.end(i)) >>> 0);
           break;
         }
       }
     }
     for (let i = 0; i < count && n < max; i++) {
-      if (i < 32 && (used & (1 << i)) !== 0) continue;
-      out[2 * n] = (rcvNxt + asm.start(i)) >>> 0;
-      out[2 * n + 1] = (rcvNxt + asm.end(i)) >>> 0;
-      n++;
+      n = emitOnce(out, first, n, (rcvNxt + asm.start(i)) >>> 0, (rcvNxt + asm.end(i)) >>> 0);
     }
     h.sackCount = n;
     return n;

@@ -119,7 +119,7 @@ export class TcpSocket implements Disposable {
   #inTsEcr = -1; // the TSecr of the segment being processed, -1 without
   readonly #sackOffer: boolean;
   #sackOk = false; // both SYNs carried SACK-permitted
-  readonly #sb = new SackScoreboard(32); // what the peer SACKed (sender side)
+  readonly #sb: SackScoreboard; // what the peer SACKed (sender side)
   readonly #sackBlk = new SackBlocks(); // what we report (receiver side)
   #highRxt = 0; // RFC 6675 HighRxt: end of the highest retransmission in this recovery
   #planSack = 0; // SACK blocks of the planned segment (filled in #out.sack)
@@ -171,6 +171,8 @@ export class TcpSocket implements Disposable {
   #rcvNxt = 0;
   #rcvAdvRight = 0; // rcvNxt + the window last advertised
   #rxFin = false;
+  #finHeld = false; // a FIN arrived beyond a hole (RFC 9293 §3.10.7.4: held until the hole fills)
+  #finHeldAt = 0; // its sequence number
 
   // Timers (-1: not armed) and retransmission state.
   #rtoAt = -1;
@@ -181,6 +183,9 @@ export class TcpSocket implements Disposable {
   #keepAliveSent = 0;
   #keepAliveDue = false;
   #probeDue = false;
+  #probeOut = false; // what is out is only a zero-window probe (its timeout is the persist timer's)
+  #persisting = false; // the persist timer ran: the window is closed, probes back off
+  #persistRto = 0; // the RTO before the probes backed it off
   #rto: number;
   #srtt = -1;
   #rttvar = 0;
@@ -188,6 +193,8 @@ export class TcpSocket implements Disposable {
   #rttSeq = 0;
   #rttTime = 0;
   #dupAcks = 0;
+  #ltSent = 0; // segments Limited Transmit (RFC 3042) sent since SND.UNA last moved
+  #ltBytes = 0;
   #fastRetransmit = false; // send one segment from SND.UNA (fast retransmit, RTO, partial ACK)
   #inRecovery = false; // fast recovery (three duplicate ACKs) until `recover` is acknowledged
   #recover = 0; // SND.MAX when loss was detected (RFC 6582): ACKs below it are partial; else ≤ SND.UNA
@@ -239,7 +246,9 @@ export class TcpSocket implements Disposable {
     this.#keepAlive = ms("keepAlive", 0, 0);
     this.#keepAliveInterval = ms("keepAliveInterval", 75000, 1);
     this.#keepAliveProbes = ms("keepAliveProbes", 9, 1, 1000);
-    const maxOoo = ms("maxOutOfOrder", 8, 1, 1024);
+    // By default a range per two full segments of the receive ring (the most holes a window can
+    // have), at least 8: a bottleneck's drops then cost one retransmission each.
+    const maxOoo = ms("maxOutOfOrder", Math.min(Math.max(Math.ceil(rxSize / 2920), 8), 1024), 1, 1024);
     this.#synRetries = ms("synRetries", 6, 0, 100);
     this.#challengeLimit = ms("challengeAckLimit", 1000, 0, 1_000_000);
     if (config.nagle !== undefined && typeof config.nagle !== "boolean") {
@@ -261,6 +270,8 @@ export class TcpSocket implements Disposable {
       throw new SocketError("InvalidArgument", `TcpSocket: rack ${config.rack} is not a boolean`);
     }
     this.#rackOffer = config.rack ?? true;
+    // SACKed ranges: as many as a send ring of full segments can have holes (at least 32).
+    this.#sb = new SackScoreboard(Math.min(Math.max(Math.ceil(txSize / 2920), 32), 1024));
     this.#nagle = config.nagle ?? false;
     this.#isn = config.isn ?? (defaultIsn ??= new IsnGenerator());
     const from = storage === undefined ? null : TcpSocket.#storageOf(storage, rxSize, txSize, maxOoo);
@@ -467,11 +478,15 @@ export class TcpSocket implements Disposable {
     }
   }
 
-  /** Resets the connection: an RST goes out on the next dispatch (in synchronized states), then Closed. */
+  /**
+   * Resets the connection: an RST goes out on the next dispatch (in SYN-RECEIVED, ESTABLISHED,
+   * FIN-WAIT-1/2 and CLOSE-WAIT), then Closed. In CLOSING, LAST-ACK and TIME-WAIT both sides have
+   * closed: the connection is only forgotten (RFC 9293 §3.10.5).
+   */
   abort(): void {
     this.#live();
     const s = this.#state;
-    if (s === SYN_RECEIVED || (s >= ESTABLISHED && s !== TIME_WAIT)) {
+    if (s === SYN_RECEIVED || (s >= ESTABLISHED && s <= CLOSE_WAIT)) {
       this.#queueRst(this.#sndNxt, 0, TCP_RST, this.#localIp, this.#remoteIp, this.#remotePort);
     }
     if (s !== CLOSED) this.#toClosed("Aborted");
@@ -829,10 +844,6 @@ export class TcpSocket implements Disposable {
     }
     this.#lastRecv = now;
     this.#keepAliveSent = 0;
-    // RFC 7323 §4.3: TS.Recent from a segment that starts at or before the last ACK we sent.
-    if (hasTs && seqDiff(seq, this.#lastAckSent) <= 0 && seqDiff(h.tsVal, this.#tsRecent) >= 0) {
-      this.#tsRecent = h.tsVal;
-    }
     // 2. RST: exact match resets, in window draws a challenge ACK (RFC 5961 §3).
     if (flags & TCP_RST) {
       if (start !== 0) {
@@ -882,6 +893,11 @@ export class TcpSocket implements Disposable {
       this.#challenge(now);
       return;
     }
+    // RFC 7323 §4.3: TS.Recent from a segment that starts at or before the last ACK we sent, once
+    // it passed the RST, SYN and ACK checks (as Linux: a segment RFC 5961 drops sets nothing).
+    if (hasTs && seqDiff(seq, this.#lastAckSent) <= 0 && seqDiff(h.tsVal, this.#tsRecent) >= 0) {
+      this.#tsRecent = h.tsVal;
+    }
     const window = h.window << this.#sndShift;
     if (d >= 0) {
       // Window update (RFC 9293 §3.10.7.4, SND.WL1/WL2).
@@ -892,6 +908,7 @@ export class TcpSocket implements Disposable {
         this.#sndWl1 = seq;
         this.#sndWl2 = h.ack;
         if (window > this.#maxSndWnd) this.#maxSndWnd = window;
+        if (window > 0 && this.#persisting) this.#endPersist(now);
       }
       if (d > 0) {
         this.#ackAdvance(now, h.ack);
@@ -980,12 +997,27 @@ export class TcpSocket implements Disposable {
         }
       }
     }
-    // 6. FIN: taken only when every byte before it is in (else the peer sends it again).
-    const finInOrder = (flags & TCP_FIN) !== 0 && this.#rcvNxt === finAt;
+    // 6. FIN: taken once every byte before it is in. One beyond a hole (in the window) is held and
+    // taken when the hole fills (RFC 9293 §3.10.7.4).
+    if ((flags & TCP_FIN) !== 0 && !this.#rxFin) {
+      const ahead = seqDiff(finAt, this.#rcvNxt);
+      const s = this.#state;
+      if (
+        ahead > 0 && start + seqDiff(finAt, seq) < wnd &&
+        (s === ESTABLISHED || s === FIN_WAIT_1 || s === FIN_WAIT_2)
+      ) {
+        this.#finHeld = true;
+        this.#finHeldAt = finAt;
+        this.#ackNow = true; // out of order: a duplicate ACK at once
+      }
+    }
+    const finInOrder = ((flags & TCP_FIN) !== 0 && this.#rcvNxt === finAt) ||
+      (this.#finHeld && this.#rcvNxt === this.#finHeldAt);
     if (finInOrder && !this.#rxFin) {
       const s = this.#state;
       if (s === ESTABLISHED || s === FIN_WAIT_1 || s === FIN_WAIT_2 || s === SYN_RECEIVED) {
         this.#rxFin = true;
+        this.#finHeld = false;
         this.#rcvNxt = (this.#rcvNxt + 1) >>> 0;
         this.#ackNow = true;
         if (s === ESTABLISHED || s === SYN_RECEIVED) this.#state = CLOSE_WAIT;
@@ -1079,9 +1111,10 @@ export class TcpSocket implements Disposable {
     this.#sndUna = ack >>> 0;
     if (seqDiff(this.#highRxt, this.#sndUna) < 0) this.#highRxt = this.#sndUna;
     if (seqDiff(this.#sndNxt, this.#sndUna) < 0) this.#sndNxt = this.#sndUna;
-    this.#dupAcks = 0;
+    this.#dupAcks = this.#ltSent = this.#ltBytes = 0;
     this.#fastRetransmit = false;
     this.#rtoStreak = 0;
+    this.#probeOut = false;
     if (this.#inRecovery) {
       if (seqDiff(ack, this.#recover) < 0) {
         // A partial ACK (RFC 6582 §3.2 step 5): the next hole is lost too, resend it at once.
@@ -1184,9 +1217,10 @@ export class TcpSocket implements Disposable {
       this.#ptoAt = this.#rackAt = -1;
       this.#tlpDue = this.#tlpActive = false;
       this.stats.timeouts++;
+      const rto = this.#rto;
       this.#rto = Math.min(this.#rto * 2, this.#maxRto);
       this.#rttActive = false; // Karn: no sample from a retransmitted segment
-      this.#dupAcks = 0;
+      this.#dupAcks = this.#ltSent = this.#ltBytes = 0;
       if (this.#state === SYN_SENT || this.#state === SYN_RECEIVED) {
         if (this.#synRetransmits++ >= this.#synRetries) {
           if (this.#passive) this.#backToListen();
@@ -1194,7 +1228,7 @@ export class TcpSocket implements Disposable {
           return;
         }
         this.#sndNxt = this.#iss; // the SYN again
-      } else if (this.#sndMax !== this.#sndUna) {
+      } else if (this.#sndMax !== this.#sndUna && !(this.#probeOut && this.#sndWnd === 0)) {
         // Go back to SND.UNA and slow-start from one segment (RFC 5681 §3.1, RFC 6298 §5.4);
         // duplicate ACKs of what was sent before stay below `recover` (RFC 6582 §4).
         // A repeated timeout: the peer may have dropped what it SACKed (RFC 2018 §8).
@@ -1207,7 +1241,14 @@ export class TcpSocket implements Disposable {
         this.#sndNxt = this.#sndUna;
         this.#probeDue = true; // a closed window still gets a byte
       } else {
-        this.#probeDue = true; // persist timer: a probe goes out whatever the window
+        // Persist timer: a probe goes out whatever the window (the same byte again when one is
+        // out). A refused probe is no loss: cwnd stays (as Linux's tcp_probe_timer).
+        if (!this.#persisting) {
+          this.#persisting = true;
+          this.#persistRto = rto;
+        }
+        this.#sndNxt = this.#sndUna;
+        this.#probeDue = true;
       }
     }
   }
@@ -1289,6 +1330,7 @@ export class TcpSocket implements Disposable {
     let fin = false;
     let probe = false;
     let tlp = false;
+    let lt = false;
     if (canSend) {
       const txLen = this.#tx.length;
       // RFC 6691: the MSS counts payload and options; ours come off the payload.
@@ -1355,7 +1397,16 @@ export class TcpSocket implements Disposable {
         const cwin = this.#inRecovery && this.#sackOk
           ? avail
           : this.#cc.cwnd - (this.#sb.isEmpty ? pos : pos - this.#sb.sackedBelow(pos));
-        const win = cwin < rwin ? cwin : rwin;
+        let win = cwin < rwin ? cwin : rwin;
+        // Limited Transmit (RFC 3042; with SACK, SACKed bytes leave the flight instead): each of the
+        // first two duplicate ACKs lets one new segment out beyond cwnd, cwnd unchanged.
+        if (
+          !this.#sackOk && this.#dupAcks > this.#ltSent && this.#ltSent < 2 && cwin < maxPayload &&
+          !this.#inRecovery && seq === this.#sndMax && this.#cc.state === "Open"
+        ) {
+          win = maxPayload < rwin ? maxPayload : rwin;
+          lt = true;
+        }
         if (unsent > 0) {
           len = Math.min(unsent, maxPayload, win > 0 ? win : 0);
           if (len > 0 && len < maxPayload && len < unsent && len < (this.#maxSndWnd >>> 1)) {
@@ -1400,7 +1451,7 @@ export class TcpSocket implements Disposable {
     this.#planLen = len;
     this.#planFlags = (fin ? TCP_FIN : 0) | (keepAlive ? 0x100 : 0) | (probe ? 0x200 : 0) |
       (rxt ? 0x400 : 0) |
-      (tlp ? 0x800 : 0);
+      (tlp ? 0x800 : 0) | (lt && len > 0 ? 0x1000 : 0);
     return SEND_DATA;
   }
 
@@ -1448,6 +1499,11 @@ export class TcpSocket implements Disposable {
     if (segLen === 0) return; // a pure ACK
     const seq = this.#planSeq;
     if (f & 0x200) this.stats.windowProbes++;
+    if (f & 0x1000) {
+      this.#ltSent++;
+      this.#ltBytes += len;
+    }
+    this.#probeOut = (f & 0x200) !== 0 && seq === this.#sndUna;
     this.#probeDue = false;
     this.#lastSend = now;
     this.stats.bytesOut += len;
@@ -1603,7 +1659,7 @@ export class TcpSocket implements Disposable {
   #armPto(now: number): void {
     if (
       !this.#rackOffer || !this.#sackOk || this.#inRecovery || this.#tlpActive ||
-      this.#sndMax === this.#sndUna ||
+      this.#sndMax === this.#sndUna || this.#sndWnd === 0 ||
       seqDiff(this.#sndUna, this.#recover) < 0 || !this.#canSendData()
     ) {
       this.#ptoAt = -1;
@@ -1616,6 +1672,13 @@ export class TcpSocket implements Disposable {
     this.#ptoAt = at;
   }
 
+  /** The window opened after probes: the RTO they backed off is restored (Linux: icsk_backoff = 0). */
+  #endPersist(now: number): void {
+    this.#persisting = false;
+    this.#rto = this.#persistRto;
+    if (this.#rtoAt >= 0) this.#rtoAt = now + this.#rto;
+  }
+
   /** Loss detected (RFC 5681 §3.2, RFC 6675 §5): the first unacknowledged segment at once. */
   #enterRecovery(now: number): void {
     this.#ptoAt = -1;
@@ -1626,7 +1689,9 @@ export class TcpSocket implements Disposable {
     this.#highRxt = this.#sndUna;
     this.stats.fastRetransmits++;
     this.stats.recoveries++;
-    this.#cc.onFastRetransmit(now, seqDiff(this.#sndMax, this.#sndUna), this.#mss, this.#sackOk);
+    // RFC 5681 §3.2 step 2: what Limited Transmit sent is not in the flight size.
+    const flight = seqDiff(this.#sndMax, this.#sndUna) - (this.#sackOk ? 0 : this.#ltBytes);
+    this.#cc.onFastRetransmit(now, flight, this.#mss, this.#sackOk);
   }
 
   #gauges(): void {
@@ -1716,18 +1781,23 @@ export class TcpSocket implements Disposable {
     this.#synAcked = false;
     this.#synRetransmits = 0;
     this.#rxFin = false;
+    this.#finHeld = false;
     this.#rtoAt =
       this.#ackAt =
       this.#timeWaitAt =
       this.#unackedSince =
         -1;
     this.#keepAliveSent = 0;
-    this.#keepAliveDue = this.#probeDue = false;
+    this.#keepAliveDue =
+      this.#probeDue =
+      this.#probeOut =
+      this.#persisting =
+        false;
     this.#rto = this.#initialRto;
     this.#srtt = -1;
     this.#rttvar = 0;
     this.#rttActive = false;
-    this.#dupAcks = 0;
+    this.#dupAcks = this.#ltSent = this.#ltBytes = 0;
     this.#fastRetransmit = false;
     this.#inRecovery = false;
     this.#recover = 0;

@@ -109,7 +109,11 @@ export interface TcpConfig {
    * with `"TimedOut"`.
    */
   synRetries?: number;
-  /** Disjoint out-of-order ranges kept for reassembly (default 8; 1 … 1024). */
+  /**
+   * Disjoint out-of-order ranges kept for reassembly (1 … 1024; default one per 2920 bytes of
+   * `rxBufferSize`, at least 8: 23 for 64 KiB, 90 for 256 KiB). A segment that would need one
+   * more is dropped (`stats.dropAssemblerFull`) and must be sent again.
+   */
   maxOutOfOrder?: number;
   /** Source of initial sequence numbers (default: one per process with a random key). */
   isn?: IsnGenerator;
