@@ -26,9 +26,9 @@ import {
   batchTx,
   batchTxRefill,
   batchTxSized,
-  mbufArg,
   MbufBatch,
-} from "./mbuf.ts";
+} from "./mbuf_batch.ts";
+import { mbufArg } from "./mbuf_error.ts";
 
 const logger = getLogger(["melin-dpdk", "port"]);
 

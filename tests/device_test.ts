@@ -4,7 +4,7 @@ import { MbufBatch, MbufError, Mempool, PortDevice, PortError } from "../mod.ts"
 import { thrown } from "./_assert.ts";
 import { testEal, uniqueName } from "./_eal.ts";
 import { ringPort } from "./_ring.ts";
-import { batchLengths, REFILL_FAILED } from "../src/mbuf.ts";
+import { batchLengths, REFILL_FAILED } from "../src/mbuf_batch.ts";
 import { portFreeRx, portTxRefill } from "../src/port.ts";
 
 testEal();
