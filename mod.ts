@@ -41,7 +41,8 @@ export type { BatchColumns } from "./src/mbuf_batch.ts";
 export { MbufError } from "./src/mbuf_error.ts";
 export type { MbufErrorKind } from "./src/mbuf_error.ts";
 export type { MbufPool } from "./src/pool_memory.ts";
-export { Port, PortError, Vdev } from "./src/port.ts";
+export { Port, PortError } from "./src/port.ts";
+export { Vdev } from "./src/vdev.ts";
 export type {
   ChecksumOffloads,
   LinkStatus,
