@@ -35,9 +35,14 @@ export {
   SOCKET_ID_ANY,
 } from "./src/mempool.ts";
 export type { MempoolErrorKind, MempoolOptions } from "./src/mempool.ts";
-export { DEFAULT_BATCH_SIZE, Mbuf, MbufBatch, MbufError, PacketView } from "./src/mbuf.ts";
-export type { BatchColumns, MbufErrorKind, MbufPool } from "./src/mbuf.ts";
-export { Port, PortError, Vdev } from "./src/port.ts";
+export { Mbuf } from "./src/mbuf.ts";
+export { DEFAULT_BATCH_SIZE, MbufBatch, PacketView } from "./src/mbuf_batch.ts";
+export type { BatchColumns } from "./src/mbuf_batch.ts";
+export { MbufError } from "./src/mbuf_error.ts";
+export type { MbufErrorKind } from "./src/mbuf_error.ts";
+export type { MbufPool } from "./src/pool_memory.ts";
+export { Port, PortError } from "./src/port.ts";
+export { Vdev } from "./src/vdev.ts";
 export type {
   ChecksumOffloads,
   LinkStatus,

@@ -137,7 +137,8 @@ interface Target {
 const TARGETS: Target[] = [
   {
     out: "libmelin_dpdk.so",
-    sources: ["melin_dpdk.c"],
+    // One concept per file (csrc/shim.h says which); their hidden symbols link inside the library.
+    sources: ["shim_eal.c", "shim_pool.c", "shim_port.c", "shim_mbuf.c"],
     // pkg-config's --libs starts with -Wl,--as-needed, which drops libraries the shim does not
     // reference by symbol. Two kinds must stay: the libraries whose exports TypeScript calls
     // through the shim's handle (src/ffi.ts), and the mempool ring driver, without which every

@@ -98,7 +98,7 @@ export class EalError extends Error {
   }
 }
 
-// Return codes of mdp_eal_init and values of the state word (csrc/melin_dpdk.c).
+// Return codes of mdp_eal_init and values of the state word (csrc/shim.h).
 const INIT_FAILED = -1;
 const INIT_STARTED = 0;
 const INIT_ALREADY_RUNNING = 1;

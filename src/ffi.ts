@@ -1,7 +1,7 @@
 /**
  * The one FFI symbol table and the loader of the C shim.
  *
- * The shim (`csrc/melin_dpdk.c`, built by `deno task build` into `build/`) re-exports what FFI
+ * The shim (`csrc/shim_*.c`, built by `deno task build` into `build/`) re-exports what FFI
  * cannot reach in DPDK: inline functions, macros and the thread-local `rte_errno`. Exported DPDK
  * functions are listed here too and resolve through the shim's handle, which also searches the
  * DPDK libraries the shim links.

@@ -13,17 +13,10 @@ import {
   requireEal,
   trackResource,
 } from "./eal.ts";
-import {
-  allocOne,
-  batchAllocBulk,
-  freeBulkFrom,
-  mapPoolMemory,
-  type Mbuf,
-  mbufArg,
-  MbufBatch,
-  MbufError,
-  unmapPoolMemory,
-} from "./mbuf.ts";
+import { allocOne, type Mbuf } from "./mbuf.ts";
+import { batchAllocBulk, freeBulkFrom, MbufBatch } from "./mbuf_batch.ts";
+import { mbufArg, MbufError } from "./mbuf_error.ts";
+import { mapPoolMemory, unmapPoolMemory } from "./pool_memory.ts";
 import {
   type ArgError,
   checkBool,

@@ -10,7 +10,8 @@
 import { getLogger } from "@logtape/logtape";
 import { Eal, type EalOptions } from "./eal.ts";
 import { Mempool, MIN_MTU } from "./mempool.ts";
-import { Port, Vdev } from "./port.ts";
+import { Port } from "./port.ts";
+import { Vdev } from "./vdev.ts";
 import { PortDevice } from "./net/phy/device.ts";
 import { PcapWriter } from "./net/phy/pcap.ts";
 import { Interface } from "./net/iface/interface.ts";

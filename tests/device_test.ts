@@ -7,7 +7,7 @@ import { LoopbackDevice, MbufBatch, MbufError, Mempool, PortDevice, PortError } 
 import { thrown } from "./_assert.ts";
 import { testEal, uniqueName } from "./_eal.ts";
 import { ringPort } from "./_ring.ts";
-import { batchLengths, REFILL_FAILED } from "../src/mbuf.ts";
+import { batchLengths, REFILL_FAILED } from "../src/mbuf_batch.ts";
 import { portFreeRx, portTxRefill } from "../src/port.ts";
 
 testEal();

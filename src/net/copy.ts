@@ -8,7 +8,7 @@
 import { viewOf } from "./wire/mod.ts";
 import { copyAndSumRaw } from "./wire/checksum.ts";
 import { dpdk, type Symbols } from "../ffi.ts";
-import { addressOfBuffer } from "../mbuf.ts";
+import { addressOfBuffer } from "../pool_memory.ts";
 import { InterfaceError } from "./error.ts";
 
 /**

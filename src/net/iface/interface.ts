@@ -40,7 +40,7 @@ import {
 } from "../wire/mod.ts";
 import { udpHeaderSum } from "../wire/udp.ts";
 import { type Device, PortDevice } from "../phy/device.ts";
-import { type PcapError, PcapWriter } from "../phy/pcap.ts";
+import type { PcapError } from "../phy/pcap.ts";
 import { badArgument, isIntIn, isU32 } from "../args.ts";
 import { ViewCache } from "../copy.ts";
 import { InterfaceError } from "../error.ts";
@@ -53,124 +53,28 @@ import {
   SlotRing,
 } from "../socket/slot_ring.ts";
 import { NeighborCache, PendingTable } from "./neighbor.ts";
-import { type Ipv4Cidr, type Route, Routes } from "./route.ts";
+import { type Ipv4Cidr, Routes } from "./route.ts";
 import { IcmpRateLimiter } from "./ratelimit.ts";
 import { Reassembler } from "./fragment.ts";
 import { Egress, ZERO_MAC } from "./egress.ts";
 import { TcpConnections } from "./tcp_conns.ts";
+import {
+  checkConfig,
+  checkDevice,
+  checkMac,
+  checkPcap,
+  checkPromiscuous,
+  checkVlan,
+  type InterfaceConfig,
+  limit,
+} from "./config.ts";
 import type { TcpConfig, TcpSocket } from "../socket/tcp.ts";
 import type { TcpListener, TcpListenerOptions } from "../socket/tcp_listener.ts";
 
 export { InterfaceError, type InterfaceErrorKind } from "../error.ts";
 export type { Ipv4Cidr, Route } from "./route.ts";
+export type { InterfaceConfig } from "./config.ts";
 export { type Datagram, MAX_SOCKET_QUEUE, type UdpEgress, UdpSocket } from "../socket/udp.ts";
-
-/** Configuration of an {@linkcode Interface}. Limits default to Linux's where Linux has one. */
-export interface InterfaceConfig {
-  /** Our MAC address: 6 bytes, unicast, not all zero. */
-  mac: Uint8Array;
-  /** Our addresses and their subnets (1–16). */
-  addresses: Ipv4Cidr[];
-  /** Static routes (at most 256): destinations in `ip/prefix` go through `via`, longest prefix first. */
-  routes?: readonly Route[];
-  /** Next hop (u32, on one of our subnets) for destinations outside our subnets and routes, if any. */
-  gateway?: number;
-  /**
-   * Accept frames addressed to other unicast MACs (default false: they are dropped and counted in
-   * `rxOtherMac`, as a NIC not in promiscuous mode would).
-   */
-  promiscuous?: boolean;
-  /** How long a learned neighbour stays valid, ms (default 60 000). */
-  arpExpiryMs?: number;
-  /** Minimum time between ARP requests for the same address, ms (default 1 000). */
-  arpRequestIntervalMs?: number;
-  /**
-   * ARP requests sent for a neighbour before it is given up and its packets dropped (default 3,
-   * Linux's `mcast_solicit`).
-   */
-  arpMaxRequests?: number;
-  /** Datagrams queued per unresolved neighbour before new ones are dropped (default 16). */
-  arpQueueLimit?: number;
-  /**
-   * IP payload bytes queued per unresolved neighbour before new datagrams are dropped (default
-   * 212 992, Linux's `unres_qlen_bytes`).
-   */
-  arpQueueBytes?: number;
-  /**
-   * Neighbours the cache holds (default 1024, Linux's `gc_thresh3`); when full, the one refreshed
-   * longest ago is evicted.
-   */
-  neighborCacheLimit?: number;
-  /** Neighbours being resolved at once (default 64); beyond, packets to new ones are dropped. */
-  pendingLimit?: number;
-  /** ICMP errors sent per second overall (default 1000, Linux's `icmp_msgs_per_sec`; 0: none). */
-  icmpErrorsPerSecond?: number;
-  /** Burst of the overall ICMP error bucket (default 50, Linux's `icmp_msgs_burst`). */
-  icmpErrorBurst?: number;
-  /**
-   * Per destination, one ICMP error every this many ms (default 1000, Linux's `icmp_ratelimit`;
-   * 0: no per-destination limit).
-   */
-  icmpHostIntervalMs?: number;
-  /** Burst of each destination's ICMP error bucket (default 6, as Linux). */
-  icmpHostBurst?: number;
-  /**
-   * The 802.1Q VLAN this interface is on (1–4094), if any. Without one, tagged frames are dropped
-   * (VLAN 0, priority-tagged, is ours); with one, only frames tagged with it are ours, and
-   * everything we send carries the tag. Frames for other VLANs are counted in `rxOtherVlan`.
-   */
-  vlan?: number;
-  /** Datagrams being reassembled at once (default 256); fragments of new ones beyond are dropped. */
-  reassemblyMaxDatagrams?: number;
-  /**
-   * Bytes all datagrams being reassembled may hold, counting 64 bytes per fragment besides its
-   * payload (default 4 MiB, Linux's `ipfrag_high_thresh`; 0: fragments are dropped).
-   */
-  reassemblyMaxBytes?: number;
-  /** How long a datagram may take to arrive in full, ms (default 30 000, Linux's `ipfrag_time`). */
-  reassemblyTimeoutMs?: number;
-  /**
-   * TCP connections at once, handshakes in listeners' SYN queues included (default 4096;
-   * 1–4 194 304). Handshakes take at most half the free room (the SYNs beyond get SYN cookies).
-   * Beyond, SYNs to listeners are dropped (counted in `tcpConnectionsFull`) and
-   * {@linkcode Interface.connectTcp} refuses.
-   */
-  tcpMaxConnections?: number;
-  /**
-   * Optional capture of every frame sent and received. A capture that fails (the writer closed,
-   * the disk full) stops, is counted in `captureFailures`, and leaves its error in
-   * {@linkcode Interface.captureError}; the interface goes on.
-   */
-  pcap?: PcapWriter;
-}
-
-/** Every key of {@linkcode InterfaceConfig}: any other (a typo such as `maxNeighbours`) is refused. */
-const CONFIG_KEYS: ReadonlySet<string> = new Set(
-  [
-    "mac",
-    "addresses",
-    "routes",
-    "gateway",
-    "promiscuous",
-    "arpExpiryMs",
-    "arpRequestIntervalMs",
-    "arpMaxRequests",
-    "arpQueueLimit",
-    "arpQueueBytes",
-    "neighborCacheLimit",
-    "pendingLimit",
-    "icmpErrorsPerSecond",
-    "icmpErrorBurst",
-    "icmpHostIntervalMs",
-    "icmpHostBurst",
-    "vlan",
-    "reassemblyMaxDatagrams",
-    "reassemblyMaxBytes",
-    "reassemblyTimeoutMs",
-    "tcpMaxConnections",
-    "pcap",
-  ] satisfies (keyof InterfaceConfig)[],
-);
 
 /** What the interface counted. */
 export interface InterfaceStats {
@@ -250,49 +154,10 @@ export interface InterfaceStats {
   captureFailures: number;
 }
 
-/** A whole-number limit from the configuration: its default when absent, else checked. */
-function limit(
-  config: InterfaceConfig,
-  name: keyof InterfaceConfig,
-  fallback: number,
-  lo: number,
-  hi: number,
-): number {
-  const v = config[name];
-  if (v === undefined) return fallback;
-  if (!isIntIn(v, lo, hi)) {
-    throw new InterfaceError(
-      "InvalidArgument",
-      badArgument("Interface", name, v, `a whole number ${lo}–${hi}`),
-    );
-  }
-  return v;
-}
-
 function checkOptions(where: string, options: unknown): void {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw new InterfaceError("InvalidArgument", badArgument(where, "options", options, "an options object"));
   }
-}
-
-function checkDevice(device: unknown): Device {
-  const d = device as Partial<Device> | null;
-  if (
-    typeof d !== "object" || d === null || typeof d.receive !== "function" ||
-    typeof d.txSlot !== "function" || typeof d.flush !== "function"
-  ) {
-    throw new InterfaceError(
-      "InvalidArgument",
-      badArgument("Interface", "device", device, "a Device (receive, txSlot, txBytes, flush, mtu)"),
-    );
-  }
-  if (!isIntIn(d.mtu, 68, 65535)) {
-    throw new InterfaceError(
-      "InvalidArgument",
-      badArgument("Interface", "device.mtu", d.mtu, "a whole number 68–65535"),
-    );
-  }
-  return d as Device;
 }
 
 /** A poll-driven IPv4 host on one {@linkcode Device}. */
@@ -390,46 +255,13 @@ export class Interface {
   constructor(device: Device, config: InterfaceConfig) {
     this.device = checkDevice(device);
     this.#lender = device instanceof PortDevice ? device : null;
-    if (typeof config !== "object" || config === null) {
-      throw new InterfaceError(
-        "InvalidArgument",
-        badArgument("Interface", "config", config, "an InterfaceConfig object"),
-      );
-    }
-    for (const key of Object.keys(config)) {
-      if (!CONFIG_KEYS.has(key)) {
-        throw new InterfaceError(
-          "InvalidArgument",
-          `Interface: config has an unknown key ${JSON.stringify(key)}; known keys: ${
-            [...CONFIG_KEYS].join(", ")
-          }`,
-        );
-      }
-    }
-    const mac = config.mac;
-    if (!(mac instanceof Uint8Array) || mac.length !== 6 || (mac[0] & 1) !== 0 || mac.every((x) => x === 0)) {
-      throw new InterfaceError(
-        "InvalidArgument",
-        badArgument(
-          "Interface",
-          "mac",
-          mac,
-          "a Uint8Array of 6 bytes, unicast (first byte even) and not all zero",
-        ),
-      );
-    }
-    this.mac = mac.slice();
+    checkConfig(config);
+    this.mac = checkMac(config.mac);
     const m = this.mac;
     this.#macHead = ((m[0] << 24) | (m[1] << 16) | (m[2] << 8) | m[3]) >>> 0;
     this.#macLow = (m[4] << 8) | m[5];
     this.#routes = new Routes(config.addresses, config.routes ?? [], config.gateway);
-    if (config.promiscuous !== undefined && typeof config.promiscuous !== "boolean") {
-      throw new InterfaceError(
-        "InvalidArgument",
-        badArgument("Interface", "promiscuous", config.promiscuous, "a boolean"),
-      );
-    }
-    this.#promiscuous = config.promiscuous ?? false;
+    this.#promiscuous = checkPromiscuous(config.promiscuous);
     const DAY = 86_400_000;
     this.#neighbors = new NeighborCache(
       this.mac,
@@ -449,19 +281,8 @@ export class Interface {
       limit(config, "icmpHostIntervalMs", 1000, 0, DAY),
       limit(config, "icmpHostBurst", 6, 1, 1000),
     );
-    if (config.pcap !== undefined && !(config.pcap instanceof PcapWriter)) {
-      throw new InterfaceError(
-        "InvalidArgument",
-        badArgument("Interface", "pcap", config.pcap, "a PcapWriter"),
-      );
-    }
-    if (config.vlan !== undefined && !isIntIn(config.vlan, 1, 4094)) {
-      throw new InterfaceError(
-        "InvalidArgument",
-        badArgument("Interface", "vlan", config.vlan, "a whole number 1–4094"),
-      );
-    }
-    this.vlan = config.vlan ?? -1;
+    checkPcap(config.pcap);
+    this.vlan = checkVlan(config.vlan);
     this.#reassembly = new Reassembler(
       limit(config, "reassemblyMaxDatagrams", 256, 1, 1 << 16),
       limit(config, "reassemblyMaxBytes", 4 << 20, 0, 1 << 30),
