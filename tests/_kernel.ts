@@ -71,13 +71,13 @@ export async function pollUntil(
 
 /**
  * Configures the kernel side of tap `iface`: no IPv6 link-local address (the kernel would send
- * router solicitations and MLD), `cidr` as its address, link up. `beforeUp` runs after the address
- * is set and before the link comes up (e.g. to bind a kernel server to the address first).
+ * router solicitations and MLD), `cidr` as its address, link up. net_tap sets the link up itself
+ * when its port starts, so the peer may send (ARP, a SYN) the moment the address exists: whatever
+ * the kernel must have ready for that (a TCP listener) has to exist before the port starts.
  */
-export async function kernelUp(iface: string, cidr: string, beforeUp?: () => void): Promise<void> {
+export async function kernelUp(iface: string, cidr: string): Promise<void> {
   await sh("ip", "link", "set", "dev", iface, "addrgenmode", "none");
   await sh("ip", "addr", "add", cidr, "dev", iface);
-  beforeUp?.();
   await sh("ip", "link", "set", "dev", iface, "up");
 }
 
@@ -307,12 +307,11 @@ export async function exampleOnTap(
   tap: string,
   net: { cidr: string; kernelCidr: string },
   args: string[],
-  beforeUp?: () => void,
 ): Promise<ExampleRun> {
   const run = runExample(name, ["--tap", tap, "--ip", net.cidr, ...args]);
   try {
     await waitFor(() => run.exited() || interfaceExists(tap), 20_000, `${name} to create ${tap}`);
-    if (!run.exited()) await kernelUp(tap, net.kernelCidr, beforeUp);
+    if (!run.exited()) await kernelUp(tap, net.kernelCidr);
   } catch (e) {
     await run[Symbol.asyncDispose]();
     throw e;

@@ -28,9 +28,9 @@ function random(n: number): Uint8Array {
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 /** An example on a tap of its own whose kernel side is configured (see exampleOnTap). */
-async function example(name: string, args: string[], net = subnet(), beforeUp?: () => void) {
+async function example(name: string, args: string[], net = subnet()) {
   const tap = tapName();
-  const run = await exampleOnTap(name, tap, net, args, beforeUp);
+  const run = await exampleOnTap(name, tap, net, args);
   return Object.assign(run, { tap, net });
 }
 
@@ -139,29 +139,28 @@ Deno.test("examples/tcp_client.ts fetches from a kernel echo server byte-exact, 
   for (const [n, lossy] of cases) {
     await t.step(`${n} bytes${lossy ? " with 10 % loss each way" : ""}`, async () => {
       const net = subnet();
-      // A port for the kernel server: free on the wildcard, so free on the tap's address too.
-      const probe = Deno.listen({ hostname: "0.0.0.0", port: 0 });
-      const port = (probe.addr as Deno.NetAddr).port;
-      probe.close();
-      let server: Deno.TcpListener | null = null;
-      let serving: Promise<void> = Promise.resolve();
+      // The kernel echo server is listening before the example exists: net_tap brings the kernel
+      // side of the tap up when the example starts its port, so the example's first SYN may leave
+      // the moment the kernel has its address, and a server bound to that address only after it
+      // was added would be late (RST to our SYN). Its address does not exist yet, hence the
+      // wildcard; a connection from anyone but the example is closed at once.
+      const server = Deno.listen({ hostname: "0.0.0.0", port: 0 });
+      const port = (server.addr as Deno.NetAddr).port;
+      const serving = (async () => {
+        for await (const conn of server) {
+          if ((conn.remoteAddr as Deno.NetAddr).hostname !== net.ours) conn.close();
+          else conn.readable.pipeTo(conn.writable).catch(() => {});
+        }
+      })().catch(() => {});
       const args = ["--connect", `${net.kernel}:${port}`, "--send", `${n}`, "--seconds", "150"];
-      await using run = await example("tcp_client", args, net, () => {
-        // Bound before the link comes up: the client's SYN never meets a closed port.
-        const l = Deno.listen({ hostname: net.kernel, port });
-        server = l;
-        serving = (async () => {
-          for await (const conn of l) conn.readable.pipeTo(conn.writable).catch(() => {});
-        })().catch(() => {});
-      });
       try {
-        assert.ok(server !== null, "the kernel server is up");
+        await using run = await example("tcp_client", args, net);
         await using _loss = lossy ? await nftLoss(run.tap, 10) : { [Symbol.asyncDispose]: async () => {} };
         const out = await run.finish(170_000);
         assert.equal(out.code, 0, out.stdout + out.stderr);
         assert.match(out.stdout, new RegExp(`^sent ${n} received ${n} sha256 ${sha(pattern(n))}$`, "m"));
       } finally {
-        (server as Deno.TcpListener | null)?.close();
+        server.close();
         await serving;
       }
     });

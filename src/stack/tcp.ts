@@ -117,7 +117,11 @@ export class TcpConn implements Disposable {
 
   /** @internal Resolves once the handshake completed; rejects with the reason it failed. */
   established(): Promise<TcpConn> {
-    if (this.socket.state !== "SynSent" && this.socket.state !== "SynReceived") return Promise.resolve(this);
+    const s = this.socket;
+    // Closed already: the runner's first polls run inside Stack.connect, and a peer as quick as
+    // the kernel on a tap can refuse the SYN in them.
+    if (s.state === "Closed") return Promise.reject(endedError("Stack.connect", s.closeReason, this.#peer()));
+    if (s.state !== "SynSent" && s.state !== "SynReceived") return Promise.resolve(this);
     return new Promise((resolve, reject) => {
       this.#connect = { resolve, reject };
       this.#attach();
