@@ -62,7 +62,7 @@ class TcpConn {
     this.sendQueue = s.sendQueue;
     this.recvQueue = s.recvQueue;
     this.maySend = s.maySend;
-    const at = s.pollAt();
+    const at = s.pollAtAfterDispatch();
     this.due = at > 0 ? at : 0;
   }
 }
@@ -229,7 +229,7 @@ export class TcpConnections {
       c.dispatched(state);
       list[keep++] = c;
     }
-    list.length = keep;
+    if (keep !== list.length) list.length = keep; // (a store to length costs a builtin call)
     if (fromListener) this.#recycle();
     this.#stats.tcpSegmentsOut += sent;
     return sent > 0;

@@ -110,6 +110,7 @@ export class TcpSocket implements Disposable {
   #synRetransmits = 0;
   readonly #cc: Congestion;
   #lastSend = -1; // when a data segment last went out (restart after idle)
+  #dispatchIdle = false; // the last dispatch stopped at a plan of nothing (see pollAtAfterDispatch)
   #rtoStreak = 0; // timeouts since SND.UNA last moved
   readonly #tsOffer: boolean;
   #tsOk = false; // both SYNs carried timestamps
@@ -642,9 +643,13 @@ export class TcpSocket implements Disposable {
       this.#lastSend = -1;
     }
     let sent = 0;
+    this.#dispatchIdle = false;
     for (let guard = 0; guard < 256; guard++) {
       const kind = this.#plan(now, mtu);
-      if (kind === NONE) break;
+      if (kind === NONE) {
+        this.#dispatchIdle = true; // nothing to send now: pollAtAfterDispatch needs no second plan
+        break;
+      }
       const src = kind === SEND_RST ? this.#rstSrcIp : this.#localIp;
       const dst = kind === SEND_RST ? this.#rstDstIp : this.#remoteIp;
       if (!egress.transmit(src, dst, this.#out, this.#tx, this.#planPos, this.#planLen)) break;
@@ -665,6 +670,18 @@ export class TcpSocket implements Disposable {
    */
   pollAt(): number {
     if (this.#plan(Number.NEGATIVE_INFINITY, this.#mss + 40) !== NONE) return 0;
+    return this.#timerAt();
+  }
+
+  /**
+   * {@linkcode TcpSocket.pollAt} right after a dispatch, before anything else touches the socket:
+   * when that dispatch stopped because nothing was left to send, only the timers. @internal
+   */
+  pollAtAfterDispatch(): number {
+    return this.#dispatchIdle ? this.#timerAt() : this.pollAt();
+  }
+
+  #timerAt(): number {
     let t = Infinity;
     if (this.#rtoAt >= 0 && this.#rtoAt < t) t = this.#rtoAt;
     if (this.#ackAt >= 0 && this.#ackAt < t) t = this.#ackAt;
