@@ -555,6 +555,16 @@ export class TcpSocket implements Disposable {
     return this.#rx.indexOf(0);
   }
   /**
+   * True when `length` bytes at sequence `seq` would land at the receive ring's end: ESTABLISHED,
+   * `seq` the next expected, nothing held out of order, room for them. The interface then copies
+   * them there itself while it sums them for the checksum (a ring's `writeAt` onto the same place
+   * copies nothing). @internal
+   */
+  placesAtEnd(seq: number, length: number): boolean {
+    return this.#state === ESTABLISHED && seq === this.#rcvNxt && this.#asm.isEmpty &&
+      length <= this.#rx.free;
+  }
+  /**
    * Releases `n` bytes of those `recvView` reported.
    * @throws {SocketError} `InvalidArgument` when `n` exceeds them.
    */
