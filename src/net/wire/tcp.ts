@@ -1,7 +1,8 @@
 /**
  * TCP headers over IPv4 (RFC 9293) with the options a stack negotiates: MSS, window scale and
- * timestamps (RFC 7323), SACK-permitted and SACK blocks (RFC 2018), NOP and EOL. Unknown options
- * are skipped by their length. The checksum covers the IPv4 pseudo-header.
+ * timestamps (RFC 7323), SACK-permitted and SACK blocks (RFC 2018), NOP and EOL. Unknown options,
+ * and known ones whose length does not fit their kind (as Linux), are skipped by their length.
+ * The checksum covers the IPv4 pseudo-header.
  *
  * @module
  */
