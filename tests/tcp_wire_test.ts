@@ -191,6 +191,13 @@ Deno.test("TCP: malformed segments are typed WireErrors", async (t) => {
     parseIpv4(f, 14, f.length, ip);
     return parseTcp(f, 34, end, ip.src, ip.dst, h, verify);
   };
+  /** LINUX_SYN (a 40-byte header) with its 20 option bytes replaced by `opts`. */
+  const synOptions = (opts: number[]) => {
+    assert.equal(opts.length, 20);
+    const c = LINUX_SYN.slice();
+    c.set(opts, 54);
+    return c;
+  };
   await t.step("every truncation of every kernel segment", () => {
     for (const f of LINUX_TCP_FRAMES) {
       for (let end = 34; end < 34 + 20 + (f[46] >>> 4) * 4 - 20; end++) {
@@ -209,18 +216,79 @@ Deno.test("TCP: malformed segments are typed WireErrors", async (t) => {
   });
   await t.step("bad option lengths", () => {
     // LINUX_SYN options at 54: mss(54) sackOK(58) TS(60) nop(70) wscale(71).
-    assert.equal(kindOf(() => parse(mutate(LINUX_SYN, 55, 5))), "BadLength", "MSS length 5");
     assert.equal(kindOf(() => parse(mutate(LINUX_SYN, 55, 1))), "BadLength", "length 1");
     assert.equal(kindOf(() => parse(mutate(LINUX_SYN, 55, 0))), "BadLength", "length 0");
-    assert.equal(kindOf(() => parse(mutate(LINUX_SYN, 59, 3))), "BadLength", "SACK-permitted length 3");
-    assert.equal(kindOf(() => parse(mutate(LINUX_SYN, 61, 9))), "BadLength", "timestamps length 9");
     assert.equal(kindOf(() => parse(mutate(LINUX_SYN, 72, 4))), "BadLength", "wscale past the header");
-    assert.equal(kindOf(() => parse(mutate(LINUX_SYN, 72, 2))), "BadLength", "wscale length 2");
+    assert.equal(kindOf(() => parse(mutate(LINUX_SYN, 61, 15))), "BadLength", "timestamps past the header");
     const last = mutate(mutate(mutate(LINUX_SYN, 71, 1), 72, 1), 73, 3);
     assert.equal(kindOf(() => parse(last)), "BadLength", "kind 3 as the last byte");
-    // LINUX_SACK: sack option at 68 (kind 5, length 10).
-    assert.equal(kindOf(() => parse(mutate(LINUX_SACK, 69, 2))), "BadLength", "SACK with no blocks");
-    assert.equal(kindOf(() => parse(mutate(LINUX_SACK, 69, 6))), "BadLength", "SACK length 6");
+    // A wrong length for its kind that runs past the header is still an error; within it, skipped.
+    const nops = Array(12).fill(1);
+    assert.equal(
+      parse(synOptions([...nops, 8, 8, 0, 0, 0, 0, 0, 0])),
+      74,
+      "timestamps 8 as the last 8 bytes",
+    );
+    assert.equal(h.hasTimestamps, false);
+    assert.equal(
+      kindOf(() => parse(synOptions([...nops, 1, 1, 1, 1, 1, 1, 8, 10]))),
+      "BadLength",
+      "timestamps 10 past",
+    );
+    assert.equal(
+      kindOf(() => parse(synOptions([...nops, 1, 1, 1, 1, 1, 1, 2, 4]))),
+      "BadLength",
+      "MSS 4 past",
+    );
+    assert.equal(
+      kindOf(() => parse(synOptions([...nops, 1, 1, 1, 1, 1, 1, 3, 5]))),
+      "BadLength",
+      "wscale 5 past",
+    );
+  });
+  await t.step("a known option with the wrong length is skipped, the segment kept (as Linux)", () => {
+    const TS = [8, 10, 0, 0, 0, 1, 0, 0, 0, 2];
+    const MSS = [2, 4, 0x05, 0xb4];
+    const cases: [string, number[], Partial<TcpHeader>][] = [
+      ["timestamps length 8", [...MSS, 8, 8, 1, 2, 3, 4, 5, 6, 3, 3, 7, 4, 2, 1, 1, 1], {
+        mss: 1460,
+        hasTimestamps: false,
+        windowScale: 7,
+        sackPermitted: true,
+      }],
+      ["window scale length 4", [...MSS, 3, 4, 7, 0, 4, 2, ...TS], {
+        mss: 1460,
+        windowScale: -1,
+        sackPermitted: true,
+        hasTimestamps: true,
+        tsVal: 1,
+        tsEcr: 2,
+      }],
+      ["SACK-permitted length 4", [4, 4, 0, 0, ...MSS, ...TS, 1, 1], {
+        sackPermitted: false,
+        mss: 1460,
+        hasTimestamps: true,
+      }],
+      ["SACK-permitted length 3", [4, 3, 0, 1, ...MSS, ...TS, 1, 1], {
+        sackPermitted: false,
+        mss: 1460,
+        tsEcr: 2,
+      }],
+      ["SACK with no blocks", [5, 2, ...MSS, ...TS, 1, 1, 1, 1], { sackCount: 0, mss: 1460, tsVal: 1 }],
+      ["SACK length 6", [5, 6, 0, 0, 0, 1, ...TS, 3, 3, 7, 0], { sackCount: 0, windowScale: 7, tsVal: 1 }],
+    ];
+    for (const mssLength of [2, 3, 5, 6, 8]) {
+      const bad = [2, mssLength, ...Array(mssLength - 2).fill(0x05)];
+      const opts = [...bad, ...TS];
+      while (opts.length < 20) opts.push(1);
+      cases.push([`MSS length ${mssLength}`, opts, { mss: -1, hasTimestamps: true, tsVal: 1, tsEcr: 2 }]);
+    }
+    for (const [name, opts, want] of cases) {
+      const f = synOptions(opts);
+      assert.equal(parse(f), 74, name);
+      for (const [k, v] of Object.entries(want)) assert.equal(h[k as keyof TcpHeader], v, `${name}: ${k}`);
+      assert.equal(h.flags, LINUX_SYN[47], name);
+    }
   });
   await t.step("emit refuses values the header cannot hold", () => {
     const b = new Uint8Array(200);

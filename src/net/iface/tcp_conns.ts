@@ -8,7 +8,10 @@
  * @module
  */
 import { parseTcp, TCP_ACK, TCP_RST, TCP_SYN, TcpHeader } from "../wire/tcp.ts";
-import { ipv4ToString } from "../wire/ipv4.ts";
+import { IPPROTO_TCP, ipv4ToString, pseudoHeaderSumRaw } from "../wire/ipv4.ts";
+import { foldChecksum, sumViewRaw } from "../wire/checksum.ts";
+import { WireError } from "../wire/error.ts";
+import { copySum, ViewCache } from "../copy.ts";
 import { type TcpConfig, type TcpEgress, tcpResetFor, TcpSocket } from "../socket/tcp.ts";
 import { TcpListener, type TcpListenerOptions } from "../socket/tcp_listener.ts";
 import { TcpTable } from "../socket/tcp_table.ts";
@@ -62,12 +65,19 @@ class TcpConn {
     this.sendQueue = s.sendQueue;
     this.recvQueue = s.recvQueue;
     this.maySend = s.maySend;
-    const at = s.pollAt();
+    const at = s.pollAtAfterDispatch();
     this.due = at > 0 ? at : 0;
   }
 }
 
 const NO_PAYLOAD = new ByteRing(1);
+
+/**
+ * In-order payloads from this size up are copied into the socket's receive ring while they are
+ * summed for the checksum (one C copy-and-sum instead of a sum and a copy); smaller ones are
+ * summed in JS and copied by the socket.
+ */
+const PLACE_FROM = 256;
 
 /** The TCP connections and listeners of one interface. */
 export class TcpConnections {
@@ -82,6 +92,8 @@ export class TcpConnections {
   readonly #in = new TcpHeader();
   readonly #rst = new TcpHeader();
   readonly #failed: TcpSocket[] = [];
+  readonly #frameView = new ViewCache();
+  readonly #ringView = new ViewCache();
   /** Entries that are listeners' handshakes (SYN-RECEIVED as of their last dispatch). */
   #handshakes = 0;
 
@@ -123,14 +135,37 @@ export class TcpConnections {
     egress: TcpEgress,
   ): void {
     const h = this.#in;
-    const data = parseTcp(b, off, end, src, dst, h);
-    const stats = this.#stats;
-    stats.tcpSegmentsIn++;
+    const data = parseTcp(b, off, end, src, dst, h, false); // the checksum below
     const table = this.#table;
     const c = table === null ? undefined : table.get(dst, h.dstPort, src, h.srcPort);
+    // The checksum, verified before anything takes the segment. In-order data for an established
+    // connection is copied into its receive ring's free space as it is summed: a bad sum leaves
+    // only bytes past the ring's end, unread and overwritten by the next segment.
+    const v = this.#frameView.of(b);
+    const length = end - data;
+    let sum = sumViewRaw(v, off, data, pseudoHeaderSumRaw(src, dst, IPPROTO_TCP, end - off));
+    let payload = b;
+    let from = data;
+    if (
+      length >= PLACE_FROM && c !== undefined && (h.flags & TCP_SYN) === 0 &&
+      c.socket.placesAtEnd(h.seq, length)
+    ) {
+      const s = c.socket;
+      const ring = s.rxBytes;
+      let at = s.rxOffset + s.recvQueue;
+      if (at >= ring.length) at -= ring.length;
+      if (at + length <= ring.length) {
+        sum += copySum(this.#ringView.of(ring), at, v, data, length);
+        payload = ring;
+        from = at;
+      } else sum = sumViewRaw(v, data, end, sum);
+    } else if (length > 0) sum = sumViewRaw(v, data, end, sum);
+    if (foldChecksum(sum) !== 0) throw new WireError("BadChecksum", "TCP: checksum");
+    const stats = this.#stats;
+    stats.tcpSegmentsIn++;
     if (c !== undefined) {
       if ((h.flags & TCP_SYN) === 0 || !this.#reuses(c, h)) {
-        c.socket.process(now, src, dst, h, b, data, end - data);
+        c.socket.process(now, src, dst, h, payload, from, length);
         c.due = 0; // whatever it answers goes out at this poll's dispatch
         return;
       }
@@ -229,7 +264,7 @@ export class TcpConnections {
       c.dispatched(state);
       list[keep++] = c;
     }
-    list.length = keep;
+    if (keep !== list.length) list.length = keep; // (a store to length costs a builtin call)
     if (fromListener) this.#recycle();
     this.#stats.tcpSegmentsOut += sent;
     return sent > 0;

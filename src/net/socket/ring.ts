@@ -117,6 +117,8 @@ export class ByteRing {
     }
     const first = this.contiguous(pos, length);
     const at = this.indexOf(pos);
+    // Already in place: the interface copied a segment here while verifying its checksum.
+    if (src === this.storage && from === at && first === length) return;
     if (length < WORDS_FROM) {
       // A few bytes (a ping-pong's payload): no view needed.
       copyBytesRaw(this.storage, at, src, from, first);

@@ -110,6 +110,7 @@ export class TcpSocket implements Disposable {
   #synRetransmits = 0;
   readonly #cc: Congestion;
   #lastSend = -1; // when a data segment last went out (restart after idle)
+  #dispatchIdle = false; // the last dispatch stopped at a plan of nothing (see pollAtAfterDispatch)
   #rtoStreak = 0; // timeouts since SND.UNA last moved
   readonly #tsOffer: boolean;
   #tsOk = false; // both SYNs carried timestamps
@@ -569,6 +570,16 @@ export class TcpSocket implements Disposable {
     return this.#rx.indexOf(0);
   }
   /**
+   * True when `length` bytes at sequence `seq` would land at the receive ring's end: ESTABLISHED,
+   * `seq` the next expected, nothing held out of order, room for them. The interface then copies
+   * them there itself while it sums them for the checksum (a ring's `writeAt` onto the same place
+   * copies nothing). @internal
+   */
+  placesAtEnd(seq: number, length: number): boolean {
+    return this.#state === ESTABLISHED && seq === this.#rcvNxt && this.#asm.isEmpty &&
+      length <= this.#rx.free;
+  }
+  /**
    * Releases `n` bytes of those `recvView` reported.
    * @throws {SocketError} `InvalidArgument` when `n` exceeds them.
    */
@@ -657,9 +668,13 @@ export class TcpSocket implements Disposable {
       this.#lastSend = -1;
     }
     let sent = 0;
+    this.#dispatchIdle = false;
     for (let guard = 0; guard < 256; guard++) {
       const kind = this.#plan(now, mtu);
-      if (kind === NONE) break;
+      if (kind === NONE) {
+        this.#dispatchIdle = true; // nothing to send now: pollAtAfterDispatch needs no second plan
+        break;
+      }
       const src = kind === SEND_RST ? this.#rstSrcIp : this.#localIp;
       const dst = kind === SEND_RST ? this.#rstDstIp : this.#remoteIp;
       if (!egress.transmit(src, dst, this.#out, this.#tx, this.#planPos, this.#planLen)) break;
@@ -680,6 +695,18 @@ export class TcpSocket implements Disposable {
    */
   pollAt(): number {
     if (this.#plan(Number.NEGATIVE_INFINITY, this.#mss + 40) !== NONE) return 0;
+    return this.#timerAt();
+  }
+
+  /**
+   * {@linkcode TcpSocket.pollAt} right after a dispatch, before anything else touches the socket:
+   * when that dispatch stopped because nothing was left to send, only the timers. @internal
+   */
+  pollAtAfterDispatch(): number {
+    return this.#dispatchIdle ? this.#timerAt() : this.pollAt();
+  }
+
+  #timerAt(): number {
     let t = Infinity;
     if (this.#rtoAt >= 0 && this.#rtoAt < t) t = this.#rtoAt;
     if (this.#ackAt >= 0 && this.#ackAt < t) t = this.#ackAt;

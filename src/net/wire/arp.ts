@@ -29,7 +29,7 @@ export class ArpPacket {
 /** Parses the ARP packet at `b[off .. end)` into `out`. Only Ethernet/IPv4 ARP is accepted. */
 export function parseArp(b: Uint8Array, off: number, end: number, out: ArpPacket): void {
   need(b, off, end, ARP_LENGTH, "ARP");
-  needHeader("parseArp", out, ArpPacket);
+  if (!(out instanceof ArpPacket)) needHeader("parseArp", out, ArpPacket); // (instanceof a constant: inlined)
   if (u16(b, off) !== 1 || u16(b, off + 2) !== 0x0800) {
     throw new WireError(
       "Unsupported",
@@ -53,7 +53,7 @@ export function parseArp(b: Uint8Array, off: number, end: number, out: ArpPacket
 /** Writes `p` at `b[off ..]`; returns the offset after it. */
 export function emitArp(b: Uint8Array, off: number, end: number, p: ArpPacket): number {
   need(b, off, end, ARP_LENGTH, "ARP emit");
-  needHeader("emitArp", p, ArpPacket);
+  if (!(p instanceof ArpPacket)) needHeader("emitArp", p, ArpPacket); // (instanceof a constant: inlined)
   needField("emitArp", "senderIp", p.senderIp, 0, 0xffffffff);
   needField("emitArp", "targetIp", p.targetIp, 0, 0xffffffff);
   if (p.operation !== ARP_REQUEST && p.operation !== ARP_REPLY) {

@@ -44,7 +44,7 @@ export class IcmpHeader {
 /** Parses the ICMP message `b[off .. end)` into `out`, verifying its checksum; returns the data offset. */
 export function parseIcmp(b: Uint8Array, off: number, end: number, out: IcmpHeader): number {
   need(b, off, end, 8, "ICMP");
-  needHeader("parseIcmp", out, IcmpHeader);
+  if (!(out instanceof IcmpHeader)) needHeader("parseIcmp", out, IcmpHeader); // (instanceof a constant: inlined)
   if (internetChecksum(b, off, end) !== 0) throw new WireError("BadChecksum", "ICMP: checksum");
   out.type = b[off];
   out.code = b[off + 1];
@@ -58,7 +58,7 @@ export function parseIcmp(b: Uint8Array, off: number, end: number, out: IcmpHead
  */
 export function emitIcmp(b: Uint8Array, off: number, end: number, h: IcmpHeader): number {
   need(b, off, end, 8, "ICMP emit");
-  needHeader("emitIcmp", h, IcmpHeader);
+  if (!(h instanceof IcmpHeader)) needHeader("emitIcmp", h, IcmpHeader); // (instanceof a constant: inlined)
   needField("emitIcmp", "type", h.type, 0, 255);
   needField("emitIcmp", "code", h.code, 0, 255);
   needField("emitIcmp", "rest", h.rest, -0x80000000, 0xffffffff); // u32, or its int32 form ((id << 16) | seq)

@@ -1,7 +1,8 @@
 /**
  * TCP headers over IPv4 (RFC 9293) with the options a stack negotiates: MSS, window scale and
- * timestamps (RFC 7323), SACK-permitted and SACK blocks (RFC 2018), NOP and EOL. Unknown options
- * are skipped by their length. The checksum covers the IPv4 pseudo-header.
+ * timestamps (RFC 7323), SACK-permitted and SACK blocks (RFC 2018), NOP and EOL. Unknown options,
+ * and known ones whose length does not fit their kind (as Linux), are skipped by their length.
+ * The checksum covers the IPv4 pseudo-header.
  *
  * @module
  */
@@ -121,9 +122,11 @@ export class TcpHeader {
  * verifies its checksum under the pseudo-header of `src`/`dst`. Returns the payload offset; the
  * payload runs to `end`. With `verifyChecksum` false the caller checks the checksum itself.
  *
+ * A known option whose length does not fit its kind (MSS ≠ 4, window scale ≠ 3, SACK-permitted
+ * ≠ 2, timestamps ≠ 10, SACK not 2 + 8n) is skipped by its length and left absent in `out`.
+ *
  * @throws {WireError} `Truncated` (shorter than 20 bytes or than its data offset), `BadLength`
- * (data offset below 5, an option length that is too small, runs past the header, or does not
- * fit the option's kind), `BadChecksum`, `BadField` (port 0; SYN with FIN or RST);
+ * (data offset below 5, an option length below 2 or running past the header), `BadChecksum`, `BadField` (port 0; SYN with FIN or RST);
  * `InvalidArgument` for a view, offset, address or header object of the wrong kind.
  */
 export function parseTcp(
@@ -184,49 +187,42 @@ function parseOptions(b: Uint8Array, at: number, end: number, out: TcpHeader): v
     const len = b[at + 1];
     if (len < 2) throw new WireError("BadLength", `TCP: option ${kind} length ${len} < 2`);
     if (at + len > end) throw new WireError("BadLength", `TCP: option ${kind} runs past the header`);
+    // A known option with the wrong length for its kind is skipped by its length, as if absent
+    // (as Linux's tcp_parse_options does): the rest of the segment still counts.
     switch (kind) {
       case OPT_MSS:
-        optionLength(kind, len, 4);
-        out.mss = (b[at + 2] << 8) | b[at + 3];
+        if (len === 4) out.mss = (b[at + 2] << 8) | b[at + 3];
         break;
       case OPT_WSCALE:
-        optionLength(kind, len, 3);
-        out.windowScale = b[at + 2];
+        if (len === 3) out.windowScale = b[at + 2];
         break;
       case OPT_SACK_PERMITTED:
-        optionLength(kind, len, 2);
-        out.sackPermitted = true;
+        if (len === 2) out.sackPermitted = true;
         break;
-      case OPT_TIMESTAMPS: {
-        optionLength(kind, len, 10);
-        const v = dataView(b);
-        out.hasTimestamps = true;
-        out.tsVal = v.getUint32(at + 2);
-        out.tsEcr = v.getUint32(at + 6);
-        break;
-      }
-      case OPT_SACK: {
-        if ((len - 2) % 8 !== 0 || len === 2) {
-          throw new WireError("BadLength", `TCP: SACK option length ${len} is not 2 + 8n (n ≥ 1)`);
+      case OPT_TIMESTAMPS:
+        if (len === 10) {
+          const v = dataView(b);
+          out.hasTimestamps = true;
+          out.tsVal = v.getUint32(at + 2);
+          out.tsEcr = v.getUint32(at + 6);
         }
-        const v = dataView(b);
-        const n = (len - 2) / 8; // ≤ 4: 40 option bytes at most
-        for (let i = 0; i < n; i++) {
-          out.sack[2 * i] = v.getUint32(at + 2 + 8 * i);
-          out.sack[2 * i + 1] = v.getUint32(at + 6 + 8 * i);
-        }
-        out.sackCount = n;
         break;
-      }
+      case OPT_SACK:
+        if (len > 2 && (len - 2) % 8 === 0) {
+          const v = dataView(b);
+          const n = (len - 2) / 8; // ≤ 4: 40 option bytes at most
+          for (let i = 0; i < n; i++) {
+            out.sack[2 * i] = v.getUint32(at + 2 + 8 * i);
+            out.sack[2 * i + 1] = v.getUint32(at + 6 + 8 * i);
+          }
+          out.sackCount = n;
+        }
+        break;
       default:
         break; // unknown: skipped by its length
     }
     at += len;
   }
-}
-
-function optionLength(kind: number, len: number, want: number): void {
-  if (len !== want) throw new WireError("BadLength", `TCP: option ${kind} length ${len}, expected ${want}`);
 }
 
 /**

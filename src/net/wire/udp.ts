@@ -41,7 +41,7 @@ export function parseUdp(
   verifyChecksum: boolean = true,
 ): number {
   need(b, off, end, UDP_HEADER_LENGTH, "UDP");
-  needHeader("parseUdp", out, UdpHeader);
+  if (!(out instanceof UdpHeader)) needHeader("parseUdp", out, UdpHeader); // (instanceof a constant: inlined)
   needAddresses("parseUdp", src, dst);
   const v = dataView(b);
   const ports = v.getUint32(off);
@@ -77,7 +77,7 @@ export function emitUdp(
   dst: number,
   h: UdpHeader,
 ): number {
-  needHeader("emitUdp", h, UdpHeader);
+  if (!(h instanceof UdpHeader)) needHeader("emitUdp", h, UdpHeader); // (instanceof a constant: inlined)
   needField("emitUdp", "length", h.length, UDP_HEADER_LENGTH, 0xffff);
   needField("emitUdp", "srcPort", h.srcPort, 0, 0xffff);
   needField("emitUdp", "dstPort", h.dstPort, 0, 0xffff);
