@@ -30,7 +30,10 @@
  *                                        per byte for bulk, ns per round trip for ping-pong; c_ns
  *                                        and ratio null without the reference; target null when
  *                                        the row has none)
- *   deno task bench -- --layout=packed   only that pool layout for the net_ring pair
+ *   deno task bench -- --layout=page     the net_ring rows on that pool layout (default: packed
+ *                                        only: a process has 16 ring pairs, ports made by
+ *                                        rte_eth_from_rings do not come back after close, and one
+ *                                        layout's runs take 12)
  *   deno task bench -- --case=tcp_bulk   only the rows whose name contains this
  *
  * Sizes through the environment (bench.ts takes the same arguments and would refuse new ones):
@@ -65,7 +68,7 @@ for (const a of Deno.args) {
   else if (a.startsWith("--case=")) caseArg = a.slice("--case=".length);
   else throw new Error(`tcp_bench: unknown argument ${JSON.stringify(a)}\n${USAGE}`);
 }
-const layouts = LAYOUTS.filter((l) => layoutArg === undefined || l === layoutArg);
+const layouts = LAYOUTS.filter((l) => (layoutArg ?? "packed") === l);
 if (layouts.length === 0) {
   throw new Error(`tcp_bench: --layout must be packed or page, got ${layoutArg}\n${USAGE}`);
 }
