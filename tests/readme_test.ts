@@ -2,7 +2,8 @@
  * The README as a newcomer uses it: the "own project" recipe is built in a temporary directory next
  * to a link to this clone and run in a child `deno run`; every `ts` block of README.md (except those
  * marked `<!-- fragment -->`) is run the same way, with exactly the flags the README writes after
- * it; and the troubleshooting section has a row for every `kind` of every exported error class.
+ * it; the troubleshooting section has a row for every `kind` of every exported error class; and the
+ * Layout section names every source file.
  */
 import assert from "node:assert/strict";
 
@@ -309,4 +310,28 @@ Deno.test("the demo runs to its end with the flags of `deno task demo`, and with
     assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stderr, /^The demo needs --allow-ffi/);
   });
+});
+
+Deno.test("README: the Layout section names every source file", () => {
+  const start = readme.indexOf("\n## Layout\n");
+  assert.ok(start >= 0, "README has a ## Layout section");
+  const end = readme.indexOf("\n## ", start + 1);
+  const layout = readme.slice(start, end < 0 ? undefined : end);
+  const missing: string[] = [];
+  const walk = (dir: string, rel: string): void => {
+    for (const e of Deno.readDirSync(`${rootPath}/${dir}`)) {
+      const path = `${dir}/${e.name}`;
+      if (e.isDirectory) walk(path, `${rel}${e.name}/`);
+      else if (/\.(ts|c|h)$/.test(e.name)) {
+        // src/net/ is drawn as a tree of bare names; the other files are named with their path.
+        const name = dir.startsWith("src/net") ? e.name.replace(/\.ts$/, "") : e.name;
+        if (!new RegExp(`(^|[\\s\`/(])${name.replaceAll(".", "\\.")}([\\s\`),.:]|$)`, "m").test(layout)) {
+          missing.push(path);
+        }
+      }
+    }
+  };
+  walk("src", "");
+  walk("csrc", "");
+  assert.deepEqual(missing, [], `README ## Layout does not name: ${missing.join(", ")}`);
 });
