@@ -4,7 +4,8 @@
  * against examples/http_server.ts (`/`, `/bytes/N` up to 16 MiB, `POST /echo`, 404, persistent
  * connections), kernel clients against examples/tcp_echo.ts (1 B … 16 MiB byte-exact both ways, 100
  * connections at once), examples/tcp_client.ts against a kernel echo server (1 B … 16 MiB), and
- * both again with 10 % of the frames dropped each way by nftables on the tap.
+ * both again with 10 % of the frames dropped each way by nftables on the tap; and tcp_echo.ts ending
+ * by itself after `--seconds` (exit 0, tap removed).
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -165,4 +166,16 @@ Deno.test("examples/tcp_client.ts fetches from a kernel echo server byte-exact, 
       }
     });
   }
+});
+
+Deno.test("examples/tcp_echo.ts --seconds 2 exits 0 on its own and removes its tap", async (t) => {
+  await using run = await example("tcp_echo", ["--port", "7008", "--seconds", "2"]);
+  await listening(run, run.net.ours, 7008);
+  await t.step("no signal: exits 0 within 15 s, says the time elapsed, and the tap is gone", async () => {
+    const out = await run.finish(15_000);
+    assert.equal(out.signal, null, out.stderr);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /^echoed \d+ bytes on \d+ connections \(2 s elapsed\)$/m);
+    assert.equal(await interfaceExists(run.tap), false);
+  });
 });
