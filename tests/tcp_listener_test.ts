@@ -240,6 +240,68 @@ Deno.test("TcpTable: O(1) 4-tuple lookup agrees with a Map through random insert
   );
 });
 
+Deno.test("TcpTable: mean probes per lookup stay a small constant from 10 to 100 000 entries (a scan would not)", async (t) => {
+  const MAX_MEAN = 4; // linear probing at load ≤ ½ expects ~1.5 (hit) and ~2.5 (miss)
+  type Tuple = [number, number, number, number];
+  const patterns: Record<string, (rand: () => number, i: number) => Tuple> = {
+    "random 4-tuples": (rand) => [
+      Math.floor(rand() * 2 ** 32),
+      Math.floor(rand() * 65536),
+      Math.floor(rand() * 2 ** 32),
+      Math.floor(rand() * 65536),
+    ],
+    // What a load generator sends one server: one local address and port, few peers, consecutive ports.
+    "one server port, consecutive peer ports": (
+      _,
+      i,
+    ) => [0x0a000001, 80, 0xc0a80001 + (i >>> 14), 1024 + (i & 0x3fff)],
+  };
+  for (const [name, make] of Object.entries(patterns)) {
+    for (const n of [10, 1000, 100_000]) {
+      await t.step(`${name}, ${n} entries`, () => {
+        const rand = rng(n + name.length);
+        const table = new TcpTable<number>(n, 0x9e3779b9);
+        const seen = new Set<string>();
+        const present: Tuple[] = [];
+        for (let i = 0; present.length < n; i++) {
+          const k = make(rand, i);
+          if (seen.has(k.join("/"))) continue;
+          seen.add(k.join("/"));
+          present.push(k);
+        }
+        const absent: Tuple[] = [];
+        for (let i = n; absent.length < n; i++) {
+          const k = make(rand, i);
+          if (!seen.has(k.join("/"))) absent.push(k);
+        }
+        const mean = (what: string, keys: Tuple[], op: (k: Tuple, i: number) => void) => {
+          const before = table.probes;
+          keys.forEach(op);
+          const m = (table.probes - before) / keys.length;
+          assert.ok(m >= 1, `${what}: at least one slot per call (${m})`);
+          assert.ok(
+            m <= MAX_MEAN,
+            `${what}: mean ${m.toFixed(2)} probes per call > ${MAX_MEAN} at ${n} entries`,
+          );
+        };
+        mean("set", present, (k, i) => assert.ok(table.set(...k, i)));
+        assert.equal(table.size, n);
+        mean("get (present)", present, (k, i) => assert.equal(table.get(...k), i));
+        mean("get (absent)", absent, (k) => assert.equal(table.get(...k), undefined));
+        const half = present.filter((_, i) => i % 2 === 0);
+        mean("delete", half, (k) => assert.ok(table.delete(...k)));
+        // Backward-shift deletion leaves no tombstones: misses stay short after churn.
+        mean("get (deleted)", half, (k) => assert.equal(table.get(...k), undefined));
+        mean(
+          "get (kept)",
+          present.filter((_, i) => i % 2 === 1),
+          (k) => assert.notEqual(table.get(...k), undefined),
+        );
+      });
+    }
+  }
+});
+
 /** The test as a TCP peer on the wire of a `wireHost`: sends segments, reads what comes back. */
 function wirePeer(w: ReturnType<typeof wireHost>, port: number) {
   const spec = { dstMac: US_MAC, srcMac: PEER_MAC, src: PEER, dst: US, protocol: IPPROTO_TCP };

@@ -19,6 +19,7 @@ export class TcpTable<T> {
   readonly #limit: number;
   readonly #seed: number;
   #size = 0;
+  #probes = 0;
 
   /**
    * Creates a table for up to `capacity` entries (its slots: the next power of two ≥ 2 × capacity).
@@ -46,6 +47,16 @@ export class TcpTable<T> {
   get capacity(): number {
     return this.#limit;
   }
+  /**
+   * Slots examined so far by {@linkcode get}, {@linkcode set} and {@linkcode delete} (one per slot
+   * compared, including the empty slot that ends a miss, and each slot the deletion shift visits).
+   * It only grows; take the difference over a span of calls. With hashing working, the mean per
+   * call stays a small constant whatever the size (load ≤ ½: about 1.5 for a hit, 2.5 for a miss);
+   * a mean that grows with {@linkcode size} means the 4-tuples are piling into one run.
+   */
+  get probes(): number {
+    return this.#probes;
+  }
 
   #slot(localIp: number, localPort: number, remoteIp: number, remotePort: number): number {
     if (
@@ -71,6 +82,7 @@ export class TcpTable<T> {
   get(localIp: number, localPort: number, remoteIp: number, remotePort: number): T | undefined {
     const ports = (((localPort & 0xffff) << 16) | (remotePort & 0xffff)) >>> 0;
     for (let i = this.#slot(localIp, localPort, remoteIp, remotePort);; i = (i + 1) & this.#mask) {
+      this.#probes++;
       if (this.#used[i] === 0) return undefined;
       if (
         this.#ports[i] === ports && this.#localIp[i] === localIp >>> 0 && this.#remoteIp[i] === remoteIp >>> 0
@@ -97,6 +109,7 @@ export class TcpTable<T> {
     const ports = (((localPort & 0xffff) << 16) | (remotePort & 0xffff)) >>> 0;
     let i = this.#slot(localIp, localPort, remoteIp, remotePort);
     for (;; i = (i + 1) & this.#mask) {
+      this.#probes++;
       if (this.#used[i] === 0) break;
       if (
         this.#ports[i] === ports && this.#localIp[i] === localIp >>> 0 && this.#remoteIp[i] === remoteIp >>> 0
@@ -120,6 +133,7 @@ export class TcpTable<T> {
     const ports = (((localPort & 0xffff) << 16) | (remotePort & 0xffff)) >>> 0;
     let i = this.#slot(localIp, localPort, remoteIp, remotePort);
     for (;; i = (i + 1) & this.#mask) {
+      this.#probes++;
       if (this.#used[i] === 0) return false;
       if (
         this.#ports[i] === ports && this.#localIp[i] === localIp >>> 0 && this.#remoteIp[i] === remoteIp >>> 0
@@ -131,6 +145,7 @@ export class TcpTable<T> {
     const m = this.#mask;
     let hole = i;
     for (let j = (i + 1) & m; this.#used[j] !== 0; j = (j + 1) & m) {
+      this.#probes++;
       const home = this.#slot(
         this.#localIp[j],
         this.#ports[j] >>> 16,
