@@ -163,27 +163,6 @@ Deno.test("TLP: the PTO counts the segment that just left (two out: 2·SRTT + 2,
   assert.deepEqual([f.s.stats.tlpProbes, f.s.stats.timeouts], [1, 0]);
 });
 
-Deno.test("TLP in recovery: a lost retransmission with nothing after it is probed, then RACK finds it; no RTO", () => {
-  const f = conn();
-  f.s.send(data(14 * MSS));
-  assert.equal(f.out(20).length, 10);
-  // Segment 0 lost, 1–3 SACKed, the ACKs of 4–9 lost: recovery resends 0.
-  f.put(30, A, 1, seg(0), { sack: [[seg(1), seg(4)]] });
-  assert.equal(f.s.congestionState, "Recovery");
-  const sent = f.out(30);
-  assert.deepEqual(sent[0], ["ACK", seg(0), 1, MSS], "the hole first");
-  const pto = f.s.pollAt();
-  assert.ok(pto < 30 + 200, `a probe before the RTO (pollAt ${pto})`);
-  const probe = f.out(pto);
-  assert.equal(probe.length, 1);
-  assert.ok(probe[0][1] > seg(9), "new data as the probe");
-  assert.equal(f.s.stats.tlpProbes, 1);
-  // The retransmission was lost too; the probe is SACKed: RACK marks the retransmission lost.
-  f.put(pto + 10, A, 1, seg(0), { sack: [[seg(1), seg(4)], [probe[0][1], probe[0][1] + MSS]] });
-  assert.deepEqual(f.out(pto + 10)[0], ["ACK", seg(0), 1, MSS], "segment 0 a third time");
-  assert.equal(f.s.stats.timeouts, 0);
-});
-
 Deno.test("RACK-TLP: the option is validated and off without SACK", () => {
   assert.throws(() => conn({ rack: 1 as unknown as boolean }), /rack/);
   const f = synReceived({}, { mss: MSS }); // no SACK-permitted

@@ -1232,10 +1232,9 @@ export class TcpSocket implements Disposable {
     }
     if (this.#rackAt >= 0 && now >= this.#rackAt) this.#rackTimer(now);
     if (this.#ptoAt >= 0 && now >= this.#ptoAt) {
-      // RFC 8985 §7.3: the probe goes out on this dispatch (in recovery too, see #armPto); the
-      // RTO is pushed back from now.
+      // RFC 8985 §7.3: the probe goes out on this dispatch; the RTO is pushed back from now.
       this.#ptoAt = -1;
-      if (this.#sndMax !== this.#sndUna && !this.#tlpActive) {
+      if (this.#sndMax !== this.#sndUna && !this.#inRecovery && !this.#tlpActive) {
         this.#tlpDue = true;
         this.#rtoAt = now + this.#rto;
       }
@@ -1548,7 +1547,7 @@ export class TcpSocket implements Disposable {
         this.#tlpRetrans = resent;
         this.#tlpEnd = (seq + segLen) >>> 0;
         this.#rttActive = this.#rttActive && !resent;
-      } else if (!resent || this.#inRecovery) this.#armPto(now, (seq + segLen) >>> 0);
+      } else if (!resent) this.#armPto(now, (seq + segLen) >>> 0);
     }
     if (f & 0x400) {
       // A SACK-recovery retransmission: HighRxt moves, SND.NXT stays.
@@ -1680,19 +1679,16 @@ export class TcpSocket implements Disposable {
   }
 
   /**
-   * Arms the probe timeout (RFC 8985 §7.2) while data is out and no probe is: 2·SRTT (+ 200 ms,
-   * the worst delayed ACK, with one segment out; else + 2 ms of clock allowance), never after
-   * the RTO. Unlike §7.2 (and Linux), also in recovery once every lost segment was resent: a
-   * lost retransmission with nothing delivered after it is invisible to RACK, and a probe (new
-   * data, sent after it) lets RACK find it instead of the RTO. `sentEnd`: the end of the
-   * segment leaving now (SND.MAX has not moved yet).
+   * Arms the probe timeout (RFC 8985 §7.2) while data is out, no probe is and no recovery runs:
+   * 2·SRTT (+ 200 ms, the worst delayed ACK, with one segment out; else + 2 ms of clock
+   * allowance), never after the RTO. `sentEnd`: the end of the segment leaving now (SND.MAX has
+   * not moved yet), so that it counts in the flight.
    */
   #armPto(now: number, sentEnd: number = this.#sndMax): void {
     const max = seqDiff(sentEnd, this.#sndMax) > 0 ? sentEnd : this.#sndMax;
     if (
-      !this.#rackOffer || !this.#sackOk || this.#tlpActive ||
-      max === this.#sndUna || this.#sndWnd === 0 ||
-      (this.#inRecovery ? this.#rack.anyLost : seqDiff(this.#sndUna, this.#recover) < 0) ||
+      !this.#rackOffer || !this.#sackOk || this.#inRecovery || this.#tlpActive ||
+      max === this.#sndUna || this.#sndWnd === 0 || seqDiff(this.#sndUna, this.#recover) < 0 ||
       !this.#canSendData()
     ) {
       this.#ptoAt = -1;
