@@ -151,6 +151,18 @@ Deno.test("RACK: a lost retransmission is found once data sent after it is SACKe
   assert.equal(f.s.stats.retransmits, 2);
 });
 
+Deno.test("TLP: the PTO counts the segment that just left (two out: 2·SRTT + 2, not the delayed-ACK wait)", () => {
+  const f = conn();
+  f.s.send(data(MSS));
+  assert.equal(f.out(20).length, 1);
+  assert.equal(f.s.pollAt(), 20 + 200, "one out: 2·SRTT + 200, capped at the RTO");
+  f.s.send(data(MSS));
+  assert.equal(f.out(25).length, 1);
+  assert.equal(f.s.pollAt(), 25 + 22, "two out: 2·SRTT + 2 from the second");
+  assert.deepEqual(f.out(47), [["PSH|ACK", seg(1), 1, MSS]], "both lost: the last segment again");
+  assert.deepEqual([f.s.stats.tlpProbes, f.s.stats.timeouts], [1, 0]);
+});
+
 Deno.test("RACK-TLP: the option is validated and off without SACK", () => {
   assert.throws(() => conn({ rack: 1 as unknown as boolean }), /rack/);
   const f = synReceived({}, { mss: MSS }); // no SACK-permitted

@@ -1547,7 +1547,7 @@ export class TcpSocket implements Disposable {
         this.#tlpRetrans = resent;
         this.#tlpEnd = (seq + segLen) >>> 0;
         this.#rttActive = this.#rttActive && !resent;
-      } else if (!resent) this.#armPto(now);
+      } else if (!resent) this.#armPto(now, (seq + segLen) >>> 0);
     }
     if (f & 0x400) {
       // A SACK-recovery retransmission: HighRxt moves, SND.NXT stays.
@@ -1681,18 +1681,20 @@ export class TcpSocket implements Disposable {
   /**
    * Arms the probe timeout (RFC 8985 §7.2) while data is out, no probe is and no recovery runs:
    * 2·SRTT (+ 200 ms, the worst delayed ACK, with one segment out; else + 2 ms of clock
-   * allowance), never after the RTO.
+   * allowance), never after the RTO. `sentEnd`: the end of the segment leaving now (SND.MAX has
+   * not moved yet), so that it counts in the flight.
    */
-  #armPto(now: number): void {
+  #armPto(now: number, sentEnd: number = this.#sndMax): void {
+    const max = seqDiff(sentEnd, this.#sndMax) > 0 ? sentEnd : this.#sndMax;
     if (
       !this.#rackOffer || !this.#sackOk || this.#inRecovery || this.#tlpActive ||
-      this.#sndMax === this.#sndUna || this.#sndWnd === 0 ||
-      seqDiff(this.#sndUna, this.#recover) < 0 || !this.#canSendData()
+      max === this.#sndUna || this.#sndWnd === 0 || seqDiff(this.#sndUna, this.#recover) < 0 ||
+      !this.#canSendData()
     ) {
       this.#ptoAt = -1;
       return;
     }
-    const flight = seqDiff(this.#sndMax, this.#sndUna);
+    const flight = seqDiff(max, this.#sndUna);
     const pto = this.#srtt >= 0 ? Math.ceil(2 * this.#srtt) + (flight <= this.#mss ? 200 : 2) : 1000;
     let at = now + pto;
     if (this.#rtoAt >= 0 && at > this.#rtoAt) at = this.#rtoAt;
