@@ -191,17 +191,23 @@ Deno.test("TCP over the interface: a connection table at its limit drops SYNs an
   assert.equal(h.b.tableSizes.tcpConnections, 0, "RSTs closed b's side");
 });
 
+const PEER_TO_US = { dstMac: US_MAC, srcMac: PEER_MAC, src: PEER, dst: US, protocol: IPPROTO_TCP };
+
+/** A TCP segment from the peer's `srcPort` to our port 81 (20-byte header, `payload` zero bytes). */
+function segTo81(srcPort: number, flags: number, seq: number, ack: number, payload: number): Uint8Array {
+  const t = new TcpHeader();
+  Object.assign(t, { srcPort, dstPort: 81, seq, ack, flags, window: 1000 });
+  const b = new Uint8Array(20 + payload);
+  emitTcpInto(b, t, PEER, US);
+  return b;
+}
+
 Deno.test("TCP: a segment to no connection is answered with RST (RFC 9293 3.10.7.1), an RST never", () => {
   const w = wireHost();
   w.learnPeer();
-  const spec = { dstMac: US_MAC, srcMac: PEER_MAC, src: PEER, dst: US, protocol: IPPROTO_TCP };
-  const seg = (flags: number, seq: number, ack: number, payload = 0) => {
-    const t = new TcpHeader();
-    Object.assign(t, { srcPort: 40000, dstPort: 81, seq, ack, flags, window: 1000 });
-    const b = new Uint8Array(20 + payload);
-    emitTcpInto(b, t, PEER, US);
-    return b;
-  };
+  const spec = PEER_TO_US;
+  const seg = (flags: number, seq: number, ack: number, payload = 0) =>
+    segTo81(40000, flags, seq, ack, payload);
   w.inject(ipFrame(spec, seg(TCP_SYN, 1000, 0)));
   let r = readTcp(w.sent());
   assert.equal(r.flags, TCP_RST | TCP_ACK, "a SYN without ACK: RST+ACK");
@@ -233,14 +239,9 @@ Deno.test("TCP: a listening port drops a bare FIN or data without ACK (RFC 9293 
   const w = wireHost();
   w.learnPeer();
   using l = w.iface.listenTcp(81);
-  const spec = { dstMac: US_MAC, srcMac: PEER_MAC, src: PEER, dst: US, protocol: IPPROTO_TCP };
-  const seg = (flags: number, seq: number, ack: number, payload = 0) => {
-    const t = new TcpHeader();
-    Object.assign(t, { srcPort: 40001, dstPort: 81, seq, ack, flags, window: 1000 });
-    const b = new Uint8Array(20 + payload);
-    emitTcpInto(b, t, PEER, US);
-    return b;
-  };
+  const spec = PEER_TO_US;
+  const seg = (flags: number, seq: number, ack: number, payload = 0) =>
+    segTo81(40001, flags, seq, ack, payload);
   w.inject(ipFrame(spec, seg(TCP_FIN, 1000, 0)));
   assert.equal(w.sent().length, 0, "a bare FIN: dropped");
   w.inject(ipFrame(spec, seg(0, 1000, 0, 10)));
