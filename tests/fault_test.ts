@@ -142,7 +142,10 @@ Deno.test("corrupt: exactly one bit flipped, inside the IP datagram", () => {
   padded.set(udp);
   const c = wrapped({ seed: 9, tx: { corrupt: 1 } });
   send(c.fi, Array.from({ length: 200 }, () => padded));
-  for (const f of drain(c.b)) {
+  const corrupted = drain(c.b);
+  assert.equal(corrupted.length, 200, "every corrupted frame arrives");
+  assert.equal(c.fi.stats.tx.corrupted, 200);
+  for (const f of corrupted) {
     const k = f.findIndex((x, j) => x !== padded[j]);
     assert.ok(k >= 14 && k < 14 + 32, `flipped byte ${k} is inside the datagram`);
   }
