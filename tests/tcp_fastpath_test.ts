@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type ByteRing, IsnGenerator, type TcpEgress, TcpSocket } from "../src/net/socket/mod.ts";
-import { setTcpHeaderPrediction } from "../src/net/socket/tcp.ts";
+import { setTcpHeaderPrediction, tcpHeaderPredictions } from "../src/net/socket/tcp.ts";
 import {
   emitTcp,
   IPPROTO_TCP,
@@ -215,8 +215,12 @@ Deno.test("header prediction: every segment, counter and byte equals the general
   for (const c of cases) {
     await t.step(c.name, () => {
       for (const seed of [1, 2, 3]) {
+        const before = tcpHeaderPredictions();
         const fast = run(true, seed, c);
+        const predicted = tcpHeaderPredictions() - before;
+        assert.ok(predicted > 0, `seed ${seed}: the fast path took no segment`);
         const general = run(false, seed, c);
+        assert.equal(tcpHeaderPredictions() - before, predicted, "off: the fast path takes none");
         assert.deepEqual(fast, general, `seed ${seed}`);
       }
     });

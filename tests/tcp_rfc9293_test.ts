@@ -303,6 +303,14 @@ Deno.test("§3.10.7.4 a FIN beyond a hole is held and taken when the hole fills"
     assert.deepEqual(f.out(3), [["ACK", 2, 102, 0]]);
     assert.equal(f.s.state, "TimeWait");
   });
+  await t.step("a bare FIN beyond a hole in ESTABLISHED: taken when in-order data fills it", () => {
+    const f = established({ ackDelay: 0, timestamps: false, sack: false }); // header prediction's case
+    f.put(1, A | TCP_FIN, 101, 1); // nothing out of order held but the FIN
+    assert.deepEqual(f.out(1), [["ACK", 1, 1, 0]], "a duplicate ACK");
+    f.put(2, A, 1, 1, { payload: data(100) }); // next in order
+    assert.deepEqual(f.out(2), [["ACK", 1, 102, 0]], "the data and the FIN");
+    assert.equal(f.s.state, "CloseWait");
+  });
   await t.step("a FIN beyond the window is not held", () => {
     const f = established({ ackDelay: 0, rxBufferSize: 1000 });
     f.put(1, A | TCP_FIN, 901, 1, { payload: data(100) }); // its data fits the window, the FIN does not
