@@ -229,6 +229,18 @@ export function ealNotRunningError(what: string): EalError {
     });
 }
 
+/** Set once EAL has started in this process: the TSC clock's scale is known from then on. */
+let clockStarted = false;
+let tscMs: () => number = () => 0;
+
+/** Checks that EAL started in this process (running or cleaned up since) and binds the clock. */
+function startClock(): boolean {
+  const s = stateView()[0];
+  if (s !== STATE_RUNNING && s !== STATE_CLEANED_UP) throw ealNotRunningError("Eal.now");
+  tscMs = dpdk().mdp_tsc_ms;
+  return true;
+}
+
 /** Makes this isolate a user of the running EAL (its memory stays mapped until it leaves). */
 function join(what: string): void {
   const w = isolateWord();
@@ -623,6 +635,27 @@ export class Eal {
       logger.info("Eal.cleanup: this isolate left EAL; {users} other isolate(s) still use it", { users: rc });
     } else if (rc < 0 && rc !== -EALREADY) logger.warn("rte_eal_cleanup returned {rc}", { rc });
     else logger.info("EAL cleaned up");
+  }
+
+  /**
+   * Milliseconds since EAL started, read from the CPU's time-stamp counter (DPDK's clock,
+   * `rte_get_tsc_cycles` ÷ `rte_get_tsc_hz`): monotonic, process-wide (every isolate and Worker
+   * reads the same clock), still running after {@linkcode Eal.cleanup}, and far cheaper per call than
+   * `performance.now()`: the clock to pass to `Interface.poll(now)` in a busy loop. Do not mix it
+   * with another clock for the same interface (timers would jump). Throws `NotInitialized` (or
+   * `PreviousInitFailed`) until EAL has started in this process.
+   *
+   * ```ts
+   * import { Eal } from "@melin/dpdk";
+   * Eal.init(Eal.devOptions());
+   * const t0 = Eal.now();
+   * // … poll …
+   * console.log(`${Eal.now() - t0} ms`);
+   * ```
+   */
+  static now(): number {
+    if (!clockStarted) clockStarted = startClock();
+    return tscMs();
   }
 
   /** Number of lcores EAL runs (`rte_lcore_count`), threads registered later included. */

@@ -37,6 +37,7 @@ export const SYMBOLS = {
   mdp_errno: { parameters: [], result: "i32" },
   mdp_runtime_dir: { parameters: [], result: "pointer" },
   mdp_memory_limits_mb: { parameters: ["buffer"], result: "void" }, // uint32_t out[2]: physical, RTE_MAX_MEM_MB
+  mdp_tsc_ms: { parameters: [], result: "f64" }, // ms on the TSC since EAL started; 0 before
   // Constants (macros and enum values)
   mdp_const_mbuf_default_buf_size: { parameters: [], result: "u32" },
   mdp_const_pktmbuf_headroom: { parameters: [], result: "u32" },

@@ -25,6 +25,27 @@ Deno.test("this test file's thread is registered with DPDK and has an lcore id",
   assert.equal(eal.lcoreId, id, "the id is stable for the thread");
 });
 
+Deno.test("Eal.now: a monotonic ms clock from the TSC that keeps real time", async () => {
+  testEal();
+  let prev = Eal.now();
+  assert.ok(prev >= 0 && Number.isFinite(prev));
+  for (let i = 0; i < 100_000; i++) {
+    const t = Eal.now();
+    assert.ok(t >= prev, `went back: ${prev} then ${t}`);
+    prev = t;
+  }
+  // Its rate against the system's clock over a sleep: a wrong scale (cycles, µs or s instead of
+  // ms) is off by orders of magnitude; scheduling noise shifts both clocks by the same amount.
+  const e0 = Eal.now(), p0 = performance.now();
+  await new Promise((r) => setTimeout(r, 200));
+  const eal = Eal.now() - e0, sys = performance.now() - p0;
+  assert.ok(sys >= 190, `slept ${sys} ms`);
+  assert.ok(
+    Math.abs(eal - sys) < 0.05 * sys,
+    `Eal.now advanced ${eal} ms while performance.now advanced ${sys}`,
+  );
+});
+
 Deno.test("Eal.init with different arguments is a ConflictingArgs error naming both", () => {
   testEal();
   const e = thrown(() => Eal.init(Eal.devOptions({ memoryMb: 256 })), EalError);
@@ -132,6 +153,8 @@ Deno.test("before Eal.init: pool creation and lookup throw typed errors (child p
   assert.match(by.create.message as string, /Eal\.init\(\)/);
   assert.equal(by.lookup.class, "EalError");
   assert.equal(by.lookup.kind, "NotInitialized");
+  assert.equal(by.now.class, "EalError");
+  assert.equal(by.now.kind, "NotInitialized", "Eal.now before EAL started");
 });
 
 Deno.test("after Eal.cleanup: every use throws and init cannot start again (child process)", async () => {
@@ -139,6 +162,8 @@ Deno.test("after Eal.cleanup: every use throws and init cannot start again (chil
   assert.equal(r.code, 0, r.stderr);
   const by = Object.fromEntries(r.reports.map((x) => [x.label, x]));
   assert.equal(by["available-before"].value, 1024);
+  const after = by["clock-after-cleanup"].value as number;
+  assert.ok(after >= 0 && after < 10_000, `Eal.now still runs, monotonic, after cleanup: ${after}`);
   assert.equal(by.state.value, "cleaned-up");
   assert.equal(by.current.value, null);
   assert.equal(by.disposed.value, true);

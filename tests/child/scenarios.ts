@@ -110,13 +110,16 @@ switch (scenario) {
     report("current", Eal.current);
     attempt("create", () => Mempool.create("early"));
     attempt("lookup", () => Mempool.lookup("early"));
+    attempt("now", () => Eal.now());
     break;
   }
   case "after-cleanup": {
     Eal.init(Eal.devOptions({ memoryMb: 128 }));
     const pool = Mempool.createWithSize("doomed", 1024);
     report("available-before", pool.available);
+    const clockBefore = Eal.now();
     Eal.cleanup();
+    report("clock-after-cleanup", Eal.now() - clockBefore);
     report("state", Eal.state);
     report("current", Eal.current);
     report("disposed", pool.disposed);
