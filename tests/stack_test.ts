@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
 import {
+  Eal,
   EalError,
   Interface,
   InterfaceError,
@@ -567,6 +568,24 @@ Deno.test("the runner: run(signal), start/stop, hooks, deadlines, failures", asy
       assert.ok(later.stats.sleeps > 0);
     },
   );
+  await t.step("clock: the target and its hooks are polled with the clock's readings", async () => {
+    let tick = 1000;
+    const seen: number[] = [];
+    const hooked: number[] = [];
+    using r = new Runner({ poll: (now: number) => (seen.push(now), false) }, { clock: () => (tick += 7) });
+    r.onPoll((now) => void hooked.push(now));
+    await r.run(AbortSignal.timeout(30));
+    assert.ok(seen.length > 1);
+    assert.equal(seen[0], 1014, "the first poll reads the clock after the loop's start");
+    for (let i = 1; i < seen.length; i++) assert.equal(seen[i] - seen[i - 1], 7, "one reading per poll");
+    assert.deepEqual(hooked, seen, "hooks get the poll's reading");
+    testEal();
+    using tsc = new Runner({ poll: (now: number) => (seen.push(now), false) }, { clock: Eal.now });
+    seen.length = 0;
+    const t0 = Eal.now();
+    await tsc.run(AbortSignal.timeout(20));
+    assert.ok(seen.length > 0 && seen[0] >= t0 && seen.at(-1)! <= Eal.now(), "polled on Eal.now's clock");
+  });
   await t.step("work makes it spin: spinPolls polls in a row before one yield", async () => {
     const target = { poll: () => true };
     using r = new Runner(target, { spinPolls: 50 });
@@ -652,6 +671,10 @@ Deno.test("the runner: run(signal), start/stop, hooks, deadlines, failures", asy
     assert.throws(
       () => new Runner({ poll: () => false }, { maxSleepMs: 1001 }),
       isStackError("InvalidArgument"),
+    );
+    assert.throws(
+      () => new Runner({ poll: () => false }, { clock: 5 as never }),
+      isStackError("InvalidArgument", /clock must be a function/),
     );
     using r = new Runner({ poll: () => false });
     assert.throws(() => r.run("soon" as never), isStackError("InvalidArgument", /AbortSignal/));
