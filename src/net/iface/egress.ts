@@ -79,12 +79,12 @@ export class Egress implements UdpEgress, TcpEgress {
   #lastSrc = 0;
   #lastNeighbour: Neighbor | null = null;
   /**
-   * The constant part of a UDP datagram's headers to the last destination (the header template;
-   * all int32, so no number crossing a call is boxed): the IPv4 header's word sum without its total
-   * length and id, the UDP pseudo-header's without the length, and the header words that hold the
-   * two addresses.
+   * The constant part of the headers to the last destination from its source (the header
+   * template; all int32, so no number crossing a call is boxed): the IPv4 header's word sum without
+   * its protocol, total length and id, the UDP pseudo-header's without the length, and the header
+   * words that hold the two addresses.
    */
-  #udpIpBase = 0;
+  #ipBase = 0;
   #udpPseudo = 0;
   #srcHigh = 0;
   #srcLowDstHigh = 0;
@@ -219,7 +219,11 @@ export class Egress implements UdpEgress, TcpEgress {
       }, src);
       return true;
     }
-    const o = this.#emitHeaders(n, src, dst, IPPROTO_TCP, tcpLength);
+    // The template holds the route's source: a connection bound to another of our addresses
+    // writes its headers in full.
+    const o = (src | 0) === this.#lastSrc && this.#l2 === 14
+      ? this.#emitTemplate(n, IPPROTO_TCP, tcpLength)
+      : this.#emitHeaders(n, src, dst, IPPROTO_TCP, tcpLength);
     if (o < 0) return false;
     const b = this.#device.txBytes;
     const sum = length > 0 ? payload.peekAndSum(from, this.#txView.view, o + hl, length) : 0;
@@ -265,37 +269,48 @@ export class Egress implements UdpEgress, TcpEgress {
     ) {
       return this.#sendRouted(srcPort, dst >>> 0, dstPort, data, from, length);
     }
-    // The common case: an untagged frame to the last destination, its headers from the template
-    // (#remember) with only the lengths, the id and the two sums filled in.
+    // The common case: an untagged frame to the last destination, its headers from the template.
+    const o = this.#emitTemplate(n, IPPROTO_UDP, udpLength);
+    if (o < 0) return false;
+    const v = this.#txView.view; // of the device's txBytes, set by #emitTemplate
+    // The payload is summed as it is copied; the header's words are added from their values.
+    const payload = copySum(v, o + UDP_HEADER_LENGTH, data, from, length);
+    let sum = foldChecksum(payload + this.#udpPseudo + 2 * udpLength + srcPort + dstPort);
+    if (sum === 0) sum = 0xffff; // 0 would mean "no checksum"
+    v.setUint32(o, (srcPort << 16) | dstPort);
+    v.setUint32(o + 4, (udpLength << 16) | sum);
+    this.#stats.txFrames++;
+    if (this.#pcap !== undefined) this.capture(this.#device.txBytes, o - 34, 34 + udpLength);
+    return true;
+  }
+
+  /**
+   * `#emitHeaders` from the template, for an untagged frame from the remembered source to the
+   * remembered destination, whose neighbour is `n`: Ethernet and IPv4 (TOS 0, Don't Fragment, TTL
+   * 64) headers as nine stores, the header sum from the template's plus the protocol, length and
+   * id. Returns the payload's index in `device.txBytes`, or -1 when the device has no free buffer.
+   * The send-path tests hold these bytes to known answers.
+   */
+  #emitTemplate(n: Neighbor, protocol: number, length: number): number {
     const device = this.#device;
-    const start = device.txSlot(42 + length);
-    if (start < 0) return false;
+    const start = device.txSlot(34 + length);
+    if (start < 0) return -1;
     const v = this.#txView.of(device.txBytes);
-    // The payload is summed as it is copied; the headers' sums are added from the values written.
-    const payload = copySum(v, start + 42, data, from, length);
-    const total = 20 + udpLength;
+    const total = 20 + length;
     const id = this.#ipId = (this.#ipId + 1) & 0xffff;
-    let ip = this.#udpIpBase + total + id; // < 2^19: two folds leave 16 bits
-    ip = (ip & 0xffff) + (ip >>> 16);
-    ip = ~((ip & 0xffff) + (ip >>> 16)) & 0xffff;
-    let udp = foldChecksum(payload + this.#udpPseudo + 2 * udpLength + srcPort + dstPort);
-    if (udp === 0) udp = 0xffff; // 0 would mean "no checksum"
-    // Ethernet, IPv4 (TOS 0, Don't Fragment, TTL 64, UDP) and UDP headers as ten 32-bit stores
-    // and one 16-bit store. The send-path tests hold these bytes to known answers.
+    let sum = this.#ipBase + protocol + total + id; // < 2^19: two folds leave 16 bits
+    sum = (sum & 0xffff) + (sum >>> 16);
+    sum = ~((sum & 0xffff) + (sum >>> 16)) & 0xffff;
     v.setUint32(start, n.head0);
     v.setUint32(start + 4, n.head1);
     v.setUint32(start + 8, this.#macTail);
-    v.setUint32(start + 12, 0x08004500);
+    v.setUint32(start + 12, 0x08004500); // IPv4; version 4, header length 20, TOS 0
     v.setUint32(start + 16, (total << 16) | id);
-    v.setUint32(start + 20, 0x40004011);
-    v.setUint32(start + 24, (ip << 16) | this.#srcHigh);
+    v.setUint32(start + 20, 0x40004000 | protocol); // Don't Fragment, TTL 64
+    v.setUint32(start + 24, (sum << 16) | this.#srcHigh);
     v.setUint32(start + 28, this.#srcLowDstHigh);
-    v.setUint32(start + 32, this.#dstLow | srcPort);
-    v.setUint32(start + 36, (dstPort << 16) | udpLength);
-    v.setUint16(start + 40, udp);
-    this.#stats.txFrames++;
-    if (this.#pcap !== undefined) this.capture(device.txBytes, start, 42 + length);
-    return true;
+    v.setUint16(start + 32, this.#dstLow);
+    return start + 34;
   }
 
   /** The next hop to `dst` (a u32) is `n`, from our address `src`: the header template for it. */
@@ -306,11 +321,11 @@ export class Egress implements UdpEgress, TcpEgress {
     this.#lastSrc = s;
     this.#lastNeighbour = n;
     const addresses = (s >>> 16) + (s & 0xffff) + (d >>> 16) + (d & 0xffff);
-    this.#udpIpBase = 0x4500 + 0x4000 + ((64 << 8) | IPPROTO_UDP) + addresses;
+    this.#ipBase = 0x4500 + 0x4000 + (64 << 8) + addresses;
     this.#udpPseudo = addresses + IPPROTO_UDP;
     this.#srcHigh = s >>> 16;
     this.#srcLowDstHigh = (s << 16) | (d >>> 16);
-    this.#dstLow = d << 16;
+    this.#dstLow = d & 0xffff;
   }
 
   /**
