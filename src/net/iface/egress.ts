@@ -253,14 +253,7 @@ export class Egress implements UdpEgress, TcpEgress {
    * false, having sent nothing, when the device has no free buffer. `dst` may be given as a u32
    * or as the same bits in an int32 (`ip | 0`, what the socket passes: never boxed).
    */
-  send(
-    srcPort: number,
-    dst: number,
-    dstPort: number,
-    data: DataView,
-    from: number,
-    length: number,
-  ): boolean {
+  send(srcPort: number, dst: number, dstPort: number, data: DataView, from: number, length: number): boolean {
     const n = this.#lastNeighbour;
     const udpLength = UDP_HEADER_LENGTH + length;
     if (
