@@ -72,6 +72,95 @@ Deno.test("UDP send path: every field, and ids that count up, for payloads aroun
   }
 });
 
+/**
+ * The whole frame a UDP datagram should be, written out here: untagged or with `vlan`, DF, TTL 64,
+ * IP id `id`, both checksums computed here.
+ */
+function udpFrameBytes(
+  dstMac: Uint8Array,
+  srcMac: Uint8Array,
+  src: number,
+  dst: number,
+  ports: [number, number],
+  id: number,
+  payload: Uint8Array,
+  vlan = -1,
+): Uint8Array {
+  const l2 = vlan < 0 ? 14 : 18;
+  const f = new Uint8Array(l2 + 28 + payload.length);
+  f.set(dstMac, 0);
+  f.set(srcMac, 6);
+  if (vlan >= 0) f.set([0x81, 0, vlan >> 8, vlan & 0xff], 12);
+  f.set([0x08, 0x00], l2 - 2);
+  const total = 28 + payload.length;
+  const ip = [0x45, 0, total >> 8, total & 0xff, id >> 8, id & 0xff, 0x40, 0, 64, 17, 0, 0];
+  for (const a of [src, dst]) ip.push(a >>> 24, (a >>> 16) & 0xff, (a >>> 8) & 0xff, a & 0xff);
+  f.set(ip, l2);
+  const ipSum = ones(f, l2, l2 + 20);
+  f.set([ipSum >> 8, ipSum & 0xff], l2 + 10);
+  const u = l2 + 20;
+  const len = 8 + payload.length;
+  f.set([ports[0] >> 8, ports[0] & 0xff, ports[1] >> 8, ports[1] & 0xff, len >> 8, len & 0xff], u);
+  f.set(payload, u + 8);
+  const pseudo = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + 17 + len;
+  const c = ones(f, u, f.length, pseudo) || 0xffff;
+  f.set([c >> 8, c & 0xff], u + 6);
+  return f;
+}
+
+for (const vlan of [-1, 100]) {
+  Deno.test(`UDP header template: addresses and MACs with the high bit set, two destinations, a MAC refreshed in place (VLAN ${vlan})`, () => {
+    // Addresses above 2^31 and MACs whose words are negative as int32s: the template keeps them as
+    // int32 bits, and must write the same bytes as a u32.
+    const us = ip("200.100.1.2");
+    const peers = [ip("200.200.3.4"), ip("200.7.255.254")];
+    const macs = [
+      Uint8Array.of(0xa2, 0xb3, 0xc4, 0xd5, 0xe6, 0xf7),
+      Uint8Array.of(0xfe, 0, 0x80, 1, 0x90, 2),
+    ];
+    const ourMac = Uint8Array.of(0xf2, 0x81, 0x92, 0xa3, 0xb4, 0xc5);
+    const h = wireHost({
+      mac: ourMac,
+      addresses: [{ ip: us, prefix: 8 }],
+      vlan: vlan < 0 ? undefined : vlan,
+    });
+    const arp = (mac: Uint8Array, from: number) => {
+      const f = arpRequest(mac, from, us);
+      if (vlan < 0) return f;
+      const t = new Uint8Array(f.length + 4); // the same request, tagged with our VLAN
+      t.set(f.subarray(0, 12));
+      t.set([0x81, 0, vlan >> 8, vlan & 0xff], 12);
+      t.set(f.subarray(12), 16);
+      return t;
+    };
+    h.inject(arp(macs[0], peers[0]), arp(macs[1], peers[1]));
+    assert.equal(h.sent().length, 2, "two ARP replies");
+    using s = h.iface.bindUdp(0xfedc);
+    let id = -1;
+    for (const [k, peer] of [0, 0, 1, 0, 1, 1, 0].entries()) {
+      if (k === 4) { // both peers' MACs change: the entries are refreshed in place
+        h.inject(arp(macs[0], peers[1]), arp(macs[1], peers[0]));
+        h.sent();
+      }
+      const payload = Uint8Array.from({ length: 5 + 8 * k }, (_, i) => (0xf0 + i * 13) & 0xff);
+      assert.equal(s.sendTo(payload, peers[peer], 0x8001 + k), true);
+      h.iface.poll(h.now);
+      const [f, ...more] = h.sent();
+      assert.equal(more.length, 0);
+      const l2 = vlan < 0 ? 14 : 18;
+      const got = be16(f, l2 + 4);
+      if (id >= 0) assert.equal(got, (id + 1) & 0xffff, "ids count up by one");
+      id = got;
+      const mac = k < 4 ? macs[peer] : macs[1 - peer];
+      assert.deepEqual(
+        f,
+        udpFrameBytes(mac, ourMac, us, peers[peer], [0xfedc, 0x8001 + k], id, payload, vlan),
+        `datagram ${k}: every byte`,
+      );
+    }
+  });
+}
+
 Deno.test("UDP datagrams queued behind ARP leave with the same fields", () => {
   const h = wireHost();
   using s = h.iface.bindUdp(5000);

@@ -78,6 +78,17 @@ export class Egress implements UdpEgress, TcpEgress {
   #lastDst = -1;
   #lastSrc = 0;
   #lastNeighbour: Neighbor | null = null;
+  /**
+   * The constant part of the headers to the last destination from its source (the header
+   * template; all int32, so no number crossing a call is boxed): the IPv4 header's word sum without
+   * its protocol, total length and id, the UDP pseudo-header's without the length, and the header
+   * words that hold the two addresses.
+   */
+  #ipBase = 0;
+  #udpPseudo = 0;
+  #srcHigh = 0;
+  #srcLowDstHigh = 0;
+  #dstLow = 0;
   #ipId = 1;
   /** Send queues of sockets with datagrams waiting (the device had no buffer when they were sent), and their ports. */
   #backlog: SlotRing[] = [];
@@ -114,7 +125,7 @@ export class Egress implements UdpEgress, TcpEgress {
     this.#l2 = vlan < 0 ? 14 : 18;
     this.#fragmentSize = fragmentPayloadSize(device.mtu);
     this.#maxInFrame = device.mtu - 20;
-    this.#macTail = ((mac[2] << 24) | (mac[3] << 16) | (mac[4] << 8) | mac[5]) >>> 0;
+    this.#macTail = (mac[2] << 24) | (mac[3] << 16) | (mac[4] << 8) | mac[5]; // int32: no box
   }
 
   /** The device's MTU. */
@@ -192,18 +203,14 @@ export class Egress implements UdpEgress, TcpEgress {
     const tcpLength = hl + length;
     // The neighbour of the last destination, as `send` keeps it (a connection sends to one peer).
     let n: Neighbor | undefined = this.#lastNeighbour ?? undefined;
-    if (dst !== this.#lastDst || n === undefined || n.expires <= this.now) {
+    if ((dst | 0) !== this.#lastDst || n === undefined || n.expires <= this.now) {
       const hop = this.#routes.nextHop(dst);
       if (hop < 0) {
         this.#stats.txDropped++;
         return true;
       }
       n = this.#neighbors.lookup(hop, this.now);
-      if (n !== undefined) {
-        this.#lastDst = dst;
-        this.#lastSrc = this.#routes.sourceFor(hop);
-        this.#lastNeighbour = n;
-      }
+      if (n !== undefined) this.#remember(dst, this.#routes.sourceFor(hop), n);
     }
     if (n === undefined || tcpLength > this.#maxInFrame) {
       this.sendIp(dst, IPPROTO_TCP, tcpLength, (b, o) => {
@@ -212,7 +219,11 @@ export class Egress implements UdpEgress, TcpEgress {
       }, src);
       return true;
     }
-    const o = this.#emitHeaders(n, src, dst, IPPROTO_TCP, tcpLength);
+    // The template holds the route's source: a connection bound to another of our addresses
+    // writes its headers in full.
+    const o = (src | 0) === this.#lastSrc && this.#l2 === 14
+      ? this.#emitTemplate(n, IPPROTO_TCP, tcpLength)
+      : this.#emitHeaders(n, src, dst, IPPROTO_TCP, tcpLength);
     if (o < 0) return false;
     const b = this.#device.txBytes;
     const sum = length > 0 ? payload.peekAndSum(from, this.#txView.view, o + hl, length) : 0;
@@ -239,9 +250,83 @@ export class Egress implements UdpEgress, TcpEgress {
    * Sends one UDP datagram, its payload `data[from .. from + length)`: written straight
    * into a device buffer when the next hop is known and it fits in one frame (queued behind ARP
    * otherwise, sent in fragments above the MTU, or dropped and counted without a route). Returns
-   * false, having sent nothing, when the device has no free buffer.
+   * false, having sent nothing, when the device has no free buffer. `dst` may be given as a u32
+   * or as the same bits in an int32 (`ip | 0`, what the socket passes: never boxed).
    */
-  send(
+  send(srcPort: number, dst: number, dstPort: number, data: DataView, from: number, length: number): boolean {
+    const n = this.#lastNeighbour;
+    const udpLength = UDP_HEADER_LENGTH + length;
+    if (
+      (dst | 0) !== this.#lastDst || n === null || n.expires <= this.now || udpLength > this.#maxInFrame ||
+      this.#l2 !== 14
+    ) {
+      return this.#sendRouted(srcPort, dst >>> 0, dstPort, data, from, length);
+    }
+    // The common case: an untagged frame to the last destination, its headers from the template.
+    const o = this.#emitTemplate(n, IPPROTO_UDP, udpLength);
+    if (o < 0) return false;
+    const v = this.#txView.view; // of the device's txBytes, set by #emitTemplate
+    // The payload is summed as it is copied; the header's words are added from their values.
+    const payload = copySum(v, o + UDP_HEADER_LENGTH, data, from, length);
+    let sum = foldChecksum(payload + this.#udpPseudo + 2 * udpLength + srcPort + dstPort);
+    if (sum === 0) sum = 0xffff; // 0 would mean "no checksum"
+    v.setUint32(o, (srcPort << 16) | dstPort);
+    v.setUint32(o + 4, (udpLength << 16) | sum);
+    this.#stats.txFrames++;
+    if (this.#pcap !== undefined) this.capture(this.#device.txBytes, o - 34, 34 + udpLength);
+    return true;
+  }
+
+  /**
+   * `#emitHeaders` from the template, for an untagged frame from the remembered source to the
+   * remembered destination, whose neighbour is `n`: Ethernet and IPv4 (TOS 0, Don't Fragment, TTL
+   * 64) headers as nine stores, the header sum from the template's plus the protocol, length and
+   * id. Returns the payload's index in `device.txBytes`, or -1 when the device has no free buffer.
+   * The send-path tests hold these bytes to known answers.
+   */
+  #emitTemplate(n: Neighbor, protocol: number, length: number): number {
+    const device = this.#device;
+    const start = device.txSlot(34 + length);
+    if (start < 0) return -1;
+    const v = this.#txView.of(device.txBytes);
+    const total = 20 + length;
+    const id = this.#ipId = (this.#ipId + 1) & 0xffff;
+    let sum = this.#ipBase + protocol + total + id; // < 2^19: two folds leave 16 bits
+    sum = (sum & 0xffff) + (sum >>> 16);
+    sum = ~((sum & 0xffff) + (sum >>> 16)) & 0xffff;
+    v.setUint32(start, n.head0);
+    v.setUint32(start + 4, n.head1);
+    v.setUint32(start + 8, this.#macTail);
+    v.setUint32(start + 12, 0x08004500); // IPv4; version 4, header length 20, TOS 0
+    v.setUint32(start + 16, (total << 16) | id);
+    v.setUint32(start + 20, 0x40004000 | protocol); // Don't Fragment, TTL 64
+    v.setUint32(start + 24, (sum << 16) | this.#srcHigh);
+    v.setUint32(start + 28, this.#srcLowDstHigh);
+    v.setUint16(start + 32, this.#dstLow);
+    return start + 34;
+  }
+
+  /** The next hop to `dst` (a u32) is `n`, from our address `src`: the header template for it. */
+  #remember(dst: number, src: number, n: Neighbor): void {
+    const d = dst | 0;
+    const s = src | 0;
+    this.#lastDst = d;
+    this.#lastSrc = s;
+    this.#lastNeighbour = n;
+    const addresses = (s >>> 16) + (s & 0xffff) + (d >>> 16) + (d & 0xffff);
+    this.#ipBase = 0x4500 + 0x4000 + (64 << 8) + addresses;
+    this.#udpPseudo = addresses + IPPROTO_UDP;
+    this.#srcHigh = s >>> 16;
+    this.#srcLowDstHigh = (s << 16) | (d >>> 16);
+    this.#dstLow = d & 0xffff;
+  }
+
+  /**
+   * `send` when the template does not apply: another destination (looked up, and remembered
+   * when its neighbour is known), a neighbour to resolve or expired, a datagram above the MTU or
+   * a VLAN-tagged frame.
+   */
+  #sendRouted(
     srcPort: number,
     dst: number,
     dstPort: number,
@@ -250,8 +335,8 @@ export class Egress implements UdpEgress, TcpEgress {
     length: number,
   ): boolean {
     let n = this.#lastNeighbour;
-    let src = this.#lastSrc;
-    if (dst !== this.#lastDst || n === null) {
+    let src = this.#lastSrc >>> 0;
+    if ((dst | 0) !== this.#lastDst || n === null || n.expires <= this.now) {
       const hop = this.#routes.nextHop(dst);
       if (hop < 0) {
         this.#stats.txDropped++;
@@ -259,15 +344,11 @@ export class Egress implements UdpEgress, TcpEgress {
       }
       n = this.#neighbors.lookup(hop, this.now) ?? null;
       src = this.#routes.sourceFor(hop);
-      if (n !== null) {
-        this.#lastDst = dst;
-        this.#lastSrc = src;
-        this.#lastNeighbour = n;
-      }
+      if (n !== null) this.#remember(dst, src, n);
+      else if ((dst | 0) === this.#lastDst) this.#lastNeighbour = null; // expired
     }
     const udpLength = UDP_HEADER_LENGTH + length;
-    if (n === null || n.expires <= this.now || udpLength > this.#maxInFrame) {
-      if (n !== null && n.expires <= this.now) this.#lastNeighbour = null;
+    if (n === null || udpLength > this.#maxInFrame) {
       this.sendIp(dst, IPPROTO_UDP, udpLength, (b, o, src) => {
         const h = this.#txUdp;
         h.srcPort = srcPort;
@@ -278,13 +359,12 @@ export class Egress implements UdpEgress, TcpEgress {
       });
       return true;
     }
+    if (this.#l2 === 14) return this.send(srcPort, dst, dstPort, data, from, length); // the template applies now
     const o = this.#emitHeaders(n, src, dst, IPPROTO_UDP, udpLength);
     if (o < 0) return false;
     const b = this.#device.txBytes;
-    // The payload is summed as it is copied; the header's words are added from their values.
     const v = this.#txView.view; // of b, set by #emitHeaders
     const payload = copySum(v, o + UDP_HEADER_LENGTH, data, from, length);
-    // putUdpHeader written out by hand, as the IPv4 header in #emitHeaders (same reason, same test).
     let sum = foldChecksum(payload + udpHeaderSum(src, dst, srcPort, dstPort, udpLength, 0));
     if (sum === 0) sum = 0xffff; // 0 would mean "no checksum"
     v.setUint32(o, (srcPort << 16) | dstPort);

@@ -35,8 +35,8 @@ export interface UdpEgress {
   /** True when `ip` (a u32) is a unicast host the interface may send to. */
   isUnicastPeer(ip: number): boolean;
   /**
-   * Sends one datagram from `srcPort` to `dst:dstPort`, its payload `data[from .. from + length)`
-   * (checked by the caller). Returns false, having sent nothing, when the device has no free
+   * Sends one datagram from `srcPort` to `dst:dstPort` (`dst` a u32, or the same bits as an
+   * int32), its payload `data[from .. from + length)` (checked by the caller). Returns false, having sent nothing, when the device has no free
    * buffer (the datagram is the caller's to queue).
    */
   send(srcPort: number, dst: number, dstPort: number, data: DataView, from: number, length: number): boolean;
@@ -118,7 +118,9 @@ export class UdpSocket implements Disposable {
     }
     const v = this.#txView.view; // of data: checked above
     // Straight to the device unless earlier datagrams are still queued (order is kept).
-    if (this.#tx.count === 0 && this.#egress.send(this.port, ip, port, v, off, len)) {
+    // `ip | 0`: the address as an int32, a small integer to V8, where a u32 above 2^31 would be
+    // boxed in a new heap number for the call.
+    if (this.#tx.count === 0 && this.#egress.send(this.port, ip | 0, port, v, off, len)) {
       return true;
     }
     if (this.#tx.push(v, off, len, ip, port)) {
