@@ -242,7 +242,8 @@ export class TcpConnections {
         continue; // out of the table already
       }
       if (c.due > now && !c.touched()) {
-        list[keep++] = c; // nothing to send, no timer due
+        if (keep !== i) list[keep] = c; // (a store of an object costs a write barrier: only when moved)
+        keep++; // nothing to send, no timer due
         continue;
       }
       const s = c.socket;
@@ -262,7 +263,8 @@ export class TcpConnections {
         continue;
       }
       c.dispatched(state);
-      list[keep++] = c;
+      if (keep !== i) list[keep] = c;
+      keep++;
     }
     if (keep !== list.length) list.length = keep; // (a store to length costs a builtin call)
     if (fromListener) this.#recycle();

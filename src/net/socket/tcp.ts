@@ -661,11 +661,12 @@ export class TcpSocket implements Disposable {
     if (typeof now !== "number" || !(now >= 0)) {
       throw new SocketError("InvalidArgument", `dispatch: now ${String(now)} is not a time ≥ 0 (ms)`);
     }
-    if (typeof egress?.transmit !== "function" || !(egress.mtu >= 41)) {
+    const linkMtu = egress?.mtu; // (read once: an interface's egress has it as a getter)
+    if (typeof egress?.transmit !== "function" || !(linkMtu >= 41)) {
       throw new SocketError("InvalidArgument", "dispatch: egress must have transmit() and an mtu ≥ 41");
     }
     this.#timers(now);
-    const mtu = egress.mtu < 0xffff ? egress.mtu : 0xffff; // an IPv4 packet's length field
+    const mtu = linkMtu < 0xffff ? linkMtu : 0xffff; // an IPv4 packet's length field
     this.#rcvMss = Math.max(mtu - 40, 1);
     this.#mss = Math.max(Math.min(this.#peerMss, mtu - 40), 1);
     // Restart after idle (RFC 5681 §4.1): nothing in flight, new data to send, silent for an RTO.
@@ -1206,13 +1207,15 @@ export class TcpSocket implements Disposable {
       this.#srtt = r;
       this.#rttvar = r / 2;
     } else {
-      let n = 1;
+      let beta = 0.25, alpha = 0.125; // n = 1: no divisions (a flight of up to two segments)
       if (acked > 0) {
         const flight = seqDiff(this.#sndMax, this.#sndUna) + acked;
-        n = Math.ceil(flight / (2 * this.#mss));
-        if (n < 1) n = 1;
+        if (flight > 2 * this.#mss) {
+          const n = Math.ceil(flight / (2 * this.#mss));
+          beta = 0.25 / n;
+          alpha = 0.125 / n;
+        }
       }
-      const beta = 0.25 / n, alpha = 0.125 / n;
       this.#rttvar = (1 - beta) * this.#rttvar + beta * Math.abs(this.#srtt - r);
       this.#srtt = (1 - alpha) * this.#srtt + alpha * r;
     }
@@ -1987,6 +1990,18 @@ export class TcpSocket implements Disposable {
 
 /** Checks `b[offset .. offset + length)` (`length` defaults to the rest) and returns the length. */
 function checkRange(what: string, b: Uint8Array, offset: number, length: number | undefined): number {
+  // The common case, with no message built: a view with bytes (a detached buffer's has none)
+  // and whole numbers within it. Anything else takes the checks below, which say what is wrong.
+  if (b instanceof Uint8Array && b.length > 0 && typeof offset === "number" && (offset >>> 0) === offset) {
+    const room = b.length - offset;
+    if (length === undefined) {
+      if (room >= 0) return room;
+    } else if (typeof length === "number" && (length >>> 0) === length && length <= room) return length;
+  }
+  return checkRangeSlow(what, b, offset, length);
+}
+
+function checkRangeSlow(what: string, b: Uint8Array, offset: number, length: number | undefined): number {
   if (!isBytes(b)) {
     throw new SocketError("InvalidArgument", `${what}: not a Uint8Array (or its buffer is detached)`);
   }
