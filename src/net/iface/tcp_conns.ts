@@ -96,6 +96,11 @@ export class TcpConnections {
   readonly #ringView = new ViewCache();
   /** Entries that are listeners' handshakes (SYN-RECEIVED as of their last dispatch). */
   #handshakes = 0;
+  /**
+   * The connection the last segment went to, while it is in the table: a flow's segments come in
+   * runs, so most find it here without hashing their 4-tuple.
+   */
+  #last: TcpConn | null = null;
 
   /**
    * At most `capacity` connections; counters in `stats`. Handshakes count twice against the
@@ -136,8 +141,7 @@ export class TcpConnections {
   ): void {
     const h = this.#in;
     const data = parseTcp(b, off, end, src, dst, h, false); // the checksum below
-    const table = this.#table;
-    const c = table === null ? undefined : table.get(dst, h.dstPort, src, h.srcPort);
+    const c = this.#lookup(dst, h.dstPort, src, h.srcPort);
     // The checksum, verified before anything takes the segment. In-order data for an established
     // connection is copied into its receive ring's free space as it is summed: a bad sum leaves
     // only bytes past the ring's end, unread and overwritten by the next segment.
@@ -256,6 +260,7 @@ export class TcpConnections {
       // Closed, or a listener's handshake back in Listen (failed): the 4-tuple is free again.
       if (state === "Closed" || state === "Listen") {
         this.#table!.delete(c.localIp, c.localPort, c.remoteIp, c.remotePort);
+        if (this.#last === c) this.#last = null;
         if (c.listener !== null) {
           fromListener = true;
           c.listener.left(s); // a released accepted socket goes back to its pool
@@ -270,6 +275,19 @@ export class TcpConnections {
     if (fromListener) this.#recycle();
     this.#stats.tcpSegmentsOut += sent;
     return sent > 0;
+  }
+
+  /** The connection of a 4-tuple: the last one found, or the table's. */
+  #lookup(localIp: number, localPort: number, remoteIp: number, remotePort: number): TcpConn | undefined {
+    const l = this.#last;
+    if (
+      l !== null && l.localPort === localPort && l.remotePort === remotePort && l.localIp === localIp &&
+      l.remoteIp === remoteIp
+    ) return l;
+    const table = this.#table;
+    const c = table === null ? undefined : table.get(localIp, localPort, remoteIp, remotePort);
+    if (c !== undefined) this.#last = c;
+    return c;
   }
 
   /** When a connection next needs a dispatch: 0 for now, a time in ms, `Infinity` for never. */
@@ -336,10 +354,12 @@ export class TcpConnections {
     c.socket.endTimeWait();
     c.dead = true;
     this.#table!.delete(c.localIp, c.localPort, c.remoteIp, c.remotePort);
+    if (this.#last === c) this.#last = null;
     c.listener?.left(c.socket);
   }
 
   #add(c: TcpConn): void {
+    this.#last = null; // (a 4-tuple's entry may change)
     this.#tableOf().set(c.localIp, c.localPort, c.remoteIp, c.remotePort, c);
     this.#conns.push(c);
   }

@@ -324,24 +324,26 @@ export function emitTcp(
 
 // emitTcp's views of the last two arrays it wrote into: two interfaces in one process (a pair of
 // stacks, each sending into its peer's memory) alternate between two, which a one-entry cache (the
-// parsers' `dataView`) would miss every time.
+// parsers' `dataView`) would miss every time. A hit stores nothing (a store of an object into a
+// module variable costs a write barrier); a miss replaces the entry not replaced last.
 let emitBytes0: Uint8Array | null = null;
 let emitView0: DataView = new DataView(new ArrayBuffer(0));
 let emitBytes1: Uint8Array | null = null;
 let emitView1: DataView = emitView0;
+let emitNext = 0;
 
 function emitView(b: Uint8Array): DataView {
   if (b === emitBytes0) return emitView0;
-  if (b !== emitBytes1) {
+  if (b === emitBytes1) return emitView1;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (emitNext === 0) {
+    emitBytes0 = b;
+    emitView0 = v;
+  } else {
     emitBytes1 = b;
-    emitView1 = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    emitView1 = v;
   }
-  // The one used now moves to the front.
-  const v = emitView1;
-  emitBytes1 = emitBytes0;
-  emitView1 = emitView0;
-  emitBytes0 = b;
-  emitView0 = v;
+  emitNext ^= 1;
   return v;
 }
 
