@@ -44,6 +44,8 @@ const OPT_WSCALE = 3;
 const OPT_SACK_PERMITTED = 4;
 const OPT_SACK = 5;
 const OPT_TIMESTAMPS = 8;
+/** The first option word of a header carrying timestamps alone: NOP, NOP, kind 8, length 10. */
+const TS_ONLY = ((OPT_NOP << 24) | (OPT_NOP << 16) | (OPT_TIMESTAMPS << 8) | 10) >>> 0;
 
 /**
  * A TCP header and its options, filled in place by {@linkcode parseTcp} and written by
@@ -162,7 +164,13 @@ export function parseTcp(
     if (foldChecksum(sum) !== 0) throw new WireError("BadChecksum", "TCP: checksum");
   }
   out.clearOptions();
-  if (hl > TCP_HEADER_LENGTH) parseOptions(b, off + TCP_HEADER_LENGTH, off + hl, out);
+  if (hl === TCP_HEADER_LENGTH + 12 && v.getUint32(off + TCP_HEADER_LENGTH) === TS_ONLY) {
+    // The options of nearly every segment once established: NOP, NOP, timestamps (RFC 7323
+    // Appendix A's layout), what parseOptions would find in them, without its loop.
+    out.hasTimestamps = true;
+    out.tsVal = v.getUint32(off + TCP_HEADER_LENGTH + 4);
+    out.tsEcr = v.getUint32(off + TCP_HEADER_LENGTH + 8);
+  } else if (hl > TCP_HEADER_LENGTH) parseOptions(b, off + TCP_HEADER_LENGTH, off + hl, out);
   out.srcPort = srcPort;
   out.dstPort = dstPort;
   out.seq = v.getUint32(off + 4);
