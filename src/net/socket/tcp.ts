@@ -794,7 +794,7 @@ export class TcpSocket implements Disposable {
     this.#lastRecv = now;
     if (hasAck) {
       this.#inTsEcr = this.#tsOk ? h.tsEcr : -1;
-      this.#ackAdvance(now, h.ack);
+      this.#ackAdvance(now, h);
       this.#sndWnd = h.window; // SYN-ACK: unscaled
       this.#maxSndWnd = h.window;
       this.#sndWl1 = h.seq;
@@ -949,7 +949,7 @@ export class TcpSocket implements Disposable {
         if (window > 0 && this.#persisting) this.#endPersist(now);
       }
       if (d > 0) {
-        this.#ackAdvance(now, h.ack);
+        this.#ackAdvance(now, h);
       } else if (length === 0 && (flags & TCP_FIN) === 0 && this.#sndMax !== this.#sndUna) {
         // A duplicate ACK (RFC 5681 §2); ACKs of zero-window probes are not.
         if (!windowChanged && window !== 0) {
@@ -1105,7 +1105,7 @@ export class TcpSocket implements Disposable {
     if (window > this.#maxSndWnd) this.#maxSndWnd = window;
     this.#sndWl1 = seq;
     this.#sndWl2 = ack;
-    if (d > 0) this.#ackAdvance(now, ack);
+    if (d > 0) this.#ackAdvance(now, h);
     // RACK on every acceptable ACK, and its loss rule (three duplicates and IsLost cannot hold here).
     if (this.#rackOffer && this.#sackOk) {
       this.#rackOnAck(now, h, 0);
@@ -1137,8 +1137,13 @@ export class TcpSocket implements Disposable {
     if (this.#ackAt < 0) this.#ackAt = now + this.#ackDelay;
   }
 
-  /** SND.UNA moves to `ack` (after SND.UNA, not after SND.MAX): frees acknowledged bytes, samples the RTT. */
-  #ackAdvance(now: number, ack: number): void {
+  /**
+   * SND.UNA moves to `h.ack` (after SND.UNA, not after SND.MAX): frees acknowledged bytes, samples
+   * the RTT. (The header, not its ACK field: a number beyond 2^30 passed to a call is a heap
+   * number allocated per call.)
+   */
+  #ackAdvance(now: number, h: TcpHeader): void {
+    const ack = h.ack;
     let acked = seqDiff(ack, this.#sndUna);
     if (!this.#synAcked) {
       acked--; // our SYN
@@ -1655,7 +1660,9 @@ export class TcpSocket implements Disposable {
    */
   #rackOnAck(now: number, h: TcpHeader, dsack: number): void {
     const rk = this.#rack;
-    rk.onAck(now, this.#sndUna, this.#sb, this.#inTsEcr, this.#tsOffset, this.#minRtt);
+    // Sequence numbers in their int32 forms (`| 0`): a number beyond 2^31 − 1 passed to a call
+    // that is not inlined is a heap number allocated per call; an int32 is not.
+    rk.onAck(now, this.#sndUna | 0, this.#sb, this.#inTsEcr, this.#tsOffset | 0, this.#minRtt);
     rk.adaptReoWnd(this.#sndUna, this.#sndNxt, dsack > 0, false);
     if (!this.#sb.isEmpty) rk.markLostBelow(this.#sndUna, this.#sb.lostEnd(this.#mss));
     if (!this.#sb.isEmpty || this.#inRecovery || this.#rackAt >= 0) this.#rackTimer(now);

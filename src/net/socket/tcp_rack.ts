@@ -146,7 +146,8 @@ export class RackRecords {
   }
 
   /**
-   * An ACK: SND.UNA is now `sndUna`, `sb` holds the SACKed ranges (offsets from SND.UNA).
+   * An ACK: SND.UNA is now `sndUna` (u32 or its int32 form), `sb` holds the SACKed ranges
+   * (offsets from SND.UNA).
    * Newly delivered records update RACK.xmit_ts (RFC 8985 §6.2 step 2: a resent one only when
    * its delivery cannot be the original's: `tsEcr` (−1 without timestamps) echoes a TSval sent
    * no earlier than its retransmission (TSval = ⌊time⌋ + `tsOffset`), or its RTT is at least
