@@ -33,7 +33,16 @@ export const EPHEMERAL_LAST = 65535;
  * nothing to send: its dispatch is skipped, so idle connections cost a few loads per poll.
  */
 class TcpConn {
-  due = 0;
+  // When the socket next needs a dispatch (0: at once), in a Float64Array: as a number field
+  // (0 by turns with times in ms) every store allocated a heap number, four a round trip.
+  readonly #due = new Float64Array(1);
+  /** When the socket next needs a dispatch: 0 at once, a time in ms, `Infinity` for never. */
+  get due(): number {
+    return this.#due[0];
+  }
+  set due(t: number) {
+    this.#due[0] = t;
+  }
   state = "";
   sendQueue = -1;
   recvQueue = -1;
