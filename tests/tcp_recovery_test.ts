@@ -186,7 +186,7 @@ Deno.test("RACK records: bounded (the last one grows when full), pipe, SACK mark
   h.sack[0] = 120;
   h.sack[1] = 130;
   sb.update(h, 100, 160);
-  r.onAck(10, 100, sb, -1, 0, 5);
+  r.onAck(10, 100, sb, NaN, 5);
   assert.equal(r.pipe(), 50);
   assert.equal(r.detectLoss(7.5, 0), 0, "inside RACK.rtt still");
   assert.equal(r.timeout, 8, "segment 0: sent at 0, + RACK.rtt 8");
@@ -199,7 +199,7 @@ Deno.test("RACK records: bounded (the last one grows when full), pipe, SACK mark
   assert.deepEqual([r.nextLost(100), r.lostEnd], [10, 20]);
   r.onTimeout();
   assert.equal(r.pipe(), 0, "after an RTO everything not SACKed is lost");
-  r.onAck(20, 130, new SackScoreboard(1), -1, 0, 5);
+  r.onAck(20, 130, new SackScoreboard(1), NaN, 5);
   assert.deepEqual([r.count, r.pipe(), r.nextLost(130)], [1, 0, 0], "the cumulative ACK removed three");
 });
 
@@ -234,12 +234,12 @@ Deno.test("RACK records: anyLost (a count kept by every change) agrees with a sc
         h.sack[0] = s;
         h.sack[1] = s + 1 + rnd(nxt - s);
         sb.update(h, una, nxt);
-        r.onAck(t, una, sb, -1, 0, 1);
+        r.onAck(t, una, sb, NaN, 1);
       } else if (op === 4 && nxt > una) {
         const ack = una + rnd(nxt - una + 1);
         sb.advance(ack - una);
         una = ack;
-        r.onAck(t, una, sb, -1, 0, 1);
+        r.onAck(t, una, sb, NaN, 1);
       } else if (op === 5) {
         r.detectLoss(t, rnd(4));
         r.markLostBelow(una, rnd(nxt - una + 1));

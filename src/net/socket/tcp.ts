@@ -1660,9 +1660,10 @@ export class TcpSocket implements Disposable {
    */
   #rackOnAck(now: number, h: TcpHeader, dsack: number): void {
     const rk = this.#rack;
-    // Sequence numbers in their int32 forms (`| 0`): a number beyond 2^31 − 1 passed to a call
-    // that is not inlined is a heap number allocated per call; an int32 is not.
-    rk.onAck(now, this.#sndUna | 0, this.#sb, this.#inTsEcr, this.#tsOffset | 0, this.#minRtt);
+    // Int32 forms (`| 0`, seqDiff): a number beyond 2^31 − 1 passed to a call that is not inlined
+    // is a heap number allocated per call; an int32 is not.
+    const echoed = this.#inTsEcr >= 0 ? seqDiff(this.#inTsEcr, this.#tsOffset) : NaN;
+    rk.onAck(now, this.#sndUna | 0, this.#sb, echoed, this.#minRtt);
     rk.adaptReoWnd(this.#sndUna, this.#sndNxt, dsack > 0, false);
     if (!this.#sb.isEmpty) rk.markLostBelow(this.#sndUna, this.#sb.lostEnd(this.#mss));
     if (!this.#sb.isEmpty || this.#inRecovery || this.#rackAt >= 0) this.#rackTimer(now);

@@ -149,23 +149,18 @@ export class RackRecords {
    * An ACK: SND.UNA is now `sndUna` (u32 or its int32 form), `sb` holds the SACKed ranges
    * (offsets from SND.UNA).
    * Newly delivered records update RACK.xmit_ts (RFC 8985 §6.2 step 2: a resent one only when
-   * its delivery cannot be the original's: `tsEcr` (−1 without timestamps) echoes a TSval sent
-   * no earlier than its retransmission (TSval = ⌊time⌋ + `tsOffset`), or its RTT is at least
-   * `minRtt`).
+   * its delivery cannot be the original's: the ACK's TSecr echoes a TSval sent no earlier than
+   * its retransmission, or its RTT is at least `minRtt`). `echoed` is the time (whole ms, mod
+   * 2^32 as an int32) that TSecr stands for: `seqDiff(TSecr, offset)` where TSval = ⌊time⌋ +
+   * offset; NaN without timestamps. (One int32, not TSecr and the offset: a number beyond
+   * 2^31 − 1 passed to a call is a heap number allocated per call.)
    */
-  onAck(
-    now: number,
-    sndUna: number,
-    sb: SackScoreboard,
-    tsEcr: number,
-    tsOffset: number,
-    minRtt: number,
-  ): void {
+  onAck(now: number, sndUna: number, sb: SackScoreboard, echoed: number, minRtt: number): void {
     // Cumulatively acknowledged records leave.
     while (this.#count > 0) {
       const j = this.#head;
       if (seqDiff(this.#end[j], sndUna) > 0) break;
-      if ((this.#flags[j] & SACKED) === 0) this.#delivered(j, now, tsEcr, tsOffset, minRtt);
+      if ((this.#flags[j] & SACKED) === 0) this.#delivered(j, now, echoed, minRtt);
       if (this.#flags[j] & LOST) this.#lost--;
       this.#start = this.#end[j];
       this.#head = this.#head + 1 === this.#cap ? 0 : this.#head + 1;
@@ -183,15 +178,15 @@ export class RackRecords {
       if (r < sb.count && sb.start(r) <= s && e <= sb.end(r)) {
         if (this.#flags[j] & LOST) this.#lost--;
         this.#flags[j] = (this.#flags[j] | SACKED) & ~(LOST | RETRANS);
-        this.#delivered(j, now, tsEcr, tsOffset, minRtt);
+        this.#delivered(j, now, echoed, minRtt);
       }
     }
   }
 
-  #delivered(j: number, now: number, tsEcr: number, tsOffset: number, minRtt: number): void {
+  #delivered(j: number, now: number, echoed: number, minRtt: number): void {
     const t = this.#time[j], end = this.#end[j], f = this.#flags[j];
     if (f & EVER_RETRANS) {
-      if (tsEcr >= 0 ? seqDiff(tsEcr, (Math.floor(t) + tsOffset) >>> 0) < 0 : now - t < minRtt) return; // maybe the original's
+      if (echoed === echoed ? seqDiff(echoed, Math.floor(t)) < 0 : now - t < minRtt) return; // maybe the original's
     } else if (seqDiff(end, this.#fack) < 0) this.reorderingSeen = true;
     if (seqDiff(end, this.#fack) > 0) this.#fack = end;
     this.#rackRtt = now - t;
