@@ -1566,7 +1566,7 @@ export class TcpSocket implements Disposable {
         this.#tlpRetrans = resent;
         this.#tlpEnd = (seq + segLen) >>> 0;
         this.#rttActive = this.#rttActive && !resent;
-      } else if (!resent) this.#armPto(now, (seq + segLen) >>> 0);
+      } else if (!resent) this.#armPto(now, seqDiff((seq + segLen) >>> 0, this.#sndMax));
     }
     if (f & 0x400) {
       // A SACK-recovery retransmission: HighRxt moves, SND.NXT stays.
@@ -1703,20 +1703,20 @@ export class TcpSocket implements Disposable {
   /**
    * Arms the probe timeout (RFC 8985 §7.2) while data is out, no probe is and no recovery runs:
    * 2·SRTT (+ 200 ms, the worst delayed ACK, with one segment out; else + 2 ms of clock
-   * allowance), never after the RTO. `sentEnd`: the end of the segment leaving now (SND.MAX has
-   * not moved yet), so that it counts in the flight.
+   * allowance), never after the RTO. `beyond`: how far the segment leaving now ends past SND.MAX
+   * (which has not moved yet), so that it counts in the flight (a distance, not the sequence
+   * number: a number beyond 2^31 − 1 passed to a call is a heap number allocated per call).
    */
-  #armPto(now: number, sentEnd: number = this.#sndMax): void {
-    const max = seqDiff(sentEnd, this.#sndMax) > 0 ? sentEnd : this.#sndMax;
+  #armPto(now: number, beyond: number = 0): void {
+    const flight = seqDiff(this.#sndMax, this.#sndUna) + (beyond > 0 ? beyond : 0);
     if (
       !this.#rackOffer || !this.#sackOk || this.#inRecovery || this.#tlpActive ||
-      max === this.#sndUna || this.#sndWnd === 0 || seqDiff(this.#sndUna, this.#recover) < 0 ||
+      flight === 0 || this.#sndWnd === 0 || seqDiff(this.#sndUna, this.#recover) < 0 ||
       !this.#canSendData()
     ) {
       this.#ptoAt = -1;
       return;
     }
-    const flight = seqDiff(max, this.#sndUna);
     const pto = this.#srtt >= 0 ? Math.ceil(2 * this.#srtt) + (flight <= this.#mss ? 200 : 2) : 1000;
     let at = now + pto;
     if (this.#rtoAt >= 0 && at > this.#rtoAt) at = this.#rtoAt;
