@@ -433,3 +433,39 @@ Deno.test("TCP: an idle connection costs no dispatch, and the program's send/rec
   h.run(4);
   assert.equal(client.closeReason, "Reset");
 });
+
+Deno.test("TCP: segments of two connections in one burst each reach their own socket, both ways", () => {
+  // The demultiplexer keeps the connection the last segment went to: segments that alternate
+  // between two 4-tuples (differing in the client's port only) must still find their own.
+  const h = pair();
+  using listener = h.b.listenTcp(8080, { backlog: 4 });
+  const clients = [h.a.connectTcp(B_IP, 8080), h.a.connectTcp(B_IP, 8080)];
+  h.run(10);
+  const accepted = [listener.accept()!, listener.accept()!];
+  const servers = clients.map((c) => accepted.find((s) => s.remotePort === c.localPort)!);
+  assert.ok(servers[0] !== servers[1] && servers.every((s) => s !== undefined));
+  const got = [[], [], [], []] as number[][];
+  const buf = new Uint8Array(64);
+  for (let round = 0; round < 20; round++) {
+    for (let k = 0; k < 2; k++) {
+      clients[k].send(pattern(7, 10 * round + k)); // both segments leave in one poll of a
+      servers[k].send(pattern(5, 10 * round + k + 50));
+    }
+    h.run(2);
+    for (const [i, s] of [...servers, ...clients].entries()) {
+      for (let n = s.recv(buf); n > 0; n = s.recv(buf)) got[i].push(...buf.subarray(0, n));
+    }
+  }
+  for (let k = 0; k < 2; k++) {
+    const up = Array.from({ length: 20 }, (_, r) => [...pattern(7, 10 * r + k)]).flat();
+    const down = Array.from({ length: 20 }, (_, r) => [...pattern(5, 10 * r + k + 50)]).flat();
+    assert.deepEqual(got[k], up, `client ${k} → its server`);
+    assert.deepEqual(got[2 + k], down, `server ${k} → its client`);
+    assert.equal(
+      clients[k].stats.dropIgnored + servers[k].stats.dropIgnored,
+      0,
+      "no segment to the wrong socket",
+    );
+  }
+  assert.ok(h.b.stats.tcpSegmentsIn >= 40, `${h.b.stats.tcpSegmentsIn} segments in`);
+});

@@ -186,7 +186,7 @@ Deno.test("RACK records: bounded (the last one grows when full), pipe, SACK mark
   h.sack[0] = 120;
   h.sack[1] = 130;
   sb.update(h, 100, 160);
-  r.onAck(10, 100, sb, -1, 0, 5);
+  r.onAck(10, 100, sb, NaN, 5);
   assert.equal(r.pipe(), 50);
   assert.equal(r.detectLoss(7.5, 0), 0, "inside RACK.rtt still");
   assert.equal(r.timeout, 8, "segment 0: sent at 0, + RACK.rtt 8");
@@ -199,6 +199,56 @@ Deno.test("RACK records: bounded (the last one grows when full), pipe, SACK mark
   assert.deepEqual([r.nextLost(100), r.lostEnd], [10, 20]);
   r.onTimeout();
   assert.equal(r.pipe(), 0, "after an RTO everything not SACKed is lost");
-  r.onAck(20, 130, new SackScoreboard(1), -1, 0, 5);
+  r.onAck(20, 130, new SackScoreboard(1), NaN, 5);
   assert.deepEqual([r.count, r.pipe(), r.nextLost(130)], [1, 0, 0], "the cumulative ACK removed three");
+});
+
+Deno.test("RACK records: anyLost (a count kept by every change) agrees with a scan of the records", () => {
+  // Random sends, resends (splitting records), SACKs, cumulative ACKs, RACK's and RFC 6675's
+  // marks and timeouts; after each, anyLost must say what nextLost's scan finds.
+  let seed = 12345;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  let checks = 0, sawLost = 0;
+  for (let round = 0; round < 40; round++) {
+    const r = new RackRecords(8 + rnd(8));
+    const sb = new SackScoreboard(8);
+    let una = 1000, nxt = 1000, t = 0;
+    r.clear(una);
+    for (let step = 0; step < 200; step++) {
+      t += 1 + rnd(3);
+      const op = rnd(7);
+      if (op <= 1) {
+        const len = 10 * (1 + rnd(3));
+        r.sent(nxt, len, t);
+        nxt += len;
+      } else if (op === 2 && nxt > una) {
+        const at = una + rnd(nxt - una);
+        r.sent(at, Math.min(1 + rnd(30), nxt - at), t); // a retransmission, maybe splitting a record
+      } else if (op === 3 && nxt > una) {
+        const h = new TcpHeader();
+        const s = una + rnd(nxt - una);
+        h.sackCount = 1;
+        h.sack[0] = s;
+        h.sack[1] = s + 1 + rnd(nxt - s);
+        sb.update(h, una, nxt);
+        r.onAck(t, una, sb, NaN, 1);
+      } else if (op === 4 && nxt > una) {
+        const ack = una + rnd(nxt - una + 1);
+        sb.advance(ack - una);
+        una = ack;
+        r.onAck(t, una, sb, NaN, 1);
+      } else if (op === 5) {
+        r.detectLoss(t, rnd(4));
+        r.markLostBelow(una, rnd(nxt - una + 1));
+      } else if (rnd(8) === 0) r.onTimeout();
+      const scan = r.nextLost(una) >= 0;
+      assert.equal(r.anyLost, scan, `round ${round}, step ${step}, op ${op}`);
+      checks++;
+      if (scan) sawLost++;
+    }
+  }
+  assert.ok(sawLost > 100 && sawLost < checks - 100, `both answers seen (${sawLost} of ${checks} lost)`);
 });

@@ -549,3 +549,60 @@ Deno.test("TCP: segments of every length verify through the native summer as thr
     }
   }
 });
+
+Deno.test("TCP: timestamps alone (NOP, NOP, TS: parseTcp's shortcut) parse as the same options laid out otherwise", () => {
+  // One header, options in three layouts: the shortcut's (NOP NOP TS), TS first (the general
+  // loop), and the shortcut's first word with more options after it (the general loop too).
+  const layouts = [
+    [1, 1, 8, 10, 0xfe, 0xdc, 0xba, 0x98, 0x01, 0x02, 0x03, 0x04],
+    [8, 10, 0xfe, 0xdc, 0xba, 0x98, 0x01, 0x02, 0x03, 0x04, 1, 1],
+    [1, 1, 8, 10, 0xfe, 0xdc, 0xba, 0x98, 0x01, 0x02, 0x03, 0x04, 1, 3, 3, 5],
+  ];
+  const seen: unknown[] = [];
+  for (const opts of layouts) {
+    const hl = 20 + opts.length;
+    const b = new Uint8Array(hl + 3);
+    b.set([
+      0x13,
+      0x89,
+      0x9c,
+      0x40,
+      0xb2,
+      0xd0,
+      0x5e,
+      0x00,
+      0,
+      1,
+      0xe2,
+      0x40,
+      (hl / 4) << 4,
+      TCP_ACK,
+      0xff,
+      0xff,
+    ]);
+    b.set(opts, 20);
+    b.set([7, 8, 9], hl);
+    const ck = l4Checksum(b, 0, b.length, 0x0a000001, 0x0a000002, IPPROTO_TCP);
+    b[16] = ck >>> 8;
+    b[17] = ck & 0xff;
+    const p = new TcpHeader();
+    p.mss = 1460; // left over from an earlier segment: cleared by the parse
+    p.sackCount = 2;
+    assert.equal(parseTcp(b, 0, b.length, 0x0a000001, 0x0a000002, p), hl);
+    assert.deepEqual(
+      [p.hasTimestamps, p.tsVal, p.tsEcr, p.mss, p.sackCount, p.sackPermitted],
+      [true, 0xfedcba98, 0x01020304, -1, 0, false],
+      `layout ${opts.slice(0, 4)}`,
+    );
+    seen.push({
+      ...p,
+      headerLength: 0,
+      checksum: 0,
+      sack: null,
+      windowScale: hl === 36 ? -1 : p.windowScale,
+    });
+  }
+  assert.equal(seen.length, 3);
+  assert.deepEqual(seen[0], seen[1], "the shortcut gives what the general loop gives");
+  assert.deepEqual(seen[0], seen[2]);
+});

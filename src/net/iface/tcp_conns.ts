@@ -33,7 +33,16 @@ export const EPHEMERAL_LAST = 65535;
  * nothing to send: its dispatch is skipped, so idle connections cost a few loads per poll.
  */
 class TcpConn {
-  due = 0;
+  // When the socket next needs a dispatch (0: at once), in a Float64Array: as a number field
+  // (0 by turns with times in ms) every store allocated a heap number, four a round trip.
+  readonly #due = new Float64Array(1);
+  /** When the socket next needs a dispatch: 0 at once, a time in ms, `Infinity` for never. */
+  get due(): number {
+    return this.#due[0];
+  }
+  set due(t: number) {
+    this.#due[0] = t;
+  }
   state = "";
   sendQueue = -1;
   recvQueue = -1;
@@ -96,6 +105,11 @@ export class TcpConnections {
   readonly #ringView = new ViewCache();
   /** Entries that are listeners' handshakes (SYN-RECEIVED as of their last dispatch). */
   #handshakes = 0;
+  /**
+   * The connection the last segment went to, while it is in the table: a flow's segments come in
+   * runs, so most find it here without hashing their 4-tuple.
+   */
+  #last: TcpConn | null = null;
 
   /**
    * At most `capacity` connections; counters in `stats`. Handshakes count twice against the
@@ -136,8 +150,7 @@ export class TcpConnections {
   ): void {
     const h = this.#in;
     const data = parseTcp(b, off, end, src, dst, h, false); // the checksum below
-    const table = this.#table;
-    const c = table === null ? undefined : table.get(dst, h.dstPort, src, h.srcPort);
+    const c = this.#lookup(dst, h.dstPort, src, h.srcPort);
     // The checksum, verified before anything takes the segment. In-order data for an established
     // connection is copied into its receive ring's free space as it is summed: a bad sum leaves
     // only bytes past the ring's end, unread and overwritten by the next segment.
@@ -242,7 +255,8 @@ export class TcpConnections {
         continue; // out of the table already
       }
       if (c.due > now && !c.touched()) {
-        list[keep++] = c; // nothing to send, no timer due
+        if (keep !== i) list[keep] = c; // (a store of an object costs a write barrier: only when moved)
+        keep++; // nothing to send, no timer due
         continue;
       }
       const s = c.socket;
@@ -255,6 +269,7 @@ export class TcpConnections {
       // Closed, or a listener's handshake back in Listen (failed): the 4-tuple is free again.
       if (state === "Closed" || state === "Listen") {
         this.#table!.delete(c.localIp, c.localPort, c.remoteIp, c.remotePort);
+        if (this.#last === c) this.#last = null;
         if (c.listener !== null) {
           fromListener = true;
           c.listener.left(s); // a released accepted socket goes back to its pool
@@ -262,12 +277,26 @@ export class TcpConnections {
         continue;
       }
       c.dispatched(state);
-      list[keep++] = c;
+      if (keep !== i) list[keep] = c;
+      keep++;
     }
     if (keep !== list.length) list.length = keep; // (a store to length costs a builtin call)
     if (fromListener) this.#recycle();
     this.#stats.tcpSegmentsOut += sent;
     return sent > 0;
+  }
+
+  /** The connection of a 4-tuple: the last one found, or the table's. */
+  #lookup(localIp: number, localPort: number, remoteIp: number, remotePort: number): TcpConn | undefined {
+    const l = this.#last;
+    if (
+      l !== null && l.localPort === localPort && l.remotePort === remotePort && l.localIp === localIp &&
+      l.remoteIp === remoteIp
+    ) return l;
+    const table = this.#table;
+    const c = table === null ? undefined : table.get(localIp, localPort, remoteIp, remotePort);
+    if (c !== undefined) this.#last = c;
+    return c;
   }
 
   /** When a connection next needs a dispatch: 0 for now, a time in ms, `Infinity` for never. */
@@ -334,10 +363,12 @@ export class TcpConnections {
     c.socket.endTimeWait();
     c.dead = true;
     this.#table!.delete(c.localIp, c.localPort, c.remoteIp, c.remotePort);
+    if (this.#last === c) this.#last = null;
     c.listener?.left(c.socket);
   }
 
   #add(c: TcpConn): void {
+    this.#last = null; // (a 4-tuple's entry may change)
     this.#tableOf().set(c.localIp, c.localPort, c.remoteIp, c.remotePort, c);
     this.#conns.push(c);
   }

@@ -661,11 +661,12 @@ export class TcpSocket implements Disposable {
     if (typeof now !== "number" || !(now >= 0)) {
       throw new SocketError("InvalidArgument", `dispatch: now ${String(now)} is not a time ≥ 0 (ms)`);
     }
-    if (typeof egress?.transmit !== "function" || !(egress.mtu >= 41)) {
+    const linkMtu = egress?.mtu; // (read once: an interface's egress has it as a getter)
+    if (typeof egress?.transmit !== "function" || !(linkMtu >= 41)) {
       throw new SocketError("InvalidArgument", "dispatch: egress must have transmit() and an mtu ≥ 41");
     }
     this.#timers(now);
-    const mtu = egress.mtu < 0xffff ? egress.mtu : 0xffff; // an IPv4 packet's length field
+    const mtu = linkMtu < 0xffff ? linkMtu : 0xffff; // an IPv4 packet's length field
     this.#rcvMss = Math.max(mtu - 40, 1);
     this.#mss = Math.max(Math.min(this.#peerMss, mtu - 40), 1);
     // Restart after idle (RFC 5681 §4.1): nothing in flight, new data to send, silent for an RTO.
@@ -793,7 +794,7 @@ export class TcpSocket implements Disposable {
     this.#lastRecv = now;
     if (hasAck) {
       this.#inTsEcr = this.#tsOk ? h.tsEcr : -1;
-      this.#ackAdvance(now, h.ack);
+      this.#ackAdvance(now, h);
       this.#sndWnd = h.window; // SYN-ACK: unscaled
       this.#maxSndWnd = h.window;
       this.#sndWl1 = h.seq;
@@ -948,7 +949,7 @@ export class TcpSocket implements Disposable {
         if (window > 0 && this.#persisting) this.#endPersist(now);
       }
       if (d > 0) {
-        this.#ackAdvance(now, h.ack);
+        this.#ackAdvance(now, h);
       } else if (length === 0 && (flags & TCP_FIN) === 0 && this.#sndMax !== this.#sndUna) {
         // A duplicate ACK (RFC 5681 §2); ACKs of zero-window probes are not.
         if (!windowChanged && window !== 0) {
@@ -1104,7 +1105,7 @@ export class TcpSocket implements Disposable {
     if (window > this.#maxSndWnd) this.#maxSndWnd = window;
     this.#sndWl1 = seq;
     this.#sndWl2 = ack;
-    if (d > 0) this.#ackAdvance(now, ack);
+    if (d > 0) this.#ackAdvance(now, h);
     // RACK on every acceptable ACK, and its loss rule (three duplicates and IsLost cannot hold here).
     if (this.#rackOffer && this.#sackOk) {
       this.#rackOnAck(now, h, 0);
@@ -1136,8 +1137,13 @@ export class TcpSocket implements Disposable {
     if (this.#ackAt < 0) this.#ackAt = now + this.#ackDelay;
   }
 
-  /** SND.UNA moves to `ack` (after SND.UNA, not after SND.MAX): frees acknowledged bytes, samples the RTT. */
-  #ackAdvance(now: number, ack: number): void {
+  /**
+   * SND.UNA moves to `h.ack` (after SND.UNA, not after SND.MAX): frees acknowledged bytes, samples
+   * the RTT. (The header, not its ACK field: a number beyond 2^30 passed to a call is a heap
+   * number allocated per call.)
+   */
+  #ackAdvance(now: number, h: TcpHeader): void {
+    const ack = h.ack;
     let acked = seqDiff(ack, this.#sndUna);
     if (!this.#synAcked) {
       acked--; // our SYN
@@ -1206,13 +1212,15 @@ export class TcpSocket implements Disposable {
       this.#srtt = r;
       this.#rttvar = r / 2;
     } else {
-      let n = 1;
+      let beta = 0.25, alpha = 0.125; // n = 1: no divisions (a flight of up to two segments)
       if (acked > 0) {
         const flight = seqDiff(this.#sndMax, this.#sndUna) + acked;
-        n = Math.ceil(flight / (2 * this.#mss));
-        if (n < 1) n = 1;
+        if (flight > 2 * this.#mss) {
+          const n = Math.ceil(flight / (2 * this.#mss));
+          beta = 0.25 / n;
+          alpha = 0.125 / n;
+        }
       }
-      const beta = 0.25 / n, alpha = 0.125 / n;
       this.#rttvar = (1 - beta) * this.#rttvar + beta * Math.abs(this.#srtt - r);
       this.#srtt = (1 - alpha) * this.#srtt + alpha * r;
     }
@@ -1558,7 +1566,7 @@ export class TcpSocket implements Disposable {
         this.#tlpRetrans = resent;
         this.#tlpEnd = (seq + segLen) >>> 0;
         this.#rttActive = this.#rttActive && !resent;
-      } else if (!resent) this.#armPto(now, (seq + segLen) >>> 0);
+      } else if (!resent) this.#armPto(now, seqDiff((seq + segLen) >>> 0, this.#sndMax));
     }
     if (f & 0x400) {
       // A SACK-recovery retransmission: HighRxt moves, SND.NXT stays.
@@ -1652,7 +1660,10 @@ export class TcpSocket implements Disposable {
    */
   #rackOnAck(now: number, h: TcpHeader, dsack: number): void {
     const rk = this.#rack;
-    rk.onAck(now, this.#sndUna, this.#sb, this.#inTsEcr, this.#tsOffset, this.#minRtt);
+    // Int32 forms (`| 0`, seqDiff): a number beyond 2^31 − 1 passed to a call that is not inlined
+    // is a heap number allocated per call; an int32 is not.
+    const echoed = this.#inTsEcr >= 0 ? seqDiff(this.#inTsEcr, this.#tsOffset) : NaN;
+    rk.onAck(now, this.#sndUna | 0, this.#sb, echoed, this.#minRtt);
     rk.adaptReoWnd(this.#sndUna, this.#sndNxt, dsack > 0, false);
     if (!this.#sb.isEmpty) rk.markLostBelow(this.#sndUna, this.#sb.lostEnd(this.#mss));
     if (!this.#sb.isEmpty || this.#inRecovery || this.#rackAt >= 0) this.#rackTimer(now);
@@ -1692,20 +1703,20 @@ export class TcpSocket implements Disposable {
   /**
    * Arms the probe timeout (RFC 8985 §7.2) while data is out, no probe is and no recovery runs:
    * 2·SRTT (+ 200 ms, the worst delayed ACK, with one segment out; else + 2 ms of clock
-   * allowance), never after the RTO. `sentEnd`: the end of the segment leaving now (SND.MAX has
-   * not moved yet), so that it counts in the flight.
+   * allowance), never after the RTO. `beyond`: how far the segment leaving now ends past SND.MAX
+   * (which has not moved yet), so that it counts in the flight (a distance, not the sequence
+   * number: a number beyond 2^31 − 1 passed to a call is a heap number allocated per call).
    */
-  #armPto(now: number, sentEnd: number = this.#sndMax): void {
-    const max = seqDiff(sentEnd, this.#sndMax) > 0 ? sentEnd : this.#sndMax;
+  #armPto(now: number, beyond: number = 0): void {
+    const flight = seqDiff(this.#sndMax, this.#sndUna) + (beyond > 0 ? beyond : 0);
     if (
       !this.#rackOffer || !this.#sackOk || this.#inRecovery || this.#tlpActive ||
-      max === this.#sndUna || this.#sndWnd === 0 || seqDiff(this.#sndUna, this.#recover) < 0 ||
+      flight === 0 || this.#sndWnd === 0 || seqDiff(this.#sndUna, this.#recover) < 0 ||
       !this.#canSendData()
     ) {
       this.#ptoAt = -1;
       return;
     }
-    const flight = seqDiff(max, this.#sndUna);
     const pto = this.#srtt >= 0 ? Math.ceil(2 * this.#srtt) + (flight <= this.#mss ? 200 : 2) : 1000;
     let at = now + pto;
     if (this.#rtoAt >= 0 && at > this.#rtoAt) at = this.#rtoAt;
@@ -1987,6 +1998,18 @@ export class TcpSocket implements Disposable {
 
 /** Checks `b[offset .. offset + length)` (`length` defaults to the rest) and returns the length. */
 function checkRange(what: string, b: Uint8Array, offset: number, length: number | undefined): number {
+  // The common case, with no message built: a view with bytes (a detached buffer's has none)
+  // and whole numbers within it. Anything else takes the checks below, which say what is wrong.
+  if (b instanceof Uint8Array && b.length > 0 && typeof offset === "number" && (offset >>> 0) === offset) {
+    const room = b.length - offset;
+    if (length === undefined) {
+      if (room >= 0) return room;
+    } else if (typeof length === "number" && (length >>> 0) === length && length <= room) return length;
+  }
+  return checkRangeSlow(what, b, offset, length);
+}
+
+function checkRangeSlow(what: string, b: Uint8Array, offset: number, length: number | undefined): number {
   if (!isBytes(b)) {
     throw new SocketError("InvalidArgument", `${what}: not a Uint8Array (or its buffer is detached)`);
   }

@@ -30,6 +30,7 @@ export class RackRecords {
   readonly #cap: number;
   #head = 0;
   #count = 0;
+  #lost = 0; // records marked LOST (never SACKED as well: SACKing clears LOST), for anyLost
   #start = 0; // where the first record starts (SND.UNA)
   // RACK.xmit_ts / RACK.end_seq: the most recently sent segment delivered; RACK.rtt its RTT.
   #rackTime = -1;
@@ -61,6 +62,7 @@ export class RackRecords {
   /** Forgets everything; the next record starts at `sndUna`. */
   clear(sndUna: number): void {
     this.#count = 0;
+    this.#lost = 0;
     this.#head = 0;
     this.#start = sndUna >>> 0;
     this.#rackTime = -1;
@@ -134,33 +136,32 @@ export class RackRecords {
           this.#flags[to] = this.#flags[from];
         }
         this.#count++;
+        if (this.#flags[j] & LOST) this.#lost++; // [end, old end) kept its flags
         this.#end[j] = end;
       }
       this.#time[j] = now;
+      if (this.#flags[j] & LOST) this.#lost--;
       this.#flags[j] = (this.#flags[j] & ~LOST) | RETRANS | EVER_RETRANS;
     }
   }
 
   /**
-   * An ACK: SND.UNA is now `sndUna`, `sb` holds the SACKed ranges (offsets from SND.UNA).
+   * An ACK: SND.UNA is now `sndUna` (u32 or its int32 form), `sb` holds the SACKed ranges
+   * (offsets from SND.UNA).
    * Newly delivered records update RACK.xmit_ts (RFC 8985 §6.2 step 2: a resent one only when
-   * its delivery cannot be the original's: `tsEcr` (−1 without timestamps) echoes a TSval sent
-   * no earlier than its retransmission (TSval = ⌊time⌋ + `tsOffset`), or its RTT is at least
-   * `minRtt`).
+   * its delivery cannot be the original's: the ACK's TSecr echoes a TSval sent no earlier than
+   * its retransmission, or its RTT is at least `minRtt`). `echoed` is the time (whole ms, mod
+   * 2^32 as an int32) that TSecr stands for: `seqDiff(TSecr, offset)` where TSval = ⌊time⌋ +
+   * offset; NaN without timestamps. (One int32, not TSecr and the offset: a number beyond
+   * 2^31 − 1 passed to a call is a heap number allocated per call.)
    */
-  onAck(
-    now: number,
-    sndUna: number,
-    sb: SackScoreboard,
-    tsEcr: number,
-    tsOffset: number,
-    minRtt: number,
-  ): void {
+  onAck(now: number, sndUna: number, sb: SackScoreboard, echoed: number, minRtt: number): void {
     // Cumulatively acknowledged records leave.
     while (this.#count > 0) {
       const j = this.#head;
       if (seqDiff(this.#end[j], sndUna) > 0) break;
-      if ((this.#flags[j] & SACKED) === 0) this.#delivered(j, now, tsEcr, tsOffset, minRtt);
+      if ((this.#flags[j] & SACKED) === 0) this.#delivered(j, now, echoed, minRtt);
+      if (this.#flags[j] & LOST) this.#lost--;
       this.#start = this.#end[j];
       this.#head = this.#head + 1 === this.#cap ? 0 : this.#head + 1;
       this.#count--;
@@ -175,16 +176,17 @@ export class RackRecords {
       const s = seqDiff(this.#startOf(i), sndUna), e = seqDiff(this.#end[j], sndUna);
       while (r < sb.count && sb.end(r) <= s) r++;
       if (r < sb.count && sb.start(r) <= s && e <= sb.end(r)) {
+        if (this.#flags[j] & LOST) this.#lost--;
         this.#flags[j] = (this.#flags[j] | SACKED) & ~(LOST | RETRANS);
-        this.#delivered(j, now, tsEcr, tsOffset, minRtt);
+        this.#delivered(j, now, echoed, minRtt);
       }
     }
   }
 
-  #delivered(j: number, now: number, tsEcr: number, tsOffset: number, minRtt: number): void {
+  #delivered(j: number, now: number, echoed: number, minRtt: number): void {
     const t = this.#time[j], end = this.#end[j], f = this.#flags[j];
     if (f & EVER_RETRANS) {
-      if (tsEcr >= 0 ? seqDiff(tsEcr, (Math.floor(t) + tsOffset) >>> 0) < 0 : now - t < minRtt) return; // maybe the original's
+      if (echoed === echoed ? seqDiff(echoed, Math.floor(t)) < 0 : now - t < minRtt) return; // maybe the original's
     } else if (seqDiff(end, this.#fack) < 0) this.reorderingSeen = true;
     if (seqDiff(end, this.#fack) > 0) this.#fack = end;
     this.#rackRtt = now - t;
@@ -211,6 +213,7 @@ export class RackRecords {
       const left = t + this.#rackRtt + reoWnd - now;
       if (left <= 0) {
         this.#flags[j] = (this.#flags[j] | LOST) & ~RETRANS;
+        this.#lost++;
         lost++;
       } else if (this.timeout < 0 || now + left < this.timeout) this.timeout = now + left;
     }
@@ -218,22 +221,21 @@ export class RackRecords {
   }
 
   /** RFC 6675 IsLost: records ending at or below offset `lostEnd` (from SND.UNA) not resent are lost. */
-  markLostBelow(sndUna: number, lostEnd: number): number {
-    let n = 0;
+  markLostBelow(sndUna: number, lostEnd: number): void {
     for (let i = 0; i < this.#count; i++) {
       const j = this.#at(i);
       if (seqDiff(this.#end[j], sndUna) > lostEnd) break;
       if (this.#flags[j] & (SACKED | LOST | RETRANS)) continue;
       this.#flags[j] |= LOST;
-      n++;
+      this.#lost++;
     }
-    return n;
   }
 
   /** A timeout: every record not SACKED is lost, no retransmission in flight (RFC 8985 §6.3). */
   onTimeout(): void {
     for (let i = 0; i < this.#count; i++) {
       const j = this.#at(i);
+      if ((this.#flags[j] & (SACKED | LOST)) === 0) this.#lost++;
       if ((this.#flags[j] & SACKED) === 0) this.#flags[j] = (this.#flags[j] | LOST) & ~RETRANS;
     }
   }
@@ -263,11 +265,8 @@ export class RackRecords {
   /** End offset of the record {@linkcode RackRecords.nextLost} found. */
   lostEnd: number = 0;
 
-  /** True when some record is marked lost (and not SACKed). */
+  /** True when some record is marked lost (and not SACKed): a count kept by every change, no scan. */
   get anyLost(): boolean {
-    for (let i = 0; i < this.#count; i++) {
-      if ((this.#flags[this.#at(i)] & (LOST | SACKED)) === LOST) return true;
-    }
-    return false;
+    return this.#lost > 0;
   }
 }

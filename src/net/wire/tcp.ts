@@ -8,7 +8,7 @@
  */
 import { badArgument, isIntIn, isU32 } from "../args.ts";
 import { foldChecksum, sumViewRaw } from "./checksum.ts";
-import { dataView, need, needField, needHeader, WireError } from "./error.ts";
+import { dataView, need, needField, needHeader, u32, WireError } from "./error.ts";
 import { IPPROTO_TCP, pseudoHeaderSumRaw } from "./ipv4.ts";
 
 /** Length of a TCP header without options. */
@@ -44,6 +44,8 @@ const OPT_WSCALE = 3;
 const OPT_SACK_PERMITTED = 4;
 const OPT_SACK = 5;
 const OPT_TIMESTAMPS = 8;
+/** The first option word of a header carrying timestamps alone: NOP, NOP, kind 8, length 10. */
+const TS_ONLY = ((OPT_NOP << 24) | (OPT_NOP << 16) | (OPT_TIMESTAMPS << 8) | 10) >>> 0;
 
 /**
  * A TCP header and its options, filled in place by {@linkcode parseTcp} and written by
@@ -141,10 +143,11 @@ export function parseTcp(
   need(b, off, end, TCP_HEADER_LENGTH, "TCP");
   if (!(out instanceof TcpHeader)) needHeader("parseTcp", out, TcpHeader); // (instanceof a constant: inlined)
   needAddresses("parseTcp", src, dst);
-  const v = dataView(b);
-  const ports = v.getUint32(off);
-  const w3 = v.getUint32(off + 12);
-  const w4 = v.getUint32(off + 16);
+  // Words read from the bytes (`u32`): loads the compiler always inlines, where a DataView's read
+  // may stay a call whose result beyond 2^31 − 1 is a heap number allocated per read.
+  const ports = u32(b, off);
+  const w3 = u32(b, off + 12);
+  const w4 = u32(b, off + 16);
   const hl = (w3 >>> 28) * 4;
   if (hl < TCP_HEADER_LENGTH) throw new WireError("BadLength", `TCP: data offset ${hl / 4} < 5`);
   if (off + hl > end) {
@@ -158,15 +161,21 @@ export function parseTcp(
   const dstPort = ports & 0xffff;
   if (srcPort === 0 || dstPort === 0) throw new WireError("BadField", "TCP: port 0");
   if (verifyChecksum) {
-    const sum = sumViewRaw(v, off, end, pseudoHeaderSumRaw(src, dst, IPPROTO_TCP, end - off));
+    const sum = sumViewRaw(dataView(b), off, end, pseudoHeaderSumRaw(src, dst, IPPROTO_TCP, end - off));
     if (foldChecksum(sum) !== 0) throw new WireError("BadChecksum", "TCP: checksum");
   }
   out.clearOptions();
-  if (hl > TCP_HEADER_LENGTH) parseOptions(b, off + TCP_HEADER_LENGTH, off + hl, out);
+  if (hl === TCP_HEADER_LENGTH + 12 && u32(b, off + TCP_HEADER_LENGTH) === TS_ONLY) {
+    // The options of nearly every segment once established: NOP, NOP, timestamps (RFC 7323
+    // Appendix A's layout), what parseOptions would find in them, without its loop.
+    out.hasTimestamps = true;
+    out.tsVal = u32(b, off + TCP_HEADER_LENGTH + 4);
+    out.tsEcr = u32(b, off + TCP_HEADER_LENGTH + 8);
+  } else if (hl > TCP_HEADER_LENGTH) parseOptions(b, off + TCP_HEADER_LENGTH, off + hl, out);
   out.srcPort = srcPort;
   out.dstPort = dstPort;
-  out.seq = v.getUint32(off + 4);
-  out.ack = v.getUint32(off + 8);
+  out.seq = u32(b, off + 4);
+  out.ack = u32(b, off + 8);
   out.headerLength = hl;
   out.flags = flags;
   out.window = w3 & 0xffff;
@@ -324,24 +333,26 @@ export function emitTcp(
 
 // emitTcp's views of the last two arrays it wrote into: two interfaces in one process (a pair of
 // stacks, each sending into its peer's memory) alternate between two, which a one-entry cache (the
-// parsers' `dataView`) would miss every time.
+// parsers' `dataView`) would miss every time. A hit stores nothing (a store of an object into a
+// module variable costs a write barrier); a miss replaces the entry not replaced last.
 let emitBytes0: Uint8Array | null = null;
 let emitView0: DataView = new DataView(new ArrayBuffer(0));
 let emitBytes1: Uint8Array | null = null;
 let emitView1: DataView = emitView0;
+let emitNext = 0;
 
 function emitView(b: Uint8Array): DataView {
   if (b === emitBytes0) return emitView0;
-  if (b !== emitBytes1) {
+  if (b === emitBytes1) return emitView1;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (emitNext === 0) {
+    emitBytes0 = b;
+    emitView0 = v;
+  } else {
     emitBytes1 = b;
-    emitView1 = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    emitView1 = v;
   }
-  // The one used now moves to the front.
-  const v = emitView1;
-  emitBytes1 = emitBytes0;
-  emitView1 = emitView0;
-  emitBytes0 = b;
-  emitView0 = v;
+  emitNext ^= 1;
   return v;
 }
 
