@@ -1,0 +1,205 @@
+/**
+ * The C copy-and-checksum (`mdp_copy_cksum`, `mdp_cksum` and their baseline forms in
+ * csrc/shim_mbuf.c) against the TypeScript reference sum (src/net/wire/checksum.ts): the same
+ * sum and the same bytes for every length 0 … 9000 and every alignment of source and destination,
+ * on random, all-0xff and all-zero data, and nothing written outside the destination.
+ */
+import assert from "node:assert/strict";
+import { dpdk } from "../src/ffi.ts";
+import { copySum } from "../src/net/copy.ts";
+import { copyAndSumRaw, sumViewRaw } from "../src/net/wire/checksum.ts";
+
+/** xorshift32: the same data on every run. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
+/** Folds a running sum to 16 bits (not complemented), as the C returns it. */
+function fold(sum: number): number {
+  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
+  return sum;
+}
+
+/** The reference: the words' sum of `src[from .. from + length)` by the TypeScript loop. */
+function referenceSum(src: Uint8Array, from: number, length: number): number {
+  const v = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  let sum = 0;
+  // Byte by byte, big-endian words counted from `from`, an odd last byte as the high half.
+  for (let i = 0; i + 1 < length; i += 2) sum += (src[from + i] << 8) | src[from + i + 1];
+  if (length & 1) sum += src[from + length - 1] << 8;
+  const viaView = fold(sumViewRawJs(v, from, length));
+  assert.equal(fold(sum), viaView, `the two references differ at length ${length}`);
+  return fold(sum);
+}
+
+/** sumViewRaw's JS loop (below its native threshold it never calls C). */
+function sumViewRawJs(v: DataView, from: number, length: number): number {
+  let sum = 0;
+  for (let at = from; at < from + length; at += 200) {
+    sum = sumViewRaw(v, at, Math.min(at + 200, from + length), sum);
+    // A part after an odd-length part would sit in the other half of each word; 200 is even.
+  }
+  return sum;
+}
+
+function addressOf(b: Uint8Array): number {
+  return Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b as Uint8Array<ArrayBuffer>)));
+}
+
+const GUARD = 0xa5;
+
+type CopyForm = (dst: number, src: number, n: number) => number;
+type SumForm = (src: number, n: number) => number;
+
+const ffi = dpdk();
+const FORMS: [string, CopyForm, SumForm][] = [
+  ["dispatched", ffi.mdp_copy_cksum, ffi.mdp_cksum],
+  ["baseline", ffi.mdp_copy_cksum_base, ffi.mdp_cksum_base],
+];
+
+const MAX_LEN = 9000;
+const ALIGN = 64;
+// Source and destination buffers, each with room for every alignment and guard bytes after.
+const SRC = new Uint8Array(MAX_LEN + 2 * ALIGN);
+const DST = new Uint8Array(MAX_LEN + 2 * ALIGN);
+const SRC_AT = addressOf(SRC);
+const DST_AT = addressOf(DST);
+
+function fill(kind: "random" | "ones" | "zeros", next: () => number): void {
+  for (let i = 0; i < SRC.length; i++) {
+    SRC[i] = kind === "random" ? next() & 0xff : kind === "ones" ? 0xff : 0;
+  }
+}
+
+/** Copies `length` bytes from SRC[from] to DST[to] with `copy`, checks the sum and every byte of DST. */
+function checkCopy(
+  name: string,
+  copy: CopyForm,
+  sum: SumForm,
+  from: number,
+  to: number,
+  length: number,
+): void {
+  DST.fill(GUARD);
+  const want = referenceSum(SRC, from, length);
+  const got = copy(DST_AT + to, SRC_AT + from, length);
+  const what = `${name}: length ${length}, source +${from}, destination +${to}`;
+  if (got !== want) assert.fail(`${what}: sum 0x${got.toString(16)}, want 0x${want.toString(16)}`);
+  for (let i = 0; i < DST.length; i++) {
+    const inside = i >= to && i < to + length;
+    const expect = inside ? SRC[from + i - to] : GUARD;
+    if (DST[i] !== expect) {
+      assert.fail(`${what}: byte ${i} is ${DST[i]}, want ${expect} (${inside ? "copied" : "untouched"})`);
+    }
+  }
+  const only = sum(SRC_AT + from, length);
+  if (only !== want) assert.fail(`${what}: sum-only 0x${only.toString(16)}, want 0x${want.toString(16)}`);
+}
+
+Deno.test("the dispatched form is the AVX2 one on a CPU with AVX2 (so both forms are tested here)", () => {
+  let avx2 = false;
+  try {
+    avx2 = /^flags\s*:.*\bavx2\b/m.test(Deno.readTextFileSync("/proc/cpuinfo"));
+  } catch {
+    // no /proc: nothing to compare with
+  }
+  assert.equal(ffi.mdp_copy_cksum_level(), avx2 ? 2 : 0);
+});
+
+for (const [name, copy, sum] of FORMS) {
+  Deno.test(`${name} copy-and-sum: every length 0–300 and every alignment pair 0–${ALIGN - 1}`, () => {
+    const next = rng(1);
+    fill("random", next);
+    for (let length = 0; length <= 300; length++) {
+      // All 64 × 64 pairs for the lengths around the vector widths, a random pair for the others.
+      const full = length <= 2 || (length >= 30 && length <= 34) || (length >= 62 && length <= 66) ||
+        length === 129;
+      for (let from = 0; from < ALIGN; from++) {
+        for (let to = 0; to < ALIGN; to++) {
+          if (full || (from === (next() & 63) && to === (next() & 63))) {
+            checkCopy(name, copy, sum, from, to, length);
+          }
+        }
+      }
+      checkCopy(name, copy, sum, next() & 63, next() & 63, length);
+    }
+  });
+
+  Deno.test(`${name} copy-and-sum: every length 0–${MAX_LEN} at random alignments, three kinds of data`, () => {
+    const next = rng(2);
+    for (const kind of ["random", "ones", "zeros"] as const) {
+      fill(kind, next);
+      for (const length of [1447, 1448, 1460, 1472, 1480, 8999, MAX_LEN]) {
+        for (let from = 0; from < 4; from++) {
+          for (let to = 0; to < 4; to++) checkCopy(name, copy, sum, from, to, length);
+        }
+      }
+      if (kind === "random") {
+        for (let length = 0; length <= MAX_LEN; length++) {
+          checkCopy(name, copy, sum, next() & 63, next() & 63, length);
+        }
+      } else {
+        for (let k = 0; k < 300; k++) {
+          checkCopy(name, copy, sum, next() & 63, next() & 63, next() % (MAX_LEN + 1));
+        }
+      }
+    }
+  });
+
+  Deno.test(`${name} copy-and-sum: 5 MiB of 0x00 and of 0xff bytes (the lanes are drained in time)`, () => {
+    // The extremes of the vector lanes (each word is flipped by 0x8000 and added signed): a lane
+    // drained too late would wrap past ±2³¹ on one of the two.
+    const n = 5 * 1024 * 1024 + 3;
+    const src = new Uint8Array(n + 1);
+    const dst = new Uint8Array(n + 1);
+    for (const byte of [0, 0xff]) {
+      src.fill(byte);
+      for (const from of [0, 1]) {
+        const length = n - from;
+        dst.fill(byte ^ 1);
+        const got = copy(addressOf(dst), addressOf(src) + from, length);
+        // 0xffff words are ≡ 0 modulo 0xffff and not zero: 0xffff whatever their count; an odd
+        // last byte 0xff adds 0xff00.
+        const want = byte === 0 ? 0 : fold((length >>> 1) * 0xffff + (length & 1 ? 0xff00 : 0));
+        assert.equal(got, want, `${name}: ${length} bytes of ${byte}`);
+        assert.equal(
+          sum(addressOf(src) + from, length),
+          want,
+          `${name} sum-only: ${length} bytes of ${byte}`,
+        );
+        assert.equal(
+          dst.indexOf(byte ^ 1),
+          length,
+          `${name}: copied ${dst.indexOf(byte ^ 1)} of ${length} bytes`,
+        );
+      }
+    }
+  });
+}
+
+Deno.test("copySum (JS below its C threshold, C above) equals the TypeScript copyAndSum on the same bytes", () => {
+  const next = rng(3);
+  fill("random", next);
+  const sv = new DataView(SRC.buffer);
+  const dv = new DataView(DST.buffer);
+  const ref = new Uint8Array(DST.length);
+  const rv = new DataView(ref.buffer);
+  for (let length = 0; length <= 2100; length += 1 + (length >> 4)) {
+    const from = next() & 63;
+    const to = next() & 63;
+    DST.fill(GUARD);
+    ref.fill(GUARD);
+    const got = copySum(dv, to, sv, from, length);
+    const want = copyAndSumRaw(rv, to, sv, from, length);
+    assert.equal(fold(got), fold(want), `length ${length}, source +${from}, destination +${to}`);
+    assert.deepEqual(DST, ref, `length ${length}: the copies differ`);
+  }
+});
