@@ -284,7 +284,11 @@ MDP_EXPORT uint32_t mdp_copy_cksum(double dst, double src, uint32_t n)
 /* The sum of n bytes at src, as mdp_copy_cksum returns it, without a copy. */
 MDP_EXPORT uint32_t mdp_cksum(double src, uint32_t n) { return sum_finish(sum_impl(PTR(src), n)); }
 
-/* Which form the two above use: 2 for AVX2, 0 for the baseline. */
+/* Copies n bytes from src to dst (addresses; the ranges may overlap): a copy
+ * whose sum nobody needs, without making JS objects for it. */
+MDP_EXPORT void mdp_copy(double dst, double src, uint32_t n) { memmove(PTR(dst), PTR(src), n); }
+
+/* Which form mdp_copy_cksum and mdp_cksum use: 2 for AVX2, 0 for the baseline. */
 MDP_EXPORT int32_t mdp_copy_cksum_level(void) { return copy_sum_level; }
 
 /* The baseline forms whatever the CPU has, so a test checks both on one machine. */

@@ -145,6 +145,7 @@ export const SYMBOLS = {
   // Copy and checksum: the bytes' sum as big-endian 16-bit words, folded, not complemented
   mdp_copy_cksum: { parameters: ["f64", "f64", "u32"], result: "u32" }, // double dst, double src, uint32_t n
   mdp_cksum: { parameters: ["f64", "u32"], result: "u32" }, // double src, uint32_t n (no copy)
+  mdp_copy: { parameters: ["f64", "f64", "u32"], result: "void" }, // double dst, double src, uint32_t n (memmove)
   mdp_copy_cksum_level: { parameters: [], result: "i32" }, // the form in use: 2 AVX2, 0 baseline
   mdp_copy_cksum_base: { parameters: ["f64", "f64", "u32"], result: "u32" }, // as mdp_copy_cksum, baseline form
   mdp_cksum_base: { parameters: ["f64", "u32"], result: "u32" }, // as mdp_cksum, baseline form

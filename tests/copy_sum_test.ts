@@ -2,11 +2,13 @@
  * The C copy-and-checksum (`mdp_copy_cksum`, `mdp_cksum` and their baseline forms in
  * csrc/shim_mbuf.c) against the TypeScript reference sum (src/net/wire/checksum.ts): the same
  * sum and the same bytes for every length 0 … 9000 and every alignment of source and destination,
- * on random, all-0xff and all-zero data, and nothing written outside the destination.
+ * on random, all-0xff and all-zero data, and nothing written outside the destination; and the
+ * wrappers of src/net/copy.ts (`copySum`, `copyNative`, `sumNative`) with their view addresses.
  */
 import assert from "node:assert/strict";
 import { dpdk } from "../src/ffi.ts";
-import { copySum } from "../src/net/copy.ts";
+import { copyNative, copySum, sumNative } from "../src/net/copy.ts";
+import { InterfaceError } from "../src/net/error.ts";
 import { copyAndSumRaw, sumViewRaw } from "../src/net/wire/checksum.ts";
 
 /** xorshift32: the same data on every run. */
@@ -201,5 +203,56 @@ Deno.test("copySum (JS below its C threshold, C above) equals the TypeScript cop
     const want = copyAndSumRaw(rv, to, sv, from, length);
     assert.equal(fold(got), fold(want), `length ${length}, source +${from}, destination +${to}`);
     assert.deepEqual(DST, ref, `length ${length}: the copies differ`);
+  }
+});
+
+Deno.test("copyNative and sumNative: views at offsets of one buffer, in both directions, overlapping", () => {
+  // Views of one buffer at several offsets: each view's address is its buffer's plus its offset,
+  // whichever view of the buffer was seen first.
+  const next = rng(4);
+  const buf = new ArrayBuffer(20000);
+  const bytes = new Uint8Array(buf);
+  const views = [0, 1, 7, 4096, 9001].map((o) => new DataView(buf, o, 10000));
+  for (let k = 0; k < 3000; k++) {
+    for (let i = 0; i < bytes.length; i++) bytes[i] = next() & 0xff;
+    const model = bytes.slice();
+    const dv = views[next() % views.length];
+    const sv = views[next() % views.length];
+    const length = next() % 3000;
+    const to = next() % (10000 - length);
+    const from = next() % (10000 - length);
+    const what = `${length} bytes from +${sv.byteOffset + from} to +${dv.byteOffset + to}`;
+    const want = referenceSum(bytes, sv.byteOffset + from, length);
+    assert.equal(sumNative(sv, from, length), want, `sumNative of ${what}`);
+    copyNative(dv, to, sv, from, length);
+    // memmove: as if through a temporary copy, whatever the overlap.
+    model.copyWithin(dv.byteOffset + to, sv.byteOffset + from, sv.byteOffset + from + length);
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i] !== model[i]) {
+        assert.fail(`copyNative of ${what}: byte ${i} is ${bytes[i]}, want ${model[i]}`);
+      }
+    }
+  }
+});
+
+Deno.test("the copy wrappers refuse a detached buffer and a range past a view (no address reaches C)", () => {
+  const buf = new ArrayBuffer(4096);
+  const v = new DataView(buf);
+  const other = new DataView(new ArrayBuffer(4096));
+  assert.equal(copySum(other, 0, v, 0, 1000), 0); // both views' addresses are known now
+  structuredClone(buf, { transfer: [buf] }); // detaches buf: its memory is gone
+  for (
+    const f of [
+      () => copySum(other, 0, v, 0, 1000),
+      () => copySum(v, 0, other, 0, 1000),
+      () => copyNative(other, 0, v, 0, 1000),
+      () => copyNative(v, 0, other, 0, 1000),
+      () => sumNative(v, 0, 1000),
+      () => copySum(other, 3500, other, 0, 1000),
+      () => copyNative(other, 0, other, 3500, 1000),
+      () => sumNative(other, -1, 100),
+    ]
+  ) {
+    assert.throws(f, (e) => e instanceof InterfaceError && e.kind === "InvalidArgument");
   }
 });
