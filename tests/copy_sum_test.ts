@@ -107,13 +107,10 @@ function checkCopy(
 }
 
 Deno.test("the dispatched form is the AVX2 one on a CPU with AVX2 (so both forms are tested here)", () => {
-  let avx2 = false;
-  try {
-    avx2 = /^flags\s*:.*\bavx2\b/m.test(Deno.readTextFileSync("/proc/cpuinfo"));
-  } catch {
-    // no /proc: nothing to compare with
-  }
-  assert.equal(ffi.mdp_copy_cksum_level(), avx2 ? 2 : 0);
+  // Deno reads /proc only with --allow-all; grep reads it for us (exit 0: found, 1: not).
+  const grep = new Deno.Command("grep", { args: ["-qw", "avx2", "/proc/cpuinfo"] }).outputSync();
+  assert.ok(grep.code === 0 || grep.code === 1, `grep /proc/cpuinfo failed (${grep.code})`);
+  assert.equal(ffi.mdp_copy_cksum_level(), grep.code === 0 ? 2 : 0);
 });
 
 for (const [name, copy, sum] of FORMS) {
