@@ -62,14 +62,19 @@ let ffiCopy: Symbols["mdp_copy"] | null = null;
 /** Where `sumNative` copies when a view has no fixed address (a resizable buffer's). */
 const SUM_SCRATCH = new DataView(new ArrayBuffer(65536));
 
-// The addresses of the last eight views copied from or to (their buffer's address plus their
+// The addresses of the last sixteen views copied from or to (their buffer's address plus their
 // offset), by identity: looked up once per view, not per datagram (the stack keeps its views).
 // Holding the views keeps those addresses valid until a buffer is detached, which the range check
-// before every use catches (a detached buffer's view throws on `byteLength`).
-const VIEWS = 8;
+// before every use catches (a detached buffer's view throws on `byteLength`). Sixteen: a bulk
+// transfer between two interfaces over a loopback pair already uses nine views (each interface's
+// views of the frames, each socket's ring, the caller's arrays), and eight missed on every segment.
+const VIEWS = 16;
 const addrViews: (DataView | null)[] = new Array(VIEWS).fill(null);
 const addrValues: number[] = new Array(VIEWS).fill(0);
 let addrNext = 0;
+// Every buffer's address once known (a fixed-length buffer never moves): a view past the table's
+// sixteen (many connections, each with its rings) costs a lookup here, not an FFI call.
+const bufferAddresses = new WeakMap<ArrayBufferLike, number>();
 
 /** The address of `v`'s first byte, or -1 when its buffer may move (resizable). */
 function addressOf(v: DataView): number {
@@ -79,16 +84,15 @@ function addressOf(v: DataView): number {
   return addressOfNew(v);
 }
 
-/** `addressOf` for a view not in the table: from a view of the same buffer there, else from C. */
+/** `addressOf` for a view not in the table: its buffer's address, from C once per buffer. */
 function addressOfNew(v: DataView): number {
   const buffer = v.buffer;
-  let a = -1;
-  for (let k = 0; k < VIEWS && a < 0; k++) {
-    const w = addrViews[k];
-    if (w !== null && w.buffer === buffer) a = addrValues[k] - w.byteOffset;
+  let a = bufferAddresses.get(buffer) ?? -1;
+  if (a < 0) {
+    a = addressOfBuffer(buffer);
+    if (a < 0) return -1; // resizable: it may move, never cache it
+    bufferAddresses.set(buffer, a);
   }
-  if (a < 0) a = addressOfBuffer(buffer);
-  if (a < 0) return -1; // resizable: it may move, never cache it
   addrViews[addrNext] = v;
   addrValues[addrNext] = a + v.byteOffset;
   addrNext = (addrNext + 1) % VIEWS;
