@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { dpdk } from "../src/ffi.ts";
 import { copyNative, copySum, sumNative } from "../src/net/copy.ts";
 import { InterfaceError } from "../src/net/error.ts";
-import { copyAndSumRaw, sumViewRaw } from "../src/net/wire/checksum.ts";
+import { copyAndSumRaw, setNativeSum, sumViewRaw } from "../src/net/wire/checksum.ts";
 
 /** xorshift32: the same data on every run. */
 function rng(seed: number): () => number {
@@ -42,12 +42,12 @@ function referenceSum(src: Uint8Array, from: number, length: number): number {
   return fold(sum);
 }
 
-/** sumViewRaw's JS loop (below its native threshold it never calls C). */
+/** sumViewRaw's JS loop: parts of 100 bytes, below its native threshold (128), never call C. */
 function sumViewRawJs(v: DataView, from: number, length: number): number {
   let sum = 0;
-  for (let at = from; at < from + length; at += 200) {
-    sum = sumViewRaw(v, at, Math.min(at + 200, from + length), sum);
-    // A part after an odd-length part would sit in the other half of each word; 200 is even.
+  // Each part after the first starts at an even offset (100 is even): its words stay aligned.
+  for (let at = from; at < from + length; at += 100) {
+    sum = sumViewRaw(v, at, Math.min(at + 100, from + length), sum);
   }
   return sum;
 }
@@ -252,4 +252,32 @@ Deno.test("the copy wrappers refuse a detached buffer and a range past a view (n
   ) {
     assert.throws(f, (e) => e instanceof InterfaceError && e.kind === "InvalidArgument");
   }
+});
+
+Deno.test("sumViewRaw with the native summer (sumNative) installed equals its JS loop, and uses it for long ranges", () => {
+  const next = rng(6);
+  fill("random", next);
+  const v = new DataView(SRC.buffer);
+  let calls = 0;
+  let longest = 0;
+  setNativeSum((w, start, length) => {
+    calls++;
+    longest = Math.max(longest, length);
+    return sumNative(w, start, length);
+  });
+  try {
+    for (let length = 0; length <= 2000; length += 1 + (length >> 5)) {
+      const from = next() & 63;
+      const running = next() & 0xffffff; // a pseudo-header's sum before the payload
+      const got = fold(sumViewRaw(v, from, from + length, running));
+      const want = fold(running + referenceSum(SRC, from, length));
+      assert.equal(got, want, `length ${length} from +${from}`);
+    }
+  } finally {
+    setNativeSum(null);
+  }
+  assert.ok(
+    calls > 0 && longest >= 1900,
+    `the native summer took ${calls} ranges, the longest ${longest} bytes`,
+  );
 });
