@@ -143,7 +143,13 @@ export const SYMBOLS = {
     result: "u32", // received
   },
   mdp_mbuf_tx_cksum_ipv4: { parameters: ["f64", "u32", "u32", "u32"], result: "i32" },
-  mdp_copy_cksum: { parameters: ["f64", "f64", "u32"], result: "u32" },
+  // Copy and checksum: the bytes' sum as big-endian 16-bit words, folded, not complemented
+  mdp_copy_cksum: { parameters: ["f64", "f64", "u32"], result: "u32" }, // double dst, double src, uint32_t n
+  mdp_cksum: { parameters: ["f64", "u32"], result: "u32" }, // double src, uint32_t n (no copy)
+  mdp_copy: { parameters: ["f64", "f64", "u32"], result: "void" }, // double dst, double src, uint32_t n (memmove)
+  mdp_copy_cksum_level: { parameters: [], result: "i32" }, // the form in use: 2 AVX2, 0 baseline
+  mdp_copy_cksum_base: { parameters: ["f64", "f64", "u32"], result: "u32" }, // as mdp_copy_cksum, baseline form
+  mdp_cksum_base: { parameters: ["f64", "u32"], result: "u32" }, // as mdp_cksum, baseline form
   // DPDK exports: ports and devices
   rte_eth_dev_count_avail: { parameters: [], result: "u16" },
   rte_eth_dev_is_valid_port: { parameters: ["u16"], result: "i32" },

@@ -7,21 +7,16 @@
  */
 import { badArgument, isBytes } from "../args.ts";
 import { SocketError } from "./error.ts";
-import { copySum } from "../copy.ts";
+import { copyNative, copySum } from "../copy.ts";
 
 /**
- * Copies from this size up go to C (`copySum`: rte_memcpy with the sum, one FFI call): a segment's
- * worth of bytes costs ≈ 60 ns there against ≈ 300 in the unrolled JS loop below, and bulk TCP moves
- * every byte through a ring three times. Below it the JS loop wins (no call, inlined).
+ * Copies from this size up go to C (`copyNative`: a `memmove`, one FFI call, no object made): a
+ * segment's worth of bytes costs ≈ 50 ns there, call included, against ≈ 300 in the unrolled JS
+ * loop below, and bulk TCP moves every byte through a ring twice (`send`, `recv`); 32 KiB take ≈ 1
+ * µs, as `Uint8Array.set` on a subarray does (which makes an object per call). Below it the JS loop
+ * wins (no call, inlined).
  */
 const C_COPY_FROM = 256;
-
-/**
- * Copies from this size up use `Uint8Array.set` on a subarray: measured 1.2 µs for 32 KiB against
- * 5.3 in `copySum` (whose sum nobody needs here) and ≈ 160 against ≈ 300 ns for 1460 bytes. It makes
- * one view object per call, so it is kept above a full segment: no per-packet copy allocates.
- */
-const SET_FROM = 2048;
 
 /** The largest ring: 1 GiB (window scaling reaches 2^30). */
 export const MAX_RING_CAPACITY = 1 << 30;
@@ -256,14 +251,8 @@ function copyRaw(
   from: number,
   length: number,
 ): void {
-  if (length >= SET_FROM) {
-    // One view object per call of this size (a send or recv of several segments' bytes, never a
-    // segment's own copy): the engine's memmove is ≈ 4× faster than copySum, which also sums.
-    dst.set(src.subarray(from, from + length), to);
-    return;
-  }
   if (length >= C_COPY_FROM) {
-    copySum(dv, to, sv, from, length);
+    copyNative(dv, to, sv, from, length);
     return;
   }
   let i = 0;
