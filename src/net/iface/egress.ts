@@ -28,7 +28,7 @@ import { foldChecksum, setNativeSum } from "../wire/checksum.ts";
 import { fragmentPayloadSize, putIpv4Header } from "../wire/ipv4.ts";
 import type { Device } from "../phy/device.ts";
 import { PcapError, type PcapWriter } from "../phy/pcap.ts";
-import { copySum, ViewCache } from "../copy.ts";
+import { copySum, sumNative, ViewCache } from "../copy.ts";
 import type { UdpEgress } from "../socket/udp.ts";
 import type { TcpEgress } from "../socket/tcp.ts";
 import type { ByteRing } from "../socket/ring.ts";
@@ -37,11 +37,9 @@ import type { Neighbor, NeighborCache, PendingTable } from "./neighbor.ts";
 import type { Routes } from "./route.ts";
 import type { InterfaceStats } from "./interface.ts";
 
-/** Where the native checksum of a received segment copies it to (the largest IP payload fits). */
-const SUM_SCRATCH = new DataView(new ArrayBuffer(65536));
-// Long checksums (a TCP segment's payload, verified as it is parsed) go to C: copySum's copy into
-// a scratch and sum, one FFI call, about a third of the JS loop's time for a full segment.
-setNativeSum((v, start, length) => copySum(SUM_SCRATCH, 0, v, start, length));
+// Long checksums (a TCP segment's payload, verified as it is parsed) go to C: one FFI call that
+// sums in place, a fraction of the JS loop's time for a full segment.
+setNativeSum(sumNative);
 
 /** The Ethernet broadcast address. */
 const BROADCAST: Uint8Array = new Uint8Array(6).fill(0xff);
@@ -213,10 +211,7 @@ export class Egress implements UdpEgress, TcpEgress {
       if (n !== undefined) this.#remember(dst, this.#routes.sourceFor(hop), n);
     }
     if (n === undefined || tcpLength > this.#maxInFrame) {
-      this.sendIp(dst, IPPROTO_TCP, tcpLength, (b, o) => {
-        if (length > 0) payload.peek(from, b, o + hl, length);
-        emitTcp(b, o, o + tcpLength, src, dst, h, length);
-      }, src);
+      this.#transmitSlow(src, dst, h, payload, from, length);
       return true;
     }
     // The template holds the route's source: a connection bound to another of our addresses
@@ -231,6 +226,27 @@ export class Egress implements UdpEgress, TcpEgress {
     const l2 = this.#l2;
     this.#sent(b, o - 20 - l2, l2 + 20 + tcpLength);
     return true;
+  }
+
+  /**
+   * {@linkcode Egress.transmit} without a known neighbour or past one frame (queued behind ARP,
+   * or fragmented). A method of its own: the closure it makes, in `transmit`'s body, would have V8
+   * allocate a context for every segment, fast path included.
+   */
+  #transmitSlow(
+    src: number,
+    dst: number,
+    h: TcpHeader,
+    payload: ByteRing,
+    from: number,
+    length: number,
+  ): void {
+    const hl = tcpHeaderLength(h);
+    const tcpLength = hl + length;
+    this.sendIp(dst, IPPROTO_TCP, tcpLength, (b, o) => {
+      if (length > 0) payload.peek(from, b, o + hl, length);
+      emitTcp(b, o, o + tcpLength, src, dst, h, length);
+    }, src);
   }
 
   /** `ip` was resolved: sends the packets that waited for it. */

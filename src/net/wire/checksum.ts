@@ -102,17 +102,28 @@ export function sumViewRaw(v: DataView, start: number, end: number, sum: number)
     sum = (sum & 0xffff) + (sum >>> 16);
     return (sum & 0xffff) + (sum >>> 16);
   }
+  // Little-endian loads (no byte swap per load) and one swap of the folded sum at the end: the
+  // one's-complement sum commutes with swapping the bytes of every word.
+  let le = 0;
   let i = start;
   for (; i + 3 < end; i += 4) {
-    const w = v.getUint32(i);
-    sum += (w >>> 16) + (w & 0xffff);
+    const w = v.getUint32(i, true);
+    le += (w >>> 16) + (w & 0xffff);
   }
   if (i + 1 < end) {
-    sum += v.getUint16(i);
+    le += v.getUint16(i, true);
     i += 2;
   }
-  if (i < end) sum += v.getUint8(i) << 8;
+  if (i < end) le += v.getUint8(i);
+  sum += swapFolded(le);
   return (sum & 0xffff) + (sum >>> 16);
+}
+
+/** `s` folded to 16 bits with its two bytes swapped (a little-endian word sum made big-endian). */
+function swapFolded(s: number): number {
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  return ((s & 0xff) << 8) | (s >>> 8);
 }
 
 /**
@@ -149,25 +160,26 @@ export function copyAndSumRaw(
   from: number,
   length: number,
 ): number {
+  // Little-endian loads and stores, one swap at the end (as sumViewRaw).
   let sum = 0;
   let i = 0;
   for (; i + 3 < length; i += 4) {
-    const w = src.getUint32(from + i);
-    dst.setUint32(to + i, w);
+    const w = src.getUint32(from + i, true);
+    dst.setUint32(to + i, w, true);
     sum += (w >>> 16) + (w & 0xffff);
   }
   if (i + 1 < length) {
-    const w = src.getUint16(from + i);
-    dst.setUint16(to + i, w);
+    const w = src.getUint16(from + i, true);
+    dst.setUint16(to + i, w, true);
     sum += w;
     i += 2;
   }
   if (i < length) {
     const w = src.getUint8(from + i);
     dst.setUint8(to + i, w);
-    sum += w << 8;
+    sum += w;
   }
-  return (sum & 0xffff) + (sum >>> 16);
+  return swapFolded(sum);
 }
 
 /**
