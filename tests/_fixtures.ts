@@ -157,3 +157,18 @@ export function arpFrame(
   emitArp(f, 14, 42, a);
   return f;
 }
+
+/** The Internet checksum of `bytes[start .. end)` plus `init`, written independently of src/net/wire. */
+export function ones(bytes: Uint8Array, start: number, end: number, init = 0): number {
+  let sum = init;
+  for (let i = start; i < end; i += 2) sum += (bytes[i] << 8) | (i + 1 < end ? bytes[i + 1] : 0);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+/** The big-endian 16-bit word at `o`. */
+export const be16 = (b: Uint8Array, o: number): number => (b[o] << 8) | b[o + 1];
+
+/** The big-endian 32-bit word at `o`, unsigned. */
+export const be32 = (b: Uint8Array, o: number): number =>
+  ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;

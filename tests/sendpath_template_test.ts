@@ -8,21 +8,12 @@
  */
 import assert from "node:assert/strict";
 import { parseIpv4Address as ip } from "../mod.ts";
-import { arpFrame, ipFrame } from "./_fixtures.ts";
+import { arpFrame, be16, be32, ipFrame, ones } from "./_fixtures.ts";
 import { wireHost } from "./_host.ts";
 import { emitTcp, TCP_SYN, TcpHeader } from "../src/net/wire/tcp.ts";
 
 const BCAST = new Uint8Array(6).fill(0xff);
 const ZERO = new Uint8Array(6);
-function ones(b: Uint8Array, s: number, e: number, init = 0): number {
-  let sum = init;
-  for (let i = s; i < e; i += 2) sum += (b[i] << 8) | (i + 1 < e ? b[i + 1] : 0);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-const be16 = (b: Uint8Array, o: number) => (b[o] << 8) | b[o + 1];
-const be32 = (b: Uint8Array, o: number) =>
-  ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 function checkFrame(f: Uint8Array, mac: Uint8Array, src: number, dst: number, proto: number, what: string) {
   assert.deepEqual(f.subarray(0, 6), mac, `${what}: eth dst`);
   assert.equal(be16(f, 12), 0x0800, `${what}: ethertype`);

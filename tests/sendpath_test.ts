@@ -5,19 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { parseIpv4Address as ip } from "../mod.ts";
-import { echoFrame, udpFrame } from "./_fixtures.ts";
+import { be16, be32, echoFrame, ones, udpFrame } from "./_fixtures.ts";
 import { arpRequest, BROADCAST_MAC, PEER, PEER_MAC, US, US_MAC, wireHost } from "./_host.ts";
-
-/** The Internet checksum, written independently of src/net/wire. */
-function ones(bytes: Uint8Array, start: number, end: number, init = 0): number {
-  let sum = init;
-  for (let i = start; i < end; i += 2) sum += (bytes[i] << 8) | (i + 1 < end ? bytes[i + 1] : 0);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-const be16 = (b: Uint8Array, o: number) => (b[o] << 8) | b[o + 1];
-const be32 = (b: Uint8Array, o: number) =>
-  ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 
 /** Checks the Ethernet and IPv4 headers of `f` field by field; returns the IP id. */
 function checkIpv4(f: Uint8Array, protocol: number, payloadLength: number, src = US, dst = PEER): number {
