@@ -278,7 +278,22 @@ export class Egress implements UdpEgress, TcpEgress {
     ) {
       return this.#sendRouted(srcPort, dst >>> 0, dstPort, data, from, length);
     }
-    // The common case: an untagged frame to the last destination, its headers from the template.
+    return this.#sendTemplate(n, srcPort, dstPort, data, from, length); // the common case
+  }
+
+  /**
+   * `send` of an untagged datagram that fits one frame to the remembered destination, whose
+   * neighbour is `n`: its headers from the template.
+   */
+  #sendTemplate(
+    n: Neighbor,
+    srcPort: number,
+    dstPort: number,
+    data: DataView,
+    from: number,
+    length: number,
+  ): boolean {
+    const udpLength = UDP_HEADER_LENGTH + length;
     const o = this.#emitTemplate(n, IPPROTO_UDP, udpLength);
     if (o < 0) return false;
     const v = this.#txView.view; // of the device's txBytes, set by #emitTemplate
@@ -375,7 +390,7 @@ export class Egress implements UdpEgress, TcpEgress {
       });
       return true;
     }
-    if (this.#l2 === 14) return this.send(srcPort, dst, dstPort, data, from, length); // the template applies now
+    if (this.#l2 === 14) return this.#sendTemplate(n, srcPort, dstPort, data, from, length); // remembered above
     const o = this.#emitHeaders(n, src, dst, IPPROTO_UDP, udpLength);
     if (o < 0) return false;
     const b = this.#device.txBytes;

@@ -36,8 +36,8 @@ export interface UdpEgress {
   isUnicastPeer(ip: number): boolean;
   /**
    * Sends one datagram from `srcPort` to `dst:dstPort` (`dst` a u32, or the same bits as an
-   * int32), its payload `data[from .. from + length)` (checked by the caller). Returns false, having sent nothing, when the device has no free
-   * buffer (the datagram is the caller's to queue).
+   * int32), its payload `data[from .. from + length)` (checked by the caller). Returns false,
+   * having sent nothing, when the device has no free buffer (the datagram is the caller's to queue).
    */
   send(srcPort: number, dst: number, dstPort: number, data: DataView, from: number, length: number): boolean;
   /** The socket on `port` queued datagrams in `queue`: later polls send them, in order. */
