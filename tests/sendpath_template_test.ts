@@ -131,3 +131,18 @@ Deno.test("template: every IP id and every UDP checksum value, high-bit addresse
   }
   assert.ok(zeroSeen > 0 && carries > 0, `exercised: ${zeroSeen} zero UDP sums, ${carries} double folds`);
 });
+
+Deno.test("template: a TCP segment to the cached destination after its neighbour expired asks ARP again", () => {
+  const us = ip("200.100.1.2"), p = ip("200.100.3.4");
+  const h = wireHost({ addresses: [{ ip: us, prefix: 16 }], arpExpiryMs: 1000 });
+  h.inject(arpFrame(1, BCAST, A, p, ZERO, us));
+  h.sent();
+  h.inject(syn(p, us, A, 40000, 81)); // RST from the template: transmit remembers p
+  checkFrame(h.sent()[0], A, us, p, 6, "RST while the neighbour is fresh");
+  h.now = 5000; // past the entry's expiry
+  h.inject(syn(p, us, A, 40001, 81));
+  const out = h.sent();
+  assert.ok(out.length >= 1, "something is sent");
+  for (const f of out) assert.equal(be16(f, 12), 0x0806, "only an ARP request, no segment to the stale MAC");
+  assert.equal(be32(out[0], 38), p, "the request asks for the peer (ARP target address)");
+});
