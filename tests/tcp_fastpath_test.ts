@@ -60,43 +60,11 @@ class Wire implements TcpEgress {
       const f = this.queue.shift()!;
       const at = parseTcp(f.bytes, 0, f.bytes.length, f.src, f.dst, h);
       to.process(now, f.src, f.dst, h, f.bytes, at, f.bytes.length - at);
-      if (settleCheck) checkSettled(now, to);
     }
   }
   get next(): number {
     return this.queue.length > 0 ? this.queue[0].at : Infinity;
   }
-}
-
-/** When set, every segment processed is followed by {@linkcode checkSettled}. */
-let settleCheck = false;
-/** Segments after which `settledAfterProcess` said no dispatch was needed. */
-let settledCount = 0;
-const REFUSE: TcpEgress = {
-  mtu: 1500, // (the wires' MTU: what the sockets' last dispatch saw)
-  transmit(): boolean {
-    throw new Error("settledAfterProcess said nothing was due, yet the dispatch sent a segment");
-  },
-};
-
-/**
- * When `s.settledAfterProcess` says a dispatch now would do nothing, a dispatch now must send
- * nothing, change no counter or gauge, and leave the socket due at the time it returned.
- */
-function checkSettled(now: number, s: TcpSocket): void {
-  const at = s.settledAfterProcess(now, 1500);
-  if (at === 0) return;
-  settledCount++;
-  assert.ok(at > now, `settled at ${now} until ${at}: not after now`);
-  const before = JSON.stringify(s.stats) + s.sendWindow + s.rto + s.cwnd;
-  assert.equal(s.dispatch(now, REFUSE), 0);
-  assert.equal(
-    JSON.stringify(s.stats) + s.sendWindow + s.rto + s.cwnd,
-    before,
-    `the dispatch at ${now} changed the socket`,
-  );
-  assert.equal(s.pollAtAfterDispatch(), at, `due at ${at}, a dispatch said otherwise`);
-  assert.equal(s.pollAt(), at);
 }
 
 interface Outcome {
@@ -319,92 +287,4 @@ Deno.test("interface: in-order data copied into the ring while its checksum is v
   }
   drain();
   assert.deepEqual(got, want, "every byte as sent, none of the corrupted copies");
-});
-
-Deno.test("settledAfterProcess: nothing due after a segment means a dispatch then does nothing; the outcome is the same", async (t) => {
-  const cases = [
-    {
-      name: "ping-pong sized writes",
-      bToA: 2000,
-      aToB: 2000,
-      loss: 0,
-      reorder: 0,
-      dup: 0,
-      chunk: 1,
-      readSize: 1,
-    },
-    {
-      name: "clean, both ways, small reads",
-      bToA: 100_000,
-      aToB: 80_000,
-      loss: 0,
-      reorder: 0,
-      dup: 0,
-      chunk: 3000,
-      readSize: 700,
-    },
-    {
-      name: "loss, reordering, duplicates",
-      bToA: 150_000,
-      aToB: 50_000,
-      loss: 0.03,
-      reorder: 0.05,
-      dup: 0.05,
-      chunk: 9000,
-      readSize: 1500,
-    },
-  ];
-  for (const c of cases) {
-    await t.step(c.name, () => {
-      for (const seed of [1, 2]) {
-        const plain = run(true, seed, c);
-        settleCheck = true;
-        settledCount = 0;
-        try {
-          assert.deepEqual(run(true, seed, c), plain, `seed ${seed}`);
-        } finally {
-          settleCheck = false;
-        }
-        assert.ok(settledCount > 0, `seed ${seed}: no segment left the socket settled`);
-      }
-    });
-  }
-});
-
-Deno.test("settledAfterProcess: a timer come by the segment's time leaves a dispatch due", () => {
-  const ab = new Wire(() => 1, 0, 0, 0); // (rand 1: nothing lost, late or duplicated)
-  const ba = new Wire(() => 1, 0, 0, 0);
-  const a = new TcpSocket({ ackDelay: 5 });
-  const b = new TcpSocket({ ackDelay: 5 });
-  a.listen(A_IP, 5001);
-  b.connect(B_IP, 40000, A_IP, 5001, 0);
-  const h = new TcpHeader();
-  let now = 0;
-  for (; now < 50 && !(a.isEstablished && b.isEstablished); now++) {
-    ab.deliver(now, b, h);
-    ba.deliver(now, a, h);
-    ab.now = ba.now = now;
-    a.dispatch(now, ab);
-    b.dispatch(now, ba);
-  }
-  assert.ok(a.isEstablished && b.isEstablished);
-  // B's byte is lost; A's reaches B long after B's retransmission timer came.
-  assert.equal(b.send(Uint8Array.of(1)), 1);
-  assert.equal(b.dispatch(now, ba), 1);
-  ba.queue.length = 0;
-  assert.equal(a.send(Uint8Array.of(2)), 1);
-  assert.equal(a.dispatch(now, ab), 1);
-  const late = now + 10_000;
-  ab.deliver(late, b, h);
-  assert.equal(b.recvQueue, 1, "A's byte arrived");
-  assert.ok(b.pollAt() <= late, "B's retransmission is due");
-  assert.equal(b.settledAfterProcess(late, 1500), 0);
-  // The control: the same byte on time leaves B settled until its timers.
-  assert.equal(b.dispatch(late, ba), 1, "B resends its byte (the ACK of A's rides on it)");
-  assert.equal(a.send(Uint8Array.of(3)), 1);
-  ab.now = late;
-  a.dispatch(late, ab);
-  ab.deliver(late + 1, b, h);
-  const at = b.settledAfterProcess(late + 1, 1500);
-  assert.ok(at > late + 1 && at === b.pollAt(), `settled until ${at}`);
 });

@@ -30,10 +30,7 @@ export const EPHEMERAL_LAST = 65535;
  * the last dispatch left: when the socket next needs one (`due`; 0: at once) and the socket's
  * state, queues and `maySend` then. A socket with no segment since, no change made by the
  * program (`send`, `recv`, `close`, `abort` all change one of those) and its time not come has
- * nothing to send: its dispatch is skipped, so idle connections cost a few loads per poll. A
- * segment after which the socket has nothing due (`TcpSocket.settledAfterProcess`: an ACK, data
- * whose ACK is delayed) counts as a dispatch that sent nothing: one fewer per segment received
- * in a ping-pong.
+ * nothing to send: its dispatch is skipped, so idle connections cost a few loads per poll.
  */
 class TcpConn {
   // When the socket next needs a dispatch (0: at once), in a Float64Array: as a number field
@@ -79,18 +76,6 @@ class TcpConn {
     this.maySend = s.maySend;
     const at = s.pollAtAfterDispatch();
     this.due = at > 0 ? at : 0;
-  }
-
-  /**
-   * Records a segment's processing that left nothing to dispatch (`TcpSocket.settledAfterProcess`
-   * said when the socket next needs one, `at` > 0), as a dispatch would; the state is unchanged.
-   */
-  settled(at: number): void {
-    const s = this.socket;
-    this.sendQueue = s.sendQueue;
-    this.recvQueue = s.recvQueue;
-    this.maySend = s.maySend;
-    this.due = at;
   }
 }
 
@@ -193,13 +178,8 @@ export class TcpConnections {
     stats.tcpSegmentsIn++;
     if (c !== undefined) {
       if ((h.flags & TCP_SYN) === 0 || !this.#reuses(c, h)) {
-        const s = c.socket;
-        s.process(now, src, dst, h, payload, from, length);
-        // Whatever it answers goes out at this poll's dispatch; a segment that leaves nothing to
-        // answer (an ACK, data whose ACK is delayed) needs none.
-        const at = c.state === "Established" ? s.settledAfterProcess(now, egress.mtu) : 0;
-        if (at > 0) c.settled(at);
-        else c.due = 0;
+        c.socket.process(now, src, dst, h, payload, from, length);
+        c.due = 0; // whatever it answers goes out at this poll's dispatch
         return;
       }
       // RFC 6191: a new SYN ends TIME-WAIT; the listener takes it as a new connection.

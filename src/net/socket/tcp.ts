@@ -120,7 +120,6 @@ export class TcpSocket implements Disposable {
   readonly #cc: Congestion;
   #lastSend = -1; // when a data segment last went out (restart after idle)
   #dispatchIdle = false; // the last dispatch stopped at a plan of nothing (see pollAtAfterDispatch)
-  #dispatchMtu = -1; // the link MTU (≤ 0xffff) of the last dispatch, which set #mss and #rcvMss from it
   #rtoStreak = 0; // timeouts since SND.UNA last moved
   readonly #tsOffer: boolean;
   #tsOk = false; // both SYNs carried timestamps
@@ -668,7 +667,6 @@ export class TcpSocket implements Disposable {
     }
     this.#timers(now);
     const mtu = linkMtu < 0xffff ? linkMtu : 0xffff; // an IPv4 packet's length field
-    this.#dispatchMtu = mtu;
     this.#rcvMss = Math.max(mtu - 40, 1);
     this.#mss = Math.max(Math.min(this.#peerMss, mtu - 40), 1);
     // Restart after idle (RFC 5681 §4.1): nothing in flight, new data to send, silent for an RTO.
@@ -716,25 +714,6 @@ export class TcpSocket implements Disposable {
    */
   pollAtAfterDispatch(): number {
     return this.#dispatchIdle ? this.#timerAt() : this.pollAt();
-  }
-
-  /**
-   * Right after {@linkcode TcpSocket.process}, at the same `now`, for an egress whose MTU is
-   * `linkMtu`: when a dispatch now would send nothing and change nothing (established, nothing
-   * unsent, no ACK, probe, retransmission or RST due, no timer come, the MTU of the last
-   * dispatch), it counts as done (as one that planned nothing) and this returns when the socket
-   * next needs one (a time after `now`, or `Infinity`); else 0: dispatch it. What a segment
-   * that only acknowledges or delivers data costs in the common case. @internal
-   */
-  settledAfterProcess(now: number, linkMtu: number): number {
-    if (
-      this.#state !== ESTABLISHED || this.#rstPending || !this.#nothingDue(now) ||
-      (linkMtu < 0xffff ? linkMtu : 0xffff) !== this.#dispatchMtu
-    ) return 0;
-    const at = this.#timerAt();
-    if (!(at > now)) return 0; // a timer has come: #timers acts on it
-    this.#dispatchIdle = true;
-    return at;
   }
 
   #timerAt(): number {
@@ -1374,7 +1353,15 @@ export class TcpSocket implements Disposable {
       return SEND_SYN;
     }
     if (s === SYN_SENT) return NONE;
-    if (this.#nothingDue(now)) return NONE;
+    // Idle (what pollAt and the last round of each dispatch ask): nothing unsent (FIN included),
+    // no retransmission, probe (zero-window or tail-loss) or keep-alive, no ACK due. The general
+    // plan below says NONE too.
+    const sent = seqDiff(this.#sndNxt, this.#sndUna);
+    if (
+      (this.#finQueued ? sent > this.#tx.length : sent >= this.#tx.length) && !this.#ackNow &&
+      !this.#fastRetransmit && !this.#inRecovery && !this.#probeDue && !this.#keepAliveDue && !this.#tlpDue &&
+      !(this.#ackAt >= 0 && now >= this.#ackAt) && !this.#windowUpdateDue()
+    ) return NONE;
     // SYN-RECEIVED with the SYN-ACK out: nothing but ACKs until established.
     const canSend = this.#canSendData();
     // SACK blocks on every ACK while holes remain or a D-SACK is owed (3 fit with timestamps).
@@ -1512,18 +1499,6 @@ export class TcpSocket implements Disposable {
       (rxt ? 0x400 : 0) |
       (tlp ? 0x800 : 0) | (lt && len > 0 ? 0x1000 : 0);
     return SEND_DATA;
-  }
-
-  /**
-   * Idle (what pollAt and the last round of each dispatch ask; #plan's first NONE): nothing
-   * unsent (FIN included), no retransmission, probe (zero-window or tail-loss) or keep-alive, no
-   * ACK due. The general plan says NONE too. (Synchronized states only.)
-   */
-  #nothingDue(now: number): boolean {
-    const sent = seqDiff(this.#sndNxt, this.#sndUna);
-    return (this.#finQueued ? sent > this.#tx.length : sent >= this.#tx.length) && !this.#ackNow &&
-      !this.#fastRetransmit && !this.#inRecovery && !this.#probeDue && !this.#keepAliveDue && !this.#tlpDue &&
-      !(this.#ackAt >= 0 && now >= this.#ackAt) && !this.#windowUpdateDue();
   }
 
   /** Commits the segment `#plan` described, once the egress took it. */
