@@ -114,14 +114,15 @@ const tcpLib = Deno.dlopen(
 );
 
 /**
- * The clock the loops read once per loop and give the stacks: `Date.now()`, the wall clock in
- * ms. smoltcp-bench reads `smoltcp::time::Instant::now()`, i.e. `SystemTime::now()`
- * (CLOCK_REALTIME through the vDSO, µs); `Date.now()` reads the same clock the same way (whole
- * ms). `performance.now()` (a Deno op) costs ≈ 140 ns a call here against ≈ 65 ns: as the only
- * clock read of a loop it was ≈ 10 % of a round trip. Intervals are timed with
- * `performance.now()` (outside the loops).
+ * The clock the loops read once per loop and give the stacks: `Eal.now()`, ms (fractional) from
+ * the CPU's time-stamp counter, ≈ 25 ns a call here. smoltcp-bench reads
+ * `smoltcp::time::Instant::now()` once per loop, i.e. `SystemTime::now()` (CLOCK_REALTIME
+ * through the vDSO, µs, ≈ 20–25 ns): one read a loop each side, each the cheapest real clock its
+ * language has. (`Date.now()`, the same clock as smoltcp's in whole ms, costs ≈ 70 ns from JS,
+ * ≈ 2 % of a round trip; `performance.now()`, a Deno op, ≈ 140 ns.) Intervals are timed with
+ * `performance.now()` (outside the loops). EAL is up before any loop runs.
  */
-const clock = (): number => Date.now();
+const clock = (): number => Eal.now();
 
 /** Two interfaces over two devices, with an established connection between them. */
 interface Link {
