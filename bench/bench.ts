@@ -25,6 +25,7 @@
  *                                      deno_p50_ns, deno_p99_ns)
  *   deno task bench -- --layout=packed only one layout (the kernel rows run either way)
  *   deno task bench -- --case=echo     only the measured cases whose name contains "echo"
+ *                                      (comma-separated: any of them, e.g. --case=alloc,walk)
  *
  * @module
  */
@@ -70,6 +71,10 @@ if (layouts.length === 0) {
   throw new Error(`bench: --layout must be packed or page, got ${layoutArg}\n${USAGE}`);
 }
 const ROUNDS = 7;
+/** True when `name` contains one of --case's comma-separated substrings. */
+function wanted(name: string): boolean {
+  return caseArg.split(",").some((c) => name.includes(c));
+}
 
 const benchLib = Deno.dlopen(
   new URL("../build/libmelin_bench.so", import.meta.url),
@@ -489,7 +494,7 @@ async function suite(layout: "packed" | "page"): Promise<Result[]> {
   });
 
   const results: Result[] = [];
-  for (const k of cases) if (k.name.includes(caseArg)) results.push(await measure(layout, k));
+  for (const k of cases) if (wanted(k.name)) results.push(await measure(layout, k));
   pool.freeBulk(walkBatch);
   // Every request must have come back as its echo, or the stack case measured the wrong thing.
   if (echoed !== requested || iface.stats.rxMalformed !== 0) {
@@ -562,7 +567,7 @@ async function kernelSuite(): Promise<Result[]> {
   }];
   try {
     const results: Result[] = [];
-    for (const k of cases) if (k.name.includes(caseArg)) results.push(await measure("none", k));
+    for (const k of cases) if (wanted(k.name)) results.push(await measure("none", k));
     return results;
   } finally {
     srv.close();

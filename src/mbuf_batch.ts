@@ -389,10 +389,12 @@ export class MbufBatch {
     if (!(typeof i === "number" && (i >>> 0) === i && i < this.#described)) this.#atPrepare(i);
     const v = this.view;
     const st = this.#start[i];
-    const u8 = this.#layout.u8;
-    // -1 (not in the layout chunk) fails too, and so does every start once the chunk is unmapped:
-    // its buffer is detached, length 0.
-    if ((st >>> 0) < u8.length) {
+    const l = this.#layout;
+    // -1 (not in the layout chunk) fails too, and so does every start once the chunk is unmapped
+    // (its len is 0). Small-integer compares against the chunk's len: against `u8.length` (a
+    // typed array's length, not a small integer) at() cost ≈ 1 ns more per packet.
+    if (st >= 0 && st < l.len) {
+      const u8 = l.u8;
       if (v.bytes !== u8) v.bytes = u8; // a compare costs less than a pointer store's write barrier
       v.start = st;
       v.length = this.#dlen[i];

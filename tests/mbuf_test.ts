@@ -473,3 +473,21 @@ Deno.test("MbufBatch.bytes(i) is the memory of packet i's pool, whichever chunk 
     b.freeBulk(bb);
   }
 });
+
+Deno.test("MbufBatch.at: a pushed mbuf (outside the layout columns) is found from its address", () => {
+  using pool = Mempool.createWithSize(uniqueName("atpush"), 64);
+  const batch = new MbufBatch(4);
+  assert.ok(pool.allocBulk(batch, 2, 5));
+  const m = pool.alloc()!;
+  m.append(7)!.fill(9);
+  batch.push(m);
+  assert.equal(batch.columns().start[2], -1, "a pushed entry has no column start");
+  for (let i = 0; i < 2; i++) batch.at(i).bytes[batch.at(i).start] = i; // fast path first
+  const p = batch.at(2);
+  assert.equal(p.length, 7);
+  assert.equal(p.start, batch.dataIndex(2));
+  assert.equal(p.bytes[p.start], 9);
+  assert.equal(batch.at(1).length, 5);
+  assert.equal(batch.at(1).bytes[batch.at(1).start], 1);
+  pool.freeBulk(batch);
+});
