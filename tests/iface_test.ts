@@ -312,3 +312,27 @@ Deno.test("a datagram waiting for ARP keeps its bytes when its socket slot is re
   assert.deepEqual(sb.recvFrom()?.data, Uint8Array.of(1, 1, 1), "the queued datagram is intact");
   assert.deepEqual(sb.recvFrom()?.data, Uint8Array.of(2, 2, 2));
 });
+
+Deno.test("lastIp: 0 before any datagram, the sender (above 2^31) after recvInto and recvView, assignable, and set again by the next datagram from the same sender", () => {
+  const { a, b, run } = hosts();
+  using sa = a.bindUdp(5000);
+  using sb = b.bindUdp(6000);
+  assert.ok(A_IP > 2 ** 31, "the sender's address is above 2^31 (a heap number to V8)");
+  assert.equal(sb.lastIp, 0);
+  const buf = Uint8Array.of(1, 2, 3);
+  for (let i = 0; i < 4; i++) sa.sendTo(buf, B_IP, 6000);
+  run();
+  const out = new Uint8Array(8);
+  assert.equal(sb.recvInto(out), 3);
+  assert.equal(sb.lastIp, A_IP);
+  sb.lastIp = 7; // a public property: the application may write it
+  assert.equal(sb.lastIp, 7);
+  assert.equal(sb.recvView(), 3);
+  assert.equal(sb.lastIp, A_IP, "recvView sets it again though the sender did not change");
+  sb.lastIp = 7;
+  assert.equal(sb.recvInto(out), 3);
+  assert.equal(sb.lastIp, A_IP, "so does recvInto");
+  assert.equal(sb.recvView(), 3);
+  assert.equal(sb.lastIp, A_IP);
+  assert.equal(sb.lastPort, 5000);
+});

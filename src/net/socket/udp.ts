@@ -60,8 +60,21 @@ export class UdpSocket implements Disposable {
   rxDropped = 0;
   /** Datagrams dropped because the send queue was full. */
   txDropped = 0;
-  /** Sender address of the datagram the last {@linkcode UdpSocket.recvInto} returned. */
-  lastIp = 0;
+  /** Sender address (u32) of the datagram the last {@linkcode UdpSocket.recvInto} or {@linkcode UdpSocket.recvView} returned. */
+  get lastIp(): number {
+    return this.#lastIp as number;
+  }
+  set lastIp(ip: number) {
+    this.#lastIp = ip;
+  }
+  /**
+   * Behind {@linkcode UdpSocket.lastIp}. It starts as null (the constructor makes it 0), so V8
+   * keeps the field tagged: an address above 2^31 is then one heap number, made when the sender
+   * changes, that `sendTo(…, s.lastIp, …)` passes on as it is. A field that only ever held numbers
+   * would hold the value unboxed, and every call that passes it on would box it in a new heap
+   * number (16 B per echoed datagram in the bench).
+   */
+  #lastIp: number | null = null;
   /** Sender port of the datagram the last {@linkcode UdpSocket.recvInto} returned. */
   lastPort = 0;
   #rx: SlotRing;
@@ -82,6 +95,7 @@ export class UdpSocket implements Disposable {
     }
     this.#egress = egress;
     this.port = port;
+    this.#lastIp = 0; // after null: see #lastIp
     this.#rx = rx;
     this.#tx = tx;
     this.#rxBytes = rx.bytes;
@@ -224,7 +238,8 @@ export class UdpSocket implements Disposable {
       throw new InterfaceError("TooLarge", `UdpSocket.recvInto: ${len} bytes do not fit in ${out.length}`);
     }
     copySum(this.#rxView.of(out), 0, r.firstView(), r.firstStart(), len); // the sum is not needed here
-    this.lastIp = r.ip[i];
+    const ip = r.ip[i];
+    if (ip !== this.#lastIp) this.#lastIp = ip; // a new heap number only for a new sender above 2^31
     this.lastPort = r.port[i];
     r.shift();
     return len;
@@ -263,7 +278,8 @@ export class UdpSocket implements Disposable {
       if (this.#rxBytes !== r.lent) this.#rxBytes = r.lent;
       this.rxStart = at;
     }
-    this.lastIp = r.ip[i];
+    const ip = r.ip[i];
+    if (ip !== this.#lastIp) this.#lastIp = ip; // a new heap number only for a new sender above 2^31
     this.lastPort = r.port[i];
     r.shift();
     return r.len[i];

@@ -107,9 +107,16 @@ export function sumViewRaw(v: DataView, start: number, end: number, sum: number)
   // one's-complement sum commutes with swapping the bytes of every word.
   let le = 0;
   let i = start;
-  for (; i + 3 < end; i += 4) {
+  // Eight bytes per iteration (half the loop's compares and branches), then the last word.
+  for (; i + 7 < end; i += 8) {
+    const w = v.getUint32(i, true);
+    const x = v.getUint32(i + 4, true);
+    le += (w >>> 16) + (w & 0xffff) + (x >>> 16) + (x & 0xffff);
+  }
+  if (i + 3 < end) {
     const w = v.getUint32(i, true);
     le += (w >>> 16) + (w & 0xffff);
+    i += 4;
   }
   if (i + 1 < end) {
     le += v.getUint16(i, true);
@@ -164,10 +171,19 @@ export function copyAndSumRaw(
   // Little-endian loads and stores, one swap at the end (as sumViewRaw).
   let sum = 0;
   let i = 0;
-  for (; i + 3 < length; i += 4) {
+  // Eight bytes per iteration (half the loop's compares and branches), then the last word.
+  for (; i + 7 < length; i += 8) {
+    const w = src.getUint32(from + i, true);
+    const x = src.getUint32(from + i + 4, true);
+    dst.setUint32(to + i, w, true);
+    dst.setUint32(to + i + 4, x, true);
+    sum += (w >>> 16) + (w & 0xffff) + (x >>> 16) + (x & 0xffff);
+  }
+  if (i + 3 < length) {
     const w = src.getUint32(from + i, true);
     dst.setUint32(to + i, w, true);
     sum += (w >>> 16) + (w & 0xffff);
+    i += 4;
   }
   if (i + 1 < length) {
     const w = src.getUint16(from + i, true);
