@@ -281,3 +281,24 @@ Deno.test("sumViewRaw with the native summer (sumNative) installed equals its JS
     `the native summer took ${calls} ranges, the longest ${longest} bytes`,
   );
 });
+
+Deno.test("copyAndSumRaw (the JS loop copySum takes below 64 bytes) against the byte-wise reference: lengths 0–80, every source and destination offset 0–15", () => {
+  const sv = new DataView(SRC.buffer);
+  const dv = new DataView(DST.buffer);
+  for (const kind of ["random", "ones"] as const) {
+    fill(kind, rng(7));
+    for (let length = 0; length <= 80; length++) {
+      for (let from = 0; from < 16; from++) {
+        for (let to = 0; to < 16; to++) {
+          DST.fill(GUARD);
+          const what = `${kind}: length ${length}, source +${from}, destination +${to}`;
+          assert.equal(copySum(dv, to, sv, from, length), referenceSum(SRC, from, length), what);
+          for (let i = 0; i < to + length + 8; i++) {
+            const want = i >= to && i < to + length ? SRC[from + i - to] : GUARD;
+            if (DST[i] !== want) assert.fail(`${what}: byte ${i} is ${DST[i]}, want ${want}`);
+          }
+        }
+      }
+    }
+  }
+});
