@@ -302,3 +302,16 @@ Deno.test("copyAndSumRaw (the JS loop copySum takes below 64 bytes) against the 
     }
   }
 });
+
+Deno.test("the JS sums stay exact past a 2^32 running total: 1 MiB of 0xff and of random bytes", () => {
+  const big = new Uint8Array(1 << 20);
+  const next = rng(11);
+  for (const kind of ["ones", "random"]) {
+    for (let i = 0; i < big.length; i++) big[i] = kind === "ones" ? 0xff : next() & 0xff;
+    const want = referenceSum(big, 0, big.length);
+    const v = new DataView(big.buffer);
+    assert.equal(sumViewRaw(v, 0, big.length, 0), want, `${kind}: sumViewRaw`);
+    const out = new DataView(new ArrayBuffer(big.length));
+    assert.equal(copyAndSumRaw(out, 0, v, 0, big.length), want, `${kind}: copyAndSumRaw`);
+  }
+});

@@ -129,6 +129,8 @@ export function sumViewRaw(v: DataView, start: number, end: number, sum: number)
 
 /** `s` folded to 16 bits with its two bytes swapped (a little-endian word sum made big-endian). */
 function swapFolded(s: number): number {
+  // Past 2^32 (≥ 128 KiB summed in one call) the bit operators would drop the high bits.
+  if (s > 0xffffffff) s = (s % 0x10000) + Math.floor(s / 0x10000);
   s = (s & 0xffff) + (s >>> 16);
   s = (s & 0xffff) + (s >>> 16);
   return ((s & 0xff) << 8) | (s >>> 8);
