@@ -75,7 +75,7 @@ export class UdpSocket implements Disposable {
    * number (16 B per echoed datagram in the bench).
    */
   #lastIp: number | null = null;
-  /** Sender port of the datagram the last {@linkcode UdpSocket.recvInto} returned. */
+  /** Sender port of the datagram the last {@linkcode UdpSocket.recvInto} or {@linkcode UdpSocket.recvView} returned. */
   lastPort = 0;
   #rx: SlotRing;
   #tx: SlotRing;
