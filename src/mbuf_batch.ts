@@ -152,7 +152,7 @@ export const DEFAULT_BATCH_SIZE = 32;
  */
 export class MbufBatch {
   /** Maximum number of mbufs. */
-  readonly capacity: number;
+  readonly capacity: number = 0;
   /** The mbuf addresses (`struct rte_mbuf*[]`), for FFI; entries `0 .. length-1` are live. */
   readonly addresses: BigUint64Array<ArrayBuffer>;
   #words: Uint32Array = EMPTY_U32;
@@ -166,7 +166,7 @@ export class MbufBatch {
   #described = 0;
   /** Keeps the block (and so its address) alive for as long as the batch. */
   #block: ArrayBuffer;
-  #blockAddr: number;
+  #blockAddr = 0;
   #length = 0;
   /**
    * The pool of the first mbuf put in since the batch was last empty (of every mbuf unless

@@ -247,14 +247,14 @@ export class Mempool implements Disposable {
   /** True when this object frees the pool on dispose; false for a pool found by lookup that
    * another isolate or C code created. */
   readonly owned: boolean;
-  #ptr: Deno.PointerObject | null;
+  #ptr: Deno.PointerObject | null = null;
   /** The pool's address as a number for hot-path FFI calls; 0 once disposed. */
-  #addr: number;
+  #addr = 0;
   /** The pool's registry slot and generation: live while `gens[#slot] === #gen`. */
-  #slot: number;
-  #gen: number;
+  #slot = 0;
+  #gen = 0;
   /** Data bytes a fresh mbuf can hold after the headroom. */
-  #room: number;
+  #room = 0;
   #untrack: () => void;
   /** Users (ports) that need the pool; dispose refuses while there are any. */
   #users = new Set<string>();
