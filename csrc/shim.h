@@ -61,6 +61,31 @@
 #define MBUF(a) ((struct rte_mbuf *)(uintptr_t)(a))
 #define ADDR(p) ((double)(uintptr_t)(p))
 
+/* The calling thread's lcore id plus one, 0 when not looked up yet: in the
+ * shim's own thread-local storage with the initial-exec model, two
+ * instructions to read, where DPDK's rte_lcore_id() from this dlopened
+ * library is a __tls_get_addr call (librte_eal's thread-locals are in dynamic
+ * TLS): about 1.5 ns of each single alloc and free. Defined in shim_eal.c;
+ * every place in the shim that changes the thread's lcore id forgets it. */
+extern __thread uint32_t mdp_lcore_plus1 __attribute__((tls_model("initial-exec")));
+
+/* rte_lcore_id(), cached per thread (see mdp_lcore_plus1). LCORE_ID_ANY is
+ * never cached (plus one it wraps to 0), so a thread without an lcore id asks
+ * DPDK each time and sees the id it gets later. */
+static inline unsigned mdp_lcore(void)
+{
+	uint32_t v = mdp_lcore_plus1;
+	if (likely(v != 0))
+		return v - 1;
+	unsigned id = rte_lcore_id();
+	mdp_lcore_plus1 = id + 1;
+	return id;
+}
+
+/* After the thread's lcore id changed (rte_eal_init, rte_thread_register,
+ * rte_thread_unregister). */
+static inline void mdp_lcore_forget(void) { mdp_lcore_plus1 = 0; }
+
 /* Values of the process-wide state word (see mdp_eal_state_ptr). FAILED: an
  * init failed; DPDK does not undo every step of a failed rte_eal_init (it may
  * keep its run-once flag, devargs, log levels, runtime files), so EAL is never

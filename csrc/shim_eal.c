@@ -5,6 +5,9 @@
 #include "shim.h"
 #include <rte_cycles.h>
 
+/* See shim.h. */
+__thread uint32_t mdp_lcore_plus1 __attribute__((tls_model("initial-exec")));
+
 /* ---- EAL lifecycle --------------------------------------------------- */
 
 static void mdp_runtime_files_remove_at_exit(int started);
@@ -64,7 +67,9 @@ MDP_EXPORT int32_t mdp_eal_init(const char *args, uint32_t len, int32_t argc, in
 				p += strlen(p) + 1;
 			}
 			sweep_stale_runtime_dirs();
-			if (rte_eal_init(argc, argv) < 0) {
+			int init_rc = rte_eal_init(argc, argv);
+			mdp_lcore_forget(); /* this thread is the main lcore now */
+			if (init_rc < 0) {
 				*out_errno = failed_errno = rte_errno;
 				free(copy); /* EAL did not start: nothing refers to it. */
 				mdp_runtime_files_remove_at_exit(0);
@@ -217,13 +222,16 @@ static void thread_exit(void *info)
 	if (t->slot >= 0) {
 		release_isolate_locked(t->slot);
 		/* Before leave: a last leave may end EAL. */
-		if (t->registered && eal_state == MDP_EAL_RUNNING)
+		if (t->registered && eal_state == MDP_EAL_RUNNING) {
 			rte_thread_unregister();
+			mdp_lcore_forget();
+		}
 		leave_locked(t->slot);
 		isolate_word[t->slot] = MDP_ISO_NOT_JOINED;
 		isolate_taken[t->slot] = 0;
 	} else if (t->registered && eal_state == MDP_EAL_RUNNING) {
 		rte_thread_unregister();
+		mdp_lcore_forget();
 	}
 	pthread_mutex_unlock(&eal_lock);
 	free(t);
@@ -301,6 +309,7 @@ MDP_EXPORT int32_t mdp_eal_leave(int32_t slot)
 		struct thread_info *t = this_thread();
 		if (t != NULL && t->registered) {
 			rte_thread_unregister();
+			mdp_lcore_forget();
 			t->registered = 0;
 		}
 	}
@@ -325,7 +334,9 @@ MDP_EXPORT int32_t mdp_thread_register(void)
 		rte_errno = ENOMEM;
 		return -1;
 	}
-	if (rte_thread_register() != 0)
+	int rc = rte_thread_register();
+	mdp_lcore_forget();
+	if (rc != 0)
 		return -1;
 	/* Given back at thread exit (thread_exit), so ids do not run out. */
 	t->registered = 1;

@@ -16,14 +16,43 @@
 
 MDP_EXPORT double mdp_addr_of(const void *p) { return ADDR(p); }
 
-/* rte_pktmbuf_alloc: one mbuf, reset, or 0 when the pool is empty. */
+/* rte_pktmbuf_alloc: one mbuf, reset, or 0 when the pool is empty. Written
+ * out as DPDK's inline functions do it (rte_mbuf_raw_alloc is
+ * rte_mempool_generic_get of one object with the lcore's default cache, then
+ * rte_pktmbuf_reset), with the lcore id from mdp_lcore(). (int64_t): a
+ * user-space address is below 2^63, and the unsigned conversion of a double
+ * costs a compare and a branch. */
 MDP_EXPORT double mdp_pktmbuf_alloc(double mp)
 {
-	return ADDR(rte_pktmbuf_alloc((struct rte_mempool *)(uintptr_t)mp));
+	struct rte_mempool *p = (struct rte_mempool *)(uintptr_t)(int64_t)mp;
+	void *m;
+	if (rte_mempool_generic_get(p, &m, 1, rte_mempool_default_cache(p, mdp_lcore())) < 0)
+		return 0;
+	__rte_mbuf_raw_sanity_check((struct rte_mbuf *)m);
+	rte_pktmbuf_reset((struct rte_mbuf *)m);
+	return ADDR(m);
 }
 
-/* rte_pktmbuf_free: the whole chain; honours reference counts. */
-MDP_EXPORT void mdp_pktmbuf_free(double m) { rte_pktmbuf_free(MBUF(m)); }
+/* rte_pktmbuf_free: the whole chain; honours reference counts. As DPDK's
+ * rte_pktmbuf_free (rte_pktmbuf_prefree_seg per segment, then
+ * rte_mbuf_raw_free: rte_mempool_put into its pool through the lcore's default
+ * cache), with the lcore id from mdp_lcore(). */
+MDP_EXPORT void mdp_pktmbuf_free(double a)
+{
+	struct rte_mbuf *m = (struct rte_mbuf *)(uintptr_t)(int64_t)a;
+	unsigned lc = mdp_lcore();
+	if (m != NULL)
+		__rte_mbuf_sanity_check(m, 1);
+	while (m != NULL) {
+		struct rte_mbuf *next = m->next;
+		m = rte_pktmbuf_prefree_seg(m);
+		if (likely(m != NULL)) {
+			__rte_mbuf_raw_sanity_check(m);
+			rte_mempool_generic_put(m->pool, (void **)&m, 1, rte_mempool_default_cache(m->pool, lc));
+		}
+		m = next;
+	}
+}
 
 MDP_EXPORT void mdp_pktmbuf_reset(double m) { rte_pktmbuf_reset(MBUF(m)); }
 

@@ -57,7 +57,7 @@ export let takeAddress: (m: Mbuf) => number;
  * Get one from `Mempool.alloc()`. Use after free throws {@linkcode MbufError} `"Freed"`.
  */
 export class Mbuf implements Disposable {
-  #addr: number;
+  #addr = 0;
   /** The pool the mbuf came from. */
   readonly pool: MbufPool;
 

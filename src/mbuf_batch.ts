@@ -124,6 +124,12 @@ export class PacketView {
   length = 0;
 }
 
+// Placeholders the column fields start with (replaced in the constructor): a field declared without
+// one starts as undefined, and V8 then checks the typed array's map at every load in at().
+const EMPTY_U32 = new Uint32Array(0);
+const EMPTY_I32 = new Int32Array(0);
+const EMPTY_U16 = new Uint16Array(0);
+
 /** Default capacity of an {@linkcode MbufBatch}: DPDK's usual burst size. */
 export const DEFAULT_BATCH_SIZE = 32;
 
@@ -146,21 +152,21 @@ export const DEFAULT_BATCH_SIZE = 32;
  */
 export class MbufBatch {
   /** Maximum number of mbufs. */
-  readonly capacity: number;
+  readonly capacity: number = 0;
   /** The mbuf addresses (`struct rte_mbuf*[]`), for FFI; entries `0 .. length-1` are live. */
   readonly addresses: BigUint64Array<ArrayBuffer>;
-  #words: Uint32Array;
+  #words: Uint32Array = EMPTY_U32;
   // Layout columns, written in C for the whole batch on first use (see csrc: "Batch layout"):
   // offsets in #layout of each packet's header and data (-1: locate it from TS), and its data_len.
   // Entries from #described on are not written yet.
-  #hdr: Int32Array;
-  #start: Int32Array;
-  #dlen: Uint16Array;
+  #hdr: Int32Array = EMPTY_I32;
+  #start: Int32Array = EMPTY_I32;
+  #dlen: Uint16Array = EMPTY_U16;
   #layout: Chunk = NO_CHUNK;
   #described = 0;
   /** Keeps the block (and so its address) alive for as long as the batch. */
   #block: ArrayBuffer;
-  #blockAddr: number;
+  #blockAddr = 0;
   #length = 0;
   /**
    * The pool of the first mbuf put in since the batch was last empty (of every mbuf unless

@@ -17,6 +17,7 @@ import { allocOne, type Mbuf } from "./mbuf.ts";
 import { batchAllocBulk, freeBulkFrom, MbufBatch } from "./mbuf_batch.ts";
 import { mbufArg, MbufError } from "./mbuf_error.ts";
 import { mapPoolMemory, unmapPoolMemory } from "./pool_memory.ts";
+import { MempoolError } from "./mempool_error.ts";
 import {
   type ArgError,
   checkBool,
@@ -27,6 +28,9 @@ import {
   orDefault,
   typeError,
 } from "./validate.ts";
+
+export { MempoolError };
+export type { MempoolErrorKind } from "./mempool_error.ts";
 
 const logger = getLogger(["melin-dpdk", "mempool"]);
 
@@ -52,50 +56,6 @@ const ENOSPC = 28;
 const ENAMETOOLONG = 36;
 /** `RTE_IOVA_VA` of `enum rte_iova_mode`. */
 const RTE_IOVA_VA = 2;
-
-/**
- * What went wrong with a pool:
- * - `"InvalidName"`: empty, contains a NUL byte, or longer than DPDK allows; nothing was created.
- * - `"InvalidArgument"`: a size, MTU or socket id that DPDK would misread (e.g. a data room that
- *   does not fit its 16-bit field); nothing was created.
- * - `"CreateFailed"`: DPDK refused; `errno`/`errnoText` say why (name exists, out of memory,
- *   invalid size or cache, EAL not started).
- * - `"Disposed"`: the pool was freed (by dispose or {@linkcode Eal.cleanup}, in this isolate or, for
- *   a handle from {@linkcode Mempool.lookup}, by its owner) and cannot be used.
- * - `"InUse"`: the pool cannot be freed while a port uses it or while mbufs are out of it (in
- *   batches, `Mbuf`s, driver queues): `inUse` says how many. Close the ports, free the mbufs.
- */
-export type MempoolErrorKind = "InvalidName" | "InvalidArgument" | "CreateFailed" | "Disposed" | "InUse";
-
-/** A pool error; `kind` discriminates, the message says what to change. */
-export class MempoolError extends Error {
-  /** Which error this is. */
-  readonly kind: MempoolErrorKind;
-  /** The pool name involved. */
-  readonly poolName: string;
-  /** `rte_errno` for `"CreateFailed"`, else `null`. */
-  readonly errno: number | null;
-  /** DPDK's text for `errno` (`rte_strerror`), or `""`. */
-  readonly errnoText: string;
-  /** For `"InUse"` refused because mbufs are out: how many (`rte_mempool_in_use_count`); else 0. */
-  readonly inUse: number;
-
-  /** Creates an error; `message` should say what to change. */
-  constructor(
-    kind: MempoolErrorKind,
-    poolName: string,
-    message: string,
-    details: { errno?: number; errnoText?: string; cause?: unknown; inUse?: number } = {},
-  ) {
-    super(message, { cause: details.cause });
-    this.name = "MempoolError";
-    this.kind = kind;
-    this.poolName = poolName;
-    this.errno = details.errno ?? null;
-    this.errnoText = details.errnoText ?? "";
-    this.inUse = details.inUse ?? 0;
-  }
-}
 
 /** Everything {@linkcode Mempool.createWithOptions} accepts. */
 export interface MempoolOptions {
@@ -287,14 +247,14 @@ export class Mempool implements Disposable {
   /** True when this object frees the pool on dispose; false for a pool found by lookup that
    * another isolate or C code created. */
   readonly owned: boolean;
-  #ptr: Deno.PointerObject | null;
+  #ptr: Deno.PointerObject | null = null;
   /** The pool's address as a number for hot-path FFI calls; 0 once disposed. */
-  #addr: number;
+  #addr = 0;
   /** The pool's registry slot and generation: live while `gens[#slot] === #gen`. */
-  #slot: number;
-  #gen: number;
+  #slot = 0;
+  #gen = 0;
   /** Data bytes a fresh mbuf can hold after the headroom. */
-  #room: number;
+  #room = 0;
   #untrack: () => void;
   /** Users (ports) that need the pool; dispose refuses while there are any. */
   #users = new Set<string>();

@@ -55,11 +55,14 @@ export interface Chunk {
 const chunks: Chunk[] = [];
 /** Matches no address; stands in for "no last chunk" so lookups need no undefined check. @internal */
 export const NO_CHUNK: Chunk = {
-  lo: 0,
+  // -0, not 0: these fields hold doubles in real chunks (addresses above 2^31), and a chunk object
+  // that starts with small integers there has its map replaced when the first real chunk is made,
+  // after which V8 checks the map of every chunk loaded from a field (MbufBatch.at, once a packet).
+  lo: -0,
   hi: -1,
-  wrap: 0,
+  wrap: -0,
   len: 0,
-  base: 0,
+  base: -0,
   buffer: new ArrayBuffer(0),
   u8: new Uint8Array(0),
   u16: new Uint16Array(0),
