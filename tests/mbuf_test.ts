@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { type Mbuf, MbufBatch, MbufError, type MbufErrorKind, Mempool, MempoolError } from "../mod.ts";
 import { thrown } from "./_assert.ts";
 import { runChild } from "./_child.ts";
+import { wrapMbuf } from "../src/mbuf.ts";
+import { O_REFCNT } from "../src/pool_memory.ts";
 import { testEal, uniqueName } from "./_eal.ts";
 
 testEal();
@@ -490,4 +492,59 @@ Deno.test("MbufBatch.at: a pushed mbuf (outside the layout columns) is found fro
   assert.equal(batch.at(1).length, 5);
   assert.equal(batch.at(1).bytes[batch.at(1).start], 1);
   pool.freeBulk(batch);
+});
+
+/** Sets an mbuf's reference count in place, as rte_mbuf_refcnt_set does (a second holder of it). */
+function setRefcnt(address: number, n: number): void {
+  const p = Deno.UnsafePointer.create(BigInt(address)) ?? assert.fail("null mbuf");
+  new DataView(Deno.UnsafePointerView.getArrayBuffer(p, 64)).setUint16(O_REFCNT, n, true);
+}
+
+Deno.test("freeBulk: a shared mbuf (refcnt 2) keeps its other reference; the rest return", () => {
+  using pool = Mempool.createWithSize(uniqueName("fbshared"), 64);
+  for (const at of [0, 2, 3]) { // first, middle, last: each entry is checked, not only the first
+    const batch = new MbufBatch(4);
+    assert.ok(pool.allocBulk(batch, 4));
+    const a = batch.address(at);
+    setRefcnt(a, 2);
+    const other = wrapMbuf(a, pool); // the second holder
+    pool.freeBulk(batch);
+    assert.equal(pool.inUse, 1, `entry ${at}: only the shared mbuf is still out`);
+    assert.equal(other.refcnt, 1, "its count went down by one");
+    other.free();
+    assert.equal(pool.inUse, 0);
+    // Every mbuf is handed out once: the shared one was not put back twice.
+    const all = new MbufBatch(64);
+    assert.ok(pool.allocBulk(all, 64));
+    assert.equal(new Set(Array.from({ length: 64 }, (_, i) => all.address(i))).size, 64);
+    assert.equal(pool.allocBulk(new MbufBatch(1), 1), false, "the pool holds exactly 64");
+    pool.freeBulk(all);
+  }
+});
+
+Deno.test("freeBulk: a batch from two pools and a batch with a chain each return every mbuf to its own pool", () => {
+  using a = Mempool.createWithSize(uniqueName("fbmix_a"), 64);
+  using b = Mempool.createWithSize(uniqueName("fbmix_b"), 64);
+  const batch = new MbufBatch(8);
+  assert.ok(a.allocBulk(batch, 3));
+  for (let i = 0; i < 3; i++) batch.push(b.alloc()!);
+  assert.ok(a.allocBulk(batch, 2));
+  assert.equal(a.inUse, 5);
+  assert.equal(b.inUse, 3);
+  a.freeBulk(batch);
+  assert.equal(a.inUse, 0, "pool a got back its five");
+  assert.equal(b.inUse, 0, "pool b got back its three");
+  assert.equal(a.available, 64);
+  assert.equal(b.available, 64);
+  // A chain among single mbufs: its second segment goes back too.
+  assert.ok(a.allocBulk(batch, 3));
+  const head = a.alloc()!;
+  const tail = a.alloc()!;
+  head.append(10);
+  tail.append(10);
+  head.chain(tail);
+  batch.push(head);
+  assert.equal(a.inUse, 5);
+  a.freeBulk(batch);
+  assert.equal(a.inUse, 0, "the chain's tail was freed with its head");
 });
