@@ -504,17 +504,29 @@ export class MbufBatch {
   }
 
   /**
-   * Grows packet `i` by `n` bytes at the end (`rte_pktmbuf_append`); returns the index in
-   * `bytes(i)` of the first new byte, or -1 (nothing changed) when the tailroom is too small.
+   * Grows single-segment packet `i` by `n` bytes at the end (`rte_pktmbuf_append`); returns the
+   * index in `bytes(i)` of the first new byte, or -1 (nothing changed) when the tailroom is too
+   * small.
+   * @throws {MbufError} `"InvalidArgument"` for a chained packet (its new bytes would go into its
+   * last segment, which need not be in `bytes(i)`: take it out with `pop()` and use
+   * {@linkcode Mbuf.append}, which returns a view) or a bad `n`.
    */
   append(i: number, n: number): number {
     checkLength("append", n);
     const a = this.#check(i);
     this.#assertPoolsLive("append"); // DPDK writes into the mbuf: never into a freed pool
+    const o = this.#header(i);
+    const u16 = hit.u16;
+    if (u16[(o + O_NB_SEGS) >> 1] !== 1) {
+      throw new MbufError(
+        "InvalidArgument",
+        `append: packet ${i} has several segments, and its new bytes would be in the last one, outside ` +
+          `bytes(${i}); take it out with pop() and use Mbuf.append`,
+      );
+    }
     const p = ffiAppend(a, n);
     if (p === 0) return -1;
-    const o = this.#header(i);
-    this.#dlen[i] = hit.u16[(o + O_DATA_LEN) >> 1]; // the first segment's, as the column holds
+    this.#dlen[i] = u16[(o + O_DATA_LEN) >> 1];
     return regionStart(p, n);
   }
 

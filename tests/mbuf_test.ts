@@ -548,3 +548,29 @@ Deno.test("freeBulk: a batch from two pools and a batch with a chain each return
   a.freeBulk(batch);
   assert.equal(a.inUse, 0, "the chain's tail was freed with its head");
 });
+
+Deno.test("MbufBatch.append refuses a chained packet (its new bytes would be outside bytes(i)); Mbuf.append takes it", () => {
+  using a = Mempool.createWithSize(uniqueName("appchain_a"), 64);
+  using b = Mempool.createWithSize(uniqueName("appchain_b"), 64);
+  const head = a.alloc()!;
+  const tail = b.alloc()!; // another pool: another memory
+  head.append(8)!.fill(1);
+  tail.append(8)!.fill(2);
+  head.chain(tail);
+  const batch = new MbufBatch(2);
+  batch.push(head);
+  const e = expectKind(() => batch.append(0, 4), "InvalidArgument");
+  assert.match(e.message, /several segments.*Mbuf\.append/);
+  assert.equal(batch.pktLen(0), 16, "nothing changed");
+  const m = batch.pop()!;
+  const grown = m.append(4) ?? assert.fail("tailroom");
+  grown.fill(3);
+  assert.equal(m.pktLen, 20);
+  assert.deepEqual(
+    dpdkBytes(m).slice(8),
+    [2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3],
+    "the new bytes end the last segment",
+  );
+  m.free();
+  assert.equal(a.inUse + b.inUse, 0);
+});
