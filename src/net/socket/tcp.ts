@@ -502,7 +502,12 @@ export class TcpSocket implements Disposable {
     if (s !== CLOSED) this.#toClosed("Aborted");
   }
 
-  /** Aborts an open connection (see {@linkcode TcpSocket.abort}); later calls are typed `Disposed` errors. Idempotent. */
+  /**
+   * Aborts an open connection (see {@linkcode TcpSocket.abort}); later calls of the application's
+   * methods (connect, listen, close, abort, send and recv in all their forms) are typed `Disposed`
+   * errors. The driving methods (`process`, `dispatch`, `pollAt`) keep working on the closed
+   * socket, so that its interface can still send the RST the abort queued. Idempotent.
+   */
   [Symbol.dispose](): void {
     if (this.#disposed) return;
     if (this.#state !== CLOSED) this.abort();
