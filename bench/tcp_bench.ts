@@ -8,7 +8,7 @@
  *   into a 64 KiB buffer and discards it; MB/s (10⁶ B/s), handshake excluded.
  * - `tcp_pingpong_*`: 1-byte request, 1-byte response; µs per round trip.
  * - `tcp_bulk_vs_smoltcp`, `tcp_pingpong_vs_smoltcp`: when `MELIN_SMOLTCP_BENCH` names the
- *   smoltcp harness (../shared/anchors/smoltcp-bench), it runs in the same run (`bulk --runs 5`,
+ *   smoltcp harness (by default ../shared/anchors/smoltcp-bench next to this checkout), it runs in the same run (`bulk --runs 5`,
  *   `pingpong --runs 5`) and each of our rows gets a ratio to it: our cost ÷ smoltcp's, medians
  *   (bulk: smoltcp MB/s ÷ ours; ping-pong: our µs ÷ smoltcp's; lower is better).
  * - `tcp_goodput_loss_1pct`: goodput under loss in the deterministic netsim (bench/netsim.ts):
@@ -85,7 +85,21 @@ function envInt(name: string, fallback: number, min: number): number {
 const BYTES = envInt("MELIN_TCP_BENCH_BYTES", 256 << 20, 1);
 const ROUNDS = envInt("MELIN_TCP_BENCH_ROUNDS", 200_000, 1);
 const RUNS = envInt("MELIN_TCP_BENCH_RUNS", 5, 1);
-const SMOLTCP = Deno.env.get("MELIN_SMOLTCP_BENCH") ?? "";
+/**
+ * The smoltcp harness: `MELIN_SMOLTCP_BENCH` when set ("" turns the comparison off), else the
+ * workplace's anchor next to this checkout (`../shared/anchors/smoltcp-bench`) when it is there.
+ */
+const SMOLTCP = smoltcpHarness();
+function smoltcpHarness(): string {
+  const given = Deno.env.get("MELIN_SMOLTCP_BENCH");
+  if (given !== undefined) return given;
+  const anchor = new URL("../../shared/anchors/smoltcp-bench", import.meta.url).pathname;
+  try {
+    return Deno.statSync(anchor).isFile ? anchor : "";
+  } catch {
+    return ""; // not there (or not readable): our own rows only, and the note says so
+  }
+}
 
 /** smoltcp-bench's defaults: 64 KiB buffers, Nagle on, 10 ms ACK delay. */
 const SOCKET: TcpConfig = { rxBufferSize: 65536, txBufferSize: 65536, nagle: true, ackDelay: 10 };
@@ -408,7 +422,7 @@ if (kinds.length > 0) {
         c_ns: f3(c),
         deno_ns: f3(d),
         ratio: +(d / c).toPrecision(3),
-        target: null,
+        target: 1, // issue 14: at least as fast as smoltcp, bulk and ping-pong
         ...base,
         ref_min: r[0],
         ref_median: r[1],
@@ -418,7 +432,7 @@ if (kinds.length > 0) {
   }
   if (SMOLTCP === "") {
     notes.push(
-      "the smoltcp reference was not given (set MELIN_SMOLTCP_BENCH to ../shared/anchors/smoltcp-bench): no tcp_*_vs_smoltcp rows",
+      "the smoltcp reference was not given (set MELIN_SMOLTCP_BENCH to the smoltcp-bench harness, e.g. ../shared/anchors/smoltcp-bench): no tcp_*_vs_smoltcp rows",
     );
   }
   for (const [kind, r] of refs) if (typeof r === "string") notes.push(`smoltcp ${kind}: ${r}`);
