@@ -34,7 +34,8 @@
  *                                        only: a process has 16 ring pairs, ports made by
  *                                        rte_eth_from_rings do not come back after close, and one
  *                                        layout's runs take 12)
- *   deno task bench -- --case=tcp_bulk   only the rows whose name contains this
+ *   deno task bench -- --case=tcp_bulk   only the rows whose name contains this (comma-separated:
+ *                                        any of them, e.g. --case=tcp_bulk,tcp_pingpong)
  *
  * Sizes through the environment (bench.ts takes the same arguments and would refuse new ones):
  * MELIN_TCP_BENCH_BYTES (default 268435456), MELIN_TCP_BENCH_ROUNDS (default 200000),
@@ -360,7 +361,8 @@ async function smoltcp(kind: "bulk" | "pingpong"): Promise<[number, number, numb
 /** ns per op of a figure: per byte for bulk (MB/s), per round trip for ping-pong (µs). */
 const nsPerOp = (kind: "bulk" | "pingpong", x: number) => kind === "bulk" ? 1e3 / x : x * 1e3;
 
-const wanted = (name: string) => name.includes(caseArg);
+/** True when `name` contains one of --case's comma-separated substrings (as bench/bench.ts). */
+const wanted = (name: string) => caseArg.split(",").some((c) => name.includes(c));
 const kinds = (["bulk", "pingpong"] as const).filter((k) =>
   ["loopback", "ring", "vs_smoltcp"].some((s) => wanted(`tcp_${k}_${s}`))
 );
