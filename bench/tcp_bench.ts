@@ -8,9 +8,10 @@
  *   into a 64 KiB buffer and discards it; MB/s (10⁶ B/s), handshake excluded.
  * - `tcp_pingpong_*`: 1-byte request, 1-byte response; µs per round trip.
  * - `tcp_bulk_vs_smoltcp`, `tcp_pingpong_vs_smoltcp`: when `MELIN_SMOLTCP_BENCH` names the
- *   smoltcp harness (by default ../shared/anchors/smoltcp-bench next to this checkout), it runs in the same run (`bulk --runs 5`,
- *   `pingpong --runs 5`) and each of our rows gets a ratio to it: our cost ÷ smoltcp's, medians
- *   (bulk: smoltcp MB/s ÷ ours; ping-pong: our µs ÷ smoltcp's; lower is better).
+ *   smoltcp harness (by default ../shared/anchors/smoltcp-bench next to this checkout), it runs
+ *   in the same run (`bulk --runs 5`, `pingpong --runs 5`) and each of our rows gets a ratio to
+ *   it: our cost ÷ smoltcp's, medians (bulk: smoltcp MB/s ÷ ours; ping-pong: our µs ÷
+ *   smoltcp's; lower is better; target ≤ 1).
  * - `tcp_goodput_loss_1pct`: goodput under loss in the deterministic netsim (bench/netsim.ts):
  *   the 64 KiB window, 10 ms cell at 1 % loss against its 0 % cell, ratio = goodput(0 %) ÷
  *   goodput(1 %), target ≤ 1.25 (within 20 %); kB/s in virtual time, min / median / max over
