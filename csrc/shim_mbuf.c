@@ -433,7 +433,9 @@ static inline int alloc_bulk(struct rte_mempool *mp, struct rte_mbuf **ms, uint3
  * DPDK's rte_pktmbuf_free_bulk, which frees per segment in pool runs. */
 static inline void free_bulk(struct rte_mbuf **ms, uint32_t n)
 {
-	if (n == 0 || ms[0] == NULL)
+	if (n == 0)
+		return;
+	if (ms[0] == NULL)
 		goto dpdk;
 	struct rte_mempool *pool = ms[0]->pool;
 	for (uint32_t j = 0; j < n; j++) {
