@@ -1,8 +1,9 @@
 /**
  * bench/tcp_bench.ts works without the smoltcp reference (issue 13: "The bench must work without
  * it"): run as `deno task bench` runs it (bench/run.ts's permissions) with MELIN_SMOLTCP_BENCH
- * empty (off) in its environment, `--json --case=tcp_pingpong_loopback`, a short run. Only the shape
- * of its output is checked, never a figure's size (performance is measured in the bench itself).
+ * empty (off) in its environment, `--json --case=tcp_pingpong_loopback,no_such_row` (a list), a
+ * short run. Only the shape of its output is checked, never a figure's size (performance is
+ * measured in the bench itself).
  */
 import assert from "node:assert/strict";
 import { removeRuntimeDir } from "./_kernel.ts";
@@ -17,7 +18,13 @@ Deno.test("bench/tcp_bench.ts with MELIN_SMOLTCP_BENCH empty (the comparison off
   env.MELIN_SMOLTCP_BENCH = ""; // unset, the anchor next to the checkout would be used when there
   Object.assign(env, { MELIN_TCP_BENCH_ROUNDS: "2000", MELIN_TCP_BENCH_RUNS: "1", NO_COLOR: "1" });
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...FLAGS, `${root}bench/tcp_bench.ts`, "--json", "--case=tcp_pingpong_loopback"],
+    args: [
+      "run",
+      ...FLAGS,
+      `${root}bench/tcp_bench.ts`,
+      "--json",
+      "--case=tcp_pingpong_loopback,no_such_row",
+    ],
     cwd: root,
     clearEnv: true,
     env,
