@@ -497,13 +497,7 @@ export class TcpSocket implements Disposable {
     return this.#c.dispatchIdle ? this.#c.timerAt() : this.pollAt();
   }
 
-  // ---- Inbound ------------------------------------------------------------------------------
-
-  // ---- Timers -------------------------------------------------------------------------------
-
-  // ---- Outbound -----------------------------------------------------------------------------
-
-  // ---- Helpers ------------------------------------------------------------------------------
+  // (The receive side is in tcp_input.ts, the timers and the send side in tcp_output.ts.)
 
   #checkSend(): void {
     this.#live();
