@@ -171,15 +171,14 @@ export class TcpControl {
   planLen = 0;
   planFlags = 0;
 
-  /**
-   * Creates a closed socket with its rings. With `storage` (a closed socket made with the same
-   * buffer sizes, for pools such as `TcpListener`'s) it takes that socket's rings,
-   * reassembly and loss-detection records instead of allocating them, emptied; `storage` is
-   * disposed then (its later use throws `Disposed`, and it shows empty rings), so no reference
-   * to it reaches the new connection.
   /** The storage (rings, assembler, loss records) went to another socket. */
   storageTaken = false;
 
+  /**
+   * A closed connection's state from `config` (checked here: `SocketError` `InvalidArgument`).
+   * `take` returns the state of a socket whose rings, assembler and loss records to reuse for
+   * these sizes (checked by the socket), or null to allocate them.
+   */
   constructor(
     config: TcpConfig,
     take: (rxSize: number, txSize: number, maxOoo: number) => TcpControl | null,
