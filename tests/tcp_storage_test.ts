@@ -225,6 +225,26 @@ Deno.test("ISNs (RFC 6528): keyed per 4-tuple, advancing with the 4 µs clock", 
   assert.notEqual(g.portOffset(1, 2, 80), g.portOffset(1, 2, 81));
 });
 
+Deno.test("copyBytes: overlapping ranges of one buffer copy as memmove (copyWithin) does, lengths 0 … 100 and C's", () => {
+  const fresh = () => Uint8Array.from({ length: 512 }, (_, i) => (i * 37 + 11) & 0xff);
+  for (const len of [...Array(101).keys(), 256, 300]) {
+    for (const [to, from] of [[1, 0], [3, 0], [4, 1], [9, 2], [0, 1], [2, 7], [5, 5]]) {
+      const got = fresh();
+      const want = fresh();
+      copyBytes(got, to, got, from, len); // the same view
+      want.copyWithin(to, from, from + len);
+      assert.deepEqual(got, want, `same view: len ${len} to ${to} from ${from}`);
+      const buf = fresh();
+      const low = new Uint8Array(buf.buffer, 0, 400);
+      const high = new Uint8Array(buf.buffer, 2, 400); // high[i] is low[i + 2]
+      copyBytes(high, to, low, from, len); // two views of one buffer: destination 2 bytes further
+      const want2 = fresh();
+      want2.copyWithin(to + 2, from, from + len);
+      assert.deepEqual(buf, want2, `two views: len ${len} to ${to} from ${from}`);
+    }
+  }
+});
+
 Deno.test("copyBytes: every length 0 … 100 at unaligned offsets equals a byte loop", () => {
   const src = Uint8Array.from({ length: 256 }, (_, i) => (i * 37 + 11) & 0xff);
   for (let len = 0; len <= 100; len++) {

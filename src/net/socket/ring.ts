@@ -223,11 +223,23 @@ function checkSource(where: string, b: Uint8Array, from: number, length: number)
 
 /**
  * Copies `length` bytes from `src[from ..]` to `dst[to ..]` without allocating (no subarray):
- * whole words through `DataView`s when both are long enough, bytes otherwise.
+ * whole words through `DataView`s when both are long enough, bytes otherwise. Overlapping
+ * ranges (`dst` and `src` views of one buffer) copy as `memmove` does: `dst` ends up with what
+ * `src` held before the call.
  */
 export function copyBytes(dst: Uint8Array, to: number, src: Uint8Array, from: number, length: number): void {
   checkSource("copyBytes", src, from, length);
   checkSource("copyBytes", dst, to, length);
+  if (dst.buffer === src.buffer && length < C_COPY_FROM) {
+    // The forward loop reads each word before it writes, so only a destination above the source
+    // within reach of it would overwrite bytes not read yet (C's memmove handles the long ones).
+    const d = dst.byteOffset + to;
+    const s = src.byteOffset + from;
+    if (d > s && d < s + length) {
+      for (let i = length - 1; i >= 0; i--) dst[to + i] = src[from + i];
+      return;
+    }
+  }
   copyRaw(dst, viewFor(dst, 0), to, src, viewFor(src, 1), from, length);
 }
 
