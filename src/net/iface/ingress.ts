@@ -81,7 +81,7 @@ export interface IngressParts {
 
 /** The receive demultiplexer of one interface. */
 export class Ingress {
-  /** The time of the poll under way (ms), for the neighbour cache, ICMP rate limit and TCP. */
+  /** The time of the last poll (ms): the neighbour cache, ICMP rate limit and TCP read it, and the interface. */
   now = 0;
   /** The device's per-frame callback. */
   readonly onFrame = (b: Uint8Array, s: number, l: number): void => this.#receive(b, s, l);

@@ -178,7 +178,6 @@ export class Interface {
   readonly #tcp: TcpConnections;
   /** The receive side: demultiplexing, ARP, ICMP, reassembly, UDP delivery. */
   readonly #ingress: Ingress;
-  #now = 0;
 
   /**
    * An interface on `device` with `config`.
@@ -341,7 +340,7 @@ export class Interface {
         `Interface.connectTcp: no route to ${ipv4ToString(ip)} (add a route or a gateway)`,
       );
     }
-    return this.#tcp.connect(this.#routes.sourceFor(hop), ip, port, options, this.#now);
+    return this.#tcp.connect(this.#routes.sourceFor(hop), ip, port, options, this.#ingress.now);
   }
 
   /**
@@ -374,7 +373,7 @@ export class Interface {
         badArgument("Interface.neighbour", "ip", ip, "a u32 IPv4 address"),
       );
     }
-    return this.#neighbors.lookup(ip, this.#now)?.mac ?? null;
+    return this.#neighbors.lookup(ip, this.#ingress.now)?.mac ?? null;
   }
 
   /** How many neighbours the cache holds and how many are being resolved (for monitoring). */
@@ -397,7 +396,6 @@ export class Interface {
         badArgument("Interface.poll", "now", now, "a finite number of ms ≥ 0"),
       );
     }
-    this.#now = now;
     const ingress = this.#ingress;
     ingress.now = now;
     const egress = this.#egress;
