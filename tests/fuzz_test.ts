@@ -17,6 +17,7 @@ import {
   Interface,
   internetChecksum,
   IPPROTO_ICMP,
+  IPPROTO_TCP,
   IPPROTO_UDP,
   Ipv4Header,
   ipv4OptionsError,
@@ -26,7 +27,9 @@ import {
   parseEthernet,
   parseIcmp,
   parseIpv4,
+  parseTcp,
   parseUdp,
+  TcpHeader,
   UdpHeader,
   type UdpSocket,
   WireError,
@@ -52,6 +55,7 @@ const ip = new Ipv4Header();
 const arp = new ArpPacket();
 const icmp = new IcmpHeader();
 const udp = new UdpHeader();
+const tcp = new TcpHeader();
 
 /** Parses as deep as the frame goes; returns a description of what was found or why it stopped. */
 function parseChain(b: Uint8Array, end: number): string {
@@ -371,6 +375,125 @@ for (const vlan of [undefined, 5]) {
     }
     assert.equal(delivered, counts.get("delivered"));
   });
+}
+
+Deno.test(`fuzz: TCP segments with IPv4 fields mutated: the connections take exactly what the parsers accept (${ITERATIONS / 10} frames)`, () => {
+  // TCP frames take the interface's fast path too (plain IPv4 to our MAC) and go straight to the
+  // connections; they must take what the general path would, no more (a fragment, a bad header
+  // checksum, another destination, a source we may not answer) and no less (options, padding).
+  // What the connections took shows in tcpSegmentsIn (counted once the TCP checksum verifies).
+  const rand = rng(SEED ^ 0x7c);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+  const ourIp = 0xc6124d02;
+  const peerIp = 0xc6124d01;
+  const ourMac = KERNEL_UDP.slice(0, 6);
+  const [peer, dev] = LoopbackDevice.pair(1500, 4096);
+  const iface = new Interface(dev, {
+    mac: ourMac,
+    addresses: [{ ip: ourIp, prefix: 24 }],
+    reassemblyMaxBytes: 0, // fragments are dropped: reassembly has tests of its own
+  });
+  using _listener = iface.listenTcp(80); // SYNs to it open handshakes; the rest draw RSTs or nothing
+  const sources = [peerIp, peerIp, peerIp, peerIp, 0, 0x7f000001, 0xe0000001, 0xc6124dff, ourIp];
+  const dests = [ourIp, ourIp, ourIp, ourIp, peerIp, 0xc6124d03, 0xffffffff];
+  const macs = [
+    ourMac,
+    ourMac,
+    ourMac,
+    ourMac,
+    Uint8Array.of(2, 0, 0, 0, 0, 9),
+    new Uint8Array(6).fill(0xff),
+  ];
+  const counts = new Map<string, number>();
+  for (let n = 0; n < ITERATIONS / 10; n++) {
+    const size = pick([0, 0, 1, 17, 100, 700]);
+    let options = new Uint8Array(0);
+    if (rand() < 0.1) options = Uint8Array.from([1, 1, 1, 0]); // NOPs, EOL
+    const hl = 20 + options.length;
+    const tcpHl = rand() < 0.5 ? 20 : 32; // bare, or NOP NOP timestamps
+    let total = hl + tcpHl + size;
+    const f = new Uint8Array(14 + total + 32);
+    const v = new DataView(f.buffer);
+    f.set(pick(macs), 0);
+    f.set(KERNEL_UDP.subarray(6, 12), 6);
+    v.setUint16(12, ETHERTYPE_IPV4);
+    let vihl = 0x40 | (hl / 4);
+    if (rand() < 0.03) vihl = Math.floor(rand() * 256);
+    let flags = rand() < 0.7 ? 0x4000 : 0;
+    if (rand() < 0.1) flags |= 0x8000; // reserved
+    if (rand() < 0.1) flags |= 0x2000; // more fragments
+    if (rand() < 0.1) flags |= Math.floor(rand() * 0x2000); // offset
+    const protocol = rand() < 0.95 ? IPPROTO_TCP : pick([IPPROTO_UDP, 0, 255]);
+    const src = pick(sources);
+    const dst = pick(dests);
+    const r = rand();
+    if (r < 0.05) total += 1 + Math.floor(rand() * 30);
+    else if (r < 0.1) total -= 1 + Math.floor(rand() * Math.min(total, 30));
+    v.setUint32(14, (vihl << 24) | (total & 0xffff));
+    v.setUint32(18, (Math.floor(rand() * 65536) << 16) | flags);
+    v.setUint32(22, (64 << 24) | (protocol << 16));
+    v.setUint32(26, src);
+    v.setUint32(30, dst);
+    f.set(options, 34);
+    const l4 = 14 + hl;
+    v.setUint32(l4, (Math.floor(1 + rand() * 65535) << 16) | pick([80, 80, 81]));
+    v.setUint32(l4 + 4, Math.floor(rand() * 2 ** 32));
+    v.setUint32(l4 + 8, Math.floor(rand() * 2 ** 32));
+    const tcpFlags = pick([0x02, 0x02, 0x10, 0x18, 0x11, 0x04, 0x12, 0x03]);
+    v.setUint32(l4 + 12, ((tcpHl / 4) << 28) | (tcpFlags << 16) | 0xffff);
+    if (tcpHl === 32) v.setUint32(l4 + 20, 0x0101080a); // NOP NOP TS 10
+    for (let i = l4 + tcpHl; i < l4 + tcpHl + size; i++) f[i] = Math.floor(rand() * 256);
+    if (rand() < 0.9) v.setUint16(24, internetChecksum(f, 14, 14 + hl));
+    if (rand() < 0.9) {
+      const end = Math.min(14 + Math.max(total, 0), f.length);
+      if (end >= l4 + 18) v.setUint16(l4 + 16, l4Checksum(f, l4, end, src, dst, IPPROTO_TCP));
+    }
+    // Ethernet padding on some frames: it must not count as TCP payload.
+    const frame = f.subarray(0, Math.min(f.length, 14 + Math.max(total, 0) + (rand() < 0.3 ? 6 : 0)));
+    const before = iface.stats.tcpSegmentsIn;
+    const at = peer.txSlot(frame.length);
+    peer.txBytes.set(frame, at);
+    peer.flush();
+    try {
+      iface.poll(n);
+    } catch (e) {
+      assert.fail(`seed ${SEED} input ${n}: poll threw ${e} for ${Array.from(frame)}`);
+    }
+    peer.receive(() => {});
+    const took = iface.stats.tcpSegmentsIn - before;
+    const want = expectedTcp(frame, ourIp, ourMac) ? 1 : 0;
+    assert.equal(took, want, `seed ${SEED} input ${n}: ${Array.from(frame)}`);
+    const why = want === 1 ? "taken" : `refused by ${expectedTcpWhy}`;
+    counts.set(why, (counts.get(why) ?? 0) + 1);
+  }
+  // Each reason must be common, or the run proves little.
+  for (const k of ["taken", "refused by parsers", "refused by rules", "refused by TCP"]) {
+    assert.ok((counts.get(k) ?? 0) > ITERATIONS / 1000, `${k}: ${JSON.stringify([...counts])}`);
+  }
+});
+
+/** Why expectedTcp said no last: the IPv4 parsers, the interface's rules, or TCP's own checks. */
+let expectedTcpWhy = "";
+/** Whether an interface at `ourIp`/`ourMac` (no VLAN, no reassembly) must hand `f` to its connections. */
+function expectedTcp(f: Uint8Array, ourIp: number, ourMac: Uint8Array): boolean {
+  expectedTcpWhy = "parsers";
+  try {
+    const l3 = parseEthernet(f, 0, f.length, eth);
+    if (eth.etherType !== ETHERTYPE_IPV4 || eth.vlanId > 0) return false;
+    const l4 = parseIpv4(f, l3, f.length, ip);
+    expectedTcpWhy = "rules";
+    if (
+      ip.dst !== ourIp || ip.isFragment || ip.protocol !== IPPROTO_TCP ||
+      !(sameMac(f, ourMac) || (f[0] & 1) === 1) || !isPeerSource(ip.src, ourIp, 24) ||
+      ipv4OptionsError(f, l3, ip.headerLength) >= 0
+    ) return false;
+    expectedTcpWhy = "TCP";
+    parseTcp(f, l4, l3 + ip.totalLength, ip.src, ip.dst, tcp);
+    return true;
+  } catch (e) {
+    if (e instanceof WireError) return false;
+    throw e;
+  }
 }
 
 function sameMac(frame: Uint8Array, mac: Uint8Array): boolean {

@@ -272,8 +272,9 @@ export class Ingress {
   /**
    * The common case in a few loads: an IPv4 frame to our MAC (tagged with our VLAN if we have
    * one, else untagged) without options, not a fragment, from a unicast peer to one of our
-   * addresses, carrying a UDP datagram for a bound socket, header checksum good. It is delivered
-   * (its UDP checksum verified on the copy) and true is returned. Anything else returns false
+   * addresses, header checksum good, carrying a UDP datagram for a bound socket or a TCP segment.
+   * The datagram is delivered (its UDP checksum verified on the copy), the segment handed to the
+   * connections as the general path would, and true is returned. Anything else returns false
    * having counted nothing, and goes through the parsers, which type every error.
    */
   #receiveFast(b: Uint8Array, start: number, length: number): boolean {
@@ -292,8 +293,9 @@ export class Ingress {
     if ((w0 >>> 24) !== 0x45 || total < 28 || l3 + total > end) return false;
     const w1 = v.getUint32(l3 + 4);
     const w2 = v.getUint32(l3 + 8);
-    // Flags and fragment offset: only Don't Fragment may be set; the protocol is UDP.
-    if ((w1 & 0xbfff) !== 0 || ((w2 >>> 16) & 0xff) !== IPPROTO_UDP) return false;
+    // Flags and fragment offset: only Don't Fragment may be set; the protocol is UDP or TCP.
+    const protocol = (w2 >>> 16) & 0xff;
+    if ((w1 & 0xbfff) !== 0 || (protocol !== IPPROTO_UDP && protocol !== IPPROTO_TCP)) return false;
     const src = v.getUint32(l3 + 12);
     const dst = v.getUint32(l3 + 16);
     // ipv4WordsSum written out by hand (see #emitHeaders); the differential fuzz test holds this
@@ -311,6 +313,16 @@ export class Ingress {
       this.#lastPeer = src;
     }
     const l4 = l3 + 20;
+    if (protocol === IPPROTO_TCP) {
+      // What the general path would do next (#dispatch), without its parsers' header objects.
+      try {
+        this.#tcp.receive(this.now, src, dst, b, l4, l3 + total, true, this.#egress);
+      } catch (e) {
+        if (!(e instanceof WireError)) throw e;
+        this.stats.rxMalformed++;
+      }
+      return true;
+    }
     const ports = v.getUint32(l4);
     const w4 = v.getUint32(l4 + 4);
     const udpLength = w4 >>> 16;
