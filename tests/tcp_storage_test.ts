@@ -107,6 +107,29 @@ Deno.test("ByteRing: writes from and reads into alternating arrays of every size
   }
 });
 
+Deno.test("ByteRing: a write from the ring's own memory (its storage or a view of it) appends the source's bytes as they were", () => {
+  // The source lies in the very space being written, and the write wraps: copied in two parts
+  // straight from it, the first part overwrites the bytes the second part still reads.
+  for (const [cap, first] of [[64, 5], [64, 30], [1024, 300]]) {
+    for (const view of [false, true]) {
+      const r = new ByteRing(cap);
+      const filler = Uint8Array.from({ length: cap }, (_, i) => (i * 7 + 3) & 255);
+      r.write(filler, 0, cap - first);
+      r.consume(cap - first - 4); // 4 bytes held; the free space starts `first` bytes before the end
+      const from = cap - first - 2;
+      const len = first + 2; // the source runs to the end of storage: its last 2 bytes go after the wrap
+      const want = r.storage.slice(from, from + len);
+      const held = r.storage.slice(cap - first - 4, cap - first);
+      const src = view ? r.storage.subarray(1) : r.storage;
+      assert.equal(r.write(src, view ? from - 1 : from, len), len);
+      const got = new Uint8Array(4 + len);
+      assert.equal(r.read(got, 0, got.length), got.length);
+      assert.deepEqual(got.subarray(0, 4), held, `cap ${cap} first ${first} view ${view}: the held bytes`);
+      assert.deepEqual(got.subarray(4), want, `cap ${cap} first ${first} view ${view}: the written bytes`);
+    }
+  }
+});
+
 Deno.test("ByteRing: copies check their arrays and ranges (detached, fractional, BigInt, past the end)", () => {
   const r = new ByteRing(64);
   const gone = new Uint8Array(new ArrayBuffer(8));

@@ -114,6 +114,13 @@ export class ByteRing {
     const at = this.indexOf(pos);
     // Already in place: the interface copied a segment here while verifying its checksum.
     if (src === this.storage && from === at && first === length) return;
+    if (src.buffer === this.storage.buffer && length > 0) {
+      // The ring's own memory (its `storage`, or a view of it, passed back): the source may lie
+      // in the space being written, and a copy in two parts would overwrite bytes the second
+      // part still reads. A copy of the source first (this case only).
+      src = src.slice(from, from + length);
+      from = 0;
+    }
     if (length < WORDS_FROM) {
       // A few bytes (a ping-pong's payload): no view needed.
       copyBytesRaw(this.storage, at, src, from, first);
