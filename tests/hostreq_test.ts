@@ -237,6 +237,38 @@ Deno.test("VLANs: untagged interfaces take untagged and VLAN 0 frames; a VLAN 5 
   assert.deepEqual(Array.from(u.subarray(46)), [4, 5]);
 });
 
+Deno.test("frames a LAN carries that an IP host does not take: 802.3/LLC ignored, 802.1ad and stacked tags other VLANs, none malformed", () => {
+  const echo = echoFrame(base, 1, 1, new Uint8Array(4));
+  // A spanning-tree BPDU: 802.3 (a length field, 38 bytes of LLC and BPDU), to the bridges' group MAC.
+  const bpdu = new Uint8Array(60);
+  bpdu.set([0x01, 0x80, 0xc2, 0, 0, 0], 0);
+  bpdu.set(PEER_MAC, 6);
+  bpdu.set([0, 38, 0x42, 0x42, 0x03], 12);
+  // The echo behind an 802.1ad service tag (VLAN 5), and behind two 802.1Q tags (5 outside, 7 inside).
+  const tagged = (tags: number[]) => {
+    const f = new Uint8Array(echo.length + tags.length);
+    f.set(echo.subarray(0, 12));
+    f.set(tags, 12);
+    f.set(echo.subarray(12), 12 + tags.length);
+    return f;
+  };
+  const svlan = tagged([0x88, 0xa8, 0, 5]);
+  const qinq = tagged([0x81, 0, 0, 5, 0x81, 0, 0, 7]);
+  for (const vlan of [undefined, 5]) {
+    const h = wireHost({ vlan });
+    h.learnPeer();
+    const st = h.iface.stats;
+    const before = [st.rxIgnored, st.rxOtherVlan, st.rxMalformed];
+    h.inject(bpdu, svlan, qinq);
+    assert.deepEqual(h.sent(), [], `VLAN ${vlan ?? "none"}: nothing answered`);
+    assert.deepEqual(
+      [st.rxIgnored - before[0], st.rxOtherVlan - before[1], st.rxMalformed - before[2]],
+      [1, 2, 0],
+      `VLAN ${vlan ?? "none"}: [rxIgnored, rxOtherVlan, rxMalformed]`,
+    );
+  }
+});
+
 Deno.test("several VLANs on one device: one interface each over a VlanDemux", () => {
   const [wire, dev] = LoopbackDevice.pair(1500, 4096);
   const demux = new VlanDemux(dev, 8);

@@ -15,6 +15,8 @@ import {
   EthernetHeader,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
+  ETHERTYPE_QINQ,
+  ETHERTYPE_VLAN,
   ICMP_DEST_UNREACHABLE,
   ICMP_ECHO_REPLY,
   ICMP_ECHO_REQUEST,
@@ -196,6 +198,7 @@ export class Ingress {
     if (this.#egress.capturing) this.#egress.capture(b, start, length);
     if (this.#receiveFast(b, start, length)) return;
     const end = start + length;
+    if (this.#notIpHost(b, start, end)) return;
     try {
       const eth = this.#eth;
       const l3 = parseEthernet(b, start, end, eth);
@@ -240,6 +243,31 @@ export class Ingress {
       if (!(e instanceof WireError)) throw e;
       this.stats.rxMalformed++;
     }
+  }
+
+  /**
+   * Counts and drops the well-formed frames the Ethernet parser refuses as unsupported, which a LAN
+   * carries all the time, as what they are rather than as malformed: an 802.3 frame with a length
+   * field (LLC: spanning-tree BPDUs, CDP) is not for an IP host (`rxIgnored`); a frame with an
+   * 802.1ad service tag outside, or with stacked tags (QinQ), is tagged for a VLAN that is not ours
+   * (`rxOtherVlan`).
+   */
+  #notIpHost(b: Uint8Array, start: number, end: number): boolean {
+    if (!(end - start >= 14 && end <= b.length)) return false; // the parser says truncated
+    const type = (b[start + 12] << 8) | b[start + 13];
+    if (type < 0x0600) {
+      this.stats.rxIgnored++;
+      return true;
+    }
+    const inner = end - start >= 18 ? (b[start + 16] << 8) | b[start + 17] : -1;
+    if (
+      type === ETHERTYPE_QINQ ||
+      (type === ETHERTYPE_VLAN && (inner === ETHERTYPE_VLAN || inner === ETHERTYPE_QINQ))
+    ) {
+      this.stats.rxOtherVlan++;
+      return true;
+    }
+    return false;
   }
 
   /** Hands the datagram in `#ip` (header at `b[l3 ..]`, payload `b[l4 .. end)`) to its protocol. */

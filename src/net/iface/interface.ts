@@ -45,7 +45,7 @@ export interface InterfaceStats {
   txFrames: number;
   /** Frames the parsers refused (malformed, bad checksum). */
   rxMalformed: number;
-  /** Frames of other EtherTypes, IP packets for other hosts or of protocols we do not handle, ARP not for us. */
+  /** Frames of other EtherTypes or 802.3 (LLC) frames, IP packets for other hosts or of protocols we do not handle, ARP not for us. */
   rxIgnored: number;
   /** Frames addressed to another unicast MAC, dropped (the interface is not promiscuous). */
   rxOtherMac: number;
@@ -54,7 +54,7 @@ export interface InterfaceStats {
    * loopback, multicast, broadcast, class E, or our own address): dropped, never answered.
    */
   rxBadSource: number;
-  /** Frames tagged for another VLAN, or tagged at all on an interface without one (VLAN 0 aside). */
+  /** Frames tagged for another VLAN, or tagged at all on an interface without one (VLAN 0 aside); 802.1ad and stacked (QinQ) tags count here. */
   rxOtherVlan: number;
   /** IPv4 datagrams for us with malformed header options: answered with ICMP parameter problem. */
   rxBadOptions: number;

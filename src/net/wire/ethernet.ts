@@ -11,6 +11,8 @@ export const ETHERTYPE_IPV4 = 0x0800;
 export const ETHERTYPE_ARP = 0x0806;
 /** EtherType (TPID) of an 802.1Q VLAN tag. */
 export const ETHERTYPE_VLAN = 0x8100;
+/** EtherType (TPID) of an 802.1ad service tag, the outer tag of QinQ (not parsed: see {@linkcode parseEthernet}). */
+export const ETHERTYPE_QINQ = 0x88a8;
 
 /** An Ethernet header, filled in place by {@linkcode parseEthernet} (reuse one per loop). */
 export class EthernetHeader {

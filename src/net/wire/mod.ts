@@ -11,6 +11,7 @@ export {
   EthernetHeader,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
+  ETHERTYPE_QINQ,
   ETHERTYPE_VLAN,
   parseEthernet,
 } from "./ethernet.ts";
