@@ -133,6 +133,12 @@ Deno.test(`fuzz: ${ITERATIONS} random and mutated frames give typed errors and n
  * ICMP: not under test) and returns what `sock` received, if anything.
  */
 function deliverOne(peer: LoopbackDevice, iface: Interface, sock: UdpSocket, frame: Uint8Array, n: number) {
+  injectOne(peer, iface, frame, n);
+  return sock.recvFrom();
+}
+
+/** Puts `frame` on the wire to `iface`, polls it at `n` (which must not throw) and discards its replies. */
+function injectOne(peer: LoopbackDevice, iface: Interface, frame: Uint8Array, n: number): void {
   const at = peer.txSlot(frame.length);
   peer.txBytes.set(frame, at);
   peer.flush();
@@ -142,7 +148,6 @@ function deliverOne(peer: LoopbackDevice, iface: Interface, sock: UdpSocket, fra
     assert.fail(`seed ${SEED} input ${n}: poll threw ${e} for ${Array.from(frame)}`);
   }
   peer.receive(() => {});
-  return sock.recvFrom();
 }
 
 /** What the wire parsers say an interface at `ourIp` with a socket on `port` must deliver, or null. */
@@ -264,14 +269,7 @@ for (const vlan of [undefined, 5]) {
       0xf0000001,
     ];
     const dests = [ourIp, ourIp, ourIp, ourIp, peerIp, 0xc6124d03, 0xffffffff, 0xc6124dff, 0xe0000001];
-    const macs = [
-      ourMac,
-      ourMac,
-      ourMac,
-      ourMac,
-      Uint8Array.of(2, 0, 0, 0, 0, 9),
-      new Uint8Array(6).fill(0xff),
-    ];
+    const macs = fuzzMacs(ourMac);
     const counts = new Map<string, number>();
     let delivered = 0;
     for (let n = 0; n < ITERATIONS / 10; n++) {
@@ -293,12 +291,7 @@ for (const vlan of [undefined, 5]) {
       f.set(pick(macs), 0);
       f.set(KERNEL_UDP.subarray(6, 12), 6);
       v.setUint16(12, rand() < 0.97 ? ETHERTYPE_IPV4 : 0x86dd);
-      let vihl = 0x40 | (hl / 4);
-      if (rand() < 0.03) vihl = Math.floor(rand() * 256);
-      let flags = rand() < 0.7 ? 0x4000 : 0;
-      if (rand() < 0.1) flags |= 0x8000; // reserved
-      if (rand() < 0.1) flags |= 0x2000; // more fragments
-      if (rand() < 0.1) flags |= Math.floor(rand() * 0x2000); // offset
+      const [vihl, flags] = mutatedIpv4Head(rand, hl);
       const ttl = rand() < 0.2 ? pick([0, 1, 255]) : Math.floor(rand() * 256);
       const protocol = rand() < 0.93 ? IPPROTO_UDP : pick([IPPROTO_ICMP, 6, 0, 255]);
       const src = pick(sources);
@@ -396,14 +389,7 @@ Deno.test(`fuzz: TCP segments with IPv4 fields mutated: the connections take exa
   using _listener = iface.listenTcp(80); // SYNs to it open handshakes; the rest draw RSTs or nothing
   const sources = [peerIp, peerIp, peerIp, peerIp, 0, 0x7f000001, 0xe0000001, 0xc6124dff, ourIp];
   const dests = [ourIp, ourIp, ourIp, ourIp, peerIp, 0xc6124d03, 0xffffffff];
-  const macs = [
-    ourMac,
-    ourMac,
-    ourMac,
-    ourMac,
-    Uint8Array.of(2, 0, 0, 0, 0, 9),
-    new Uint8Array(6).fill(0xff),
-  ];
+  const macs = fuzzMacs(ourMac);
   const counts = new Map<string, number>();
   for (let n = 0; n < ITERATIONS / 10; n++) {
     const size = pick([0, 0, 1, 17, 100, 700]);
@@ -417,12 +403,7 @@ Deno.test(`fuzz: TCP segments with IPv4 fields mutated: the connections take exa
     f.set(pick(macs), 0);
     f.set(KERNEL_UDP.subarray(6, 12), 6);
     v.setUint16(12, ETHERTYPE_IPV4);
-    let vihl = 0x40 | (hl / 4);
-    if (rand() < 0.03) vihl = Math.floor(rand() * 256);
-    let flags = rand() < 0.7 ? 0x4000 : 0;
-    if (rand() < 0.1) flags |= 0x8000; // reserved
-    if (rand() < 0.1) flags |= 0x2000; // more fragments
-    if (rand() < 0.1) flags |= Math.floor(rand() * 0x2000); // offset
+    const [vihl, flags] = mutatedIpv4Head(rand, hl);
     const protocol = rand() < 0.95 ? IPPROTO_TCP : pick([IPPROTO_UDP, 0, 255]);
     const src = pick(sources);
     const dst = pick(dests);
@@ -451,15 +432,7 @@ Deno.test(`fuzz: TCP segments with IPv4 fields mutated: the connections take exa
     // Ethernet padding on some frames: it must not count as TCP payload.
     const frame = f.subarray(0, Math.min(f.length, 14 + Math.max(total, 0) + (rand() < 0.3 ? 6 : 0)));
     const before = iface.stats.tcpSegmentsIn;
-    const at = peer.txSlot(frame.length);
-    peer.txBytes.set(frame, at);
-    peer.flush();
-    try {
-      iface.poll(n);
-    } catch (e) {
-      assert.fail(`seed ${SEED} input ${n}: poll threw ${e} for ${Array.from(frame)}`);
-    }
-    peer.receive(() => {});
+    injectOne(peer, iface, frame, n);
     const took = iface.stats.tcpSegmentsIn - before;
     const want = expectedTcp(frame, ourIp, ourMac) ? 1 : 0;
     assert.equal(took, want, `seed ${SEED} input ${n}: ${Array.from(frame)}`);
@@ -494,6 +467,26 @@ function expectedTcp(f: Uint8Array, ourIp: number, ourMac: Uint8Array): boolean 
     if (e instanceof WireError) return false;
     throw e;
   }
+}
+
+/** The destination MACs the field-mutation fuzzes pick from: ours most often, another host's, broadcast. */
+function fuzzMacs(ourMac: Uint8Array): Uint8Array[] {
+  return [ourMac, ourMac, ourMac, ourMac, Uint8Array.of(2, 0, 0, 0, 0, 9), new Uint8Array(6).fill(0xff)];
+}
+
+/**
+ * An IPv4 header's first byte for a header of `hl` bytes (now and then any byte: another version or
+ * length) and its flags and fragment offset (Don't Fragment mostly; now and then the reserved bit,
+ * More Fragments, an offset).
+ */
+function mutatedIpv4Head(rand: () => number, hl: number): [vihl: number, flags: number] {
+  let vihl = 0x40 | (hl / 4);
+  if (rand() < 0.03) vihl = Math.floor(rand() * 256);
+  let flags = rand() < 0.7 ? 0x4000 : 0;
+  if (rand() < 0.1) flags |= 0x8000; // reserved
+  if (rand() < 0.1) flags |= 0x2000; // more fragments
+  if (rand() < 0.1) flags |= Math.floor(rand() * 0x2000); // offset
+  return [vihl, flags];
 }
 
 function sameMac(frame: Uint8Array, mac: Uint8Array): boolean {
