@@ -237,7 +237,7 @@ Deno.test("VLANs: untagged interfaces take untagged and VLAN 0 frames; a VLAN 5 
   assert.deepEqual(Array.from(u.subarray(46)), [4, 5]);
 });
 
-Deno.test("frames a LAN carries that an IP host does not take: 802.3/LLC ignored, 802.1ad and stacked tags other VLANs, none malformed", () => {
+Deno.test("frames a LAN carries that an IP host does not take: 802.3/LLC and ARP for other hardware ignored, 802.1ad and stacked tags other VLANs, none malformed", () => {
   const echo = echoFrame(base, 1, 1, new Uint8Array(4));
   // A spanning-tree BPDU: 802.3 (a length field, 38 bytes of LLC and BPDU), to the bridges' group MAC.
   const bpdu = new Uint8Array(60);
@@ -252,6 +252,9 @@ Deno.test("frames a LAN carries that an IP host does not take: 802.3/LLC ignored
     f.set(echo.subarray(12), 12 + tags.length);
     return f;
   };
+  // ARP for IEEE 802 hardware (type 6), not Ethernet: well formed, not ours to handle.
+  const arp802 = arpRequest(PEER_MAC, PEER, US);
+  arp802[15] = 6;
   const svlan = tagged([0x88, 0xa8, 0, 5]);
   const qinq = tagged([0x81, 0, 0, 5, 0x81, 0, 0, 7]);
   for (const vlan of [undefined, 5]) {
@@ -259,11 +262,11 @@ Deno.test("frames a LAN carries that an IP host does not take: 802.3/LLC ignored
     h.learnPeer();
     const st = h.iface.stats;
     const before = [st.rxIgnored, st.rxOtherVlan, st.rxMalformed];
-    h.inject(bpdu, svlan, qinq);
+    h.inject(bpdu, arp802, svlan, qinq);
     assert.deepEqual(h.sent(), [], `VLAN ${vlan ?? "none"}: nothing answered`);
     assert.deepEqual(
       [st.rxIgnored - before[0], st.rxOtherVlan - before[1], st.rxMalformed - before[2]],
-      [1, 2, 0],
+      [vlan === undefined ? 2 : 1, vlan === undefined ? 2 : 3, 0],
       `VLAN ${vlan ?? "none"}: [rxIgnored, rxOtherVlan, rxMalformed]`,
     );
   }

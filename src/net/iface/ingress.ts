@@ -198,7 +198,7 @@ export class Ingress {
     if (this.#egress.capturing) this.#egress.capture(b, start, length);
     if (this.#receiveFast(b, start, length)) return;
     const end = start + length;
-    if (this.#notIpHost(b, start, end)) return;
+    if (this.#taggedNotOurs(b, start, end)) return;
     try {
       const eth = this.#eth;
       const l3 = parseEthernet(b, start, end, eth);
@@ -240,26 +240,19 @@ export class Ingress {
       if (ip.isFragment) return this.#receiveFragment(b, l3, l4, ipEnd);
       this.#dispatch(b, l3, l4, ipEnd);
     } catch (e) {
-      if (!(e instanceof WireError)) throw e;
-      this.stats.rxMalformed++;
+      this.#refused(e);
     }
   }
 
   /**
-   * Counts and drops the well-formed frames the Ethernet parser refuses as unsupported, which a LAN
-   * carries all the time, as what they are rather than as malformed: an 802.3 frame with a length
-   * field (LLC: spanning-tree BPDUs, CDP) is not for an IP host (`rxIgnored`); a frame with an
-   * 802.1ad service tag outside, or with stacked tags (QinQ), is tagged for a VLAN that is not ours
-   * (`rxOtherVlan`).
+   * Counts (`rxOtherVlan`) and drops a frame with an 802.1ad service tag outside or with stacked
+   * tags (QinQ): tagged for a VLAN that is not ours, on any interface. (The Ethernet parser refuses
+   * stacked tags as unsupported, which the catch in `#receive` would count as merely ignored.)
    */
-  #notIpHost(b: Uint8Array, start: number, end: number): boolean {
-    if (!(end - start >= 14 && end <= b.length)) return false; // the parser says truncated
+  #taggedNotOurs(b: Uint8Array, start: number, end: number): boolean {
+    if (!(end - start >= 18 && end <= b.length)) return false;
     const type = (b[start + 12] << 8) | b[start + 13];
-    if (type < 0x0600) {
-      this.stats.rxIgnored++;
-      return true;
-    }
-    const inner = end - start >= 18 ? (b[start + 16] << 8) | b[start + 17] : -1;
+    const inner = (b[start + 16] << 8) | b[start + 17];
     if (
       type === ETHERTYPE_QINQ ||
       (type === ETHERTYPE_VLAN && (inner === ETHERTYPE_VLAN || inner === ETHERTYPE_QINQ))
@@ -268,6 +261,17 @@ export class Ingress {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Counts a frame a parser refused: `Unsupported` (well formed, of a kind this stack does not
+   * handle: an 802.3 LLC frame such as a spanning-tree BPDU, ARP for other hardware) as ignored,
+   * anything else as malformed. Rethrows what is not a WireError (a bug, not the wire).
+   */
+  #refused(e: unknown): void {
+    if (!(e instanceof WireError)) throw e;
+    if (e.kind === "Unsupported") this.stats.rxIgnored++;
+    else this.stats.rxMalformed++;
   }
 
   /** Hands the datagram in `#ip` (header at `b[l3 ..]`, payload `b[l4 .. end)`) to its protocol. */
@@ -346,8 +350,7 @@ export class Ingress {
       try {
         this.#tcp.receive(this.now, src, dst, b, l4, l3 + total, true, this.#egress);
       } catch (e) {
-        if (!(e instanceof WireError)) throw e;
-        this.stats.rxMalformed++;
+        this.#refused(e);
       }
       return true;
     }

@@ -45,7 +45,11 @@ export interface InterfaceStats {
   txFrames: number;
   /** Frames the parsers refused (malformed, bad checksum). */
   rxMalformed: number;
-  /** Frames of other EtherTypes or 802.3 (LLC) frames, IP packets for other hosts or of protocols we do not handle, ARP not for us. */
+  /**
+   * Frames of other EtherTypes or of a kind the parsers do not handle (802.3 LLC frames such as
+   * spanning-tree BPDUs, ARP for other hardware), IP packets for other hosts or of protocols we do
+   * not handle, ARP not for us.
+   */
   rxIgnored: number;
   /** Frames addressed to another unicast MAC, dropped (the interface is not promiscuous). */
   rxOtherMac: number;
