@@ -43,7 +43,7 @@ export interface InterfaceStats {
   rxFrames: number;
   /** Frames handed to the device. */
   txFrames: number;
-  /** Frames the parsers refused (malformed, bad checksum). */
+  /** Frames the parsers refused as malformed (bad lengths or fields, bad checksum); the kinds they do not handle are `rxIgnored`. */
   rxMalformed: number;
   /**
    * Frames of other EtherTypes or of a kind the parsers do not handle (802.3 LLC frames such as
