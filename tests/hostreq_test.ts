@@ -244,6 +244,9 @@ Deno.test("frames a LAN carries that an IP host does not take: 802.3/LLC and ARP
   bpdu.set([0x01, 0x80, 0xc2, 0, 0, 0], 0);
   bpdu.set(PEER_MAC, 6);
   bpdu.set([0, 38, 0x42, 0x42, 0x03], 12);
+  // ARP for IEEE 802 hardware (type 6), not Ethernet: well formed, not ours to handle.
+  const arp802 = arpRequest(PEER_MAC, PEER, US);
+  arp802[15] = 6;
   // The echo behind an 802.1ad service tag (VLAN 5), and behind two 802.1Q tags (5 outside, 7 inside).
   const tagged = (tags: number[]) => {
     const f = new Uint8Array(echo.length + tags.length);
@@ -252,9 +255,6 @@ Deno.test("frames a LAN carries that an IP host does not take: 802.3/LLC and ARP
     f.set(echo.subarray(12), 12 + tags.length);
     return f;
   };
-  // ARP for IEEE 802 hardware (type 6), not Ethernet: well formed, not ours to handle.
-  const arp802 = arpRequest(PEER_MAC, PEER, US);
-  arp802[15] = 6;
   const svlan = tagged([0x88, 0xa8, 0, 5]);
   const qinq = tagged([0x81, 0, 0, 5, 0x81, 0, 0, 7]);
   for (const vlan of [undefined, 5]) {
