@@ -434,9 +434,8 @@ Deno.test(`fuzz: TCP segments with IPv4 fields mutated: the connections take exa
     const before = iface.stats.tcpSegmentsIn;
     injectOne(peer, iface, frame, n);
     const took = iface.stats.tcpSegmentsIn - before;
-    const want = expectedTcp(frame, ourIp, ourMac) ? 1 : 0;
-    assert.equal(took, want, `seed ${SEED} input ${n}: ${Array.from(frame)}`);
-    const why = want === 1 ? "taken" : `refused by ${expectedTcpWhy}`;
+    const why = expectedTcp(frame, ourIp, ourMac);
+    assert.equal(took, why === "taken" ? 1 : 0, `seed ${SEED} input ${n}: ${Array.from(frame)}`);
     counts.set(why, (counts.get(why) ?? 0) + 1);
   }
   // Each reason must be common, or the run proves little.
@@ -445,26 +444,27 @@ Deno.test(`fuzz: TCP segments with IPv4 fields mutated: the connections take exa
   }
 });
 
-/** Why expectedTcp said no last: the IPv4 parsers, the interface's rules, or TCP's own checks. */
-let expectedTcpWhy = "";
-/** Whether an interface at `ourIp`/`ourMac` (no VLAN, no reassembly) must hand `f` to its connections. */
-function expectedTcp(f: Uint8Array, ourIp: number, ourMac: Uint8Array): boolean {
-  expectedTcpWhy = "parsers";
+/**
+ * Whether an interface at `ourIp`/`ourMac` (no VLAN, no reassembly) must hand `f` to its
+ * connections: "taken", or which check refuses it (the IPv4 parsers, the interface's rules, TCP's own).
+ */
+function expectedTcp(f: Uint8Array, ourIp: number, ourMac: Uint8Array): string {
+  let why = "refused by parsers";
   try {
     const l3 = parseEthernet(f, 0, f.length, eth);
-    if (eth.etherType !== ETHERTYPE_IPV4 || eth.vlanId > 0) return false;
+    if (eth.etherType !== ETHERTYPE_IPV4 || eth.vlanId > 0) return why;
     const l4 = parseIpv4(f, l3, f.length, ip);
-    expectedTcpWhy = "rules";
+    why = "refused by rules";
     if (
       ip.dst !== ourIp || ip.isFragment || ip.protocol !== IPPROTO_TCP ||
       !(sameMac(f, ourMac) || (f[0] & 1) === 1) || !isPeerSource(ip.src, ourIp, 24) ||
       ipv4OptionsError(f, l3, ip.headerLength) >= 0
-    ) return false;
-    expectedTcpWhy = "TCP";
+    ) return why;
+    why = "refused by TCP";
     parseTcp(f, l4, l3 + ip.totalLength, ip.src, ip.dst, tcp);
-    return true;
+    return "taken";
   } catch (e) {
-    if (e instanceof WireError) return false;
+    if (e instanceof WireError) return why;
     throw e;
   }
 }
