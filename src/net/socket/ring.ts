@@ -36,6 +36,9 @@ export class ByteRing {
   #inView: DataView = EMPTY_VIEW;
   #outBytes: Uint8Array | null = null;
   #outView: DataView = EMPTY_VIEW;
+  // The last source `writeAt` found outside the ring's memory: a typed array's buffer never
+  // changes, so the same array needs no second look (reading `.buffer` is a builtin call).
+  #foreign: Uint8Array | null = null;
 
   /**
    * Creates a ring of `capacity` bytes.
@@ -114,12 +117,15 @@ export class ByteRing {
     const at = this.indexOf(pos);
     // Already in place: the interface copied a segment here while verifying its checksum.
     if (src === this.storage && from === at && first === length) return;
-    if (src.buffer === this.storage.buffer && length > 0) {
-      // The ring's own memory (its `storage`, or a view of it, passed back): the source may lie
-      // in the space being written, and a copy in two parts would overwrite bytes the second
-      // part still reads. A copy of the source first (this case only).
-      src = src.slice(from, from + length);
-      from = 0;
+    if (src !== this.#foreign && length > 0) {
+      if (src.buffer !== this.storage.buffer) this.#foreign = src;
+      else {
+        // The ring's own memory (its `storage`, or a view of it, passed back): the source may lie
+        // in the space being written, and a copy in two parts would overwrite bytes the second
+        // part still reads. A copy of the source first (this case only).
+        src = src.slice(from, from + length);
+        from = 0;
+      }
     }
     if (length < WORDS_FROM) {
       // A few bytes (a ping-pong's payload): no view needed.
