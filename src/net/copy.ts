@@ -138,12 +138,19 @@ const EMPTY = new Uint8Array(0);
 export class ViewCache {
   /** The array the cached view is of. */
   bytes: Uint8Array = EMPTY;
+  /** Its length when the view was made. */
+  length = 0;
   /** The view of {@linkcode ViewCache.bytes}. */
   view: DataView = viewOf(EMPTY);
-  /** A view of `b`: the cached one when `b` is the array seen last. */
+  /**
+   * A view of `b`: the cached one when `b` is the array seen last, at the same length. (An array
+   * over a resizable buffer changes length as the buffer does; a view made before covers the old
+   * range, past the end after a shrink.)
+   */
   of(b: Uint8Array): DataView {
-    if (b !== this.bytes) {
+    if (b !== this.bytes || b.length !== this.length) {
       this.bytes = b;
+      this.length = b.length;
       this.view = viewOf(b);
     }
     return this.view;

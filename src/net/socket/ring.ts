@@ -32,13 +32,18 @@ export class ByteRing {
   // DataViews of the last outside arrays written from and read into, one pair per ring and per
   // direction: a socket alternates sends from the caller's array with receives from the pool's
   // memory, and a cache shared by every ring (or by both directions) missed on each switch.
+  // Each keeps the array's length it was made at: an array over a resizable buffer changes length.
   #inBytes: Uint8Array | null = null;
+  #inLength = 0;
   #inView: DataView = EMPTY_VIEW;
   #outBytes: Uint8Array | null = null;
+  #outLength = 0;
   #outView: DataView = EMPTY_VIEW;
-  // The last source `writeAt` found outside the ring's memory: a typed array's buffer never
-  // changes, so the same array needs no second look (reading `.buffer` is a builtin call).
+  // The last source `writeAt` and destination `peek` found outside the ring's memory: a typed
+  // array's buffer never changes, so the same array needs no second look (reading `.buffer` is
+  // a builtin call).
   #foreign: Uint8Array | null = null;
+  #foreignOut: Uint8Array | null = null;
 
   /**
    * Creates a ring of `capacity` bytes.
@@ -51,7 +56,9 @@ export class ByteRing {
         `ByteRing: capacity ${capacity} is not a whole number in 1 … ${MAX_RING_CAPACITY}`,
       );
     }
-    this.storage = new Uint8Array(capacity);
+    // Shared memory, which cannot be detached: `TcpSocket.rxBytes`/`txBytes` hand the storage out,
+    // and a transferred ArrayBuffer would have left the ring with no bytes and every poll throwing.
+    this.storage = new Uint8Array(new SharedArrayBuffer(capacity));
     this.view = new DataView(this.storage.buffer);
   }
 
@@ -134,8 +141,9 @@ export class ByteRing {
       return;
     }
     let sv = this.#inView;
-    if (this.#inBytes !== src) {
+    if (this.#inBytes !== src || this.#inLength !== src.length) {
       this.#inBytes = src;
+      this.#inLength = src.length;
       sv = this.#inView = new DataView(src.buffer, src.byteOffset, src.byteLength);
     }
     copyRaw(this.storage, this.view, at, src, sv, from, first);
@@ -152,6 +160,17 @@ export class ByteRing {
   peek(pos: number, dst: Uint8Array, to: number, length: number): void {
     checkSource("ByteRing.peek", dst, to, length);
     this.#checkHeld("ByteRing.peek", pos, length);
+    if (dst !== this.#foreignOut && length > 0) {
+      if (dst.buffer !== this.storage.buffer) this.#foreignOut = dst;
+      else {
+        // Into the ring's own memory (its `storage` or a view of it): the destination may overlap
+        // the bytes being read, so through a copy (this case only).
+        const tmp = new Uint8Array(length);
+        this.peek(pos, tmp, 0, length);
+        copyBytesRaw(dst, to, tmp, 0, length);
+        return;
+      }
+    }
     const first = this.contiguous(pos, length);
     const at = this.indexOf(pos);
     if (length < WORDS_FROM) {
@@ -160,8 +179,9 @@ export class ByteRing {
       return;
     }
     let dv = this.#outView;
-    if (this.#outBytes !== dst) {
+    if (this.#outBytes !== dst || this.#outLength !== dst.length) {
       this.#outBytes = dst;
+      this.#outLength = dst.length;
       dv = this.#outView = new DataView(dst.buffer, dst.byteOffset, dst.byteLength);
     }
     copyRaw(dst, dv, to, this.storage, this.view, at, first);
@@ -298,11 +318,13 @@ const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
 
 // copyBytes' cached DataViews of the last outside buffers (destination and source).
 const cachedArrays: (Uint8Array | null)[] = [null, null];
+const cachedLengths: number[] = [0, 0];
 const cachedViews: DataView[] = [new DataView(new ArrayBuffer(0)), new DataView(new ArrayBuffer(0))];
 
 function viewFor(b: Uint8Array, slot: number): DataView {
-  if (cachedArrays[slot] !== b) {
+  if (cachedArrays[slot] !== b || cachedLengths[slot] !== b.length) {
     cachedArrays[slot] = b;
+    cachedLengths[slot] = b.length; // an array over a resizable buffer changes length
     cachedViews[slot] = new DataView(b.buffer, b.byteOffset, b.byteLength);
   }
   return cachedViews[slot];

@@ -63,7 +63,9 @@ export class SlotRing {
   count = 0;
   /** A ring of `capacity` slots of `slotSize` bytes, preallocated. */
   constructor(readonly capacity: number, readonly slotSize: number) {
-    this.bytes = new Uint8Array(capacity * slotSize);
+    // Shared memory, which cannot be detached: `UdpSocket.rxBytes` hands it out, and a transferred
+    // ArrayBuffer would have left the ring with no bytes.
+    this.bytes = new Uint8Array(new SharedArrayBuffer(capacity * slotSize));
     this.view = viewOf(this.bytes);
     this.len = new Uint16Array(capacity);
     this.ip = new Uint32Array(capacity);

@@ -309,7 +309,10 @@ export class TcpSocket implements Disposable {
     this.#checkSend();
     return this.#c.tx.contiguous(this.#c.tx.length, this.#c.tx.free);
   }
-  /** The send ring's memory (see {@linkcode TcpSocket.sendView}). */
+  /**
+   * The send ring's memory (see {@linkcode TcpSocket.sendView}), over a `SharedArrayBuffer`: it
+   * cannot be transferred away from the socket.
+   */
   get txBytes(): Uint8Array {
     return this.#c.tx.storage;
   }
@@ -349,7 +352,10 @@ export class TcpSocket implements Disposable {
     if (this.#c.rx.length === 0) return this.mayRecv ? 0 : -1;
     return this.#c.rx.contiguous(0, this.#c.rx.length);
   }
-  /** The receive ring's memory (see {@linkcode TcpSocket.recvView}). */
+  /**
+   * The receive ring's memory (see {@linkcode TcpSocket.recvView}), over a `SharedArrayBuffer`: it
+   * cannot be transferred away from the socket.
+   */
   get rxBytes(): Uint8Array {
     return this.#c.rx.storage;
   }

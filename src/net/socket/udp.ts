@@ -115,10 +115,12 @@ export class UdpSocket implements Disposable {
    */
   sendTo(data: Uint8Array, ip: number, port: number, offset?: number, length?: number): boolean {
     const off = offset === undefined ? 0 : offset;
-    // The same array and destination as last time were checked then (#refuse caches both); typeof
-    // before the bit tests, which would throw TypeError on a BigInt.
+    // The same array (at the same length: not detached or resized since) and destination as last
+    // time were checked then (#refuse caches both); typeof before the bit tests, which would throw
+    // TypeError on a BigInt.
     if (
-      this.#closed || data !== this.#txView.bytes || ip !== this.#checkedIp || typeof port !== "number" ||
+      this.#closed || data !== this.#txView.bytes || data.length !== this.#txView.length ||
+      ip !== this.#checkedIp || typeof port !== "number" ||
       (port & 0xffff) !== port || port === 0 || typeof off !== "number" || (off >>> 0) !== off ||
       off > data.length
     ) {
