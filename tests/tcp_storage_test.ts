@@ -130,8 +130,9 @@ Deno.test("ByteRing: a write from the ring's own memory (its storage or a view o
   }
 });
 
-Deno.test("ByteRing: copies check their arrays and ranges (detached, fractional, BigInt, past the end)", () => {
+Deno.test("ByteRing: copies check their arrays, positions and ranges (detached, fractional, BigInt, past the end, over held bytes)", () => {
   const r = new ByteRing(64);
+  r.write(Uint8Array.of(1, 2, 3, 4), 0, 4);
   const gone = new Uint8Array(new ArrayBuffer(8));
   structuredClone(gone.buffer, { transfer: [gone.buffer] }); // detached: length 0
   const bytes = new Uint8Array(16);
@@ -146,8 +147,22 @@ Deno.test("ByteRing: copies check their arrays and ranges (detached, fractional,
       ["write past the end", () => r.write(bytes, 10, 7)],
       ["peek into a string", () => r.peek(0, any("x") as unknown as Uint8Array, 0, 1)],
       ["writeAt from -1", () => r.writeAt(0, bytes, -1, 1)],
+      // Positions and counts are whole numbers too: consume(0.5) had left 5.5 bytes held.
+      ["writeAt at 1.5", () => r.writeAt(4.5, bytes, 0, 1)],
+      ["writeAt over the bytes held", () => r.writeAt(3, bytes, 0, 1)],
+      ["commit of 2.5", () => r.commit(2.5)],
+      ["consume of 0.5", () => r.consume(0.5)],
+      ["peek at 1.5", () => r.peek(1.5, bytes, 0, 1)],
+      ["peek of 1.5 bytes", () => r.peek(0, bytes, 0, 1.5)],
+      ["peekAndSum into 0.5", () => r.peekAndSum(0, new DataView(bytes.buffer), 0.5, 1)],
     ] as const
   ) assert.equal(kindOf(f), "InvalidArgument", what);
+  assert.equal(r.length, 4, "the refused calls changed nothing");
+  const held = new Uint8Array(4);
+  r.peek(0, held, 0, 4);
+  assert.deepEqual(held, Uint8Array.of(1, 2, 3, 4));
+  copyBytes(gone, 0, bytes, 0, 0); // nothing to copy: no view of the detached buffer is made
+  copyBytes(bytes, 0, gone, 0, 0);
   assert.match(
     String((() => {
       try {

@@ -112,12 +112,17 @@ export class ByteRing {
    */
   writeAt(pos: number, src: Uint8Array, from: number, length: number): void {
     checkSource("ByteRing.writeAt", src, from, length);
-    if (!(pos >= 0 && pos + length <= this.storage.length)) {
+    if (
+      !(typeof pos === "number" && (pos >>> 0) === pos && pos >= this.#length &&
+        pos + length <= this.storage.length)
+    ) {
       throw bad(
         "ByteRing.writeAt",
         "pos",
         pos,
-        `0–${this.storage.length - length} (the capacity less length)`,
+        `a whole number ${this.#length}–${
+          this.storage.length - length
+        } (the free space: the bytes held to the capacity less length)`,
       );
     }
     const first = this.contiguous(pos, length);
@@ -152,7 +157,9 @@ export class ByteRing {
 
   /** Makes `n` bytes written past the end (by `writeAt`, or into storage directly) readable. */
   commit(n: number): void {
-    if (!(n >= 0 && n <= this.free)) throw bad("ByteRing.commit", "n", n, `0–${this.free} (the free bytes)`);
+    if (!(typeof n === "number" && (n >>> 0) === n && n <= this.free)) {
+      throw bad("ByteRing.commit", "n", n, `a whole number 0–${this.free} (the free bytes)`);
+    }
     this.#length += n;
   }
 
@@ -193,7 +200,11 @@ export class ByteRing {
    * Internet-checksum sum (as `sumWords` over the copy), for a transmit path that sums as it copies.
    */
   peekAndSum(pos: number, dst: DataView, to: number, length: number): number {
-    if (!(dst instanceof DataView) || !(to >= 0 && length >= 0 && to + length <= dst.byteLength)) {
+    if (
+      !(dst instanceof DataView && typeof to === "number" && (to >>> 0) === to &&
+        typeof length === "number" &&
+        (length >>> 0) === length && to + length <= dst.byteLength)
+    ) {
       throw bad("ByteRing.peekAndSum", "to", to, "a range within dst (a DataView)");
     }
     this.#checkHeld("ByteRing.peekAndSum", pos, length);
@@ -211,8 +222,8 @@ export class ByteRing {
 
   /** Drops `n` bytes (≤ `length`) from the read end. */
   consume(n: number): void {
-    if (!(n >= 0 && n <= this.#length)) {
-      throw bad("ByteRing.consume", "n", n, `0–${this.#length} (the bytes held)`);
+    if (!(typeof n === "number" && (n >>> 0) === n && n <= this.#length)) {
+      throw bad("ByteRing.consume", "n", n, `a whole number 0–${this.#length} (the bytes held)`);
     }
     this.#head = this.indexOf(n);
     this.#length -= n;
@@ -230,8 +241,12 @@ export class ByteRing {
 
   /** Throws unless `[pos, pos + length)` lies within the bytes held (or written past them, up to the capacity). */
   #checkHeld(what: string, pos: number, length: number): void {
-    if (!(pos >= 0 && length >= 0 && pos + length <= this.storage.length)) {
-      throw bad(what, "pos", pos, `a range within the ${this.storage.length}-byte ring`);
+    if (
+      !(typeof pos === "number" && (pos >>> 0) === pos && typeof length === "number" &&
+        (length >>> 0) === length &&
+        pos + length <= this.storage.length)
+    ) {
+      throw bad(what, "pos", pos, `a whole-number range within the ${this.storage.length}-byte ring`);
     }
   }
 }
@@ -263,6 +278,7 @@ function checkSource(where: string, b: Uint8Array, from: number, length: number)
 export function copyBytes(dst: Uint8Array, to: number, src: Uint8Array, from: number, length: number): void {
   checkSource("copyBytes", src, from, length);
   checkSource("copyBytes", dst, to, length);
+  if (length === 0) return; // (a detached array passes the range test with nothing to copy)
   if (dst.buffer === src.buffer && length < C_COPY_FROM) {
     // The forward loop reads each word before it writes, so only a destination above the source
     // within reach of it would overwrite bytes not read yet (C's memmove handles the long ones).
