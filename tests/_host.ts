@@ -81,3 +81,34 @@ export function starvable(inner: Device): Device & { starved: boolean } {
     flush: () => inner.flush(),
   };
 }
+
+/**
+ * Two interfaces over a LoopbackDevice pair (`frames` frames each way), `a` at `aIp` and `b` at
+ * `bIp` (/24), with `run(rounds)` polling both once a round, 1 ms apart, from `now`.
+ */
+export function hostPair(
+  aIp: number,
+  bIp: number,
+  macs: readonly [Uint8Array, Uint8Array],
+  optionsA: Partial<InterfaceConfig> = {},
+  optionsB: Partial<InterfaceConfig> = optionsA,
+  frames = 4096,
+) {
+  const [da, db] = LoopbackDevice.pair(1500, frames);
+  const a = new Interface(da, { mac: macs[0], addresses: [{ ip: aIp, prefix: 24 }], ...optionsA });
+  const b = new Interface(db, { mac: macs[1], addresses: [{ ip: bIp, prefix: 24 }], ...optionsB });
+  const h = {
+    a,
+    b,
+    now: 0,
+    /** Polls both for `rounds` rounds, 1 ms apart. */
+    run(rounds = 8): void {
+      for (let i = 0; i < rounds; i++) {
+        a.poll(h.now);
+        b.poll(h.now);
+        h.now += 1;
+      }
+    },
+  };
+  return h;
+}

@@ -6,35 +6,14 @@
  * a typed error, or move the wrong bytes. Two interfaces over a LoopbackDevice pair.
  */
 import assert from "node:assert/strict";
-import { Interface, InterfaceError, LoopbackDevice, parseIpv4Address, type TcpSocket } from "../mod.ts";
+import { InterfaceError, parseIpv4Address, type TcpSocket } from "../mod.ts";
+import { hostPair } from "./_host.ts";
 
 const A_IP = parseIpv4Address("198.18.9.1");
 const B_IP = parseIpv4Address("198.18.9.2");
 
-function pair() {
-  const [da, db] = LoopbackDevice.pair(1500, 1024);
-  const a = new Interface(da, {
-    mac: Uint8Array.of(2, 0, 0, 0, 9, 1),
-    addresses: [{ ip: A_IP, prefix: 24 }],
-  });
-  const b = new Interface(db, {
-    mac: Uint8Array.of(2, 0, 0, 0, 9, 2),
-    addresses: [{ ip: B_IP, prefix: 24 }],
-  });
-  const h = {
-    a,
-    b,
-    now: 0,
-    run(rounds = 8): void {
-      for (let i = 0; i < rounds; i++) {
-        a.poll(h.now);
-        b.poll(h.now);
-        h.now += 1;
-      }
-    },
-  };
-  return h;
-}
+const pair = () =>
+  hostPair(A_IP, B_IP, [Uint8Array.of(2, 0, 0, 0, 9, 1), Uint8Array.of(2, 0, 0, 0, 9, 2)], {}, {}, 1024);
 
 function connected(h: ReturnType<typeof pair>): { client: TcpSocket; server: TcpSocket } {
   const listener = h.b.listenTcp(80, { backlog: 1 });

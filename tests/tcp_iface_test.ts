@@ -23,7 +23,7 @@ import {
 } from "../mod.ts";
 import { thrown } from "./_assert.ts";
 import { ipFrame } from "./_fixtures.ts";
-import { PEER, PEER_MAC, US, US_MAC, wireHost } from "./_host.ts";
+import { hostPair, PEER, PEER_MAC, US, US_MAC, wireHost } from "./_host.ts";
 
 const A_IP = parseIpv4Address("198.18.7.1");
 const B_IP = parseIpv4Address("198.18.7.2");
@@ -31,23 +31,7 @@ const A_MAC = Uint8Array.of(2, 0, 0, 0, 7, 0xa);
 const B_MAC = Uint8Array.of(2, 0, 0, 0, 7, 0xb);
 
 function pair(optionsA: Partial<InterfaceConfig> = {}, optionsB: Partial<InterfaceConfig> = optionsA) {
-  const [da, db] = LoopbackDevice.pair(1500, 4096);
-  const a = new Interface(da, { mac: A_MAC, addresses: [{ ip: A_IP, prefix: 24 }], ...optionsA });
-  const b = new Interface(db, { mac: B_MAC, addresses: [{ ip: B_IP, prefix: 24 }], ...optionsB });
-  const h = {
-    a,
-    b,
-    now: 0,
-    /** Polls both for `rounds` rounds, 1 ms apart. */
-    run(rounds = 8): void {
-      for (let i = 0; i < rounds; i++) {
-        a.poll(h.now);
-        b.poll(h.now);
-        h.now += 1;
-      }
-    },
-  };
-  return h;
+  return hostPair(A_IP, B_IP, [A_MAC, B_MAC], optionsA, optionsB);
 }
 
 const pattern = (n: number, seed = 0) => Uint8Array.from({ length: n }, (_, i) => (i + seed) % 251);
