@@ -25,6 +25,7 @@ import {
   locate,
   locateData,
   locateWords,
+  mapped,
   type MbufPool,
   NO_CHUNK,
   O_BUF_LEN,
@@ -346,11 +347,12 @@ export class MbufBatch {
    * was unmapped since has length 0 and a detached buffer, as NO_CHUNK: the same to every user.
    */
   #chunkOf(pool: MbufPool): Chunk {
-    if (pool === this.#chunkPool) return this.#chunkMemo;
+    // `mapped`: once per burst call, a detached chunk is mapped again (see pool_memory.ts).
+    if (pool === this.#chunkPool) return mapped(this.#chunkMemo);
     const c = poolChunk.get(pool) ?? NO_CHUNK;
     this.#chunkPool = pool;
     this.#chunkMemo = c;
-    return c;
+    return mapped(c);
   }
   #chunkPool: MbufPool | null = null;
   #chunkMemo: Chunk = NO_CHUNK;
@@ -438,7 +440,7 @@ export class MbufBatch {
     // The same rule as at(): entries of a freed pool are an error, not an empty view.
     if (this.#length > 0 && this.#layout.len === 0) this.#assertPoolsLive("columns");
     const c = this.#columns;
-    const u8 = this.#layout.u8;
+    const u8 = mapped(this.#layout).u8;
     if (c.bytes !== u8) c.bytes = u8; // a compare costs less than a pointer store's write barrier
     return c;
   }
@@ -450,7 +452,7 @@ export class MbufBatch {
     if (i >= this.#described) this.#describe();
     const h = this.#hdr[i];
     if (h >= 0 && this.#start[i] >= 0 && this.#layout.len !== 0) {
-      setHit(this.#layout);
+      setHit(mapped(this.#layout));
       return h;
     }
     return this.#locateSlow(i, "MbufBatch");

@@ -168,6 +168,26 @@ export const poolChunk = new Map<MbufPool, Chunk>();
 /** Every pool this isolate ever mapped (live or freed): real pools, as opposed to look-alikes. */
 export const mappedPools = new WeakSet<MbufPool>();
 
+/**
+ * Maps chunk `c` again when its buffer was detached by someone else: the views of pool memory the
+ * library hands out (`PacketView.bytes`, `BatchColumns.bytes`, a lent datagram's `rxBytes`) are of
+ * the chunk's own buffer, and a program may transfer it away. The memory is DPDK's and did not
+ * move, so a fresh mapping of it is the same bytes. A freed pool's chunks (len 0) stay unmapped.
+ * Returns `c`. @internal
+ */
+export function mapped(c: Chunk): Chunk {
+  if (c.u8.length !== c.len) remap(c);
+  return c;
+}
+
+function remap(c: Chunk): void {
+  const buffer = Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(BigInt(c.base))!, c.len);
+  c.buffer = buffer;
+  c.u8 = new Uint8Array(buffer);
+  c.u16 = new Uint16Array(buffer, 0, c.len >>> 1);
+  c.u32 = new Uint32Array(buffer, 0, c.len >>> 2);
+}
+
 /** Forgets a pool's chunks and detaches their buffers, so stale views read as empty. @internal */
 export function unmapPoolMemory(pool: MbufPool): void {
   poolChunk.delete(pool);

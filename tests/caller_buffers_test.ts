@@ -62,6 +62,12 @@ Deno.test("caller buffers: the memory a socket hands out cannot be detached, and
     assert.ok(bytes.length > 0, `${what}: still its bytes`);
   }
   assert.deepEqual(drain(h, server, data.length), data, "everything arrives, in order");
+  // The loopback link's frames too (Device.txBytes, the bytes onFrame gets).
+  assert.ok(h.a.device.txBytes.length > 0);
+  assert.ok(
+    transferAway(h.a.device.txBytes.buffer) !== null,
+    "LoopbackDevice.txBytes: the transfer is refused",
+  );
 
   const u = h.b.bindUdp(7);
   const c = h.a.bindUdp(9000);

@@ -150,3 +150,29 @@ Deno.test("lent and copied datagrams interleave in one ring, over several socket
   assert.deepEqual(read(b), [4, 5].map((k) => Array.from(payload(k))));
   assert.equal(iface.stats.rxMalformed, 0);
 });
+
+Deno.test("a program that transfers the pool's memory away (rxBytes.buffer) does not stop the interface", () => {
+  using h = setup("lend_transfer");
+  const { iface, inject, datagram } = h;
+  using sock = iface.bindUdp(PORT, 8);
+  inject([datagram(1)]);
+  iface.poll(0);
+  assert.equal(sock.recvView(), 24);
+  const pool = sock.rxBytes;
+  // The pool's memory is DPDK's, mapped once per chunk: the transfer detaches this isolate's view
+  // of it, which the next poll maps again (the memory itself never moved).
+  const moved = structuredClone(pool.buffer, { transfer: [pool.buffer as ArrayBuffer] });
+  assert.equal(pool.length, 0, "detached");
+  for (let round = 0; round < 3; round++) {
+    inject([datagram(10 + round), datagram(20 + round)]);
+    iface.poll(1 + round);
+    assert.equal(sock.recvView(), 24, `round ${round}: the first datagram`);
+    assert.deepEqual(sock.rxBytes.subarray(sock.rxStart, sock.rxStart + 24), payload(10 + round));
+    const out = new Uint8Array(24);
+    assert.equal(sock.recvInto(out), 24, `round ${round}: the second`);
+    assert.deepEqual(out, payload(20 + round));
+    assert.ok(sock.sendTo(out, PEER_IP, 9000), "a reply goes out");
+  }
+  assert.equal(iface.stats.rxMalformed, 0);
+  assert.ok(moved.byteLength > 0);
+});

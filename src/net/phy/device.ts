@@ -412,7 +412,7 @@ export class LoopbackDevice implements Device {
     const used = this.#visible + this.#pending;
     if (used >= this.#capacity) {
       this.#overflow++;
-      sender.txBytes = this.#scratch ??= new Uint8Array(this.#slotSize);
+      sender.txBytes = this.#scratch ??= new Uint8Array(new SharedArrayBuffer(this.#slotSize));
       return 0;
     }
     if (used + 1 >= this.#slots) {
@@ -434,7 +434,8 @@ export class LoopbackDevice implements Device {
   static #layout(shared: LoopbackStore, grown: LoopbackDevice, slots: number): void {
     let total = 0;
     for (const d of shared.devices) total += (d === grown ? slots : d.#slots) * d.#slotSize;
-    const store = new Uint8Array(total);
+    // Shared memory, which cannot be detached: frames (onFrame's bytes, txBytes) are views of it.
+    const store = new Uint8Array(new SharedArrayBuffer(total));
     let base = 0;
     for (const d of shared.devices) {
       const size = d.#slotSize;
