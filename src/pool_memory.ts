@@ -242,7 +242,7 @@ export function locateWords(lo: number, hi: number): number {
     }
     if (o < 0) throw notMapped(hi * 4294967296 + (lo >>> 0));
   }
-  hit = lastChunk;
+  hit = mapped(lastChunk);
   return o;
 }
 

@@ -574,3 +574,18 @@ Deno.test("MbufBatch.append refuses a chained packet (its new bytes would be out
   m.free();
   assert.equal(a.inUse + b.inUse, 0);
 });
+
+Deno.test("a program that transfers a pool's memory away (m.data.buffer) still reads and writes mbufs", () => {
+  using pool = Mempool.createWithSize(uniqueName("transfer"), 64);
+  using m = pool.alloc() ?? assert.fail("pool empty");
+  const view = m.append(4) ?? assert.fail("append failed");
+  view.set([1, 2, 3, 4]);
+  // The mbuf views are of the chunk's own ArrayBuffer; the memory is DPDK's and stays where it is.
+  structuredClone(view.buffer, { transfer: [view.buffer as ArrayBuffer] });
+  assert.equal(view.length, 0, "detached");
+  assert.equal(m.dataLen, 4, "the header read again from the memory, mapped anew");
+  assert.deepEqual(Array.from(m.data), [1, 2, 3, 4]);
+  using n = pool.alloc() ?? assert.fail("pool empty");
+  (n.append(3) ?? assert.fail("append failed")).set([7, 8, 9]);
+  assert.deepEqual(dpdkBytes(n), [7, 8, 9]);
+});
