@@ -180,7 +180,22 @@ export function mapped(c: Chunk): Chunk {
   return c;
 }
 
+/**
+ * `u8`, a view of a chunk's memory the library handed out (a received frame's bytes), as it is
+ * mapped now: `u8` itself unless a program transferred its buffer away since, then the chunk's
+ * fresh mapping (made here if no call made it yet). For a holder of frame bytes across calls: a
+ * socket's lent datagrams. @internal
+ */
+export function remapped(u8: Uint8Array): Uint8Array {
+  if (u8.length !== 0) return u8;
+  const c = replaced.get(u8) ?? chunks.find((c) => c.u8 === u8);
+  return c === undefined ? u8 : mapped(c).u8;
+}
+/** The chunk each replaced (detached) view belonged to. */
+const replaced = new WeakMap<Uint8Array, Chunk>();
+
 function remap(c: Chunk): void {
+  replaced.set(c.u8, c);
   const buffer = Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(BigInt(c.base))!, c.len);
   c.buffer = buffer;
   c.u8 = new Uint8Array(buffer);

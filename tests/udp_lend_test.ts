@@ -175,4 +175,29 @@ Deno.test("a program that transfers the pool's memory away (rxBytes.buffer) does
   }
   assert.equal(iface.stats.rxMalformed, 0);
   assert.ok(moved.byteLength > 0);
+
+  // Datagrams still lent when the memory is transferred: read at once, and kept across a poll.
+  inject([datagram(30), datagram(31), datagram(32)]);
+  iface.poll(10);
+  assert.equal(sock.recvView(), 24);
+  structuredClone(sock.rxBytes.buffer, { transfer: [sock.rxBytes.buffer as ArrayBuffer] });
+  assert.equal(sock.recvView(), 24, "the second, read after the transfer");
+  assert.deepEqual(sock.rxBytes.subarray(sock.rxStart, sock.rxStart + 24), payload(31));
+  iface.poll(11); // the third, unread, is copied into the ring before the frames go back
+  const out = new Uint8Array(24);
+  assert.equal(sock.recvInto(out), 24, "the third, after a poll");
+  assert.deepEqual(out, payload(32));
+
+  // Unread when the memory is transferred, and the pool mapped again by another call (inject's
+  // batch) before the poll copies it into the ring.
+  inject([datagram(40), datagram(41)]);
+  iface.poll(12);
+  assert.equal(sock.recvView(), 24);
+  structuredClone(sock.rxBytes.buffer, { transfer: [sock.rxBytes.buffer as ArrayBuffer] });
+  inject([datagram(42)]);
+  iface.poll(13);
+  for (const k of [41, 42]) {
+    assert.equal(sock.recvInto(out), 24, `datagram ${k}`);
+    assert.deepEqual(out, payload(k));
+  }
 });

@@ -13,6 +13,7 @@
 import { viewOf } from "../wire/mod.ts";
 import { foldChecksum, sumViewRaw } from "../wire/checksum.ts";
 import { copySum } from "../copy.ts";
+import { remapped } from "../../pool_memory.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -138,6 +139,7 @@ export class SlotRing {
   /** Copies every queued datagram that still points into {@linkcode SlotRing.lent} into its slot. */
   settle(): void {
     if (this.lender.disposed) return; // the frames are gone: readers drop those datagrams
+    if (this.lent.length === 0) this.#remapLent();
     let s = this.head;
     for (let k = 0; k < this.count; k++) {
       const at = this.lentAt[s];
@@ -167,11 +169,26 @@ export class SlotRing {
   }
   /** Memory of the oldest slot's payload: {@linkcode SlotRing.bytes} or {@linkcode SlotRing.lent}. */
   firstBytes(): Uint8Array {
-    return this.lentAt[this.head] < 0 ? this.bytes : this.lent;
+    if (this.lentAt[this.head] < 0) return this.bytes;
+    if (this.lent.length === 0) this.#remapLent();
+    return this.lent;
   }
   /** View of {@linkcode SlotRing.firstBytes}. */
   firstView(): DataView {
-    return this.lentAt[this.head] < 0 ? this.view : this.lentView;
+    if (this.lentAt[this.head] < 0) return this.view;
+    if (this.lent.length === 0) this.#remapLent();
+    return this.lentView;
+  }
+  /**
+   * The lent frames' memory was detached (a program transferred a pool buffer away): the frames
+   * are still there, in the pool's memory mapped again.
+   */
+  #remapLent(): void {
+    const m = remapped(this.lent);
+    if (m !== this.lent) {
+      this.lent = m;
+      this.lentView = viewOf(m);
+    }
   }
   /** Index of the oldest slot's payload in {@linkcode SlotRing.firstBytes}. */
   firstStart(): number {

@@ -277,7 +277,8 @@ export class UdpSocket implements Disposable {
       if (this.#rxBytes !== r.bytes) this.#rxBytes = r.bytes;
       this.rxStart = i * r.slotSize;
     } else {
-      if (this.#rxBytes !== r.lent) this.#rxBytes = r.lent;
+      const lent = r.firstBytes(); // the frame's memory (mapped again if a program detached it)
+      if (this.#rxBytes !== lent) this.#rxBytes = lent;
       this.rxStart = at;
     }
     const ip = r.ip[i];
