@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { Interface, MbufBatch, parseIpv4Address, PortDevice } from "../mod.ts";
 import { testEal } from "./_eal.ts";
-import { udpFrame } from "./_fixtures.ts";
+import { arpFrame, udpFrame } from "./_fixtures.ts";
 import { ringPort } from "./_ring.ts";
 
 testEal();
@@ -155,14 +155,20 @@ Deno.test("a program that transfers the pool's memory away (rxBytes.buffer) does
   using h = setup("lend_transfer");
   const { iface, inject, datagram } = h;
   using sock = iface.bindUdp(PORT, 8);
-  inject([datagram(1)]);
+  inject([arpFrame(2, OUR_MAC, PEER_MAC, PEER_IP, OUR_MAC, OUR_IP), datagram(1)]); // the peer known: replies leave at once
   iface.poll(0);
   assert.equal(sock.recvView(), 24);
+  assert.ok(sock.sendTo(payload(4), PEER_IP, 9000)); // the device now holds a view of its spares
   const pool = sock.rxBytes;
   // The pool's memory is DPDK's, mapped once per chunk: the transfer detaches this isolate's view
   // of it, which the next poll maps again (the memory itself never moved).
   const moved = structuredClone(pool.buffer, { transfer: [pool.buffer as ArrayBuffer] });
   assert.equal(pool.length, 0, "detached");
+  // A reply before the next poll: written into the device's spare mbufs, whose view it held too.
+  const sent = iface.stats.txFrames;
+  assert.ok(sock.sendTo(payload(5), PEER_IP, 9000));
+  iface.flush();
+  assert.equal(iface.stats.txFrames, sent + 1, "the reply went out");
   for (let round = 0; round < 3; round++) {
     inject([datagram(10 + round), datagram(20 + round)]);
     iface.poll(1 + round);
