@@ -96,6 +96,12 @@ export let batchTxRefill: (
  * many arrived. @internal
  */
 export let batchFreeRx: (b: MbufBatch, port: number, queue: number, pool: MbufPool) => number;
+/**
+ * Maps the memory chunk of the batch's entries again when a program transferred its buffer away
+ * (see pool_memory.ts `mapped`); `columns()` then has the memory back. For a device, once per burst
+ * whose columns came back empty: not in `columns()` itself, which every burst runs. @internal
+ */
+export let batchRemap: (b: MbufBatch) => void;
 /** Frees the first `count` entries (one FFI call); the caller then drops them. */
 let batchFree: (b: MbufBatch, count: number) => void;
 
@@ -269,6 +275,7 @@ export class MbufBatch {
 
   static {
     batchDrop = (b, count) => b.#drop(count);
+    batchRemap = (b) => void mapped(b.#layout);
     batchAssertPoolsLive = (b, what) => b.#assertPoolsLive(what);
     batchAllocBulk = (b, poolAddr, pool, count, dataLen) => {
       const at = b.#length;
@@ -347,12 +354,11 @@ export class MbufBatch {
    * was unmapped since has length 0 and a detached buffer, as NO_CHUNK: the same to every user.
    */
   #chunkOf(pool: MbufPool): Chunk {
-    // `mapped`: once per burst call, a detached chunk is mapped again (see pool_memory.ts).
-    if (pool === this.#chunkPool) return mapped(this.#chunkMemo);
+    if (pool === this.#chunkPool) return this.#chunkMemo;
     const c = poolChunk.get(pool) ?? NO_CHUNK;
     this.#chunkPool = pool;
     this.#chunkMemo = c;
-    return mapped(c);
+    return c;
   }
   #chunkPool: MbufPool | null = null;
   #chunkMemo: Chunk = NO_CHUNK;
@@ -440,7 +446,7 @@ export class MbufBatch {
     // The same rule as at(): entries of a freed pool are an error, not an empty view.
     if (this.#length > 0 && this.#layout.len === 0) this.#assertPoolsLive("columns");
     const c = this.#columns;
-    const u8 = mapped(this.#layout).u8;
+    const u8 = this.#layout.u8;
     if (c.bytes !== u8) c.bytes = u8; // a compare costs less than a pointer store's write barrier
     return c;
   }
@@ -452,7 +458,7 @@ export class MbufBatch {
     if (i >= this.#described) this.#describe();
     const h = this.#hdr[i];
     if (h >= 0 && this.#start[i] >= 0 && this.#layout.len !== 0) {
-      setHit(mapped(this.#layout));
+      setHit(mapped(this.#layout)); // per-packet calls map a transferred chunk again (see batchRemap)
       return h;
     }
     return this.#locateSlow(i, "MbufBatch");

@@ -5,7 +5,8 @@
  * @module
  */
 import { holdPool, Mempool } from "../../mempool.ts";
-import { batchLengths, freeBulkFrom, MbufBatch, MbufError } from "../../mbuf.ts";
+import { batchLengths, batchRemap, freeBulkFrom, MbufBatch, MbufError } from "../../mbuf.ts";
+import type { BatchColumns } from "../../mbuf_batch.ts";
 import { Port, PortError, portFreeRx, portTxRefill } from "../../port.ts";
 import { badArgument, isIntIn } from "../args.ts";
 
@@ -163,7 +164,7 @@ export class PortDevice implements Device, Disposable {
       throw e;
     }
     if (n === 0) return 0;
-    const c = rx.columns();
+    const c = columnsOf(rx);
     for (let i = 0; i < n; i++) {
       const st = c.start[i];
       if (st >= 0) {
@@ -222,7 +223,7 @@ export class PortDevice implements Device, Disposable {
       }
     }
     this.#spares = tx.length;
-    this.txBytes = tx.columns().bytes;
+    this.txBytes = columnsOf(tx).bytes;
     const i = this.#filled;
     this.#filled = i + 1;
     this.#lengths[i] = length;
@@ -258,7 +259,7 @@ export class PortDevice implements Device, Disposable {
     if (dropped > 0) this.#pool.freeBulk(tx, dropped); // the unsent came first
     // The spares are described (in the columns' memory, or -1); a refill failure leaves fewer.
     this.#spares = tx.length;
-    this.txBytes = tx.columns().bytes;
+    this.txBytes = columnsOf(tx).bytes;
     return dropped;
   }
 
@@ -275,6 +276,18 @@ export class PortDevice implements Device, Disposable {
     this.#releaseRx();
     this.#releasePool();
   }
+}
+
+/**
+ * `b.columns()`, with the pool's memory mapped again when a program transferred its buffer away
+ * (the columns' bytes came back empty while the batch holds packets): the memory is DPDK's and did
+ * not move. One compare per burst.
+ */
+function columnsOf(b: MbufBatch): BatchColumns {
+  const c = b.columns();
+  if (c.bytes.length !== 0 || b.length === 0) return c;
+  batchRemap(b);
+  return b.columns();
 }
 
 function loopbackError(message: string): PortError {
