@@ -190,7 +190,7 @@ export class PortDevice implements Device, Disposable {
 
   txSlot(length: number): number {
     // Fast path: a spare mbuf is ready and the frame fits (and txBytes is mapped: a program may
-    // have transferred the pool's buffer away, which the slow path's columns() maps again).
+    // have transferred the pool's buffer away, which the slow path's columnsOf maps again).
     const i = this.#filled;
     if (i < this.#spares && (length >>> 0) === length && length <= this.#room && this.txBytes.length !== 0) {
       this.#filled = i + 1;
