@@ -34,7 +34,7 @@ import {
 
 // Still importable from here, where they lived before the split (net/phy/device.ts names them so).
 export { MbufError };
-export { batchLengths, batchRemap, freeBulkFrom, MbufBatch } from "./mbuf_batch.ts";
+export { batchLengths, freeBulkFrom, MbufBatch } from "./mbuf_batch.ts";
 
 function notConstructible(): MbufError {
   return new MbufError("InvalidArgument", "Mbuf objects come from Mempool.alloc() or MbufBatch.pop()");

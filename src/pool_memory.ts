@@ -143,7 +143,8 @@ export function mapPoolMemory(pool: MbufPool, ptr: Deno.PointerObject): void {
     if (len >= 2 ** 31) {
       throw new Error(`melin-dpdk: pool ${pool.name} has a chunk of ${len} bytes (≥ 2 GiB)`);
     }
-    const buffer = Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(pairs[2 * i])!, len);
+    const buffer = mapChunk(start, len);
+    const [u8, u16, u32] = viewsOf(buffer, len);
     const lo = start % 4294967296;
     const chunk: Chunk = {
       lo,
@@ -152,9 +153,9 @@ export function mapPoolMemory(pool: MbufPool, ptr: Deno.PointerObject): void {
       len,
       base: start,
       buffer,
-      u8: new Uint8Array(buffer),
-      u16: new Uint16Array(buffer, 0, len >>> 1),
-      u32: new Uint32Array(buffer, 0, len >>> 2),
+      u8,
+      u16,
+      u32,
       pool,
     };
     chunks.push(chunk);
@@ -196,11 +197,22 @@ const replaced = new WeakMap<Uint8Array, Chunk>();
 
 function remap(c: Chunk): void {
   replaced.set(c.u8, c);
-  const buffer = Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(BigInt(c.base))!, c.len);
-  c.buffer = buffer;
-  c.u8 = new Uint8Array(buffer);
-  c.u16 = new Uint16Array(buffer, 0, c.len >>> 1);
-  c.u32 = new Uint32Array(buffer, 0, c.len >>> 2);
+  c.buffer = mapChunk(c.base, c.len);
+  [c.u8, c.u16, c.u32] = viewsOf(c.buffer, c.len);
+}
+
+/** The `len` bytes of pool memory at address `start` as an ArrayBuffer (DPDK's memory, not copied). */
+function mapChunk(start: number, len: number): ArrayBuffer {
+  return Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(BigInt(start))!, len);
+}
+
+/** A chunk's byte, 16-bit and 32-bit views of its buffer. */
+function viewsOf(buffer: ArrayBuffer, len: number): [Uint8Array, Uint16Array, Uint32Array] {
+  return [
+    new Uint8Array(buffer),
+    new Uint16Array(buffer, 0, len >>> 1),
+    new Uint32Array(buffer, 0, len >>> 2),
+  ];
 }
 
 /** Forgets a pool's chunks and detaches their buffers, so stale views read as empty. @internal */

@@ -5,8 +5,8 @@
  * @module
  */
 import { holdPool, Mempool } from "../../mempool.ts";
-import { batchLengths, batchRemap, freeBulkFrom, MbufBatch, MbufError } from "../../mbuf.ts";
-import type { BatchColumns } from "../../mbuf_batch.ts";
+import { batchLengths, freeBulkFrom, MbufBatch, MbufError } from "../../mbuf.ts";
+import { type BatchColumns, batchRemap } from "../../mbuf_batch.ts";
 import { Port, PortError, portFreeRx, portTxRefill } from "../../port.ts";
 import { badArgument, isIntIn } from "../args.ts";
 

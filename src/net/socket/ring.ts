@@ -7,7 +7,7 @@
  */
 import { badArgument, isBytes } from "../args.ts";
 import { SocketError } from "./error.ts";
-import { copyNative, copySum } from "../copy.ts";
+import { copyNative, copySum, ViewCache } from "../copy.ts";
 
 /**
  * Copies from this size up go to C (`copyNative`: a `memmove`, one FFI call, no object made): a
@@ -32,13 +32,8 @@ export class ByteRing {
   // DataViews of the last outside arrays written from and read into, one pair per ring and per
   // direction: a socket alternates sends from the caller's array with receives from the pool's
   // memory, and a cache shared by every ring (or by both directions) missed on each switch.
-  // Each keeps the array's length it was made at: an array over a resizable buffer changes length.
-  #inBytes: Uint8Array | null = null;
-  #inLength = 0;
-  #inView: DataView = EMPTY_VIEW;
-  #outBytes: Uint8Array | null = null;
-  #outLength = 0;
-  #outView: DataView = EMPTY_VIEW;
+  readonly #inView = new ViewCache();
+  readonly #outView = new ViewCache();
   // The last source `writeAt` and destination `peek` found outside the ring's memory: a typed
   // array's buffer never changes, so the same array needs no second look (reading `.buffer` is
   // a builtin call).
@@ -145,12 +140,7 @@ export class ByteRing {
       if (first < length) copyBytesRaw(this.storage, 0, src, from + first, length - first);
       return;
     }
-    let sv = this.#inView;
-    if (this.#inBytes !== src || this.#inLength !== src.length) {
-      this.#inBytes = src;
-      this.#inLength = src.length;
-      sv = this.#inView = new DataView(src.buffer, src.byteOffset, src.byteLength);
-    }
+    const sv = this.#inView.of(src);
     copyRaw(this.storage, this.view, at, src, sv, from, first);
     if (first < length) copyRaw(this.storage, this.view, 0, src, sv, from + first, length - first);
   }
@@ -185,12 +175,7 @@ export class ByteRing {
       if (first < length) copyBytesRaw(dst, to + first, this.storage, 0, length - first);
       return;
     }
-    let dv = this.#outView;
-    if (this.#outBytes !== dst || this.#outLength !== dst.length) {
-      this.#outBytes = dst;
-      this.#outLength = dst.length;
-      dv = this.#outView = new DataView(dst.buffer, dst.byteOffset, dst.byteLength);
-    }
+    const dv = this.#outView.of(dst);
     copyRaw(dst, dv, to, this.storage, this.view, at, first);
     if (first < length) copyRaw(dst, dv, to + first, this.storage, this.view, 0, length - first);
   }
@@ -239,13 +224,12 @@ export class ByteRing {
     return n;
   }
 
-  /** Throws unless `[pos, pos + length)` lies within the bytes held (or written past them, up to the capacity). */
+  /**
+   * Throws unless `[pos, pos + length)` lies within the bytes held (or written past them, up to the
+   * capacity). `length` is a whole number already: the callers checked it.
+   */
   #checkHeld(what: string, pos: number, length: number): void {
-    if (
-      !(typeof pos === "number" && (pos >>> 0) === pos && typeof length === "number" &&
-        (length >>> 0) === length &&
-        pos + length <= this.storage.length)
-    ) {
+    if (!(typeof pos === "number" && (pos >>> 0) === pos && pos + length <= this.storage.length)) {
       throw bad(what, "pos", pos, `a whole-number range within the ${this.storage.length}-byte ring`);
     }
   }
@@ -289,7 +273,7 @@ export function copyBytes(dst: Uint8Array, to: number, src: Uint8Array, from: nu
       return;
     }
   }
-  copyRaw(dst, viewFor(dst, 0), to, src, viewFor(src, 1), from, length);
+  copyRaw(dst, copyDst.of(dst), to, src, copySrc.of(src), from, length);
 }
 
 /** Below this many bytes a copy goes byte by byte (no DataView needed). */
@@ -330,18 +314,6 @@ function copyRaw(
   for (; i < length; i++) dst[to + i] = src[from + i];
 }
 
-const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
-
-// copyBytes' cached DataViews of the last outside buffers (destination and source).
-const cachedArrays: (Uint8Array | null)[] = [null, null];
-const cachedLengths: number[] = [0, 0];
-const cachedViews: DataView[] = [new DataView(new ArrayBuffer(0)), new DataView(new ArrayBuffer(0))];
-
-function viewFor(b: Uint8Array, slot: number): DataView {
-  if (cachedArrays[slot] !== b || cachedLengths[slot] !== b.length) {
-    cachedArrays[slot] = b;
-    cachedLengths[slot] = b.length; // an array over a resizable buffer changes length
-    cachedViews[slot] = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  }
-  return cachedViews[slot];
-}
+// copyBytes' cached DataViews of the last outside arrays (destination and source).
+const copyDst = new ViewCache();
+const copySrc = new ViewCache();
